@@ -1,0 +1,236 @@
+import type { Budget, HeadCache, PolicyRegistryLike, PolicySpec } from './contract.js';
+import { DimensionMismatchError, InvalidParamsError } from './errors.js';
+import { mixSeed } from './rng.js';
+import { checkRows, checkVector } from './validate.js';
+
+/** A policy choice without dimensions: the container fills in d, s, τ and a per-head seed. */
+export type PolicyChoice = Omit<PolicySpec, 'keyDim' | 'valueDim' | 'tau'>;
+
+/** Options of a {@link ModelCache}. */
+export interface ModelCacheOptions {
+  /** Number of layers. */
+  readonly layers: number;
+  /** Number of KV heads per layer. */
+  readonly kvHeads: number;
+  /** Number of query heads per layer (a multiple of `kvHeads`; default `kvHeads`). */
+  readonly queryHeads?: number;
+  /** Key dimension per head. */
+  readonly keyDim: number;
+  /** Value dimension per head. */
+  readonly valueDim: number;
+  /** Logit scale (default 1/√keyDim). */
+  readonly tau?: number;
+  /** One policy for every head, or a function choosing it per (layer, KV head). */
+  readonly policy: PolicyChoice | ((layer: number, kvHead: number) => PolicyChoice);
+  /**
+   * Budgets overriding the policy's: one per layer (PyramidKV), or a function of (layer, KV head)
+   * (AdaKV-style per-head budgets; return undefined to keep the policy's own).
+   */
+  readonly budgets?: readonly (Budget | undefined)[] | ((layer: number, kvHead: number) => Budget | undefined);
+  /** Base seed; each head gets `mixSeed(seed, layer, head)` (default 0). */
+  readonly seed?: number;
+  /** Registry that builds the per-head caches. */
+  readonly registry: PolicyRegistryLike;
+}
+
+/**
+ * The model-level container: one {@link HeadCache} per (layer, KV head), grouped-query attention
+ * mapping query heads onto KV heads, and per-layer or per-head budgets.
+ *
+ * Layouts are token-major as a model produces them: a layer's keys for one token are
+ * `kvHeads·d` floats (head after head), its queries `queryHeads·d`.
+ *
+ * @example
+ * ```ts
+ * import { ModelCache, PolicyRegistry, exactPolicy } from '@kv/core';
+ * const cache = new ModelCache({
+ *   layers: 2, kvHeads: 1, queryHeads: 2, keyDim: 4, valueDim: 4,
+ *   policy: { policy: 'exact' }, registry: new PolicyRegistry().register(exactPolicy),
+ * });
+ * cache.append(0, new Float32Array(4), new Float32Array(4));
+ * cache.attend(0, new Float32Array(8), new Float32Array(8));
+ * ```
+ */
+export class ModelCache {
+  /** Number of layers. */
+  readonly layers: number;
+  /** KV heads per layer. */
+  readonly kvHeads: number;
+  /** Query heads per layer. */
+  readonly queryHeads: number;
+  /** Query heads sharing one KV head. */
+  readonly groupSize: number;
+  /** Key dimension per head. */
+  readonly keyDim: number;
+  /** Value dimension per head. */
+  readonly valueDim: number;
+  private readonly heads: HeadCache[];
+  // Per-head scratch rows: copying d floats is cheaper than a subarray view object per call,
+  // and keeps append/attend allocation-free.
+  private readonly keyRow: Float32Array;
+  private readonly valueRow: Float32Array;
+
+  /**
+   * @param options - Shape, policy choice, budgets and registry.
+   * @throws {@link InvalidParamsError} on an inconsistent shape; any error of the registry.
+   */
+  constructor(options: ModelCacheOptions) {
+    const { layers, kvHeads, keyDim, valueDim } = options;
+    const queryHeads = options.queryHeads ?? kvHeads;
+    for (const [name, v] of Object.entries({ layers, kvHeads, queryHeads, keyDim, valueDim })) {
+      if (!Number.isInteger(v) || v < 1) throw new InvalidParamsError(`${name} is ${v}, expected an integer >= 1`);
+    }
+    if (queryHeads % kvHeads !== 0) {
+      throw new InvalidParamsError(`queryHeads (${queryHeads}) must be a multiple of kvHeads (${kvHeads})`);
+    }
+    if (Array.isArray(options.budgets) && options.budgets.length !== layers) {
+      throw new InvalidParamsError(`budgets has ${options.budgets.length} entries, expected one per layer (${layers})`);
+    }
+    this.layers = layers;
+    this.kvHeads = kvHeads;
+    this.queryHeads = queryHeads;
+    this.groupSize = queryHeads / kvHeads;
+    this.keyDim = keyDim;
+    this.valueDim = valueDim;
+    this.keyRow = new Float32Array(keyDim);
+    this.valueRow = new Float32Array(valueDim);
+    this.heads = [];
+    for (let l = 0; l < layers; l++) {
+      for (let h = 0; h < kvHeads; h++) {
+        const choice = typeof options.policy === 'function' ? options.policy(l, h) : options.policy;
+        const budgets = options.budgets;
+        const override = budgets === undefined ? undefined : typeof budgets === 'function' ? budgets(l, h) : budgets[l];
+        const spec: PolicySpec = {
+          ...choice,
+          keyDim,
+          valueDim,
+          ...(options.tau !== undefined ? { tau: options.tau } : {}),
+          seed: mixSeed(choice.seed ?? options.seed ?? 0, l, h),
+          ...(override !== undefined ? { budget: override } : {}),
+        };
+        this.heads.push(options.registry.create(spec));
+      }
+    }
+  }
+
+  /**
+   * The cache of one (layer, KV head).
+   * @param layer - Layer index.
+   * @param kvHead - KV head index.
+   * @returns The head cache.
+   */
+  head(layer: number, kvHead: number): HeadCache {
+    const c = this.heads[layer * this.kvHeads + kvHead];
+    if (!c) throw new InvalidParamsError(`no head (${layer}, ${kvHead}) in a ${this.layers}x${this.kvHeads} cache`);
+    return c;
+  }
+
+  /**
+   * The KV head a query head reads (GQA: consecutive query heads share a KV head).
+   * @param queryHead - Query head index.
+   * @returns The KV head index.
+   */
+  kvHeadOf(queryHead: number): number {
+    return Math.floor(queryHead / this.groupSize);
+  }
+
+  /** Tokens seen (by layer 0, head 0; all heads see the same stream). */
+  get seen(): number {
+    return this.heads[0]!.seen;
+  }
+
+  /** Total bytes held by every head. */
+  get bytes(): number {
+    let b = 0;
+    for (const h of this.heads) b += h.bytes;
+    return b;
+  }
+
+  /** Total stored token-equivalents over every head. */
+  get stored(): number {
+    let b = 0;
+    for (const h of this.heads) b += h.stored;
+    return b;
+  }
+
+  /**
+   * Appends one token's keys and values to every KV head of a layer.
+   * @param layer - Layer index.
+   * @param keys - `kvHeads·d` floats.
+   * @param values - `kvHeads·s` floats.
+   * @throws {@link DimensionMismatchError} or {@link NonFiniteInputError}; no head changes then.
+   */
+  append(layer: number, keys: Float32Array, values: Float32Array): void {
+    const d = this.keyDim;
+    const s = this.valueDim;
+    // Validate the whole token first, so a bad head leaves every head unchanged.
+    checkVector('keys', keys, this.kvHeads * d);
+    checkVector('values', values, this.kvHeads * s);
+    for (let h = 0; h < this.kvHeads; h++) {
+      for (let j = 0; j < d; j++) this.keyRow[j] = keys[h * d + j]!;
+      for (let j = 0; j < s; j++) this.valueRow[j] = values[h * s + j]!;
+      this.head(layer, h).append(this.keyRow, this.valueRow);
+    }
+  }
+
+  /**
+   * Prefills a layer with many tokens; each KV head also receives the observation queries of
+   * its GQA group (rows of all its query heads, for SnapKV's group mean).
+   * @param layer - Layer index.
+   * @param keys - Token-major keys, T·kvHeads·d.
+   * @param values - Token-major values, T·kvHeads·s.
+   * @param queries - Optional token-major observation queries, W·queryHeads·d.
+   */
+  prefill(layer: number, keys: Float32Array, values: Float32Array, queries?: Float32Array): void {
+    const d = this.keyDim;
+    const s = this.valueDim;
+    const T = checkRows('keys', keys, this.kvHeads * d);
+    const Tv = checkRows('values', values, this.kvHeads * s);
+    if (T !== Tv) throw new DimensionMismatchError('values', values.length, T * this.kvHeads * s);
+    const W = queries ? checkRows('queries', queries, this.queryHeads * d) : 0;
+    for (let h = 0; h < this.kvHeads; h++) {
+      const k = new Float32Array(T * d);
+      const v = new Float32Array(T * s);
+      for (let t = 0; t < T; t++) {
+        k.set(keys.subarray((t * this.kvHeads + h) * d, (t * this.kvHeads + h + 1) * d), t * d);
+        v.set(values.subarray((t * this.kvHeads + h) * s, (t * this.kvHeads + h + 1) * s), t * s);
+      }
+      let q: Float32Array | undefined;
+      if (queries) {
+        q = new Float32Array(W * this.groupSize * d);
+        for (let t = 0; t < W; t++) {
+          for (let g = 0; g < this.groupSize; g++) {
+            const qh = h * this.groupSize + g;
+            q.set(queries.subarray((t * this.queryHeads + qh) * d, (t * this.queryHeads + qh + 1) * d), (t * this.groupSize + g) * d);
+          }
+        }
+      }
+      this.head(layer, h).prefill(k, v, q);
+    }
+  }
+
+  /**
+   * Answers every query head of a layer from its KV head's cache.
+   * @param layer - Layer index.
+   * @param queries - `queryHeads·d` floats.
+   * @param out - Receives `queryHeads·s` floats.
+   * @returns `out`.
+   */
+  attend(layer: number, queries: Float32Array, out: Float32Array): Float32Array {
+    const d = this.keyDim;
+    const s = this.valueDim;
+    checkVector('queries', queries, this.queryHeads * d);
+    if (out.length !== this.queryHeads * s) throw new DimensionMismatchError('output', out.length, this.queryHeads * s);
+    for (let qh = 0; qh < this.queryHeads; qh++) {
+      for (let j = 0; j < d; j++) this.keyRow[j] = queries[qh * d + j]!;
+      this.head(layer, this.kvHeadOf(qh)).attend(this.keyRow, this.valueRow);
+      out.set(this.valueRow, qh * s);
+    }
+    return out;
+  }
+
+  /** Resets every head. */
+  reset(): void {
+    for (const h of this.heads) h.reset();
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Stable error codes of every {@link KvError}. Codes never change between versions, so callers
+ * can branch on them across package versions and duplicated installs.
+ */
+export const KvErrorCode = {
+  DimensionMismatch: 'KV_DIMENSION_MISMATCH',
+  NonFiniteInput: 'KV_NON_FINITE_INPUT',
+  InvalidBudget: 'KV_INVALID_BUDGET',
+  InvalidParams: 'KV_INVALID_PARAMS',
+  EmptyCache: 'KV_EMPTY_CACHE',
+  UnknownPolicy: 'KV_UNKNOWN_POLICY',
+  Unsupported: 'KV_UNSUPPORTED',
+  AssumptionViolated: 'KV_ASSUMPTION_VIOLATED',
+} as const;
+
+/** One of the stable error codes in {@link KvErrorCode}. */
+export type KvErrorCode = (typeof KvErrorCode)[keyof typeof KvErrorCode];
+
+// A registry-wide symbol, so two copies of @kv/core in one process recognise each other's errors.
+const KV_ERROR_MARKER = Symbol.for('@kv/core/KvError');
+
+/**
+ * Base class of every error thrown by kv packages.
+ *
+ * @example
+ * ```ts
+ * import { KvError, KvErrorCode } from '@kv/core';
+ * const e = new KvError(KvErrorCode.InvalidParams, 'window must be positive');
+ * e.code; // 'KV_INVALID_PARAMS'
+ * ```
+ */
+export class KvError extends Error {
+  /** The stable code of this error. */
+  readonly code: KvErrorCode;
+  /** @internal */
+  readonly [KV_ERROR_MARKER] = true;
+
+  /**
+   * @param code - The stable code.
+   * @param message - What was expected and what came.
+   */
+  constructor(code: KvErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * Tells whether `e` is a {@link KvError}, optionally with a given code. Works across duplicated
+ * installs of `@kv/core`, where `instanceof` does not.
+ *
+ * @param e - Any thrown value.
+ * @param code - When given, the code `e` must carry.
+ * @returns `true` when `e` is a kv error (with that code).
+ * @example
+ * ```ts
+ * import { isKvError, KvErrorCode } from '@kv/core';
+ * try { cache.attend(q, out); } catch (e) {
+ *   if (isKvError(e, KvErrorCode.EmptyCache)) console.log('nothing cached yet');
+ * }
+ * ```
+ */
+export function isKvError(e: unknown, code?: KvErrorCode): e is KvError {
+  if (typeof e !== 'object' || e === null) return false;
+  if ((e as Record<symbol, unknown>)[KV_ERROR_MARKER] !== true) return false;
+  return code === undefined || (e as KvError).code === code;
+}
+
+/**
+ * A vector has the wrong length for the cache it was given to.
+ *
+ * @example
+ * ```ts
+ * throw new DimensionMismatchError('key', 63, 64); // "key has length 63, expected 64"
+ * ```
+ */
+export class DimensionMismatchError extends KvError {
+  /**
+   * @param what - Which argument (for example `"key"`).
+   * @param got - The length that came.
+   * @param expected - The length the cache needs.
+   */
+  constructor(what: string, got: number, expected: number) {
+    super(KvErrorCode.DimensionMismatch, `${what} has length ${got}, expected ${expected}`);
+  }
+}
+
+/**
+ * A vector holds NaN or ±Infinity.
+ *
+ * @example
+ * ```ts
+ * throw new NonFiniteInputError('query', 3, NaN); // "query[3] is NaN, expected a finite number"
+ * ```
+ */
+export class NonFiniteInputError extends KvError {
+  /**
+   * @param what - Which argument.
+   * @param index - The first offending index.
+   * @param value - The offending value.
+   */
+  constructor(what: string, index: number, value: number) {
+    super(KvErrorCode.NonFiniteInput, `${what}[${index}] is ${value}, expected a finite number`);
+  }
+}
+
+/**
+ * A budget is not a positive token count or a ratio in (0, 1].
+ *
+ * @example
+ * ```ts
+ * throw new InvalidBudgetError('budget ratio is 1.5, expected a number in (0, 1]');
+ * ```
+ */
+export class InvalidBudgetError extends KvError {
+  /** @param message - What was expected and what came. */
+  constructor(message: string) {
+    super(KvErrorCode.InvalidBudget, message);
+  }
+}
+
+/**
+ * A policy parameter is missing, of the wrong type or out of range.
+ *
+ * @example
+ * ```ts
+ * throw new InvalidParamsError('window is -1, expected an integer >= 1');
+ * ```
+ */
+export class InvalidParamsError extends KvError {
+  /** @param message - What was expected and what came. */
+  constructor(message: string) {
+    super(KvErrorCode.InvalidParams, message);
+  }
+}
+
+/**
+ * A query was asked of a cache that holds no token yet.
+ *
+ * @example
+ * ```ts
+ * throw new EmptyCacheError('exact');
+ * ```
+ */
+export class EmptyCacheError extends KvError {
+  /** @param policy - The policy name of the empty cache. */
+  constructor(policy: string) {
+    super(KvErrorCode.EmptyCache, `cannot answer a query: the ${policy} cache holds no token yet`);
+  }
+}
+
+/**
+ * A policy spec names a policy the registry does not know.
+ *
+ * @example
+ * ```ts
+ * throw new UnknownPolicyError('h2o', ['exact']);
+ * ```
+ */
+export class UnknownPolicyError extends KvError {
+  /**
+   * @param name - The requested policy name.
+   * @param known - The names the registry knows.
+   */
+  constructor(name: string, known: readonly string[]) {
+    super(
+      KvErrorCode.UnknownPolicy,
+      `unknown policy "${name}"; registered: ${known.length ? known.join(', ') : '(none)'}`,
+    );
+  }
+}
+
+/**
+ * An operation the policy does not support (for example a second prefill).
+ *
+ * @example
+ * ```ts
+ * throw new UnsupportedError('snapkv accepts one prefill per cache');
+ * ```
+ */
+export class UnsupportedError extends KvError {
+  /** @param message - What is unsupported and why. */
+  constructor(message: string) {
+    super(KvErrorCode.Unsupported, message);
+  }
+}
+
+/**
+ * An input lies outside the assumptions of a policy's theorem and the policy was configured to
+ * refuse such inputs rather than degrade silently (for example a key norm above the stated radius).
+ *
+ * @example
+ * ```ts
+ * throw new AssumptionViolatedError('key norm 12.5 exceeds the radius r = 4');
+ * ```
+ */
+export class AssumptionViolatedError extends KvError {
+  /** @param message - Which assumption failed, with the values. */
+  constructor(message: string) {
+    super(KvErrorCode.AssumptionViolated, message);
+  }
+}

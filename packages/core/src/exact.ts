@@ -1,0 +1,118 @@
+import { BaseHeadCache } from './base-cache.js';
+import type { PolicyDefinition, PolicySpec } from './contract.js';
+import { EmptyCacheError } from './errors.js';
+import { SlotStore } from './slot-store.js';
+import type { KernelSums } from './sums.js';
+import { checkVector } from './validate.js';
+
+/**
+ * The exact reference cache: stores every token and answers exact softmax attention with a
+ * blocked online log-sum-exp, so keys and queries of any norm (1e4 and beyond) give finite results.
+ * It also provides the quantities the guarantee-normalised error needs.
+ *
+ * @example
+ * ```ts
+ * import { ExactCache } from '@kv/core';
+ * const cache = new ExactCache({ policy: 'exact', keyDim: 2, valueDim: 1 });
+ * cache.append(new Float32Array([1, 0]), new Float32Array([3]));
+ * cache.attend(new Float32Array([1, 0]), new Float32Array(1)); // [3]
+ * ```
+ */
+export class ExactCache extends BaseHeadCache {
+  private readonly store: SlotStore;
+  private valueSquares = 0;
+
+  /** @param spec - The spec (budget and params ignored). */
+  constructor(spec: PolicySpec) {
+    super(spec);
+    this.store = new SlotStore(spec.keyDim, spec.valueDim);
+  }
+
+  /** Every token is stored. */
+  get stored(): number {
+    return this.store.count;
+  }
+
+  /** The exact cache has no budget. */
+  override get capacity(): number {
+    return Infinity;
+  }
+
+  /** Keys, values and positions. */
+  buffers(): readonly ArrayBufferView[] {
+    return this.store.buffers();
+  }
+
+  /** Positions 0..seen−1. */
+  positions(): Int32Array {
+    return this.store.positions();
+  }
+
+  /** Row-major keys of the stored tokens (a view; do not modify). */
+  get keys(): Float32Array {
+    return this.store.keys.subarray(0, this.store.count * this.keyDim);
+  }
+
+  /** Row-major values of the stored tokens (a view; do not modify). */
+  get values(): Float32Array {
+    return this.store.values.subarray(0, this.store.count * this.valueDim);
+  }
+
+  /** ||V||_F, the Frobenius norm of all values seen. */
+  get valueFrobeniusNorm(): number {
+    return Math.sqrt(this.valueSquares);
+  }
+
+  /**
+   * ||softmax(K·q·τ)||₂, the norm of the exact attention probabilities.
+   * @param query - Query of length d.
+   * @returns The Euclidean norm of the probability vector.
+   * @throws {@link EmptyCacheError} before the first token.
+   */
+  softmaxNorm(query: Float32Array): number {
+    checkVector('query', query, this.keyDim);
+    const n = this.store.count;
+    if (n === 0) throw new EmptyCacheError('exact');
+    let m = -Infinity;
+    for (let i = 0; i < n; i++) m = Math.max(m, this.store.logit(query, this.tau, i));
+    let z = 0;
+    let z2 = 0;
+    for (let i = 0; i < n; i++) {
+      const w = Math.exp(this.store.logit(query, this.tau, i) - m);
+      z += w;
+      z2 += w * w;
+    }
+    return Math.sqrt(z2) / z;
+  }
+
+  protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
+    this.store.push(key, 0, value, 0, position, 0);
+    for (let j = 0; j < value.length; j++) this.valueSquares += value[j]! * value[j]!;
+  }
+
+  protected onSums(query: Float32Array, out: KernelSums): KernelSums {
+    return this.store.sums(query, this.tau, out);
+  }
+
+  protected onReset(): void {
+    this.store.clear();
+    this.valueSquares = 0;
+  }
+}
+
+/**
+ * Registry entry of {@link ExactCache} (`"exact"`).
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry, exactPolicy } from '@kv/core';
+ * const cache = new PolicyRegistry().register(exactPolicy).create({ policy: 'exact', keyDim: 64, valueDim: 64 });
+ * ```
+ */
+export const exactPolicy: PolicyDefinition = {
+  name: 'exact',
+  summary: 'Stores every token; exact softmax attention (the reference).',
+  params: [],
+  budget: 'none',
+  create: (spec) => new ExactCache(spec),
+};

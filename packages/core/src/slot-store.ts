@@ -1,0 +1,284 @@
+import { dotUnit } from './kernels/dot.js';
+import { type KernelSums, mergeSums } from './sums.js';
+
+const BLOCK = 256;
+
+/**
+ * Row storage of kept tokens: keys, values, logical positions and optional per-slot log-weights
+ * (logit biases, algorithms.md §2.2), in flat Float32/Int32 arrays that grow by doubling up to a
+ * hard `maxSlots`. Every token-keeping policy stores its tokens here and answers through
+ * {@link SlotStore.sums}, so they share one attention path.
+ *
+ * @example
+ * ```ts
+ * import { SlotStore, createKernelSums } from '@kv/core';
+ * const store = new SlotStore(2, 1, { maxSlots: 8 });
+ * store.push(new Float32Array([1, 0]), 0, new Float32Array([5]), 0, 0, 0);
+ * store.sums(new Float32Array([1, 0]), 1, createKernelSums(1)); // output 5
+ * ```
+ */
+export class SlotStore {
+  /** Key dimension. */
+  readonly d: number;
+  /** Value dimension. */
+  readonly s: number;
+  /** Hard slot limit (Infinity when unbounded). */
+  readonly maxSlots: number;
+  /** Row-major keys, `capacity·d` (only the first `count` rows are live). */
+  keys: Float32Array;
+  /** Row-major values, `capacity·s`. */
+  values: Float32Array;
+  /** Logical position of each slot. */
+  positionOf: Int32Array;
+  /** Per-slot log-weight (null when the store was created without weights: all weights 1). */
+  logWeights: Float32Array | null;
+  /** Live slots. */
+  count = 0;
+  private readonly logits = new Float64Array(BLOCK);
+  private readonly partial: KernelSums;
+
+  /**
+   * @param d - Key dimension.
+   * @param s - Value dimension.
+   * @param options - `maxSlots` (hard limit, default unbounded), `initialSlots` (default
+   *   min(16, maxSlots)), `weighted` (keep per-slot log-weights).
+   */
+  constructor(d: number, s: number, options: { maxSlots?: number; initialSlots?: number; weighted?: boolean } = {}) {
+    this.d = d;
+    this.s = s;
+    this.maxSlots = options.maxSlots ?? Infinity;
+    const initial = Math.min(options.initialSlots ?? 16, this.maxSlots);
+    this.keys = new Float32Array(initial * d);
+    this.values = new Float32Array(initial * s);
+    this.positionOf = new Int32Array(initial);
+    this.logWeights = options.weighted ? new Float32Array(initial) : null;
+    this.partial = { m: -Infinity, z: 0, n: new Float64Array(s) };
+  }
+
+  /** Allocated slots. */
+  get allocated(): number {
+    return this.positionOf.length;
+  }
+
+  /**
+   * Ensures room for `slots` rows (doubling, capped at `maxSlots`).
+   * @param slots - Rows needed.
+   * @throws RangeError past `maxSlots` (a policy bug, not a user error).
+   */
+  reserve(slots: number): void {
+    if (slots <= this.allocated) return;
+    if (slots > this.maxSlots) throw new RangeError(`SlotStore: ${slots} slots exceed the limit ${this.maxSlots}`);
+    const next = Math.min(this.maxSlots, Math.max(slots, this.allocated * 2, 16));
+    const keys = new Float32Array(next * this.d);
+    keys.set(this.keys.subarray(0, this.count * this.d));
+    const values = new Float32Array(next * this.s);
+    values.set(this.values.subarray(0, this.count * this.s));
+    const pos = new Int32Array(next);
+    pos.set(this.positionOf.subarray(0, this.count));
+    if (this.logWeights) {
+      const w = new Float32Array(next);
+      w.set(this.logWeights.subarray(0, this.count));
+      this.logWeights = w;
+    }
+    this.keys = keys;
+    this.values = values;
+    this.positionOf = pos;
+  }
+
+  /**
+   * Appends a row.
+   * @param key - Key storage; the row starts at `keyOffset`.
+   * @param keyOffset - Index of the key's first element.
+   * @param value - Value storage; the row starts at `valueOffset`.
+   * @param valueOffset - Index of the value's first element.
+   * @param position - Logical position.
+   * @param logWeight - Log-weight (ignored by unweighted stores).
+   * @returns The slot index.
+   */
+  push(
+    key: ArrayLike<number>,
+    keyOffset: number,
+    value: ArrayLike<number>,
+    valueOffset: number,
+    position: number,
+    logWeight: number,
+  ): number {
+    this.reserve(this.count + 1);
+    const slot = this.count++;
+    this.write(slot, key, keyOffset, value, valueOffset, position, logWeight);
+    return slot;
+  }
+
+  /**
+   * Overwrites a slot.
+   * @param slot - Slot index (< count).
+   * @param key - Key storage.
+   * @param keyOffset - Index of the key's first element.
+   * @param value - Value storage.
+   * @param valueOffset - Index of the value's first element.
+   * @param position - Logical position.
+   * @param logWeight - Log-weight (ignored by unweighted stores).
+   */
+  write(
+    slot: number,
+    key: ArrayLike<number>,
+    keyOffset: number,
+    value: ArrayLike<number>,
+    valueOffset: number,
+    position: number,
+    logWeight: number,
+  ): void {
+    const d = this.d;
+    const s = this.s;
+    const ko = slot * d;
+    for (let j = 0; j < d; j++) this.keys[ko + j] = key[keyOffset + j]!;
+    const vo = slot * s;
+    for (let j = 0; j < s; j++) this.values[vo + j] = value[valueOffset + j]!;
+    this.positionOf[slot] = position;
+    if (this.logWeights) this.logWeights[slot] = logWeight;
+  }
+
+  /**
+   * Moves slot `from` into slot `to` (the old content of `to` is lost).
+   * @param from - Source slot.
+   * @param to - Destination slot.
+   */
+  move(from: number, to: number): void {
+    if (from === to) return;
+    this.keys.copyWithin(to * this.d, from * this.d, (from + 1) * this.d);
+    this.values.copyWithin(to * this.s, from * this.s, (from + 1) * this.s);
+    this.positionOf[to] = this.positionOf[from]!;
+    if (this.logWeights) this.logWeights[to] = this.logWeights[from]!;
+  }
+
+  /**
+   * Removes a slot in O(d+s) by moving the last slot into it (slot order is not preserved).
+   * @param slot - Slot to remove.
+   * @returns The index the last slot came from (so callers can move their own per-slot data).
+   */
+  removeSwap(slot: number): number {
+    const last = --this.count;
+    this.move(last, slot);
+    return last;
+  }
+
+  /** Forgets every row (keeps the allocation). */
+  clear(): void {
+    this.count = 0;
+  }
+
+  /**
+   * Logit of slot `slot` for a query: τ·<q, k> + log-weight.
+   * @param query - Query.
+   * @param tau - Logit scale.
+   * @param slot - Slot index.
+   * @returns The logit.
+   */
+  logit(query: Float32Array, tau: number, slot: number): number {
+    const l = tau * dotUnit(this.d, this.keys, slot * this.d, query, 0);
+    return this.logWeights ? l + this.logWeights[slot]! : l;
+  }
+
+  /**
+   * Kernel sums of the query over the live slots, in blocks with an online log-sum-exp, so
+   * working memory is fixed and any logit size is safe.
+   * @param query - Query of length d.
+   * @param tau - Logit scale.
+   * @param out - Receives the sums.
+   * @returns `out`.
+   */
+  sums(query: Float32Array, tau: number, out: KernelSums): KernelSums {
+    out.m = -Infinity;
+    out.z = 0;
+    out.n.fill(0);
+    for (let start = 0; start < this.count; start += BLOCK) {
+      const len = Math.min(BLOCK, this.count - start);
+      this.blockSums(query, tau, start, len, this.partial);
+      mergeSums(out, this.partial);
+    }
+    return out;
+  }
+
+  /**
+   * Kernel sums and the per-slot softmax probabilities (needed by query-aware policies).
+   * @param query - Query of length d.
+   * @param tau - Logit scale.
+   * @param out - Receives the sums.
+   * @param probs - Receives the normalised attention probability of each live slot.
+   * @returns `out`.
+   */
+  sumsWithProbs(query: Float32Array, tau: number, out: KernelSums, probs: Float64Array): KernelSums {
+    const n = this.count;
+    let m = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const l = this.logit(query, tau, i);
+      probs[i] = l;
+      if (l > m) m = l;
+    }
+    const vals = this.values;
+    const s = this.s;
+    const acc = out.n;
+    acc.fill(0);
+    let z = 0;
+    for (let i = 0; i < n; i++) {
+      const w = Math.exp(probs[i]! - m);
+      probs[i] = w;
+      z += w;
+      const row = i * s;
+      for (let j = 0; j < s; j++) acc[j] += w * vals[row + j]!;
+    }
+    const inv = 1 / z;
+    for (let i = 0; i < n; i++) probs[i] *= inv;
+    out.m = m;
+    out.z = z;
+    return out;
+  }
+
+  private blockSums(query: Float32Array, tau: number, start: number, len: number, out: KernelSums): void {
+    const logits = this.logits;
+    const d = this.d;
+    const keys = this.keys;
+    const lw = this.logWeights;
+    let m = -Infinity;
+    for (let i = 0; i < len; i++) {
+      const slot = start + i;
+      let l = tau * dotUnit(d, keys, slot * d, query, 0);
+      if (lw) l += lw[slot]!;
+      logits[i] = l;
+      if (l > m) m = l;
+    }
+    const acc = out.n;
+    const s = this.s;
+    acc.fill(0);
+    let z = 0;
+    const vals = this.values;
+    const mm = s - (s % 4);
+    for (let i = 0; i < len; i++) {
+      const w = Math.exp(logits[i]! - m);
+      z += w;
+      const row = (start + i) * s;
+      let j = 0;
+      for (; j < mm; j += 4) {
+        acc[j] += w * vals[row + j]!;
+        acc[j + 1] += w * vals[row + j + 1]!;
+        acc[j + 2] += w * vals[row + j + 2]!;
+        acc[j + 3] += w * vals[row + j + 3]!;
+      }
+      for (; j < s; j++) acc[j] += w * vals[row + j]!;
+    }
+    out.m = m;
+    out.z = z;
+  }
+
+  /** The typed arrays holding the stored rows (the fixed-size block scratch is excluded). */
+  buffers(): ArrayBufferView[] {
+    const b: ArrayBufferView[] = [this.keys, this.values, this.positionOf];
+    if (this.logWeights) b.push(this.logWeights);
+    return b;
+  }
+
+  /** Positions of the live slots, in slot order (a fresh copy). */
+  positions(): Int32Array {
+    return this.positionOf.slice(0, this.count);
+  }
+}

@@ -1,0 +1,1 @@
+export { type ConformanceCheck, ConformanceError, type ConformanceOptions, conformanceChecks } from './conformance.js';
