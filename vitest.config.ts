@@ -15,6 +15,8 @@ export default defineConfig({
   resolve: { conditions: ['@kv/source', 'module', 'import', 'default'] },
   ssr: { resolve: { conditions: ['@kv/source', 'module', 'import', 'default'] } },
   test: {
+    // The JSON report feeds the one-line summary that .ci/run prints.
+    reporters: ['default', ['json', { outputFile: '.ci/out/test-results.json' }]],
     projects: projectDirs.map((dir) => ({
       extends: true,
       test: {

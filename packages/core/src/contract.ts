@@ -7,7 +7,18 @@ import type { KernelSums } from './sums.js';
  * Budgets count *token-equivalents*: a summary that is not made of tokens (moments, sketches)
  * counts `ceil(bytes / (4·(d + s)))`, the number of fp32 key/value rows its bytes would hold.
  */
-export type Budget = number | { readonly tokens: number } | { readonly ratio: number; readonly min?: number };
+export type Budget =
+  | number
+  | {
+      /** Token slots. */
+      readonly tokens: number;
+    }
+  | {
+      /** Fraction of the tokens seen, in (0, 1]. */
+      readonly ratio: number;
+      /** Smallest capacity (default 1). */
+      readonly min?: number;
+    };
 
 /**
  * A plain, serializable description of one per-head cache: which policy, its parameters, the

@@ -3,13 +3,21 @@
  * can branch on them across package versions and duplicated installs.
  */
 export const KvErrorCode = {
+  /** A vector has the wrong length. */
   DimensionMismatch: 'KV_DIMENSION_MISMATCH',
+  /** A vector holds NaN or ±Infinity. */
   NonFiniteInput: 'KV_NON_FINITE_INPUT',
+  /** A budget is malformed or missing. */
   InvalidBudget: 'KV_INVALID_BUDGET',
+  /** A spec field or policy parameter is malformed. */
   InvalidParams: 'KV_INVALID_PARAMS',
+  /** A query reached a cache with no token. */
   EmptyCache: 'KV_EMPTY_CACHE',
+  /** A spec names an unregistered policy. */
   UnknownPolicy: 'KV_UNKNOWN_POLICY',
+  /** The policy does not support the operation. */
   Unsupported: 'KV_UNSUPPORTED',
+  /** An input violates a theorem's assumptions and the policy refuses it. */
   AssumptionViolated: 'KV_ASSUMPTION_VIOLATED',
 } as const;
 

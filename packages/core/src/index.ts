@@ -31,7 +31,7 @@ export {
   relativeError,
 } from './metrics.js';
 export { booleanParam, choiceParam, integerParam, type NumberParamOptions, numberParam, rejectUnknownParams } from './params.js';
-export { referenceAttention } from './reference.js';
+export { type ReferenceAttentionResult, referenceAttention } from './reference.js';
 export { PolicyRegistry, validateSpec } from './registry.js';
 export { mixSeed, Reservoir, Rng } from './rng.js';
 export { SlotStore } from './slot-store.js';

@@ -1,8 +1,6 @@
 import type { ParamInfo, PolicySpec } from './contract.js';
 import { InvalidParamsError } from './errors.js';
 
-type Params = Readonly<Record<string, unknown>> | undefined;
-
 /** Range and default of a numeric parameter. */
 export interface NumberParamOptions {
   /** Value when the parameter is omitted; without it the parameter is required. */
@@ -27,7 +25,7 @@ export interface NumberParamOptions {
  * numberParam({ gamma: 4 }, 'gamma', { default: 4, min: 0 }); // 4
  * ```
  */
-export function numberParam(params: Params, name: string, options: NumberParamOptions = {}): number {
+export function numberParam(params: Readonly<Record<string, unknown>> | undefined, name: string, options: NumberParamOptions = {}): number {
   const raw = params?.[name];
   if (raw === undefined) {
     if (options.default === undefined) throw new InvalidParamsError(`parameter "${name}" is required`);
@@ -59,7 +57,7 @@ export function numberParam(params: Params, name: string, options: NumberParamOp
  * integerParam({ window: 32 }, 'window', { min: 1 }); // 32
  * ```
  */
-export function integerParam(params: Params, name: string, options: NumberParamOptions = {}): number {
+export function integerParam(params: Readonly<Record<string, unknown>> | undefined, name: string, options: NumberParamOptions = {}): number {
   const v = numberParam(params, name, options);
   if (!Number.isInteger(v)) throw new InvalidParamsError(`parameter "${name}" is ${v}, expected an integer`);
   return v;
@@ -79,7 +77,7 @@ export function integerParam(params: Params, name: string, options: NumberParamO
  * booleanParam({}, 'strict', false); // false
  * ```
  */
-export function booleanParam(params: Params, name: string, fallback: boolean): boolean {
+export function booleanParam(params: Readonly<Record<string, unknown>> | undefined, name: string, fallback: boolean): boolean {
   const raw = params?.[name];
   if (raw === undefined) return fallback;
   if (typeof raw !== 'boolean') {
@@ -103,7 +101,7 @@ export function booleanParam(params: Params, name: string, fallback: boolean): b
  * choiceParam({ after: 'window' }, 'after', ['keep', 'window'] as const, 'keep'); // 'window'
  * ```
  */
-export function choiceParam<const C extends string>(params: Params, name: string, choices: readonly C[], fallback: C): C {
+export function choiceParam<const C extends string>(params: Readonly<Record<string, unknown>> | undefined, name: string, choices: readonly C[], fallback: C): C {
   const raw = params?.[name];
   if (raw === undefined) return fallback;
   if (typeof raw !== 'string' || !(choices as readonly string[]).includes(raw)) {

@@ -1,3 +1,11 @@
+/** Result of {@link referenceAttention}. */
+export interface ReferenceAttentionResult {
+  /** The attention output (the `out` argument). */
+  out: Float64Array;
+  /** log Z, the log-normaliser of the softmax. */
+  logZ: number;
+}
+
 /**
  * Naive softmax attention in Float64, two passes, shifted by the largest logit: the ground truth
  * for tests. O(n·(d+s)) with no blocking or unrolling, so it shares no code with the fast path.
@@ -8,7 +16,7 @@
  * @param n - Number of tokens.
  * @param tau - Logit scale.
  * @param out - Receives the output (length s).
- * @returns `out`, plus the log-normaliser log Z.
+ * @returns `out` and the log-normaliser log Z.
  * @example
  * ```ts
  * import { referenceAttention } from '@kv/core';
@@ -23,7 +31,7 @@ export function referenceAttention(
   n: number,
   tau: number,
   out: Float64Array,
-): { out: Float64Array; logZ: number } {
+): ReferenceAttentionResult {
   const d = query.length;
   const s = out.length;
   const logits = new Float64Array(n);

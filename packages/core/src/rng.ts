@@ -121,11 +121,11 @@ export class Rng {
    * @param a - Array to shuffle.
    * @returns `a`.
    */
-  shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
+  shuffle<T>(a: T[]): T[] {
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      const t = a[i];
-      a[i] = a[j];
+      const t = a[i]!;
+      a[i] = a[j]!;
       a[j] = t;
     }
     return a;

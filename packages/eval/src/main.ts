@@ -1,0 +1,10 @@
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+const req = createRequire(import.meta.url);
+const api = pathToFileURL(req.resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs')).href;
+const target = new URL('./w.ts', import.meta.url).href;
+const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(target)}); });`;
+const w = new Worker(code, { eval: true, execArgv: ['--conditions=@kv/source'] });
+w.on('message', (m) => { console.log('got', m); w.terminate(); });
+w.on('error', (e) => console.log('err', e));
