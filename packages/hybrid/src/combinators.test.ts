@@ -1,0 +1,202 @@
+import {
+  BaseHeadCache,
+  createKernelSums,
+  ExactCache,
+  exactPolicy,
+  fixedBudget,
+  isKvError,
+  type KernelSums,
+  KvErrorCode,
+  mergeSums,
+  type PolicyDefinition,
+  PolicyRegistry,
+  type PolicySpec,
+  Reservoir,
+  Rng,
+  SlotStore,
+} from '@kv/core';
+import { conformanceChecks } from '@kv/core/testing';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createPartitionedPolicy, partitioned, partitionedPolicy, sumOf } from './partitioned.js';
+import { TieredCache, tiered, tieredPolicy } from './tiered.js';
+
+// A small weighted reservoir used only by this package's tests to exercise combinators with a
+// compressed, randomized part (the real sampling policies live in @kv/coreset).
+class ReservoirCache extends BaseHeadCache {
+  private readonly store: SlotStore;
+  private reservoir: Reservoir;
+  constructor(spec: PolicySpec) {
+    super(spec);
+    const budget = fixedBudget(spec, 'test-reservoir');
+    this.store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: budget, weighted: true });
+    this.reservoir = new Reservoir(budget, new Rng(spec.seed ?? 0));
+  }
+  get stored(): number {
+    return this.store.count;
+  }
+  buffers(): readonly ArrayBufferView[] {
+    return this.store.buffers();
+  }
+  positions(): Int32Array {
+    return this.store.positions();
+  }
+  protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
+    const slot = this.reservoir.offer();
+    if (slot === this.store.count) this.store.push(key, 0, value, 0, position, 0);
+    else if (slot >= 0) this.store.write(slot, key, 0, value, 0, position, 0);
+    const logW = Math.log(this.reservoir.offered / this.store.count);
+    this.store.logWeights!.fill(logW, 0, this.store.count);
+  }
+  protected onSums(query: Float32Array, out: KernelSums): KernelSums {
+    return this.store.sums(query, this.tau, out);
+  }
+  protected onReset(): void {
+    this.store.clear();
+    this.reservoir = new Reservoir(this.reservoir.size, new Rng(this.spec.seed ?? 0));
+  }
+}
+
+const testReservoirPolicy: PolicyDefinition = {
+  name: 'test-reservoir',
+  summary: 'test-only weighted reservoir',
+  params: [],
+  budget: 'required',
+  create: (spec) => new ReservoirCache(spec),
+};
+
+const bySign = createPartitionedPolicy('by-sign', { sign: (k) => (k[0]! >= 0 ? 0 : 1) });
+const registry = new PolicyRegistry().register(exactPolicy, tieredPolicy, partitionedPolicy, testReservoirPolicy, bySign);
+const dims = { keyDim: 8, valueDim: 4 };
+const exactParts = [{ policy: 'exact' }, { policy: 'exact' }, { policy: 'exact' }];
+
+const combinators = {
+  'tiered(exact)': tiered({ sinks: 3, window: 5, middle: { policy: 'exact' } }),
+  'partitioned by norm': partitioned({ route: { kind: 'norm', thresholds: [1.2, 1.8] }, parts: exactParts }),
+  'partitioned by position (sum of parts)': sumOf(exactParts, [10, 40]),
+  'partitioned round-robin': partitioned({ route: { kind: 'round-robin' }, parts: exactParts }),
+  'partitioned by a custom rule': partitioned({ policy: 'by-sign', route: { kind: 'custom', name: 'sign' }, parts: exactParts.slice(0, 2) }),
+  'tiered(partitioned(exact))': tiered({ sinks: 0, window: 4, middle: partitioned({ route: { kind: 'round-robin' }, parts: exactParts }) }),
+};
+
+describe('combinators with exact parts', () => {
+  for (const [name, choice] of Object.entries(combinators)) {
+    describe(`${name}: conformance`, () => {
+      for (const c of conformanceChecks({ registry, spec: { ...choice, ...dims }, exactSpec: { ...choice, ...dims } })) it(c.name, c.run);
+    });
+  }
+
+  it('equal exact attention on random streams, and their merged sums equal the sum of the parts', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...Object.values(combinators)),
+        fc.integer({ min: 1, max: 120 }),
+        fc.integer({ min: 0, max: 1_000_000 }),
+        (choice, n, seed) => {
+          const rng = new Rng(seed);
+          const cache = registry.create({ ...choice, ...dims });
+          const exact = new ExactCache({ policy: 'exact', ...dims });
+          for (let t = 0; t < n; t++) {
+            const k = rng.fillGaussian(new Float32Array(8), 0.6);
+            const v = rng.fillGaussian(new Float32Array(4));
+            cache.append(k, v);
+            exact.append(k, v);
+          }
+          const q = rng.fillGaussian(new Float32Array(8), 2);
+          const got = cache.sums(q, createKernelSums(4));
+          const want = exact.sums(q, createKernelSums(4));
+          const zg = got.z * Math.exp(got.m - want.m);
+          expect(Math.abs(zg - want.z)).toBeLessThanOrEqual(1e-9 * want.z);
+          for (let j = 0; j < 4; j++) {
+            expect(Math.abs(got.n[j]! * Math.exp(got.m - want.m) - want.n[j]!)).toBeLessThanOrEqual(1e-9 * want.z * 10);
+          }
+          expect(cache.stored).toBe(n);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('partition answers are exactly the log-sum-exp merge of the parts', () => {
+    const cache = registry.create({ ...combinators['partitioned by norm'], ...dims }) as unknown as {
+      parts: { seen: number; sums: (q: Float32Array, o: ReturnType<typeof createKernelSums>) => ReturnType<typeof createKernelSums> }[];
+    } & ReturnType<typeof registry.create>;
+    const rng = new Rng(5);
+    for (let t = 0; t < 60; t++) cache.append(rng.fillGaussian(new Float32Array(8), 0.6), rng.fillGaussian(new Float32Array(4)));
+    const q = rng.fillGaussian(new Float32Array(8));
+    const merged = createKernelSums(4);
+    for (const p of cache.parts) if (p.seen > 0) mergeSums(merged, p.sums(q, createKernelSums(4)));
+    const got = cache.sums(q, createKernelSums(4));
+    expect(got.m).toBe(merged.m);
+    expect(got.z).toBe(merged.z);
+    expect([...got.n]).toEqual([...merged.n]);
+    expect(cache.parts.filter((p) => p.seen > 0).length).toBeGreaterThan(1);
+  });
+});
+
+describe('tiered', () => {
+  it('keeps the sinks and the last W tokens exact and feeds the middle the tokens leaving the window', () => {
+    const cache = registry.create({ ...tiered({ sinks: 2, window: 3, middle: { policy: 'exact' } }), ...dims }) as TieredCache;
+    const rng = new Rng(1);
+    for (let t = 0; t < 10; t++) cache.append(rng.fillGaussian(new Float32Array(8)), rng.fillGaussian(new Float32Array(4)));
+    expect([...cache.middle.positions!()]).toEqual([0, 1, 2, 3, 4]); // middle positions are its own: tokens 2..6
+    expect(cache.middle.seen).toBe(5);
+    const pos = [...cache.positions()];
+    expect(pos.slice(0, 2)).toEqual([0, 1]);
+    expect(pos.slice(2, 5).sort((a, b) => a - b)).toEqual([7, 8, 9]);
+  });
+
+  it('with a compressed middle: conformance, and a token budget is shared out', () => {
+    const choice = tiered({ sinks: 2, window: 6, middle: { policy: 'test-reservoir' } });
+    const cache = registry.create({ ...choice, ...dims, budget: 20 });
+    expect(cache.capacity).toBe(20);
+    for (const c of conformanceChecks({ registry, spec: { ...choice, ...dims, budget: 20 } })) c.run();
+    const code = (() => {
+      try {
+        registry.create({ ...choice, ...dims, budget: 8 });
+      } catch (e) {
+        return isKvError(e) ? e.code : String(e);
+      }
+      return 'nothing thrown';
+    })();
+    expect(code).toBe(KvErrorCode.InvalidBudget);
+  });
+});
+
+describe('partitioned', () => {
+  const codeOf = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return isKvError(e) ? e.code : String(e);
+    }
+    return 'nothing thrown';
+  };
+
+  it('rejects malformed routes and parts', () => {
+    const bad = [
+      { route: { kind: 'norm', thresholds: [2, 1] }, parts: exactParts },
+      { route: { kind: 'position', boundaries: [5] }, parts: exactParts },
+      { route: { kind: 'custom', name: 'nope' }, parts: exactParts },
+      { route: { kind: 'zigzag' }, parts: exactParts },
+      { route: { kind: 'round-robin' }, parts: [] },
+      { route: { kind: 'round-robin' }, parts: [{ nope: 1 }] },
+    ];
+    for (const params of bad) expect(codeOf(() => registry.create({ policy: 'partitioned', ...dims, params }))).toBe(KvErrorCode.InvalidParams);
+  });
+
+  it('refuses a custom route that returns a part out of range, leaving the cache unchanged', () => {
+    const broken = createPartitionedPolicy('broken', { seven: () => 7 });
+    const reg = new PolicyRegistry().register(exactPolicy, broken);
+    const cache = reg.create({ ...partitioned({ policy: 'broken', route: { kind: 'custom', name: 'seven' }, parts: exactParts }), ...dims });
+    expect(codeOf(() => cache.append(new Float32Array(8), new Float32Array(4)))).toBe(KvErrorCode.InvalidParams);
+    expect(cache.seen).toBe(0);
+    expect(cache.stored).toBe(0);
+  });
+
+  it('splits a token budget equally over parts without their own', () => {
+    const cache = registry.create({ ...partitioned({ route: { kind: 'round-robin' }, parts: [{ policy: 'test-reservoir' }, { policy: 'test-reservoir' }] }), ...dims, budget: 10 });
+    expect(cache.capacity).toBe(10);
+    for (const c of conformanceChecks({ registry, spec: { ...partitioned({ route: { kind: 'round-robin' }, parts: [{ policy: 'test-reservoir' }, { policy: 'test-reservoir' }] }), ...dims, budget: 10 } })) c.run();
+  });
+});

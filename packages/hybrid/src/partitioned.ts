@@ -1,0 +1,278 @@
+import {
+  BaseHeadCache,
+  createKernelSums,
+  type HeadCache,
+  InvalidParamsError,
+  type KernelSums,
+  mergeSums,
+  nrm2,
+  type PolicyChoice,
+  type PolicyDefinition,
+  type PolicyRegistryLike,
+  type PolicySpec,
+} from '@kv/core';
+import { createPart, remainingBudget } from './choice.js';
+
+/**
+ * A routing rule: sends a token (its key and logical position) to one of `parts` sub-policies.
+ * Must be deterministic, return an integer in [0, parts), and not keep the key.
+ */
+export type TokenRoute = (key: Float32Array, position: number, parts: number) => number;
+
+/**
+ * A serializable routing rule:
+ * - `position`: part i takes positions in [boundaries[i−1], boundaries[i]) (sums of estimators over
+ *   consecutive ranges of the stream);
+ * - `norm`: part i takes keys whose ℓ2 norm lies in [thresholds[i−1], thresholds[i]);
+ * - `round-robin`: position mod parts;
+ * - `custom`: a named rule given to {@link createPartitionedPolicy}.
+ */
+export type RouteSpec =
+  | {
+      /** Route by position ranges. */
+      readonly kind: 'position';
+      /** Increasing start positions of parts 1..P−1. */
+      readonly boundaries: readonly number[];
+    }
+  | {
+      /** Route by key norm. */
+      readonly kind: 'norm';
+      /** Increasing norm thresholds between parts. */
+      readonly thresholds: readonly number[];
+    }
+  | {
+      /** Route by position modulo the number of parts. */
+      readonly kind: 'round-robin';
+    }
+  | {
+      /** A named user rule. */
+      readonly kind: 'custom';
+      /** Name of a rule registered with {@link createPartitionedPolicy}. */
+      readonly name: string;
+    };
+
+/** Parameters of {@link partitioned}. */
+export interface PartitionedOptions {
+  /** The routing rule. */
+  readonly route: RouteSpec;
+  /** One policy choice per part. */
+  readonly parts: readonly PolicyChoice[];
+  /** Registered name of the partitioned policy (default `"partitioned"`). */
+  readonly policy?: string;
+}
+
+/**
+ * Spec builder of a partitioned cache: a routing rule sends each token to one of several
+ * sub-policies; answers merge the parts' kernel sums by log-sum-exp.
+ *
+ * @param options - The rule and the parts.
+ * @returns A policy choice.
+ * @example
+ * ```ts
+ * import { partitioned } from '@kv/hybrid';
+ * partitioned({ route: { kind: 'norm', thresholds: [4] }, parts: [{ policy: 'exact' }, { policy: 'exact' }] });
+ * ```
+ */
+export function partitioned(options: PartitionedOptions): PolicyChoice {
+  return { policy: options.policy ?? 'partitioned', params: { route: options.route, parts: options.parts } };
+}
+
+/**
+ * Spec builder of a sum of estimators over disjoint, consecutive ranges of the stream: part i
+ * receives positions [starts[i], starts[i+1]).
+ *
+ * @param parts - The estimators, in stream order.
+ * @param starts - Start positions of parts 1..P−1 (increasing).
+ * @returns A policy choice (a position-routed partition).
+ * @example
+ * ```ts
+ * import { sumOf } from '@kv/hybrid';
+ * sumOf([{ policy: 'exact' }, { policy: 'exact' }], [1000]); // first 1000 tokens, then the rest
+ * ```
+ */
+export function sumOf(parts: readonly PolicyChoice[], starts: readonly number[]): PolicyChoice {
+  return partitioned({ route: { kind: 'position', boundaries: starts }, parts });
+}
+
+function increasing(values: unknown, what: string): readonly number[] {
+  if (!Array.isArray(values) || values.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
+    throw new InvalidParamsError(`${what} is ${JSON.stringify(values)}, expected an array of finite numbers`);
+  }
+  for (let i = 1; i < values.length; i++) {
+    if (!(values[i] > values[i - 1])) throw new InvalidParamsError(`${what} must be strictly increasing, got ${JSON.stringify(values)}`);
+  }
+  return values as number[];
+}
+
+function upperBoundIndex(sorted: readonly number[], x: number): number {
+  let i = 0;
+  while (i < sorted.length && x >= sorted[i]!) i++;
+  return i;
+}
+
+/**
+ * Turns a {@link RouteSpec} into a routing function, checking it against the number of parts.
+ *
+ * @param route - The serializable rule.
+ * @param parts - Number of parts.
+ * @param custom - Named user rules.
+ * @returns The routing function.
+ * @throws {@link InvalidParamsError} for an unknown kind, a rule inconsistent with `parts`, or an unknown custom name.
+ * @example
+ * ```ts
+ * import { compileRoute } from '@kv/hybrid';
+ * const route = compileRoute({ kind: 'round-robin' }, 2, {});
+ * route(new Float32Array(4), 3, 2); // 1
+ * ```
+ */
+export function compileRoute(route: RouteSpec, parts: number, custom: Readonly<Record<string, TokenRoute>>): TokenRoute {
+  if (typeof route !== 'object' || route === null) throw new InvalidParamsError('route must be an object with a "kind"');
+  switch (route.kind) {
+    case 'position': {
+      const b = increasing(route.boundaries, 'route.boundaries');
+      if (b.length !== parts - 1) throw new InvalidParamsError(`route.boundaries has ${b.length} entries, expected parts − 1 = ${parts - 1}`);
+      return (_key, position) => upperBoundIndex(b, position);
+    }
+    case 'norm': {
+      const t = increasing(route.thresholds, 'route.thresholds');
+      if (t.length !== parts - 1) throw new InvalidParamsError(`route.thresholds has ${t.length} entries, expected parts − 1 = ${parts - 1}`);
+      return (key) => upperBoundIndex(t, nrm2(key.length, key, 1, 0));
+    }
+    case 'round-robin':
+      return (_key, position, p) => position % p;
+    case 'custom': {
+      const fn = custom[route.name];
+      if (!fn) throw new InvalidParamsError(`no custom route "${route.name}"; known: ${Object.keys(custom).join(', ') || '(none)'}`);
+      return fn;
+    }
+    default:
+      throw new InvalidParamsError(`route kind ${JSON.stringify((route as { kind?: unknown }).kind)} is not one of position, norm, round-robin, custom`);
+  }
+}
+
+/**
+ * Tokens routed to disjoint sub-policies; answers are the log-sum-exp merge of the parts' kernel
+ * sums, so with exact parts it is exact attention, and merged sums equal the sum of the parts.
+ *
+ * @remarks
+ * Budget: `capacity = Σ part.capacity`. Parts without a budget of their own share a token budget
+ * equally (`floor(B / parts)` each) or inherit a ratio budget.
+ * @example
+ * ```ts
+ * import { PolicyRegistry, exactPolicy } from '@kv/core';
+ * import { partitionedPolicy } from '@kv/hybrid';
+ * const registry = new PolicyRegistry().register(exactPolicy, partitionedPolicy);
+ * registry.create({ policy: 'partitioned', keyDim: 4, valueDim: 4,
+ *   params: { route: { kind: 'round-robin' }, parts: [{ policy: 'exact' }, { policy: 'exact' }] } });
+ * ```
+ */
+export class PartitionedCache extends BaseHeadCache {
+  /** The sub-caches, one per part. */
+  readonly parts: readonly HeadCache[];
+  private readonly route: TokenRoute;
+  private readonly partial: KernelSums;
+
+  /**
+   * @param spec - Spec with params `route` and `parts`.
+   * @param registry - Registry that builds the parts.
+   * @param custom - Named user routing rules.
+   * @throws {@link InvalidParamsError} on bad params.
+   */
+  constructor(spec: PolicySpec, registry: PolicyRegistryLike, custom: Readonly<Record<string, TokenRoute>> = {}) {
+    super(spec);
+    const choices = spec.params?.['parts'];
+    if (!Array.isArray(choices) || choices.length === 0) {
+      throw new InvalidParamsError(`parameter "parts" is ${JSON.stringify(choices)}, expected a non-empty array of policy choices`);
+    }
+    this.route = compileRoute(spec.params?.['route'] as RouteSpec, choices.length, custom);
+    const share = remainingBudget(spec.budget, 0, choices.length);
+    this.parts = choices.map((c, i) => {
+      if (typeof c !== 'object' || c === null || typeof c.policy !== 'string') {
+        throw new InvalidParamsError(`parts[${i}] is ${JSON.stringify(c)}, expected a policy choice`);
+      }
+      return createPart(registry, spec, c as PolicyChoice, i, share);
+    });
+    this.partial = createKernelSums(spec.valueDim);
+  }
+
+  /** Σ stored over the parts. */
+  get stored(): number {
+    let n = 0;
+    for (const p of this.parts) n += p.stored;
+    return n;
+  }
+
+  /** Σ capacity over the parts. */
+  override get capacity(): number {
+    let n = 0;
+    for (const p of this.parts) n += p.capacity;
+    return n;
+  }
+
+  /** The parts' arrays. */
+  buffers(): readonly ArrayBufferView[] {
+    return this.parts.flatMap((p) => p.buffers());
+  }
+
+  protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
+    const i = this.route(key, position, this.parts.length);
+    const part = this.parts[i];
+    if (!Number.isInteger(i) || !part) {
+      throw new InvalidParamsError(`the route sent position ${position} to part ${i}, expected an integer in [0, ${this.parts.length})`);
+    }
+    part.append(key, value);
+  }
+
+  protected onSums(query: Float32Array, out: KernelSums): KernelSums {
+    out.m = -Infinity;
+    out.z = 0;
+    out.n.fill(0);
+    for (const p of this.parts) if (p.seen > 0) mergeSums(out, p.sums(query, this.partial));
+    return out;
+  }
+
+  protected onReset(): void {
+    for (const p of this.parts) p.reset();
+  }
+}
+
+/**
+ * A partitioned policy definition that also knows named user routing rules, registered under a
+ * name of your choice (so specs stay serializable while the rule is code).
+ *
+ * @param name - Registered policy name.
+ * @param routes - Named routing functions usable as `{ kind: 'custom', name }`.
+ * @returns The definition.
+ * @example
+ * ```ts
+ * import { PolicyRegistry, exactPolicy } from '@kv/core';
+ * import { createPartitionedPolicy, partitioned } from '@kv/hybrid';
+ * const byFirstCoordinate = createPartitionedPolicy('by-sign', { sign: (k) => (k[0]! >= 0 ? 0 : 1) });
+ * const registry = new PolicyRegistry().register(exactPolicy, byFirstCoordinate);
+ * const choice = partitioned({ policy: 'by-sign', route: { kind: 'custom', name: 'sign' }, parts: [{ policy: 'exact' }, { policy: 'exact' }] });
+ * ```
+ */
+export function createPartitionedPolicy(name: string, routes: Readonly<Record<string, TokenRoute>>): PolicyDefinition {
+  return {
+    name,
+    summary: 'Routes each token to one of several sub-policies (position, norm, round-robin or a custom rule); answers merge by log-sum-exp.',
+    params: [
+      { name: 'route', type: 'object', description: 'routing rule {kind: position|norm|round-robin|custom, ...}' },
+      { name: 'parts', type: 'spec[]', description: 'one policy choice per part' },
+    ],
+    budget: 'optional',
+    create: (spec, registry) => new PartitionedCache(spec, registry, routes),
+  };
+}
+
+/**
+ * Registry entry of {@link PartitionedCache} (`"partitioned"`) with the built-in rules only.
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry, exactPolicy } from '@kv/core';
+ * import { partitionedPolicy } from '@kv/hybrid';
+ * new PolicyRegistry().register(exactPolicy, partitionedPolicy);
+ * ```
+ */
+export const partitionedPolicy: PolicyDefinition = createPartitionedPolicy('partitioned', {});
