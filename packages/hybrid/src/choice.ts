@@ -15,7 +15,7 @@ import {
  * @param params - The parent spec's params.
  * @param name - Parameter name.
  * @returns The choice.
- * @throws {@link InvalidParamsError} when it is not an object with a string `policy`.
+ * @throws `InvalidParamsError` (from `@kv/core`) when it is not an object with a string `policy`.
  * @example
  * ```ts
  * import { choiceParamOf } from '@kv/hybrid';
@@ -73,7 +73,7 @@ export function createPart(
  * @param reserved - Slots the parent keeps itself (sinks, window).
  * @param parts - How many parts share what is left.
  * @returns The part budget (a ratio budget is passed through unchanged).
- * @throws {@link InvalidBudgetError} when a token budget leaves less than one slot per part.
+ * @throws `InvalidBudgetError` (from `@kv/core`) when a token budget leaves less than one slot per part.
  * @example
  * ```ts
  * import { remainingBudget } from '@kv/hybrid';

@@ -117,7 +117,7 @@ function upperBoundIndex(sorted: readonly number[], x: number): number {
  * @param parts - Number of parts.
  * @param custom - Named user rules.
  * @returns The routing function.
- * @throws {@link InvalidParamsError} for an unknown kind, a rule inconsistent with `parts`, or an unknown custom name.
+ * @throws `InvalidParamsError` (from `@kv/core`) for an unknown kind, a rule inconsistent with `parts`, or an unknown custom name.
  * @example
  * ```ts
  * import { compileRoute } from '@kv/hybrid';
@@ -176,7 +176,7 @@ export class PartitionedCache extends BaseHeadCache {
    * @param spec - Spec with params `route` and `parts`.
    * @param registry - Registry that builds the parts.
    * @param custom - Named user routing rules.
-   * @throws {@link InvalidParamsError} on bad params.
+   * @throws `InvalidParamsError` (from `@kv/core`) on bad params.
    */
   constructor(spec: PolicySpec, registry: PolicyRegistryLike, custom: Readonly<Record<string, TokenRoute>> = {}) {
     super(spec);

@@ -77,7 +77,7 @@ export class TieredCache extends BaseHeadCache {
   /**
    * @param spec - Spec with params `sinks`, `window`, `middle`.
    * @param registry - Registry that builds the middle.
-   * @throws {@link InvalidParamsError} on bad params; {@link InvalidBudgetError} when the budget leaves no middle slot.
+   * @throws `InvalidParamsError` (from `@kv/core`) on bad params; `InvalidBudgetError` (from `@kv/core`) when the budget leaves no middle slot.
    */
   constructor(spec: PolicySpec, registry: PolicyRegistryLike) {
     super(spec);

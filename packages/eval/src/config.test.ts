@@ -1,0 +1,75 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseBudget, resolveBudget } from './budgets.js';
+import { expandJobs, folderName, readConfigFile, resolveConfig } from './config.js';
+import { ConfigError } from './errors.js';
+import { createRegistry } from './test-fixtures/policies.js';
+
+const registry = createRegistry();
+const dir = mkdtempSync(join(tmpdir(), 'kv-eval-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('budgets', () => {
+  it('parses fractions, token counts and ratios', () => {
+    expect(parseBudget('1/4')).toEqual({ kind: 'fraction', value: 0.25, label: '1/4' });
+    expect(parseBudget('12.5%')).toEqual({ kind: 'fraction', value: 0.125, label: '12.5%' });
+    expect(parseBudget(0.5)).toMatchObject({ kind: 'fraction', value: 0.5 });
+    expect(parseBudget(64)).toMatchObject({ kind: 'tokens', value: 64 });
+    expect(parseBudget('64')).toMatchObject({ kind: 'tokens', value: 64 });
+    expect(parseBudget({ tokens: 8 })).toMatchObject({ kind: 'tokens', value: 8 });
+    expect(parseBudget({ ratio: 0.25 })).toMatchObject({ kind: 'ratio', value: 0.25 });
+    for (const bad of ['5/4', 'x', 0, -3, 1.5, {}, null, { ratio: 2 }]) expect(() => parseBudget(bad)).toThrow(ConfigError);
+  });
+  it('resolves a fraction of the stream to a token count', () => {
+    expect(resolveBudget(parseBudget('1/8'), 512)).toBe(64);
+    expect(resolveBudget(parseBudget('1/8'), 3)).toBe(1);
+    expect(resolveBudget(parseBudget({ ratio: 0.5 }), 512)).toEqual({ ratio: 0.5 });
+  });
+});
+
+describe('config', () => {
+  it('fills defaults, expands "all" and runs budget-less policies once', () => {
+    const c = resolveConfig({ workloads: ['gaussian', { family: 'index', n: 64 }], seeds: [1, 2] }, registry);
+    expect(c.policies.map((p) => p.policy)).toEqual(['exact', 'test-uniform', 'test-window']);
+    expect(c.budgets.map((b) => b.label)).toEqual(['1/4', '1/8']);
+    const jobs = expandJobs(c, registry);
+    // 2 workloads × 2 seeds × (exact once + 2 policies × 2 budgets)
+    expect(jobs.length).toBe(2 * 2 * 5);
+    expect(jobs.map((j) => j.index)).toEqual(jobs.map((_, i) => i));
+    expect(jobs.filter((j) => j.policy.policy === 'exact').every((j) => j.budget.kind === 'full')).toBe(true);
+  });
+
+  it('applies per-policy default params to policies listed without params', () => {
+    const c = resolveConfig({ policies: ['exact', { policy: 'test-window', params: {} }, 'test-uniform'], params: { 'test-window': { a: 1 }, 'test-uniform': { b: 2 } } }, registry);
+    expect(c.policies.map((p) => p.params)).toEqual([undefined, {}, { b: 2 }]);
+    expect(() => resolveConfig({ params: { h2o: {} } }, registry)).toThrow(/not registered/);
+  });
+
+  it('rejects unknown keys, policies, families, duplicate labels and bad seeds', () => {
+    expect(() => resolveConfig({ polices: 'all' } as never, registry)).toThrow(/unknown config key "polices"/);
+    expect(() => resolveConfig({ policies: ['h2o'] }, registry)).toThrow(/not registered/);
+    expect(() => resolveConfig({ workloads: ['nope'] }, registry)).toThrow(ConfigError);
+    expect(() => resolveConfig({ workloads: [{ family: 'npy' } as never] }, registry)).toThrow(/needs a path/);
+    expect(() => resolveConfig({ policies: ['exact', 'exact'] }, registry)).toThrow(/labelled/);
+    expect(() => resolveConfig({ seeds: [0.5] }, registry)).toThrow(ConfigError);
+    expect(() => resolveConfig({ budgets: ['2/1'] }, registry)).toThrow(/budgets\[0\]/);
+    expect(() => resolveConfig({ exclude: ['exact', 'test-uniform', 'test-window'] }, registry)).toThrow(/no policy/);
+  });
+
+  it('reads YAML and JSON files', () => {
+    const y = join(dir, 'c.yaml');
+    writeFileSync(y, 'name: My Run\npolicies: [exact, {policy: test-window, label: window}]\nbudgets: ["1/4", 32]\nworkloads:\n  - family: clustered\n    n: 64\n');
+    const c = resolveConfig(readConfigFile(y), registry);
+    expect(c.policies[1]).toEqual({ policy: 'test-window', label: 'window' });
+    expect(c.budgets.map((b) => b.kind)).toEqual(['fraction', 'tokens']);
+    expect(folderName(c.name)).toBe('my-run');
+    const j = join(dir, 'c.json');
+    writeFileSync(j, JSON.stringify({ workloads: ['rope'] }));
+    expect(readConfigFile(j).workloads).toEqual(['rope']);
+    writeFileSync(j, '[1]');
+    expect(() => readConfigFile(j)).toThrow(ConfigError);
+    expect(() => readConfigFile(join(dir, 'missing.json'))).toThrow(ConfigError);
+  });
+});

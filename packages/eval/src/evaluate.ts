@@ -1,0 +1,167 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { PolicyRegistry } from '@kv/core';
+import { spaceBounds } from './bounds.js';
+import { type EvalConfig, expandJobs, folderName, resolveConfig } from './config.js';
+import { loadRegistry } from './job-context.js';
+import { autoWorkers, runJobs } from './pool.js';
+import { htmlReport } from './report/html.js';
+import { renderSvg, reportPlots } from './report/plots.js';
+import { markdownReport, resultsCsv } from './report/tables.js';
+import type { BoundComparison, EvalReport, WorkloadInfo } from './report/types.js';
+import { buildWorkload } from './workloads/build.js';
+
+/**
+ * Options of {@link evaluate}.
+ *
+ * @example
+ * ```ts
+ * const o: EvaluateOptions = { workers: 1 };
+ * ```
+ */
+export interface EvaluateOptions {
+  /**
+   * A custom registry. Without `registryModule` it forces an in-process run, since a registry
+   * object cannot cross threads. Default: `registryModule`'s, else {@link createDefaultRegistry}.
+   */
+  readonly registry?: PolicyRegistry;
+  /** Module exporting `createRegistry()`, loaded in the main thread and in every worker. */
+  readonly registryModule?: string;
+  /** Overrides the config's worker count. */
+  readonly workers?: number | 'auto';
+  /** Progress callback. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Runs an evaluation: resolves the config, runs the grid (in worker threads when several cores are
+ * available), and evaluates every bound at the error each run reached.
+ *
+ * @param config - The config.
+ * @param options - Registry, workers and progress.
+ * @returns The report (also what `results.json` holds).
+ * @throws {@link ConfigError} for a bad config.
+ * @example
+ * ```ts
+ * import { createDefaultRegistry, evaluate } from '@kv/eval';
+ * const report = await evaluate({ workloads: ['gaussian'], budgets: ['1/4'] }, { registry: createDefaultRegistry() });
+ * // or, in worker threads with the built-in registry: await evaluate(config)
+ * ```
+ */
+export async function evaluate(config: EvalConfig, options: EvaluateOptions = {}): Promise<EvalReport> {
+  const registry = options.registry ?? (await loadRegistry(options.registryModule));
+  const resolved = resolveConfig(config, registry);
+  const jobs = expandJobs(resolved, registry);
+  const inProcess = options.registry !== undefined && options.registryModule === undefined;
+  const requested = inProcess ? 1 : (options.workers ?? resolved.workers);
+  const workers = Math.max(1, requested === 'auto' ? autoWorkers(jobs.length) : Math.min(requested, jobs.length));
+  const workloads: WorkloadInfo[] = resolved.workloads.map((spec) => {
+    const w = buildWorkload(spec, resolved.seeds[0]!);
+    return {
+      name: w.name,
+      family: w.family,
+      description: w.description,
+      n: w.length,
+      d: w.keyDim,
+      s: w.valueDim,
+      heads: w.heads.length,
+      radius: w.radius,
+      tau: w.tau,
+      rho: w.rho,
+      hard: w.hard,
+    };
+  });
+  const started = performance.now();
+  const results = await runJobs(jobs, {
+    workers,
+    ...(workers <= 1 ? { registry } : {}),
+    ...(options.registryModule !== undefined ? { registryModule: options.registryModule } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const durationMs = performance.now() - started;
+  const bounds: BoundComparison[] = [];
+  for (const r of results) {
+    const w = workloads[jobs[r.index]!.workloadIndex]!;
+    if (!r.ok || !(r.normalized.p90 > 0) || !Number.isFinite(r.normalized.p90) || w.radius <= 0) continue;
+    bounds.push({
+      workload: r.workload,
+      label: r.label,
+      budget: r.budget,
+      seed: r.seed,
+      epsilon: r.normalized.p90,
+      measuredBytes: r.bytes,
+      bounds: spaceBounds({ n: w.n, d: w.d, s: w.s, epsilon: r.normalized.p90, r: w.radius, tau: w.tau }),
+    });
+  }
+  return {
+    name: resolved.name,
+    config: resolved,
+    environment: { node: process.versions.node, platform: process.platform, cpus: availableParallelism(), workers },
+    durationMs,
+    workloads,
+    results,
+    bounds,
+  };
+}
+
+/**
+ * The files an evaluation writes.
+ *
+ * @example
+ * ```ts
+ * const f: ReportFiles = { dir: 'out', markdown: 'out/results.md', json: 'out/results.json', csv: 'out/results.csv', html: 'out/report.html', plots: [] };
+ * ```
+ */
+export interface ReportFiles {
+  /** The output folder. */
+  readonly dir: string;
+  /** `results.md`. */
+  readonly markdown: string;
+  /** `results.json`. */
+  readonly json: string;
+  /** `results.csv`. */
+  readonly csv: string;
+  /** `report.html` (tables and plots inline). */
+  readonly html: string;
+  /** The SVG plots. */
+  readonly plots: readonly string[];
+}
+
+/**
+ * Writes a report into `<root>/<folder name of the config name>`: results.md, results.json,
+ * results.csv, one SVG per plot and a self-contained report.html.
+ *
+ * @param report - The report.
+ * @param root - Parent folder (created).
+ * @returns The paths written.
+ * @example
+ * ```ts
+ * import { writeReport } from '@kv/eval';
+ * const files = await writeReport(report, 'kv-eval-results');
+ * ```
+ */
+export async function writeReport(report: EvalReport, root: string): Promise<ReportFiles> {
+  const dir = join(root, folderName(report.name));
+  mkdirSync(dir, { recursive: true });
+  const files = {
+    dir,
+    markdown: join(dir, 'results.md'),
+    json: join(dir, 'results.json'),
+    csv: join(dir, 'results.csv'),
+    html: join(dir, 'report.html'),
+  };
+  writeFileSync(files.markdown, markdownReport(report));
+  // JSON has no Infinity/NaN: they are written as strings so the file round-trips without loss.
+  writeFileSync(files.json, `${JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`);
+  writeFileSync(files.csv, resultsCsv(report));
+  const rendered: { title: string; svg: string; path: string }[] = [];
+  for (const plot of reportPlots(report)) {
+    const svg = await renderSvg(plot.spec);
+    const path = join(dir, plot.file);
+    writeFileSync(path, svg);
+    rendered.push({ title: plot.title, svg, path });
+  }
+  writeFileSync(files.html, htmlReport(report, rendered));
+  return { ...files, plots: rendered.map((p) => p.path) };
+}

@@ -1,0 +1,66 @@
+import type { PolicyRegistry } from '@kv/core';
+import { pathToFileURL } from 'node:url';
+import { isAbsolute, resolve } from 'node:path';
+import { ConfigError } from './errors.js';
+import { createDefaultRegistry } from './registry.js';
+import { prepareWorkload, type PreparedWorkload, type RunJob } from './runner.js';
+
+/**
+ * Keeps the last few prepared workloads (built stream and exact answers), keyed by workload index,
+ * seed and stride, so the policies run on one workload share a single reference pass.
+ *
+ * @example
+ * ```ts
+ * import { PreparedCache } from '@kv/eval';
+ * const cache = new PreparedCache(2);
+ * ```
+ */
+export class PreparedCache {
+  private readonly entries = new Map<string, PreparedWorkload>();
+  private readonly limit: number;
+
+  /** @param limit - How many prepared workloads to keep (default 4). */
+  constructor(limit = 4) {
+    this.limit = limit;
+  }
+
+  /**
+   * The prepared workload of a job, built on first use.
+   * @param job - The job.
+   * @returns Its prepared workload.
+   */
+  get(job: RunJob): PreparedWorkload {
+    const key = `${job.workloadIndex}:${job.seed}:${job.queryStride}`;
+    let p = this.entries.get(key);
+    if (p) {
+      this.entries.delete(key);
+      this.entries.set(key, p);
+      return p;
+    }
+    p = prepareWorkload(job.workload, job.seed, job.queryStride);
+    this.entries.set(key, p);
+    if (this.entries.size > this.limit) this.entries.delete(this.entries.keys().next().value as string);
+    return p;
+  }
+}
+
+/**
+ * The registry of a run: {@link createDefaultRegistry}, or the one built by a module exporting
+ * `createRegistry()` (a path or URL), which is how worker threads get a custom registry.
+ *
+ * @param registryModule - Optional module path or URL.
+ * @returns The registry.
+ * @throws {@link ConfigError} when the module has no `createRegistry` function.
+ * @example
+ * ```ts
+ * import { loadRegistry } from '@kv/eval';
+ * const registry = await loadRegistry();
+ * ```
+ */
+export async function loadRegistry(registryModule?: string): Promise<PolicyRegistry> {
+  if (registryModule === undefined) return createDefaultRegistry();
+  const url = /^[a-z]+:/i.test(registryModule) && !isAbsolute(registryModule) ? registryModule : pathToFileURL(resolve(registryModule)).href;
+  const mod = (await import(url)) as { createRegistry?: () => PolicyRegistry | Promise<PolicyRegistry> };
+  if (typeof mod.createRegistry !== 'function') throw new ConfigError(`${registryModule} does not export a createRegistry() function`);
+  return await mod.createRegistry();
+}

@@ -1,0 +1,20 @@
+import { coresetPolicies } from '@kv/coreset';
+import { exactPolicy, PolicyRegistry } from '@kv/core';
+import { heuristicPolicies } from '@kv/heuristics';
+import { lshPolicies } from '@kv/lsh';
+import { polynomialPolicies } from '@kv/polynomial';
+
+/**
+ * The registry `kv-eval` uses: core's exact reference plus the policy arrays of every policy
+ * package `@kv/eval` depends on. This is the one place to add a package's policy array.
+ *
+ * @returns A new registry.
+ * @example
+ * ```ts
+ * import { createDefaultRegistry } from '@kv/eval';
+ * createDefaultRegistry().list().map((p) => p.name);
+ * ```
+ */
+export function createDefaultRegistry(): PolicyRegistry {
+  return new PolicyRegistry().register(exactPolicy, ...heuristicPolicies, ...coresetPolicies, ...polynomialPolicies, ...lshPolicies);
+}

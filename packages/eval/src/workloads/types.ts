@@ -1,0 +1,123 @@
+/**
+ * One attention head's stream: at step t the token (k_t, v_t) is appended, then q_t is asked.
+ * Rows are stored row-major in flat typed arrays (no arrays of arrays).
+ *
+ * @example
+ * ```ts
+ * import type { HeadStream } from '@kv/eval';
+ * const head: HeadStream = { label: 'h0', length: 1, keyDim: 2, valueDim: 1,
+ *   queries: new Float32Array(2), keys: new Float32Array(2), values: new Float32Array(1) };
+ * ```
+ */
+export interface HeadStream {
+  /** Which head this is (for traces `L3.H1`), used in error messages. */
+  readonly label: string;
+  /** Number of steps n. */
+  readonly length: number;
+  /** Key and query dimension d. */
+  readonly keyDim: number;
+  /** Value dimension s. */
+  readonly valueDim: number;
+  /** Row-major queries, n·d. */
+  readonly queries: Float32Array;
+  /** Row-major keys, n·d. */
+  readonly keys: Float32Array;
+  /** Row-major values, n·s. */
+  readonly values: Float32Array;
+  /**
+   * First step whose query is asked (default 0). The hard instance stores its tokens first and
+   * only then asks, as in the INDEX reduction.
+   */
+  readonly firstQuery?: number;
+}
+
+/**
+ * A workload: one or more head streams of equal dimensions, with the norm facts the bounds need.
+ *
+ * @example
+ * ```ts
+ * import { buildWorkload } from '@kv/eval';
+ * const w = buildWorkload({ family: 'gaussian', n: 64, d: 16, s: 16 }, 0);
+ * w.radius; // max ||q||, ||k|| over the stream
+ * ```
+ */
+export interface Workload {
+  /** Display name (from the spec, or the family). */
+  readonly name: string;
+  /** Where it came from (`gaussian`, `index`, `npy`, …). */
+  readonly family: string;
+  /** One-line description. */
+  readonly description: string;
+  /** The head streams (one for synthetic families). */
+  readonly heads: readonly HeadStream[];
+  /** Stream length n (the longest head). */
+  readonly length: number;
+  /** Key dimension d. */
+  readonly keyDim: number;
+  /** Value dimension s. */
+  readonly valueDim: number;
+  /** Measured r = max over the stream of ||q|| and ||k||. */
+  readonly radius: number;
+  /** Logit scale τ used by the caches (default 1/√d). */
+  readonly tau: number;
+  /** ρ = r²·τ, the largest possible logit. */
+  readonly rho: number;
+  /** Whether every compressed cache must fail on it (a lower-bound construction). */
+  readonly hard: boolean;
+}
+
+/** Names of the synthetic families. */
+export type SyntheticFamily = 'gaussian' | 'clustered' | 'heavy-hitters' | 'rope' | 'outlier-channels' | 'index';
+
+/**
+ * A synthetic workload description: family, sizes, and the radius r (or ρ) the stream is scaled to.
+ *
+ * @example
+ * ```ts
+ * const spec: SyntheticWorkloadSpec = { family: 'clustered', n: 512, d: 64, s: 64, rho: 4 };
+ * ```
+ */
+export interface SyntheticWorkloadSpec {
+  /** The family. */
+  readonly family: SyntheticFamily;
+  /** Display name (default: the family). */
+  readonly name?: string;
+  /** Stream length n (default 512). */
+  readonly n?: number;
+  /** Key dimension d (default 64). */
+  readonly d?: number;
+  /** Value dimension s (default d). */
+  readonly s?: number;
+  /** Target ρ = r²τ; the stream is rescaled so that max ||q||, ||k|| = r (default: per family). */
+  readonly rho?: number;
+  /** Target radius r instead of ρ. */
+  readonly r?: number;
+  /** Family-specific knobs (clusters, sinks, heavy, outliers, outlierScale, ropeBase). */
+  readonly params?: Readonly<Record<string, number>>;
+}
+
+/**
+ * A recorded trace on disk: a folder of `.npy` files with a `manifest.json`, or one `.safetensors` file.
+ *
+ * @example
+ * ```ts
+ * const spec: TraceWorkloadSpec = { family: 'npy', path: './traces/llama', maxHeads: 4 };
+ * ```
+ */
+export interface TraceWorkloadSpec {
+  /** `npy` (folder with manifest.json) or `safetensors` (one file). */
+  readonly family: 'npy' | 'safetensors';
+  /** Display name (default: the file or folder name). */
+  readonly name?: string;
+  /** Folder or file path. */
+  readonly path: string;
+  /** Keep only the first n steps of each head. */
+  readonly n?: number;
+  /** Keep only the first heads (in manifest order). */
+  readonly maxHeads?: number;
+  /** Logit scale τ (default: the manifest's, else 1/√d). */
+  readonly tau?: number;
+}
+
+/** Any workload description accepted by {@link buildWorkload}. */
+export type WorkloadSpec = SyntheticWorkloadSpec | TraceWorkloadSpec;
