@@ -1,0 +1,172 @@
+import {
+  budgetCapacity,
+  checkRows,
+  checkVector,
+  createKernelSums,
+  DimensionMismatchError,
+  EmptyCacheError,
+  type KernelSums,
+  type PolicySpec,
+  sumsToOutput,
+} from '@kv/core';
+import type { TensorHeadCache } from './contract.js';
+
+/**
+ * A base for tensor caches, the tensor twin of core's `BaseHeadCache`: validates every public call
+ * once with core's `checkVector`/`checkRows` (so a rejected call changes nothing), counts tokens,
+ * derives `bytes` from `buffers()` and `attend` from `sums`. Subclasses implement the `on*` hooks,
+ * which receive validated input only.
+ *
+ * @example
+ * ```ts
+ * import { BaseTensorCache } from '@kv/tensor';
+ * // class MyLayout extends BaseTensorCache { onAppend(...) {...} onSums(...) {...} onReset() {...} ... }
+ * ```
+ */
+export abstract class BaseTensorCache implements TensorHeadCache {
+  /** The spec this cache was created from. */
+  readonly spec: Readonly<PolicySpec>;
+  /** Key dimension d. */
+  readonly keyDim: number;
+  /** Value dimension s. */
+  readonly valueDim: number;
+  /** Logit scale τ (default 1/√d). */
+  readonly tau: number;
+  private seenCount = 0;
+  private readonly scratchSums: KernelSums;
+
+  /** @param spec - A spec whose dimensions, τ and budget have been validated. */
+  constructor(spec: PolicySpec) {
+    this.spec = spec;
+    this.keyDim = spec.keyDim;
+    this.valueDim = spec.valueDim;
+    this.tau = spec.tau ?? 1 / Math.sqrt(spec.keyDim);
+    this.scratchSums = createKernelSums(spec.valueDim);
+  }
+
+  /** Tokens appended so far. */
+  get seen(): number {
+    return this.seenCount;
+  }
+
+  /** Capacity under the spec's budget at the current `seen` (Infinity without a budget). */
+  get capacity(): number {
+    return budgetCapacity(this.spec.budget, this.seenCount);
+  }
+
+  /** Sum of the byte lengths of {@link BaseTensorCache.buffers}. */
+  get bytes(): number {
+    let total = 0;
+    for (const b of this.buffers()) total += b.byteLength;
+    return total;
+  }
+
+  /** Bytes of one tensor token (k1, k2, v1, v2 in fp32): the unit of `stored`. */
+  get tokenBytes(): number {
+    return 8 * (this.keyDim + this.valueDim);
+  }
+
+  /** Physical size in tensor-token-equivalents. */
+  abstract get stored(): number;
+
+  /** The typed arrays holding the state. */
+  abstract buffers(): readonly ArrayBufferView[];
+
+  /**
+   * Appends one token after validating all four vectors.
+   * @param key1 - First key, length d.
+   * @param key2 - Second key, length d.
+   * @param value1 - First value, length s.
+   * @param value2 - Second value, length s.
+   * @throws `DimensionMismatchError` or `NonFiniteInputError` on bad input.
+   */
+  append(key1: Float32Array, key2: Float32Array, value1: Float32Array, value2: Float32Array): void {
+    checkVector('key1', key1, this.keyDim);
+    checkVector('key2', key2, this.keyDim);
+    checkVector('value1', value1, this.valueDim);
+    checkVector('value2', value2, this.valueDim);
+    this.onAppend(key1, key2, value1, value2);
+    this.seenCount++;
+  }
+
+  /**
+   * Appends many tokens after validating all of them.
+   * @param keys1 - Row-major first keys, count·d.
+   * @param keys2 - Row-major second keys, count·d.
+   * @param values1 - Row-major first values, count·s.
+   * @param values2 - Row-major second values, count·s.
+   * @throws `DimensionMismatchError` when the blocks are ragged or of different
+   *   counts; `NonFiniteInputError` on NaN or ±Infinity.
+   */
+  prefill(keys1: Float32Array, keys2: Float32Array, values1: Float32Array, values2: Float32Array): void {
+    const d = this.keyDim;
+    const s = this.valueDim;
+    const count = checkRows('keys1', keys1, d);
+    if (checkRows('keys2', keys2, d) !== count) throw new DimensionMismatchError('keys2', keys2.length, count * d);
+    if (checkRows('values1', values1, s) !== count) throw new DimensionMismatchError('values1', values1.length, count * s);
+    if (checkRows('values2', values2, s) !== count) throw new DimensionMismatchError('values2', values2.length, count * s);
+    for (let i = 0; i < count; i++) {
+      this.onAppend(
+        keys1.subarray(i * d, (i + 1) * d),
+        keys2.subarray(i * d, (i + 1) * d),
+        values1.subarray(i * s, (i + 1) * s),
+        values2.subarray(i * s, (i + 1) * s),
+      );
+      this.seenCount++;
+    }
+  }
+
+  /**
+   * Answers a query with log-scaled kernel sums over all ordered pairs.
+   * @param query - Query of length d.
+   * @param out - Receives the sums.
+   * @returns `out`.
+   * @throws `EmptyCacheError` before the first token;
+   *   `DimensionMismatchError` or `NonFiniteInputError` on bad input.
+   */
+  sums(query: Float32Array, out: KernelSums): KernelSums {
+    checkVector('query', query, this.keyDim);
+    if (out.n.length !== this.valueDim) throw new DimensionMismatchError('sums.n', out.n.length, this.valueDim);
+    if (this.seenCount === 0) throw new EmptyCacheError(this.spec.policy);
+    return this.onSums(query, out);
+  }
+
+  /**
+   * Answers a query with the output N/Z.
+   * @param query - Query of length d.
+   * @param out - Receives N/Z (length s).
+   * @returns `out`.
+   * @throws `EmptyCacheError` before the first token;
+   *   `DimensionMismatchError` or `NonFiniteInputError` on bad input.
+   */
+  attend(query: Float32Array, out: Float32Array): Float32Array {
+    if (out.length !== this.valueDim) throw new DimensionMismatchError('output', out.length, this.valueDim);
+    return sumsToOutput(this.sums(query, this.scratchSums), out);
+  }
+
+  /** Forgets every token and returns to the initial allocation. */
+  reset(): void {
+    this.seenCount = 0;
+    this.onReset();
+  }
+
+  /**
+   * Stores one validated token.
+   * @param key1 - First key.
+   * @param key2 - Second key.
+   * @param value1 - First value.
+   * @param value2 - Second value.
+   */
+  protected abstract onAppend(key1: Float32Array, key2: Float32Array, value1: Float32Array, value2: Float32Array): void;
+
+  /**
+   * Answers a validated query on a non-empty cache.
+   * @param query - Query.
+   * @param out - Receives the sums.
+   * @returns `out`.
+   */
+  protected abstract onSums(query: Float32Array, out: KernelSums): KernelSums;
+
+  /** Clears the state back to a fresh allocation. */
+  protected abstract onReset(): void;
+}

@@ -1,0 +1,114 @@
+/**
+ * Token rows every growable tensor cache allocates before its first doubling.
+ *
+ * @example
+ * ```ts
+ * import { INITIAL_TOKEN_ROWS } from '@kv/tensor';
+ * INITIAL_TOKEN_ROWS; // 16
+ * ```
+ */
+export const INITIAL_TOKEN_ROWS = 16;
+
+/**
+ * Token rows allocated after `n` appends: the caches grow by doubling, so this is the smallest
+ * power of two ≥ n, and at least {@link INITIAL_TOKEN_ROWS}.
+ *
+ * @param n - Tokens appended.
+ * @returns Allocated token rows.
+ * @example
+ * ```ts
+ * import { allocatedTokenRows } from '@kv/tensor';
+ * allocatedTokenRows(100); // 128
+ * ```
+ */
+export function allocatedTokenRows(n: number): number {
+  let rows = INITIAL_TOKEN_ROWS;
+  while (rows < n) rows *= 2;
+  return rows;
+}
+
+/** Bytes of a cache: what its arrays allocate, and what its formula in n counts (no slack). */
+export interface CacheBytes {
+  /** Byte length of the arrays held (equals the cache's `bytes`). */
+  readonly allocated: number;
+  /** The Θ-formula evaluated at n without growth slack (equals `allocated` when n is a power of two ≥ 16). */
+  readonly live: number;
+}
+
+/**
+ * Memory of the four-cache after n tokens: K1, K2 (n·d fp32 each) and V1, V2 (n·s fp32 each),
+ * so `live = 8·(d+s)·n` bytes, Θ(nd).
+ *
+ * @param n - Tokens appended.
+ * @param d - Key dimension.
+ * @param s - Value dimension.
+ * @returns Allocated and live bytes.
+ * @example
+ * ```ts
+ * import { fourCacheBytes } from '@kv/tensor';
+ * fourCacheBytes(1024, 16, 16).live; // 262144
+ * ```
+ */
+export function fourCacheBytes(n: number, d: number, s: number): CacheBytes {
+  return { allocated: 8 * (d + s) * allocatedTokenRows(n), live: 8 * (d + s) * n };
+}
+
+/**
+ * Memory of the two-cache after n tokens: the n² pair rows K1⊘K2 (d fp32 each) and V1⊘V2 (s fp32
+ * each), plus the raw K1, K2, V1, V2 it needs to form the pairs of future tokens, so
+ * `live = 4·(d+s)·(n² + 2n)` bytes, Θ(n²d). Pair storage is allocated as (token rows)² pair rows.
+ *
+ * @param n - Tokens appended.
+ * @param d - Key dimension.
+ * @param s - Value dimension.
+ * @returns Allocated and live bytes.
+ * @example
+ * ```ts
+ * import { twoCacheBytes } from '@kv/tensor';
+ * twoCacheBytes(1024, 16, 16).live; // 134479872
+ * ```
+ */
+export function twoCacheBytes(n: number, d: number, s: number): CacheBytes {
+  const rows = allocatedTokenRows(n);
+  return { allocated: 4 * (d + s) * (rows * rows + 2 * rows), live: 4 * (d + s) * (n * n + 2 * n) };
+}
+
+/**
+ * Number of monomials of degree at most g in d variables, C(d+g, g): the Taylor cache's feature
+ * count.
+ *
+ * @param d - Variables (key dimension).
+ * @param degree - Largest total degree g.
+ * @returns C(d+g, g).
+ * @example
+ * ```ts
+ * import { monomialCount } from '@kv/tensor';
+ * monomialCount(16, 4); // 4845
+ * ```
+ */
+export function monomialCount(d: number, degree: number): number {
+  let c = 1;
+  for (let k = 1; k <= degree; k++) c = (c * (d + k)) / k;
+  return Math.round(c);
+}
+
+/**
+ * Memory of the Taylor-moment cache after its first token, independent of n (an empty cache holds
+ * nothing): F = C(d+g, g) features, each with two
+ * scalar moments and two s-vectors of moments in Float64, plus the per-coordinate value maxima of
+ * v1 and v2 (2s doubles) and four key-norm maxima: `8·(F·(2 + 2s) + 2s + 4)` bytes.
+ *
+ * @param d - Key dimension.
+ * @param s - Value dimension.
+ * @param degree - Taylor degree g.
+ * @returns Bytes (allocated = live).
+ * @example
+ * ```ts
+ * import { taylorCacheBytes } from '@kv/tensor';
+ * taylorCacheBytes(16, 16, 4).live; // 1318128
+ * ```
+ */
+export function taylorCacheBytes(d: number, s: number, degree: number): CacheBytes {
+  const bytes = 8 * (monomialCount(d, degree) * (2 + 2 * s) + 2 * s + 4);
+  return { allocated: bytes, live: bytes };
+}

@@ -1,0 +1,237 @@
+import { createKernelSums, isKvError, KvErrorCode, PolicyRegistry, type PolicySpec } from '@kv/core';
+import { conformanceChecks } from '@kv/core/testing';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { gaussianStream, row } from '../test/streams.js';
+import { matrixSlicePolicy } from './matrix-slice.js';
+import { monomialCount, taylorCacheBytes } from './memory.js';
+import { MonomialBasis } from './monomials.js';
+import { referenceTensorAttention } from './reference.js';
+import { createTensorCache } from './registry.js';
+import { TaylorCache, taylorCacheDefinition, taylorRelativeError } from './taylor-cache.js';
+import { tensorConformanceChecks } from './testing/conformance.js';
+
+function expectKvError(fn: () => unknown, code: KvErrorCode): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(isKvError(caught, code), `expected ${code}, got ${String(caught)}`).toBe(true);
+}
+
+describe('MonomialBasis', () => {
+  it('has C(d+g, g) monomials and Σ_{|α|=ℓ} x^α y^α/α! = <x,y>^ℓ/ℓ! for every ℓ ≤ g', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 7 }), fc.nat(), (d, g, seed) => {
+        const basis = new MonomialBasis(d, g);
+        expect(basis.size).toBe(monomialCount(d, g));
+        const st = gaussianStream(d, 1, 2, seed, 1.5);
+        const x = row(st.keys1, 0, d);
+        const y = row(st.keys1, 1, d);
+        const fx = basis.evaluate(x, 1, new Float64Array(basis.size));
+        const fy = basis.evaluate(y, 1, new Float64Array(basis.size));
+        const byDegree = new Float64Array(g + 1);
+        for (let f = 0; f < basis.size; f++) byDegree[basis.degreeOf[f]!] += fx[f]! * fy[f]! * basis.inverseFactorial[f]!;
+        let xy = 0;
+        for (let c = 0; c < d; c++) xy += x[c]! * y[c]!;
+        let term = 1;
+        for (let l = 0; l <= g; l++) {
+          if (l > 0) term *= xy / l;
+          expect(byDegree[l]!).toBeCloseTo(term, 10);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('refuses bases that are too large', () => {
+    expectKvError(() => new MonomialBasis(64, 8), KvErrorCode.InvalidParams);
+  });
+});
+
+/** Largest |pair logit| over all pairs of the first n tokens, by the definition. */
+function maxPairLogit(st: ReturnType<typeof gaussianStream>, n: number, q: Float32Array, tau: number): number {
+  const d = st.d;
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let x = 0;
+      for (let c = 0; c < d; c++) x += q[c]! * st.keys1[i * d + c]! * st.keys2[j * d + c]!;
+      m = Math.max(m, Math.abs(x * tau));
+    }
+  }
+  return m;
+}
+
+describe('TaylorCache guarantee', () => {
+  const arb = fc.record({
+    d: fc.integer({ min: 1, max: 4 }),
+    s: fc.integer({ min: 1, max: 3 }),
+    n: fc.integer({ min: 1, max: 12 }),
+    degree: fc.constantFrom(2, 4, 6, 8),
+    seed: fc.nat(),
+    norm: fc.double({ min: 0.2, max: 1.6, noNaN: true }),
+  });
+
+  it('inside δ < 1: |Z̃/Z − 1| ≤ δ and |õut_c − out_c| ≤ 2δ/(1−δ)·V_c at every step, ρ certified', () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(arb, ({ d, s, n, degree, seed, norm }) => {
+        const st = gaussianStream(d, s, n, seed, norm);
+        const spec: PolicySpec = { policy: 'tensor-taylor', keyDim: d, valueDim: s, params: { degree } };
+        const cache = new TaylorCache(spec);
+        const sums = createKernelSums(s);
+        const out = new Float32Array(s);
+        const want = new Float64Array(s);
+        const bound = new Float64Array(s);
+        for (let t = 0; t < n; t++) {
+          cache.append(row(st.keys1, t, d), row(st.keys2, t, d), row(st.values1, t, s), row(st.values2, t, s));
+          const q = row(st.queries, t, d);
+          const rhoTrue = maxPairLogit(st, t + 1, q, cache.tau);
+          const rho = cache.logitBound(q);
+          expect(rho).toBeGreaterThanOrEqual(rhoTrue * (1 - 1e-12));
+          const delta = taylorRelativeError(rhoTrue, degree);
+          if (delta >= 0.5) continue;
+          checked++;
+          const ref = referenceTensorAttention(q, st.keys1, st.keys2, st.values1, st.values2, t + 1, cache.tau, want);
+          cache.sums(q, sums);
+          const zRatio = Math.exp(sums.m + Math.log(sums.z) - ref.logZ);
+          expect(Math.abs(zRatio - 1)).toBeLessThanOrEqual(delta + 1e-9);
+          cache.attend(q, out);
+          cache.outputErrorBound(q, bound);
+          for (let c = 0; c < s; c++) {
+            let vc1 = 0;
+            let vc2 = 0;
+            for (let i = 0; i <= t; i++) {
+              vc1 = Math.max(vc1, Math.abs(st.values1[i * s + c]!));
+              vc2 = Math.max(vc2, Math.abs(st.values2[i * s + c]!));
+            }
+            const V = vc1 * vc2;
+            const err = Math.abs(out[c]! - want[c]!);
+            expect(err).toBeLessThanOrEqual(((2 * delta) / (1 - delta)) * V + 1e-6 * (1 + V));
+            // The certified bound the cache reports is looser (ρ(q) ≥ true ρ) and still holds.
+            expect(err).toBeLessThanOrEqual(bound[c]! + 1e-6 * (1 + V));
+          }
+        }
+      }),
+      { numRuns: 60 },
+    );
+    expect(checked).toBeGreaterThan(100);
+  });
+
+  it('is an approximation, not secretly exact: at ρ ≈ 1.3 and g = 2 the error is visible and within its bound', () => {
+    const d = 2;
+    const st = gaussianStream(d, 1, 6, 11, 1.6);
+    const cache = new TaylorCache({ policy: 'tensor-taylor', keyDim: d, valueDim: 1, tau: 1, params: { degree: 2 } });
+    for (let t = 0; t < 6; t++) cache.append(row(st.keys1, t, d), row(st.keys2, t, d), row(st.values1, t, 1), row(st.values2, t, 1));
+    const q = new Float32Array([1.2, -0.9]);
+    const want = referenceTensorAttention(q, st.keys1, st.keys2, st.values1, st.values2, 6, 1, new Float64Array(1));
+    const sums = cache.sums(q, createKernelSums(1));
+    const relZ = Math.abs(Math.exp(sums.m + Math.log(sums.z) - want.logZ) - 1);
+    const rho = maxPairLogit(st, 6, q, 1);
+    expect(rho).toBeGreaterThan(0.5);
+    expect(relZ).toBeGreaterThan(1e-4);
+    expect(relZ).toBeLessThanOrEqual(taylorRelativeError(rho, 2));
+  });
+
+  it('outside its assumptions it degrades as documented: finite, positive Z̃, vacuous bound, large error', () => {
+    // Pairs (i, j) with logits ±L and values ±1: exact output tanh(L); degree 2 gives 2L/(2 + L²).
+    const cache = new TaylorCache({ policy: 'tensor-taylor', keyDim: 1, valueDim: 1, tau: 1, params: { degree: 2 } });
+    const one = new Float32Array([1]);
+    const minus = new Float32Array([-1]);
+    cache.append(one, one, one, one);
+    cache.append(one, minus, one, minus);
+    const L = 6;
+    const q = new Float32Array([L]);
+    const out = cache.attend(q, new Float32Array(1));
+    expect(out[0]).toBeCloseTo((2 * L) / (2 + L * L), 6);
+    expect(Math.abs(out[0]! - Math.tanh(L))).toBeGreaterThan(0.5);
+    expect(cache.logitBound(q)).toBe(L);
+    expect(cache.relativeErrorBound(q)).toBeGreaterThan(1);
+    expect(cache.outputErrorBound(q, new Float64Array(1))[0]).toBe(Infinity);
+    // Inside (L = 0.25) the same cache is accurate to its bound.
+    const small = new Float32Array([0.25]);
+    const err = Math.abs(cache.attend(small, new Float32Array(1))[0]! - Math.tanh(0.25));
+    expect(err).toBeLessThanOrEqual(cache.outputErrorBound(small, new Float64Array(1))[0]!);
+  });
+
+  it('with maxLogit it refuses queries beyond the certified bound and its state is unchanged', () => {
+    const spec: PolicySpec = { policy: 'tensor-taylor', keyDim: 3, valueDim: 2, params: { degree: 4, maxLogit: 1 } };
+    const st = gaussianStream(3, 2, 10, 5, 1);
+    const cache = createTensorCache(spec) as TaylorCache;
+    const twin = createTensorCache(spec) as TaylorCache;
+    for (let t = 0; t < 10; t++) {
+      cache.append(row(st.keys1, t, 3), row(st.keys2, t, 3), row(st.values1, t, 2), row(st.values2, t, 2));
+      twin.append(row(st.keys1, t, 3), row(st.keys2, t, 3), row(st.values1, t, 2), row(st.values2, t, 2));
+    }
+    const q0 = row(st.queries, 0, 3);
+    const rho0 = cache.logitBound(q0);
+    const q = q0.map((x) => (x * 0.5) / rho0);
+    const far = q0.map((x) => (x * 2) / rho0);
+    expect(cache.logitBound(q)).toBeCloseTo(0.5, 6);
+    const bytes = cache.bytes;
+    expectKvError(() => cache.attend(far, new Float32Array(2)), KvErrorCode.AssumptionViolated);
+    expectKvError(() => cache.sums(far, createKernelSums(2)), KvErrorCode.AssumptionViolated);
+    expect(cache.seen).toBe(10);
+    expect(cache.bytes).toBe(bytes);
+    expect([...cache.attend(q, new Float32Array(2))]).toEqual([...twin.attend(q, new Float32Array(2))]);
+  });
+
+  it('rejects bad parameters and budgets with typed errors', () => {
+    const base = { policy: 'tensor-taylor', keyDim: 4, valueDim: 2 };
+    expectKvError(() => createTensorCache({ ...base, params: { degree: 3 } }), KvErrorCode.InvalidParams);
+    expectKvError(() => createTensorCache({ ...base, params: { degree: 40 } }), KvErrorCode.InvalidParams);
+    expectKvError(() => createTensorCache({ ...base, params: { maxLogit: -1 } }), KvErrorCode.InvalidParams);
+    expectKvError(() => createTensorCache({ ...base, params: { degre: 4 } }), KvErrorCode.InvalidParams);
+    expectKvError(() => createTensorCache({ ...base, budget: 10 }), KvErrorCode.InvalidBudget);
+    expectKvError(() => createTensorCache({ ...base, budget: { ratio: 0.5 } }), KvErrorCode.InvalidBudget);
+    const needed = Math.ceil(taylorCacheBytes(4, 2, 4).allocated / (8 * 6));
+    const cache = createTensorCache({ ...base, budget: needed });
+    expect(cache.capacity).toBe(needed);
+  });
+});
+
+describe('TaylorCache memory matches its formula exactly', () => {
+  it('8·(C(d+g,g)·(2+2s) + 2s + 4) bytes after the first token, whatever n; 0 when empty', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.constantFrom(2, 4, 6), fc.integer({ min: 1, max: 40 }), (d, s, degree, n) => {
+        const cache = new TaylorCache({ policy: 'tensor-taylor', keyDim: d, valueDim: s, params: { degree } });
+        expect(cache.bytes).toBe(0);
+        expect(cache.stored).toBe(0);
+        const st = gaussianStream(d, s, n, n, 1);
+        const f = taylorCacheBytes(d, s, degree);
+        expect(f.allocated).toBe(8 * (monomialCount(d, degree) * (2 + 2 * s) + 2 * s + 4));
+        for (let t = 0; t < n; t++) {
+          cache.append(row(st.keys1, t, d), row(st.keys2, t, d), row(st.values1, t, s), row(st.values2, t, s));
+          expect(cache.bytes).toBe(f.allocated);
+          expect(cache.stored).toBe(Math.ceil(f.allocated / (8 * (d + s))));
+        }
+        cache.reset();
+        expect(cache.bytes).toBe(0);
+      }),
+      { numRuns: 30 },
+    );
+  });
+});
+
+describe('tensor conformance: tensor-taylor', () => {
+  for (const c of tensorConformanceChecks({ spec: { policy: 'tensor-taylor', keyDim: 4, valueDim: 3, params: { degree: 6 } }, norm: 1 })) {
+    it(c.name, c.run);
+  }
+});
+
+describe('tensor conformance: tensor-taylor with maxLogit', () => {
+  for (const c of tensorConformanceChecks({ spec: { policy: 'tensor-taylor', keyDim: 3, valueDim: 2, params: { degree: 4, maxLogit: 2 } }, norm: 1 })) {
+    it(c.name, c.run);
+  }
+});
+
+describe('core conformance of the matrix slice of tensor-taylor', () => {
+  const policy = matrixSlicePolicy(taylorCacheDefinition);
+  const registry = new PolicyRegistry().register(policy);
+  for (const c of conformanceChecks({ registry, spec: { policy: policy.name, keyDim: 4, valueDim: 3, params: { degree: 6 } }, steps: 48, norm: 1 })) {
+    it(c.name, c.run);
+  }
+});

@@ -1,0 +1,1 @@
+export { type TensorConformanceOptions, tensorConformanceChecks } from './conformance.js';
