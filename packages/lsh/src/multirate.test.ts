@@ -1,0 +1,90 @@
+import { createKernelSums, ExactCache, InvalidBudgetError, InvalidParamsError, PolicyRegistry, Rng } from '@kv/core';
+import { conformanceChecks } from '@kv/core/testing';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { LshMultiRate, lshMultiRatePolicy } from './multirate.js';
+
+const registry = new PolicyRegistry().register(lshMultiRatePolicy);
+
+describe('lsh-multirate conformance', () => {
+  for (const c of conformanceChecks({
+    registry,
+    spec: { policy: 'lsh-multirate', keyDim: 16, valueDim: 8, budget: 48, params: { hashes: 2, tables: 2, levels: 4, pilot: 4 } },
+  })) {
+    it(c.name, c.run);
+  }
+});
+
+describe('lsh-multirate conformance (spherical filters)', () => {
+  for (const c of conformanceChecks({
+    registry,
+    spec: { policy: 'lsh-multirate', keyDim: 16, valueDim: 8, budget: 200, params: { family: 'spherical-filter', hashes: 1, tables: 2, threshold: 1, filters: 8 } },
+  })) {
+    it(c.name, c.run);
+  }
+});
+
+describe('lsh-multirate estimator', () => {
+  it('is unbiased for Z and N over seeds (mean within 4.5 standard errors), with levels retired', () => {
+    fc.assert(
+      fc.property(fc.nat(1e6), fc.constantFrom(0.05, 0.3), (dataSeed, alpha) => {
+        const d = 16;
+        const s = 2;
+        const n = 400;
+        const rng = new Rng(dataSeed);
+        const keys = rng.fillGaussian(new Float32Array(n * d), 0.8);
+        const values = rng.fillGaussian(new Float32Array(n * s));
+        const q = rng.fillGaussian(new Float32Array(d), 0.8);
+        const exact = new ExactCache({ policy: 'exact', keyDim: d, valueDim: s });
+        exact.prefill(keys, values);
+        const e = exact.sums(q, createKernelSums(s));
+        const SEEDS = 250;
+        const zs: number[] = [];
+        const ns: number[] = [];
+        for (let seed = 0; seed < SEEDS; seed++) {
+          const cache = new LshMultiRate({
+            policy: 'lsh-multirate', keyDim: d, valueDim: s, budget: 80, seed,
+            params: { hashes: 2, tables: 2, levels: 5, pilot: 8, pilotWeight: alpha },
+          });
+          cache.prefill(keys, values);
+          expect(cache.lowestLevel).toBeGreaterThan(0);
+          const got = cache.sums(q, createKernelSums(s));
+          const f = Math.exp(got.m - e.m) / e.z;
+          zs.push(got.z * f);
+          ns.push(got.n[0]! * f);
+        }
+        for (const [xs, want] of [[zs, 1], [ns, e.n[0]! / e.z]] as const) {
+          const mean = xs.reduce((a, b) => a + b, 0) / SEEDS;
+          const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (SEEDS - 1));
+          expect(Math.abs(mean - want)).toBeLessThanOrEqual((4.5 * sd) / Math.sqrt(SEEDS) + 1e-12);
+        }
+      }),
+      { numRuns: 3 },
+    );
+  });
+
+  it('keeps memory bounded on a long stream: stored ≤ budget and the sample ≤ its capacity at every step', () => {
+    const cache = registry.create({ policy: 'lsh-multirate', keyDim: 8, valueDim: 4, budget: 64, params: { hashes: 2, tables: 2 } }) as LshMultiRate;
+    const rng = new Rng(2);
+    const k = new Float32Array(8);
+    const v = new Float32Array(4);
+    let maxBytes = 0;
+    for (let t = 0; t < 5000; t++) {
+      cache.append(rng.fillGaussian(k), rng.fillGaussian(v));
+      expect(cache.sampleCount).toBeLessThanOrEqual(cache.slotCapacity);
+      expect(cache.stored).toBeLessThanOrEqual(64);
+      maxBytes = Math.max(maxBytes, cache.bytes);
+    }
+    expect(maxBytes).toBeLessThanOrEqual(64 * 4 * 12);
+    // The densest kept rate shrinks like capacity / n.
+    expect(2 ** cache.lowestLevel).toBeGreaterThanOrEqual(5000 / cache.slotCapacity / 4);
+  });
+
+  it('rejects tiny or ratio budgets and bad params', () => {
+    const base = { policy: 'lsh-multirate', keyDim: 16, valueDim: 8 };
+    expect(() => registry.create({ ...base, budget: 3 })).toThrow(InvalidBudgetError);
+    expect(() => registry.create({ ...base, budget: { ratio: 0.1 } })).toThrow(InvalidBudgetError);
+    expect(() => registry.create({ ...base, budget: 100, params: { pilotWeight: 0 } })).toThrow(InvalidParamsError);
+    expect(() => registry.create({ ...base, budget: 100, params: { levels: 0 } })).toThrow(InvalidParamsError);
+  });
+});
