@@ -1,0 +1,133 @@
+import { AssumptionViolatedError, ExactCache, InvalidParamsError, PolicyRegistry, Rng } from '@kv/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BalanceKVTheory, balanceKVTheoryPolicy, deriveBalanceKVTheoryParameters } from './balancekv-theory.js';
+
+const registry = new PolicyRegistry().register(balanceKVTheoryPolicy);
+
+function pointInBall(rng: Rng, d: number, r: number, out: Float32Array): Float32Array {
+  let nn = 0;
+  for (let j = 0; j < d; j++) {
+    out[j] = rng.gaussian();
+    nn += out[j]! ** 2;
+  }
+  const f = (r * Math.pow(rng.uniform(), 1 / d)) / Math.sqrt(nn);
+  for (let j = 0; j < d; j++) out[j]! *= f;
+  return out;
+}
+
+describe('deriveBalanceKVTheoryParameters', () => {
+  it('returns an even block size at the fixed point of the derivation (or above the horizon)', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0.05, max: 1, noNaN: true }),
+        fc.double({ min: 0.1, max: 3, noNaN: true }),
+        fc.double({ min: 0.05, max: 1, noNaN: true }),
+        fc.integer({ min: 64, max: 1 << 20 }),
+        fc.integer({ min: 1, max: 256 }),
+        (epsilon, radius, tau, horizon, valueDim) => {
+          const p = deriveBalanceKVTheoryParameters({ epsilon, radius, delta: 0.1, horizon, valueDim, tau });
+          expect(p.blockSize % 2).toBe(0);
+          const need = p.levels * Math.exp(2 * p.rho) * Math.max((Math.sqrt(valueDim) * p.lambdaNumerator) / p.epsilonNumerator, p.lambdaDenominator / p.epsilonDenominator);
+          // Either t meets the derivation's inequality, or it was capped above the horizon (exact cache).
+          expect(p.blockSize >= need || p.blockSize > horizon).toBe(true);
+          const tighter = deriveBalanceKVTheoryParameters({ epsilon: epsilon / 2, radius, delta: 0.1, horizon, valueDim, tau });
+          expect(tighter.blockSize).toBeGreaterThanOrEqual(p.blockSize);
+          expect((2 * p.epsilonNumerator + p.epsilonDenominator) / (1 - p.epsilonDenominator)).toBeLessThanOrEqual(epsilon + 1e-12);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('caps t just above the horizon when compression cannot meet ε (the cache is then exact)', () => {
+    const p = deriveBalanceKVTheoryParameters({ epsilon: 0.5, radius: 1e6, delta: 0.1, horizon: 1000, valueDim: 8, tau: 0.1 });
+    expect(p.blockSize).toBe(1002);
+  });
+
+  it('rejects out-of-range inputs', () => {
+    const ok = { epsilon: 0.5, radius: 1, delta: 0.1, horizon: 100, valueDim: 4, tau: 0.5 };
+    expect(() => deriveBalanceKVTheoryParameters({ ...ok, epsilon: 0 })).toThrow(InvalidParamsError);
+    expect(() => deriveBalanceKVTheoryParameters({ ...ok, radius: -1 })).toThrow(InvalidParamsError);
+    expect(() => deriveBalanceKVTheoryParameters({ ...ok, delta: 1 })).toThrow(InvalidParamsError);
+    expect(() => deriveBalanceKVTheoryParameters({ ...ok, horizon: 1.5 })).toThrow(InvalidParamsError);
+  });
+});
+
+describe('balancekv-theory guarantee', () => {
+  // The theorem, with the derived (unreduced) block size, on streams inside its assumptions:
+  // ||k||, ||q|| ≤ r, n ≤ horizon. d = 2, s = 1 and ρ = 0.1 keep the O(t²) walks affordable
+  // (t ≈ 6.7·10³, so an 8192-token stream makes each instance halve one full block).
+  // Claim: for each fixed query, w.p. ≥ 1−δ (δ = 0.1), normalised error ≤ ε = 1. Over 2 seeds ×
+  // 48 queries = 96 trials we allow a failure fraction of δ + 3·√(δ(1−δ)/96) ≈ 0.19.
+  it('normalised error ≤ ε for ≥ 1−δ of queries and seeds (derived parameters)', () => {
+    const d = 2;
+    const tau = 0.1;
+    const r = 1;
+    const n = 8192;
+    const epsilon = 1;
+    const delta = 0.1;
+    const queries = 48;
+    let failures = 0;
+    let trials = 0;
+    let worst = 0;
+    for (const seed of [1, 2]) {
+      const spec = { policy: 'balancekv-theory', keyDim: d, valueDim: 1, tau, seed, params: { epsilon, radius: r, delta, horizon: n } };
+      const cache = registry.create(spec) as BalanceKVTheory;
+      const exact = new ExactCache({ ...spec, policy: 'exact' });
+      expect(cache.blockSize).toBeLessThan(n);
+      const rng = new Rng(100 + seed);
+      const k = new Float32Array(d);
+      const v = new Float32Array(1);
+      for (let i = 0; i < n; i++) {
+        pointInBall(rng, d, r, k);
+        v[0] = 1 + 0.9 * rng.uniform();
+        cache.append(k, v);
+        exact.append(k, v);
+      }
+      expect(cache.halvings).toBeGreaterThanOrEqual(2); // both instances really compressed
+      expect(cache.stored).toBeLessThan(2 * n - cache.blockSize / 3);
+      expect(cache.walkFailures).toBe(0);
+      const got = new Float32Array(1);
+      const want = new Float32Array(1);
+      const q = new Float32Array(d);
+      for (let t = 0; t < queries; t++) {
+        pointInBall(rng, d, r, q);
+        cache.attend(q, got);
+        exact.attend(q, want);
+        const e = Math.abs(got[0]! - want[0]!) / (exact.softmaxNorm(q) * exact.valueFrobeniusNorm);
+        worst = Math.max(worst, e);
+        trials++;
+        if (e > epsilon) failures++;
+      }
+    }
+    expect(failures / trials).toBeLessThanOrEqual(delta + 3 * Math.sqrt((delta * (1 - delta)) / trials));
+    expect(worst).toBeLessThan(epsilon);
+  });
+
+  it('strict mode refuses keys and queries beyond r and tokens past the horizon, state unchanged', () => {
+    const cache = registry.create({ policy: 'balancekv-theory', keyDim: 3, valueDim: 2, params: { radius: 1, horizon: 4, blockSize: 2 } });
+    cache.append(new Float32Array([0.5, 0, 0]), new Float32Array([1, 1]));
+    const before = [cache.seen, cache.stored, cache.bytes];
+    expect(() => cache.append(new Float32Array([2, 0, 0]), new Float32Array([1, 1]))).toThrow(AssumptionViolatedError);
+    expect([cache.seen, cache.stored, cache.bytes]).toEqual(before);
+    expect(() => cache.attend(new Float32Array([0, 3, 0]), new Float32Array(2))).toThrow(AssumptionViolatedError);
+    for (let i = 0; i < 3; i++) cache.append(new Float32Array([0, 0.5, 0]), new Float32Array([1, 0]));
+    expect(() => cache.append(new Float32Array([0, 0.5, 0]), new Float32Array([1, 0]))).toThrow(AssumptionViolatedError);
+    expect(cache.seen).toBe(4);
+  });
+
+  it('non-strict mode accepts out-of-radius input, counts it, and stays finite (guarantee void)', () => {
+    const cache = registry.create({ policy: 'balancekv-theory', keyDim: 4, valueDim: 2, params: { radius: 1, strict: false, blockSize: 8 } }) as BalanceKVTheory;
+    const rng = new Rng(4);
+    for (let i = 0; i < 100; i++) cache.append(rng.fillGaussian(new Float32Array(4), 3), rng.fillGaussian(new Float32Array(2)));
+    const out = cache.attend(rng.fillGaussian(new Float32Array(4), 3), new Float32Array(2));
+    expect(cache.violations).toBeGreaterThan(0);
+    for (const x of out) expect(Number.isFinite(x)).toBe(true);
+  });
+
+  it('rejects an odd blockSize and a missing radius with typed errors', () => {
+    expect(() => registry.create({ policy: 'balancekv-theory', keyDim: 2, valueDim: 1, params: { radius: 1, blockSize: 7 } })).toThrow(InvalidParamsError);
+    expect(() => registry.create({ policy: 'balancekv-theory', keyDim: 2, valueDim: 1 })).toThrow(InvalidParamsError);
+  });
+});

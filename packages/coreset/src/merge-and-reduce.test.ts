@@ -1,0 +1,117 @@
+import { createKernelSums, InvalidParamsError, Rng } from '@kv/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BalancedHalving } from './balanced-halving.js';
+import { MergeAndReduce } from './merge-and-reduce.js';
+import { SoftmaxBalance, softmaxBalanceBound } from './softmax-balance.js';
+
+describe('MergeAndReduce', () => {
+  it('holds ≤ t·(log2(n/t)+2) rows at every step (n ≥ t, else n) and weights sum to n exactly', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(2, 4, 8, 16, 32),
+        fc.integer({ min: 1, max: 700 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer(),
+        (t, n, d, seed) => {
+          const rng = new Rng(seed);
+          const mr = new MergeAndReduce(d, 2, new BalancedHalving({ tau: 0.5 }), seed + 1, { blockSize: t });
+          const k = new Float32Array(d);
+          const v = new Float32Array(2);
+          for (let i = 1; i <= n; i++) {
+            rng.fillGaussian(k);
+            rng.fillGaussian(v);
+            mr.push(k, 0, v, 0, i);
+            const bound = i < t ? i : t * (Math.log2(i / t) + 2);
+            expect(mr.stored).toBeLessThanOrEqual(bound);
+            expect(mr.totalWeight).toBe(i);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('with SoftmaxBalance (smaller class) obeys the same memory bound and never gains weight', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(4, 8, 16), fc.integer({ min: 1, max: 400 }), fc.integer(), (t, n, seed) => {
+        const rng = new Rng(seed);
+        const mr = new MergeAndReduce(2, 1, new SoftmaxBalance({ tau: 0.5 }), seed + 1, { blockSize: t });
+        const k = new Float32Array(2);
+        const v = new Float32Array(1);
+        for (let i = 1; i <= n; i++) {
+          rng.fillGaussian(k);
+          v[0] = 1 + rng.uniform();
+          mr.push(k, 0, v, 0, i);
+          expect(mr.stored).toBeLessThanOrEqual(i < t ? i : t * (Math.log2(i / t) + 2));
+          expect(mr.totalWeight).toBeLessThanOrEqual(i);
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  // Chain step of the theorem: the accumulated error of Z̃ is at most Σ_h w_h·B (B the one-halving
+  // bound for the whole stream's R, w_h the input weight of halving h) unless one of the H
+  // halvings' events fails (probability ≤ H·(δ + δ')). With δ = δ' = 0.01/H per halving the failure
+  // rate is ≤ 0.02 per trial; over 60 trials we allow 0.02·60 + 3·√(60·0.02·0.98) ≈ 4.5 failures.
+  it('denominator error stays within Σ_h w_h·(one-halving bound) in ≥ 1−δ of trials', () => {
+    const d = 3;
+    const tau = 1 / Math.sqrt(d);
+    const t = 32;
+    const n = 512;
+    const trials = 60;
+    const H = 2 * Math.ceil(n / t);
+    const per = 0.01 / H;
+    let failures = 0;
+    let worst = 0;
+    for (let trial = 0; trial < trials; trial++) {
+      const rng = new Rng(1000 + trial);
+      const mr = new MergeAndReduce(d, 0, new SoftmaxBalance({ tau, delta: per, unitValues: true }), trial, { blockSize: t });
+      const keys = new Float32Array(n * d);
+      let maxK = 0;
+      for (let i = 0; i < n; i++) {
+        let nn = 0;
+        for (let j = 0; j < d; j++) {
+          keys[i * d + j] = rng.gaussian() * 0.8;
+          nn += keys[i * d + j]! ** 2;
+        }
+        maxK = Math.max(maxK, nn);
+        mr.push(keys, i * d, keys, 0, i);
+      }
+      const q = rng.fillGaussian(new Float32Array(d), 0.8);
+      let exact = 0;
+      for (let i = 0; i < n; i++) {
+        let l = 0;
+        for (let j = 0; j < d; j++) l += keys[i * d + j]! * q[j]!;
+        exact += Math.exp(l * tau);
+      }
+      const sums = mr.sums(q, tau, createKernelSums(0));
+      const est = sums.z * Math.exp(sums.m);
+      const B = softmaxBalanceBound({ n: t, s: 1, delta: per, tailDelta: per, tau, queryNorm: Math.hypot(...q), featureRadius: Math.exp((maxK * tau) / 2) });
+      const err = Math.abs(est - exact);
+      worst = Math.max(worst, err / (mr.halvedWeight * B));
+      if (err > mr.halvedWeight * B) failures++;
+    }
+    expect(failures).toBeLessThanOrEqual(0.02 * trials + 3 * Math.sqrt(trials * 0.02 * 0.98));
+    expect(worst).toBeLessThan(1);
+  });
+
+  it('lazy carry merges only on demand and respects reduceTo', () => {
+    const mr = new MergeAndReduce(2, 1, new BalancedHalving({ tau: 1 }), 1, { blockSize: 8, firstHalvings: 2, carry: 'lazy' });
+    const rng = new Rng(2);
+    for (let i = 0; i < 64; i++) mr.push(rng.fillGaussian(new Float32Array(2)), 0, [1], 0, i);
+    expect(mr.groupSlots).toBe(16); // 8 blocks → 8 groups of 2 rows, no merge yet
+    mr.reduceTo(15);
+    expect(mr.groupSlots).toBe(14); // two 2-row groups merged into one 2-row group
+    mr.reduceTo(6);
+    expect(mr.groupSlots).toBeLessThanOrEqual(6);
+    expect(mr.totalWeight).toBe(64);
+  });
+
+  it('rejects bad block sizes with typed errors', () => {
+    const h = new BalancedHalving({ tau: 1 });
+    expect(() => new MergeAndReduce(2, 1, h, 1, { blockSize: 7 })).toThrow(InvalidParamsError);
+    expect(() => new MergeAndReduce(2, 1, h, 1, { blockSize: 12, firstHalvings: 3 })).toThrow(InvalidParamsError);
+  });
+});

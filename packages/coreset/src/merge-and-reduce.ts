@@ -1,0 +1,340 @@
+import { createKernelSums, InvalidParamsError, type KernelSums, mergeSums, Rng, SlotStore } from '@kv/core';
+import { type Halver, halveBatch, RowBatch } from './row-batch.js';
+
+/** Options of {@link MergeAndReduce}. */
+export interface MergeAndReduceOptions {
+  /** Block size t: raw tokens collected before the first halving (even, ≥ 2). */
+  readonly blockSize: number;
+  /** Halvings applied to a full raw block (default 1: the paper's structure). */
+  readonly firstHalvings?: number;
+  /**
+   * When groups merge: `binary` (default) merges two groups of equal weight as soon as both exist
+   * (the binary counter); `lazy` merges only when {@link MergeAndReduce.reduceTo} asks for room.
+   */
+  readonly carry?: 'binary' | 'lazy';
+}
+
+/**
+ * MergeAndReduce (BalanceKV Thm 3.4): the streaming binary counter over a {@link Halver}. Tokens
+ * fill a raw block of t rows (weight 1); a full block is halved and becomes a group of weight 2;
+ * two groups of weight 2^i are concatenated and halved into one group of weight 2^{i+1}.
+ * Weights are stored per slot as log-weights ln 2^i, applied as logit biases (algorithms.md §2.2).
+ *
+ * @remarks
+ * - Memory: with a halver that keeps at most half (both provided halvers do), a group never has
+ *   more than t/2 rows and at most one group per weight remains, so for n ≥ t tokens at most
+ *   t + (t/2)·(⌊log2(n/t)⌋ + 1) ≤ t·(log2(n/t) + 2) rows are held, plus a t-row scratch batch.
+ * - Weights sum to n exactly: every halving doubles exactly the kept rows' weights, and the
+ *   weights are integer levels (2^ℓ) so no rounding enters the count.
+ * - Guarantee with {@link SoftmaxBalance}: each halving at weight 2^{ℓ−1} errs by at most 2^{ℓ−1}
+ *   times the {@link softmaxBalanceBound}; at most n/(t·2^{ℓ−1}) halvings happen at that weight, so
+ *   over L levels the error is ≤ L·(n/t)·(one-halving bound): with t = O(√s·e^{2ρ}/ε) (up to
+ *   logarithms) the estimate is within ε·n·e^{−ρ}·max||v|| of the true kernel sum.
+ * - `lazy` carry with `firstHalvings` h gives the practical BalanceKV layout: full blocks become
+ *   groups of t/2^h rows that merge only when the budget demands it.
+ * @see BalanceKV, arXiv 2502.07861, Thm 3.4 (MergeAndReduce).
+ * @example
+ * ```ts
+ * import { MergeAndReduce, SoftmaxBalance } from '@kv/coreset';
+ * import { createKernelSums } from '@kv/core';
+ * const mr = new MergeAndReduce(2, 1, new SoftmaxBalance({ tau: 1 }), 1, { blockSize: 8 });
+ * for (let i = 0; i < 64; i++) mr.push([Math.cos(i), Math.sin(i)], 0, [1], 0, i);
+ * mr.totalWeight; // 64
+ * mr.sums(new Float32Array([1, 0]), 1, createKernelSums(1));
+ * ```
+ */
+export class MergeAndReduce {
+  /** Key dimension. */
+  readonly d: number;
+  /** Value dimension (0: key-only rows for a denominator). */
+  readonly s: number;
+  /** Block size t. */
+  readonly blockSize: number;
+  /** Halvings applied to a full raw block. */
+  readonly firstHalvings: number;
+  /** Carry rule. */
+  readonly carry: 'binary' | 'lazy';
+  /** Halvings run so far (each one reduces a batch of ≤ t rows). */
+  halvings = 0;
+  /**
+   * Σ over the halvings run so far of the largest row weight in the halved batch: the factor that
+   * multiplies a one-halving discrepancy bound in the accumulated error (see the class remarks).
+   */
+  halvedWeight = 0;
+  private readonly halver: Halver;
+  private readonly seed: number;
+  private rng: Rng;
+  private readonly raw: SlotStore;
+  private readonly groups: SlotStore;
+  private groupStart = new Int32Array(4);
+  private groupSize = new Int32Array(4);
+  private groupLevel = new Int32Array(4);
+  private groupCount = 0;
+  private batch: RowBatch | null = null;
+  private keep: Int32Array | null = null;
+  private readonly partial: KernelSums;
+
+  /**
+   * @param d - Key dimension.
+   * @param s - Value dimension (0 for key-only rows).
+   * @param halver - The halving rule.
+   * @param seed - Seed of the halvings' randomness (reset() restarts from it).
+   * @param options - Block size, first halvings and carry rule.
+   * @throws `InvalidParamsError` when t is not an even integer ≥ 2 or not divisible by 2^h.
+   */
+  constructor(d: number, s: number, halver: Halver, seed: number, options: MergeAndReduceOptions) {
+    const t = options.blockSize;
+    const h = options.firstHalvings ?? 1;
+    if (!Number.isInteger(t) || t < 2 || t % 2 !== 0) throw new InvalidParamsError(`blockSize is ${t}, expected an even integer >= 2`);
+    if (!Number.isInteger(h) || h < 1 || t % 2 ** h !== 0) {
+      throw new InvalidParamsError(`firstHalvings is ${h}, expected an integer >= 1 with blockSize divisible by 2^firstHalvings`);
+    }
+    this.d = d;
+    this.s = s;
+    this.blockSize = t;
+    this.firstHalvings = h;
+    this.carry = options.carry ?? 'binary';
+    this.halver = halver;
+    this.seed = seed;
+    this.rng = new Rng(seed);
+    this.raw = new SlotStore(d, s, { maxSlots: t, initialSlots: 2 });
+    this.groups = new SlotStore(d, s, { weighted: true, initialSlots: 2 });
+    this.partial = createKernelSums(s);
+  }
+
+  /** Rows held (raw block plus groups). */
+  get stored(): number {
+    return this.raw.count + this.groups.count;
+  }
+
+  /** Rows in groups (everything but the raw block). */
+  get groupSlots(): number {
+    return this.groups.count;
+  }
+
+  /** Rows in the raw block. */
+  get rawCount(): number {
+    return this.raw.count;
+  }
+
+  /** Number of groups. */
+  get groupTotal(): number {
+    return this.groupCount;
+  }
+
+  /** Tokens the held rows stand for: Σ 2^level, an exact integer (equals the tokens pushed). */
+  get totalWeight(): number {
+    let total = this.raw.count;
+    const lw = this.groups.logWeights!;
+    for (let i = 0; i < this.groups.count; i++) total += 2 ** Math.round(lw[i]! / Math.LN2);
+    return total;
+  }
+
+  /**
+   * Adds one token of weight 1; a full raw block is halved and carried.
+   * @param key - Key storage.
+   * @param keyOffset - Index of the key's first element.
+   * @param value - Value storage (ignored when s = 0).
+   * @param valueOffset - Index of the value's first element.
+   * @param position - Logical position.
+   * @returns Whether the raw block was flushed into a group.
+   */
+  push(key: ArrayLike<number>, keyOffset: number, value: ArrayLike<number>, valueOffset: number, position: number): boolean {
+    this.raw.push(key, keyOffset, value, valueOffset, position, 0);
+    if (this.raw.count < this.blockSize) return false;
+    const batch = this.scratch();
+    batch.clear();
+    batch.pushFromStore(this.raw, 0, this.raw.count);
+    this.raw.clear();
+    for (let i = 0; i < this.firstHalvings && batch.count > 1; i++) this.halve(batch);
+    let level = this.appendGroup(batch);
+    if (this.carry === 'binary') {
+      for (;;) {
+        const newest = this.groupCount - 1;
+        let twin = -1;
+        for (let g = 0; g < newest; g++) if (this.groupLevel[g] === level) twin = g;
+        if (twin < 0) break;
+        level = this.mergeGroups(twin, newest);
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Halves the lightest rows until the groups hold at most `maxGroupSlots` rows: at the lowest
+   * weight level holding ≥ 2 rows, the two smallest groups are concatenated and halved (or the
+   * only group is halved alone; an odd row out keeps its weight as its own group), so every halving
+   * sees equal weights, weights stay exact, and a halving never sees more than two groups.
+   * Stops early only when no level holds 2 rows, that is with at most one row per level
+   * (≤ 32 rows for any stream of Int32 positions). Used by budgeted (`lazy`) structures.
+   * @param maxGroupSlots - Row limit for the groups.
+   */
+  reduceTo(maxGroupSlots: number): void {
+    while (this.groups.count > maxGroupSlots) {
+      let level = -1;
+      for (let g = 0; g < this.groupCount; g++) {
+        const l = this.groupLevel[g]!;
+        if (level >= 0 && l >= level) continue;
+        let rows = 0;
+        for (let h = 0; h < this.groupCount; h++) if (this.groupLevel[h] === l) rows += this.groupSize[h]!;
+        if (rows >= 2) level = l;
+      }
+      if (level < 0) return;
+      let a = -1;
+      let b = -1;
+      for (let g = 0; g < this.groupCount; g++) {
+        if (this.groupLevel[g] !== level) continue;
+        const size = this.groupSize[g]!;
+        if (a < 0 || size < this.groupSize[a]!) {
+          b = a;
+          a = g;
+        } else if (b < 0 || size < this.groupSize[b]!) b = g;
+      }
+      const batch = this.scratch();
+      batch.clear();
+      batch.reserve(this.groupSize[a]! + (b >= 0 ? this.groupSize[b]! : 0));
+      batch.pushFromStore(this.groups, this.groupStart[a]!, this.groupSize[a]!);
+      if (b >= 0) batch.pushFromStore(this.groups, this.groupStart[b]!, this.groupSize[b]!);
+      if (b > a) {
+        this.removeGroup(b);
+        this.removeGroup(a);
+      } else {
+        this.removeGroup(a);
+        if (b >= 0) this.removeGroup(b);
+      }
+      if (batch.count % 2 === 1) {
+        // The odd row out keeps its weight in a group of its own.
+        const last = batch.count - 1;
+        this.appendRows(batch, last, 1);
+        batch.count = last;
+      }
+      this.halve(batch);
+      this.appendGroup(batch);
+    }
+  }
+
+  /**
+   * Weighted kernel sums of the held rows (log-weights as logit biases).
+   * @param query - Query of length d.
+   * @param tau - Logit scale.
+   * @param out - Receives the sums.
+   * @returns `out`.
+   */
+  sums(query: Float32Array, tau: number, out: KernelSums): KernelSums {
+    this.raw.sums(query, tau, out);
+    this.groups.sums(query, tau, this.partial);
+    return mergeSums(out, this.partial);
+  }
+
+  /**
+   * Appends the positions of the held rows to `out` starting at `offset`.
+   * @param out - Destination (length ≥ offset + stored).
+   * @param offset - First index to write.
+   * @returns The index after the last written one.
+   */
+  writePositions(out: Int32Array, offset: number): number {
+    out.set(this.raw.positionOf.subarray(0, this.raw.count), offset);
+    out.set(this.groups.positionOf.subarray(0, this.groups.count), offset + this.raw.count);
+    return offset + this.stored;
+  }
+
+  /** Forgets every row (keeps allocations) and restarts the randomness from the seed. */
+  reset(): void {
+    this.rng = new Rng(this.seed);
+    this.raw.clear();
+    this.groups.clear();
+    this.groupCount = 0;
+    this.halvings = 0;
+    this.halvedWeight = 0;
+  }
+
+  /** The typed arrays held (raw block, groups, group table and the halving scratch). */
+  buffers(): ArrayBufferView[] {
+    const out: ArrayBufferView[] = [...this.raw.buffers(), ...this.groups.buffers(), this.groupStart, this.groupSize, this.groupLevel];
+    if (this.batch) out.push(...this.batch.buffers(), this.keep!);
+    return out;
+  }
+
+  private scratch(): RowBatch {
+    if (!this.batch) {
+      this.batch = new RowBatch(this.d, this.s, this.blockSize);
+      this.keep = new Int32Array(this.blockSize);
+    }
+    return this.batch;
+  }
+
+  private halve(batch: RowBatch): void {
+    if (this.keep!.length < batch.count) this.keep = new Int32Array(batch.capacity);
+    let top = 0;
+    for (let i = 0; i < batch.count; i++) if (batch.levels[i]! > top) top = batch.levels[i]!;
+    halveBatch(this.halver, batch, this.rng, this.keep!);
+    this.halvings++;
+    this.halvedWeight += 2 ** top;
+  }
+
+  // Appends the batch as a new group; returns its level (the largest row level).
+  private appendGroup(batch: RowBatch): number {
+    return this.appendRows(batch, 0, batch.count);
+  }
+
+  // Appends rows [from, from + count) of the batch as a new group; returns its level.
+  private appendRows(batch: RowBatch, from: number, count: number): number {
+    if (this.groupCount === this.groupStart.length) {
+      const grow = (a: Int32Array) => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.groupStart = grow(this.groupStart);
+      this.groupSize = grow(this.groupSize);
+      this.groupLevel = grow(this.groupLevel);
+    }
+    const store = this.groups;
+    const start = store.count;
+    store.reserve(start + count);
+    let level = 0;
+    for (let r = from; r < from + count; r++) {
+      const l = batch.levels[r]!;
+      if (l > level) level = l;
+      store.push(batch.keys, r * this.d, batch.values, r * this.s, batch.positions[r]!, l * Math.LN2);
+    }
+    const g = this.groupCount++;
+    this.groupStart[g] = start;
+    this.groupSize[g] = count;
+    this.groupLevel[g] = level;
+    return level;
+  }
+
+  // Concatenates groups a < b, removes them, halves once and appends the result (last group).
+  private mergeGroups(a: number, b: number): number {
+    const batch = this.scratch();
+    batch.clear();
+    batch.reserve(this.groupSize[a]! + this.groupSize[b]!);
+    batch.pushFromStore(this.groups, this.groupStart[a]!, this.groupSize[a]!);
+    batch.pushFromStore(this.groups, this.groupStart[b]!, this.groupSize[b]!);
+    this.removeGroup(b);
+    this.removeGroup(a);
+    if (batch.count > 1) this.halve(batch);
+    return this.appendGroup(batch);
+  }
+
+  private removeGroup(g: number): void {
+    const store = this.groups;
+    const start = this.groupStart[g]!;
+    const size = this.groupSize[g]!;
+    const end = start + size;
+    const d = this.d;
+    const s = this.s;
+    store.keys.copyWithin(start * d, end * d, store.count * d);
+    if (s > 0) store.values.copyWithin(start * s, end * s, store.count * s);
+    store.positionOf.copyWithin(start, end, store.count);
+    store.logWeights!.copyWithin(start, end, store.count);
+    store.count -= size;
+    for (let h = g + 1; h < this.groupCount; h++) {
+      this.groupStart[h - 1] = this.groupStart[h]! - size;
+      this.groupSize[h - 1] = this.groupSize[h]!;
+      this.groupLevel[h - 1] = this.groupLevel[h]!;
+    }
+    this.groupCount--;
+  }
+}

@@ -1,0 +1,60 @@
+import { createKernelSums, ExactCache, InvalidBudgetError, PolicyRegistry, Rng } from '@kv/core';
+import { describe, expect, it } from 'vitest';
+import { type SubGen, subGenPolicy } from './subgen.js';
+
+const registry = new PolicyRegistry().register(subGenPolicy);
+
+describe('subgen', () => {
+  // SubGen's constants are unverified, so no ε-guarantee is tested; what is checked is that both
+  // samplers are unbiased: over 300 seeds the mean of Z̃/Z and Ñ_0/N_0 lies within 4 standard errors of 1.
+  it('cluster reservoirs (Z) and ℓ2 value samples (N) are unbiased over seeds', () => {
+    const d = 4;
+    const s = 2;
+    const n = 300;
+    const rng = new Rng(5);
+    const keys = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) keys[i * d + j] = (i % 3) + 0.3 * rng.gaussian();
+    const values = rng.fillGaussian(new Float32Array(n * s), 1, 1);
+    const q = rng.fillGaussian(new Float32Array(d), 0.7);
+    const exact = new ExactCache({ policy: 'exact', keyDim: d, valueDim: s });
+    exact.prefill(keys, values);
+    const ex = exact.sums(q, createKernelSums(s));
+    const Z = ex.z * Math.exp(ex.m);
+    const N0 = ex.n[0]! * Math.exp(ex.m);
+    const S = 300;
+    const zs: number[] = [];
+    const ns: number[] = [];
+    for (let seed = 0; seed < S; seed++) {
+      const cache = registry.create({ policy: 'subgen', keyDim: d, valueDim: s, budget: 64, seed, params: { clusterRadius: 1.5 } });
+      cache.prefill(keys, values);
+      const est = cache.sums(q, createKernelSums(s));
+      zs.push((est.z * Math.exp(est.m)) / Z);
+      ns.push((est.n[0]! * Math.exp(est.m)) / N0);
+    }
+    for (const xs of [zs, ns]) {
+      const mean = xs.reduce((a, b) => a + b, 0) / S;
+      const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (S - 1));
+      expect(sd).toBeGreaterThan(0);
+      expect(Math.abs(mean - 1)).toBeLessThanOrEqual((4 * sd) / Math.sqrt(S));
+    }
+  });
+
+  it('opens one cluster per δ-ball and degrades (counted) when the budget has no cluster slot left', () => {
+    const three = registry.create({ policy: 'subgen', keyDim: 2, valueDim: 1, budget: 64, params: { clusterRadius: 0.5 } }) as SubGen;
+    const tight = registry.create({ policy: 'subgen', keyDim: 2, valueDim: 1, budget: 12, params: { clusterRadius: 0.5 } }) as SubGen;
+    for (let i = 0; i < 30; i++) {
+      const k = new Float32Array([(i % 3) * 10, 0]);
+      three.append(k, new Float32Array([1]));
+      tight.append(k, new Float32Array([1]));
+    }
+    expect(three.clusterCount).toBe(3);
+    expect(three.overflowJoins).toBe(0);
+    expect(tight.clusterCount).toBe(1); // (12 − 6 samples) / (1 + 4) = 1 cluster
+    expect(tight.overflowJoins).toBeGreaterThan(0);
+    expect(tight.stored).toBeLessThanOrEqual(12);
+  });
+
+  it('rejects budgets without room for a cluster', () => {
+    expect(() => registry.create({ policy: 'subgen', keyDim: 2, valueDim: 2, budget: 4 })).toThrow(InvalidBudgetError);
+  });
+});

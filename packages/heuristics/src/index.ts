@@ -1,0 +1,11 @@
+export { DROP_INCOMING, EvictionCache } from './eviction-cache.js';
+export { H2O, h2oPolicy } from './h2o.js';
+export { Kivi, type KiviBits, kiviPolicy, type KiviSnapshot } from './kivi.js';
+export { KNorm, knormPolicy } from './knorm.js';
+export { heuristicPolicies } from './policies.js';
+export { PyramidKV, pyramidBudgets, pyramidkvPolicy, type PyramidOptions } from './pyramid.js';
+export { RandomSubset, randomPolicy } from './random.js';
+export { SlidingWindow, slidingWindowPolicy } from './sliding-window.js';
+export { SnapKV, type SnapKVAfter, snapkvPolicy } from './snapkv.js';
+export { StreamingLlm, streamingLlmPolicy } from './streaming-llm.js';
+export { Tova, tovaPolicy } from './tova.js';

@@ -1,0 +1,586 @@
+import {
+  BaseHeadCache,
+  budgetCapacity,
+  dotUnit,
+  fixedBudget,
+  integerParam,
+  InvalidBudgetError,
+  InvalidParamsError,
+  type KernelSums,
+  type PolicyDefinition,
+  type PolicySpec,
+} from '@kv/core';
+
+/** Bit widths supported by {@link Kivi}. */
+export type KiviBits = 2 | 4 | 8;
+
+/** A dequantized copy of a {@link Kivi} cache's tokens, oldest first (for tests and inspection). */
+export interface KiviSnapshot {
+  /** Logical positions of the tokens held. */
+  readonly positions: Int32Array;
+  /** Row-major keys as the cache sees them (dequantized, then the full-precision residual). */
+  readonly keys: Float32Array;
+  /** Row-major values as the cache sees them. */
+  readonly values: Float32Array;
+  /** How many of the rows (the first ones) come from quantized storage. */
+  readonly quantized: number;
+}
+
+/**
+ * KIVI-style quantized cache: asymmetric (min/scale) integer quantization at 2, 4 or 8 bits,
+ * keys per channel over groups of G tokens, values per token over groups of G channels, and the
+ * most recent tokens in full precision.
+ *
+ * @remarks
+ * Layout (all real typed arrays, so `bytes` is the memory held): codes packed `8 / bits` per byte
+ * in `Uint8Array`s (token-major rows of ⌈d·bits/8⌉ and ⌈s·bits/8⌉ bytes); key scale and zero
+ * point (the minimum) as Float32 per (group, channel); value scale and zero per (token, channel
+ * group). Per element x in a group with range [lo, hi], the code is
+ * `round((x − lo) / step)` with `step = (hi − lo) / (2^bits − 1)`, so the dequantized
+ * `lo + code·step` is within **half a step** of x (plus Float32 rounding of the stored scale, a
+ * relative 2⁻²⁴ of the range). A token is quantized when it leaves the full-precision residual:
+ * the residual holds between `residual + 1` and `residual + group` tokens once the stream is that
+ * long (a group of G leaves at once, since keys are quantized over G tokens), so the last
+ * `residual` tokens are always exact.
+ *
+ * Attention is answered on the codes without dequantizing: the query is folded into each key
+ * group's scales (`<q, lo + c·step> = Σ q_j·step_j·c_j + <q, lo>`), values are accumulated as
+ * `w·step·c + w·lo`, with an online log-sum-exp, so any logit size is safe.
+ *
+ * Budget: none (every token is kept, memory grows) or a token-equivalent budget B: memory then
+ * never exceeds 4·B·(d + s) bytes — the residual plus as many quantized groups as fit — and when
+ * the quantized part is full the oldest group of G tokens is dropped (a window over quantized
+ * groups). A ratio budget needs `{ratio, min}` with `min` at least the residual plus one group
+ * (the full-precision residual cannot fit a fraction of a short stream); the arrays then grow
+ * with the capacity in steps of at least a quarter, dropping old groups in between, so the cost
+ * stays amortised O(d + s) per token. Smaller budgets are refused ({@link InvalidBudgetError}).
+ * 2-bit and 4-bit caches are never exact; 8-bit
+ * is close (see the package README for the measured error).
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry, compressionRatio } from '@kv/core';
+ * import { kiviPolicy } from '@kv/heuristics';
+ * const cache = new PolicyRegistry().register(kiviPolicy)
+ *   .create({ policy: 'kivi', keyDim: 128, valueDim: 128, params: { bits: 2 } });
+ * // after many appends, compressionRatio(cache) ≈ 8 (vs fp32)
+ * ```
+ * @see Liu et al., KIVI: A Tuning-Free Asymmetric 2bit Quantization for KV Cache (arXiv 2402.02750).
+ */
+export class Kivi extends BaseHeadCache {
+  /** Bits per code. */
+  readonly bits: KiviBits;
+  /** Group size G: tokens per key group, channels per value group. */
+  readonly group: number;
+  /** Tokens always kept in full precision. */
+  readonly residual: number;
+  private readonly rowBytes: number;
+  private readonly residualBytes: number;
+  private readonly bytesPerGroup: number;
+  private readonly levels: number;
+  private readonly keyRowBytes: number;
+  private readonly valueRowBytes: number;
+  private readonly valueGroups: number;
+  private readonly residualRows: number;
+  private readonly aligned: boolean;
+  private keyCodes = new Uint8Array(0);
+  private valueCodes = new Uint8Array(0);
+  private keyScale = new Float32Array(0);
+  private keyZero = new Float32Array(0);
+  private valueScale = new Float32Array(0);
+  private valueZero = new Float32Array(0);
+  private allocGroups = 0;
+  private head = 0;
+  private groups = 0;
+  private resKeys = new Float32Array(0);
+  private resValues = new Float32Array(0);
+  private resCount = 0;
+  // Fixed-size scratch (not state, excluded from buffers like SlotStore's block scratch).
+  private readonly qs: Float64Array;
+  private readonly acc: Float64Array;
+  private readonly zacc: Float64Array;
+  private readonly logits: Float64Array;
+
+  /**
+   * @param spec - A validated spec; params `bits` (2, 4 or 8; default 2), `group` (default 32),
+   *   `residual` (default 32); optional budget (tokens, or `{ratio, min}`).
+   * @throws An {@link InvalidParamsError} on a bad parameter; {@link InvalidBudgetError} for a
+   *   budget (or a ratio budget's `min`) too small for the residual plus one quantized group.
+   */
+  constructor(spec: PolicySpec) {
+    super(spec);
+    const bits = integerParam(spec.params, 'bits', { default: 2 });
+    if (bits !== 2 && bits !== 4 && bits !== 8) {
+      throw new InvalidParamsError(`parameter "bits" is ${bits}, expected 2, 4 or 8`);
+    }
+    this.bits = bits;
+    this.group = integerParam(spec.params, 'group', { default: 32, min: 1 });
+    this.residual = integerParam(spec.params, 'residual', { default: 32, min: 0 });
+    const d = this.keyDim;
+    const s = this.valueDim;
+    const perByte = 8 / bits;
+    this.levels = (1 << bits) - 1;
+    this.keyRowBytes = Math.ceil(d / perByte);
+    this.valueRowBytes = Math.ceil(s / perByte);
+    this.valueGroups = Math.ceil(s / this.group);
+    this.residualRows = this.residual + this.group;
+    this.aligned = this.group % perByte === 0;
+    this.qs = new Float64Array(this.keyRowBytes * perByte);
+    this.acc = new Float64Array(this.valueRowBytes * perByte);
+    this.zacc = new Float64Array(this.valueGroups);
+    this.logits = new Float64Array(this.residualRows);
+    this.rowBytes = 4 * (d + s);
+    this.residualBytes = this.residualRows * this.rowBytes;
+    this.bytesPerGroup = this.groupBytes();
+    const b = spec.budget;
+    if (b !== undefined) {
+      const need = Math.ceil((this.residualBytes + this.bytesPerGroup) / this.rowBytes);
+      const floor = typeof b === 'object' && 'ratio' in b ? b.min : fixedBudget(spec, 'kivi');
+      if (floor === undefined || floor < need) {
+        throw new InvalidBudgetError(
+          typeof b === 'object' && 'ratio' in b
+            ? `kivi needs {ratio, min} with min >= ${need} (residual + one ${bits}-bit group), got min ${String(floor)}`
+            : `kivi budget is ${floor} token-equivalents, expected at least ${need} (residual + one ${bits}-bit group)`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Largest number of quantized groups the budget allows at the current `seen` (Infinity without
+   * budget): what fits in the capacity's bytes after the full residual.
+   */
+  get maxGroups(): number {
+    return this.groupLimit(this.capacity);
+  }
+
+  /** Token-equivalents held: ⌈bytes / (4·(d + s))⌉. */
+  get stored(): number {
+    return Math.ceil(this.bytes / (4 * (this.keyDim + this.valueDim)));
+  }
+
+  /** Tokens held in quantized form. */
+  get quantizedTokens(): number {
+    return this.groups * this.group;
+  }
+
+  /** Tokens held in full precision. */
+  get residualTokens(): number {
+    return this.resCount;
+  }
+
+  /** Codes, scales, zero points and the full-precision residual. */
+  buffers(): readonly ArrayBufferView[] {
+    return [
+      this.keyCodes,
+      this.valueCodes,
+      this.keyScale,
+      this.keyZero,
+      this.valueScale,
+      this.valueZero,
+      this.resKeys,
+      this.resValues,
+    ];
+  }
+
+  /**
+   * Positions of the tokens held: a contiguous range ending at `seen − 1`.
+   * @returns A fresh array, oldest first.
+   */
+  positions(): Int32Array {
+    const n = this.quantizedTokens + this.resCount;
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.seen - n + i;
+    return out;
+  }
+
+  /**
+   * Dequantizes everything held (allocates; for tests and inspection, not for hot paths).
+   * @returns The positions, keys and values as the cache sees them.
+   */
+  reconstruct(): KiviSnapshot {
+    const d = this.keyDim;
+    const s = this.valueDim;
+    const G = this.group;
+    const q = this.quantizedTokens;
+    const n = q + this.resCount;
+    const keys = new Float32Array(n * d);
+    const values = new Float32Array(n * s);
+    for (let i = 0; i < this.groups; i++) {
+      const gs = (this.head + i) % this.allocGroups;
+      for (let t = 0; t < G; t++) {
+        const row = gs * G + t;
+        const outRow = i * G + t;
+        for (let j = 0; j < d; j++) {
+          keys[outRow * d + j] = this.code(this.keyCodes, row * this.keyRowBytes, j) * this.keyScale[gs * d + j]! + this.keyZero[gs * d + j]!;
+        }
+        for (let j = 0; j < s; j++) {
+          const c = row * this.valueGroups + Math.floor(j / G);
+          values[outRow * s + j] = this.code(this.valueCodes, row * this.valueRowBytes, j) * this.valueScale[c]! + this.valueZero[c]!;
+        }
+      }
+    }
+    keys.set(this.resKeys.subarray(0, this.resCount * d), q * d);
+    values.set(this.resValues.subarray(0, this.resCount * s), q * s);
+    return { positions: this.positions(), keys, values, quantized: q };
+  }
+
+  /**
+   * Stores a token in the residual, first quantizing the oldest G residual tokens when it is full.
+   * @param key - Validated key.
+   * @param value - Validated value.
+   */
+  protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
+    if (this.resCount === this.residualRows) this.flush(this.groupLimit(budgetCapacity(this.spec.budget, position + 1)));
+    this.reserveResidual(this.resCount + 1);
+    this.resKeys.set(key, this.resCount * this.keyDim);
+    this.resValues.set(value, this.resCount * this.valueDim);
+    this.resCount++;
+  }
+
+  /**
+   * Attention over the codes and the residual with an online log-sum-exp.
+   * @param query - Validated query.
+   * @param out - Receives the sums.
+   * @returns `out`.
+   */
+  protected onSums(query: Float32Array, out: KernelSums): KernelSums {
+    const d = this.keyDim;
+    const s = this.valueDim;
+    const G = this.group;
+    const tau = this.tau;
+    const bits = this.bits;
+    const qs = this.qs;
+    const acc = this.acc;
+    const zacc = this.zacc;
+    const logits = this.logits;
+    const kcodes = this.keyCodes;
+    const vcodes = this.valueCodes;
+    const kscale = this.keyScale;
+    const kzero = this.keyZero;
+    const vscale = this.valueScale;
+    const vzero = this.valueZero;
+    const krb = this.keyRowBytes;
+    const vrb = this.valueRowBytes;
+    const vg = this.valueGroups;
+    const perByte = 8 / bits;
+    acc.fill(0);
+    zacc.fill(0);
+    let M = -Infinity;
+    let Z = 0;
+    for (let i = 0; i < this.groups; i++) {
+      const gs = (this.head + i) % this.allocGroups;
+      const po = gs * d;
+      let bias = 0;
+      for (let j = 0; j < d; j++) {
+        qs[j] = query[j]! * kscale[po + j]!;
+        bias += query[j]! * kzero[po + j]!;
+      }
+      let m = -Infinity;
+      for (let t = 0; t < G; t++) {
+        const o = (gs * G + t) * krb;
+        const dotq = bits === 2 ? dot2(kcodes, o, qs, krb) : bits === 4 ? dot4(kcodes, o, qs, krb) : dot8(kcodes, o, qs, krb);
+        const l = tau * (dotq + bias);
+        logits[t] = l;
+        if (l > m) m = l;
+      }
+      if (m > M) {
+        const f = Math.exp(M - m);
+        Z *= f;
+        for (let j = 0; j < acc.length; j++) acc[j] *= f;
+        for (let c = 0; c < vg; c++) zacc[c] *= f;
+        M = m;
+      }
+      for (let t = 0; t < G; t++) {
+        const w = Math.exp(logits[t]! - M);
+        Z += w;
+        const row = gs * G + t;
+        const o = row * vrb;
+        for (let c = 0; c < vg; c++) {
+          const a = w * vscale[row * vg + c]!;
+          zacc[c] += w * vzero[row * vg + c]!;
+          const j0 = c * G;
+          const j1 = Math.min(s, j0 + G);
+          if (!this.aligned) {
+            for (let j = j0; j < j1; j++) acc[j] += a * this.code(vcodes, o, j);
+          } else if (bits === 2) {
+            axpy2(acc, vcodes, o, a, j0 / perByte, Math.ceil(j1 / perByte));
+          } else if (bits === 4) {
+            axpy4(acc, vcodes, o, a, j0 / perByte, Math.ceil(j1 / perByte));
+          } else {
+            axpy8(acc, vcodes, o, a, j0, j1);
+          }
+        }
+      }
+    }
+    // The zero points add w·lo to every channel of a value group: spread once, not per element.
+    for (let c = 0; c < vg; c++) {
+      const z = zacc[c]!;
+      for (let j = c * G, j1 = Math.min(s, j + G); j < j1; j++) acc[j] += z;
+    }
+    const rc = this.resCount;
+    if (rc > 0) {
+      let m = -Infinity;
+      for (let t = 0; t < rc; t++) {
+        const l = tau * dotUnit(d, this.resKeys, t * d, query, 0);
+        logits[t] = l;
+        if (l > m) m = l;
+      }
+      if (m > M) {
+        const f = Math.exp(M - m);
+        Z *= f;
+        for (let j = 0; j < acc.length; j++) acc[j] *= f;
+        M = m;
+      }
+      const vals = this.resValues;
+      for (let t = 0; t < rc; t++) {
+        const w = Math.exp(logits[t]! - M);
+        Z += w;
+        const row = t * s;
+        for (let j = 0; j < s; j++) acc[j] += w * vals[row + j]!;
+      }
+    }
+    out.m = M;
+    out.z = Z;
+    const n = out.n;
+    for (let j = 0; j < s; j++) n[j] = acc[j]!;
+    return out;
+  }
+
+  /** Releases every array: the cache is as if newly created (0 bytes). */
+  protected onReset(): void {
+    this.keyCodes = new Uint8Array(0);
+    this.valueCodes = new Uint8Array(0);
+    this.keyScale = new Float32Array(0);
+    this.keyZero = new Float32Array(0);
+    this.valueScale = new Float32Array(0);
+    this.valueZero = new Float32Array(0);
+    this.allocGroups = 0;
+    this.head = 0;
+    this.groups = 0;
+    this.resKeys = new Float32Array(0);
+    this.resValues = new Float32Array(0);
+    this.resCount = 0;
+  }
+
+  private groupLimit(capacity: number): number {
+    if (capacity === Infinity) return Infinity;
+    return Math.floor((capacity * this.rowBytes - this.residualBytes) / this.bytesPerGroup);
+  }
+
+  private groupBytes(): number {
+    const G = this.group;
+    return G * this.keyRowBytes + G * this.valueRowBytes + 8 * this.keyDim + 8 * G * this.valueGroups;
+  }
+
+  private code(codes: Uint8Array, rowOffset: number, j: number): number {
+    const bit = j * this.bits;
+    return (codes[rowOffset + (bit >> 3)]! >> (bit & 7)) & this.levels;
+  }
+
+  private reserveResidual(rows: number): void {
+    const have = this.resKeys.length / this.keyDim;
+    if (rows <= have) return;
+    const next = Math.min(this.residualRows, Math.max(rows, 2 * have, 16));
+    const k = new Float32Array(next * this.keyDim);
+    k.set(this.resKeys);
+    const v = new Float32Array(next * this.valueDim);
+    v.set(this.resValues);
+    this.resKeys = k;
+    this.resValues = v;
+  }
+
+  private reserveGroups(next: number): void {
+    const G = this.group;
+    const d = this.keyDim;
+    const vg = this.valueGroups;
+    const kc = new Uint8Array(next * G * this.keyRowBytes);
+    const vc = new Uint8Array(next * G * this.valueRowBytes);
+    const ks = new Float32Array(next * d);
+    const kz = new Float32Array(next * d);
+    const vs = new Float32Array(next * G * vg);
+    const vz = new Float32Array(next * G * vg);
+    // Copy in ring order so the oldest group lands in slot 0.
+    for (let i = 0; i < this.groups; i++) {
+      const from = (this.head + i) % this.allocGroups;
+      kc.set(this.keyCodes.subarray(from * G * this.keyRowBytes, (from + 1) * G * this.keyRowBytes), i * G * this.keyRowBytes);
+      vc.set(this.valueCodes.subarray(from * G * this.valueRowBytes, (from + 1) * G * this.valueRowBytes), i * G * this.valueRowBytes);
+      ks.set(this.keyScale.subarray(from * d, (from + 1) * d), i * d);
+      kz.set(this.keyZero.subarray(from * d, (from + 1) * d), i * d);
+      vs.set(this.valueScale.subarray(from * G * vg, (from + 1) * G * vg), i * G * vg);
+      vz.set(this.valueZero.subarray(from * G * vg, (from + 1) * G * vg), i * G * vg);
+    }
+    this.keyCodes = kc;
+    this.valueCodes = vc;
+    this.keyScale = ks;
+    this.keyZero = kz;
+    this.valueScale = vs;
+    this.valueZero = vz;
+    this.allocGroups = next;
+    this.head = 0;
+  }
+
+  /**
+   * Quantizes the oldest G residual tokens into a new group, dropping the oldest group when
+   * `limit` groups are held (or, under a ratio budget, when growing the arrays would not pay).
+   */
+  private flush(limit: number): void {
+    const G = this.group;
+    const d = this.keyDim;
+    const s = this.valueDim;
+    if (this.groups === this.allocGroups) {
+      const next = Math.min(limit, Math.max(1, 2 * this.allocGroups));
+      // A ratio budget raises the limit a little at a time: grow only by ≥ 1/4 so the copies
+      // stay amortised O(1) per token, and drop the oldest group meanwhile.
+      const ratio = typeof this.spec.budget === 'object' && 'ratio' in this.spec.budget;
+      if (next > this.allocGroups && (!ratio || this.allocGroups === 0 || next >= 1.25 * this.allocGroups)) {
+        this.reserveGroups(next);
+      }
+    }
+    if (this.groups === this.allocGroups || this.groups >= limit) {
+      this.head = (this.head + 1) % this.allocGroups;
+      this.groups--;
+    }
+    const gs = (this.head + this.groups) % this.allocGroups;
+    this.groups++;
+    const keys = this.resKeys;
+    const values = this.resValues;
+    const levels = this.levels;
+    const kc = this.keyCodes;
+    kc.fill(0, gs * G * this.keyRowBytes, (gs + 1) * G * this.keyRowBytes);
+    for (let j = 0; j < d; j++) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let t = 0; t < G; t++) {
+        const x = keys[t * d + j]!;
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+      }
+      const zero = Math.fround(lo);
+      const step = Math.fround((hi - lo) / levels);
+      this.keyZero[gs * d + j] = zero;
+      this.keyScale[gs * d + j] = step;
+      const bit = j * this.bits;
+      for (let t = 0; t < G; t++) {
+        const c = quantize(keys[t * d + j]!, zero, step, levels);
+        kc[(gs * G + t) * this.keyRowBytes + (bit >> 3)] |= c << (bit & 7);
+      }
+    }
+    const vc = this.valueCodes;
+    vc.fill(0, gs * G * this.valueRowBytes, (gs + 1) * G * this.valueRowBytes);
+    for (let t = 0; t < G; t++) {
+      const row = gs * G + t;
+      for (let c = 0; c < this.valueGroups; c++) {
+        const j0 = c * G;
+        const j1 = Math.min(s, j0 + G);
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (let j = j0; j < j1; j++) {
+          const x = values[t * s + j]!;
+          if (x < lo) lo = x;
+          if (x > hi) hi = x;
+        }
+        const zero = Math.fround(lo);
+        const step = Math.fround((hi - lo) / levels);
+        this.valueZero[row * this.valueGroups + c] = zero;
+        this.valueScale[row * this.valueGroups + c] = step;
+        for (let j = j0; j < j1; j++) {
+          const code = quantize(values[t * s + j]!, zero, step, levels);
+          const bit = j * this.bits;
+          vc[row * this.valueRowBytes + (bit >> 3)] |= code << (bit & 7);
+        }
+      }
+    }
+    keys.copyWithin(0, G * d, this.resCount * d);
+    values.copyWithin(0, G * s, this.resCount * s);
+    this.resCount -= G;
+  }
+}
+
+// Σ_j qs_j·code_j over one packed row; two accumulators break the add chain. qs is zero past d,
+// so the padding codes of the last byte contribute nothing.
+function dot2(codes: Uint8Array, o: number, qs: Float64Array, bytes: number): number {
+  let a = 0;
+  let b = 0;
+  for (let p = 0, j = 0; p < bytes; p++, j += 4) {
+    const x = codes[o + p]!;
+    a += qs[j]! * (x & 3) + qs[j + 1]! * ((x >> 2) & 3);
+    b += qs[j + 2]! * ((x >> 4) & 3) + qs[j + 3]! * (x >> 6);
+  }
+  return a + b;
+}
+
+function dot4(codes: Uint8Array, o: number, qs: Float64Array, bytes: number): number {
+  let a = 0;
+  let b = 0;
+  for (let p = 0, j = 0; p < bytes; p++, j += 2) {
+    const x = codes[o + p]!;
+    a += qs[j]! * (x & 15);
+    b += qs[j + 1]! * (x >> 4);
+  }
+  return a + b;
+}
+
+function dot8(codes: Uint8Array, o: number, qs: Float64Array, bytes: number): number {
+  let a = 0;
+  let b = 0;
+  const even = bytes - (bytes & 1);
+  for (let p = 0; p < even; p += 2) {
+    a += qs[p]! * codes[o + p]!;
+    b += qs[p + 1]! * codes[o + p + 1]!;
+  }
+  if (even < bytes) a += qs[even]! * codes[o + even]!;
+  return a + b;
+}
+
+// acc[j] += a·code_j for the codes in bytes [p0, p1) of a row (channel j = 4p + k). Writes past
+// the value dimension land in the padded tail of acc and are never read.
+function axpy2(acc: Float64Array, codes: Uint8Array, o: number, a: number, p0: number, p1: number): void {
+  for (let p = p0, j = p0 * 4; p < p1; p++, j += 4) {
+    const x = codes[o + p]!;
+    acc[j] += a * (x & 3);
+    acc[j + 1] += a * ((x >> 2) & 3);
+    acc[j + 2] += a * ((x >> 4) & 3);
+    acc[j + 3] += a * (x >> 6);
+  }
+}
+
+function axpy4(acc: Float64Array, codes: Uint8Array, o: number, a: number, p0: number, p1: number): void {
+  for (let p = p0, j = p0 * 2; p < p1; p++, j += 2) {
+    const x = codes[o + p]!;
+    acc[j] += a * (x & 15);
+    acc[j + 1] += a * (x >> 4);
+  }
+}
+
+function axpy8(acc: Float64Array, codes: Uint8Array, o: number, a: number, j0: number, j1: number): void {
+  for (let j = j0; j < j1; j++) acc[j] += a * codes[o + j]!;
+}
+
+function quantize(x: number, zero: number, step: number, levels: number): number {
+  if (!(step > 0)) return 0;
+  const c = Math.round((x - zero) / step);
+  return c < 0 ? 0 : c > levels ? levels : c;
+}
+
+/**
+ * Registry entry of {@link Kivi} (`"kivi"`).
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry } from '@kv/core';
+ * import { kiviPolicy } from '@kv/heuristics';
+ * new PolicyRegistry().register(kiviPolicy);
+ * ```
+ */
+export const kiviPolicy: PolicyDefinition = {
+  name: 'kivi',
+  summary: 'KIVI quantization (2/4/8-bit; keys per channel, values per token, groups of 32, recent 32 in fp32).',
+  params: [
+    { name: 'bits', type: 'integer', default: 2, description: 'Bits per code: 2, 4 or 8.' },
+    { name: 'group', type: 'integer', default: 32, description: 'Group size: tokens per key group, channels per value group.' },
+    { name: 'residual', type: 'integer', default: 32, description: 'Most recent tokens always kept in full precision.' },
+  ],
+  budget: 'optional',
+  create: (spec) => new Kivi(spec),
+};

@@ -1,0 +1,33 @@
+import type { PolicyDefinition } from '@kv/core';
+import { h2oPolicy } from './h2o.js';
+import { kiviPolicy } from './kivi.js';
+import { knormPolicy } from './knorm.js';
+import { pyramidkvPolicy } from './pyramid.js';
+import { randomPolicy } from './random.js';
+import { slidingWindowPolicy } from './sliding-window.js';
+import { snapkvPolicy } from './snapkv.js';
+import { streamingLlmPolicy } from './streaming-llm.js';
+import { tovaPolicy } from './tova.js';
+
+/**
+ * Every heuristic policy definition, to register explicitly (nothing registers on import).
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry, exactPolicy } from '@kv/core';
+ * import { heuristicPolicies } from '@kv/heuristics';
+ * const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies);
+ * registry.create({ policy: 'h2o', keyDim: 64, valueDim: 64, budget: { ratio: 0.2 } });
+ * ```
+ */
+export const heuristicPolicies: readonly PolicyDefinition[] = [
+  slidingWindowPolicy,
+  streamingLlmPolicy,
+  h2oPolicy,
+  tovaPolicy,
+  snapkvPolicy,
+  pyramidkvPolicy,
+  knormPolicy,
+  randomPolicy,
+  kiviPolicy,
+];
