@@ -2,4 +2,5 @@
 export { boundsCommand } from './bounds.js';
 export { demoCommand } from './demo.js';
 export { listCommand } from './list.js';
+export { llmCommand } from './llm.js';
 export { runCommand } from './run.js';

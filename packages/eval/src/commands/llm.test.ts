@@ -96,6 +96,17 @@ describe('kv-eval llm', () => {
     expect(c.err()).toMatch(/3 runs \(0 failed\)/);
   });
 
+  it('a budgeted policy with a prefill scores from the end of the prompt and loses some agreement', async () => {
+    const c = capture();
+    const code = await llmCommand.run(['--model', modelPath, '--text', textPath, '--registry', fixture, '--policy', 'test-window', '--budget', '8', '--prefill', '20', '--generate', '0'], c.io);
+    expect(code).toBe(0);
+    expect(c.out()).toMatch(/policy {2}test-window at budget 8 tok \(8\), prefill 20/);
+    expect(c.out()).toMatch(/over 66 positions/);
+    expect(c.out()).not.toMatch(/sample/);
+    const kl = Number(/mean (\S+) nats/.exec(c.out())![1]);
+    expect(kl).toBeGreaterThan(0);
+  });
+
   it('says where to put a model when there is none', async () => {
     const c = capture();
     expect(await llmCommand.run(['--model', join(dir, 'missing.bin')], c.io)).toBe(1);

@@ -1,0 +1,360 @@
+import { axpy, type Budget, exactPolicy, gemv, InvalidParamsError, ModelCache, type ModelCacheOptions, type PolicyChoice, type PolicyDefinition, PolicyRegistry, type PolicyRegistryLike } from '@kv/core';
+import { type LlamaConfig, type LlamaWeights, validateWeights } from './weights.js';
+
+/** Options of {@link LlamaModel.createCache}. */
+export interface CacheOptions {
+  /** Registry that builds the per-head caches (default: one holding only core's `exact`). */
+  readonly registry?: PolicyRegistryLike;
+  /** Budget overriding the policy choice's own, for every head. */
+  readonly budget?: Budget;
+  /** Per-layer budgets, or a function of (layer, KV head); see `ModelCacheOptions.budgets`. */
+  readonly budgets?: readonly (Budget | undefined)[] | ((layer: number, kvHead: number) => Budget | undefined);
+  /** Base seed; each head gets `mixSeed(seed, layer, head)` (default 0). */
+  readonly seed?: number;
+}
+
+/**
+ * A registry holding only core's exact policy, the default when none is given.
+ *
+ * @returns A new registry.
+ * @example
+ * ```ts
+ * import { exactRegistry } from '@kv/llm';
+ * exactRegistry().has('exact'); // true
+ * ```
+ */
+export function exactRegistry(): PolicyRegistry {
+  return new PolicyRegistry().register(exactPolicy);
+}
+
+/**
+ * A Llama-architecture decoder (RMSNorm, RoPE, grouped-query attention, SwiGLU, tied or separate
+ * classifier) whose attention is answered by a `ModelCache`, so any registered KV-cache
+ * policy runs inside the model. The model holds weights only; each sequence runs in a
+ * {@link LlamaDecoder} with its own cache and scratch buffers.
+ *
+ * @example
+ * ```ts
+ * import { LlamaModel, parseLlama2c } from '@kv/llm';
+ * const model = new LlamaModel(parseLlama2c(bytes));
+ * const decoder = model.decoder(model.createCache({ policy: 'exact' }));
+ * const logits = decoder.step(72); // next-token logits after the byte 'H'
+ * ```
+ * @remarks Platform-neutral: it takes weights parsed from ArrayBuffers (see `@kv/llm/node` for
+ * reading files). All matrix-vector products go through core's `gemv`.
+ */
+export class LlamaModel {
+  /** The weights, in llama2.c conventions. */
+  readonly weights: LlamaWeights;
+  /** The model shape. */
+  readonly config: LlamaConfig;
+
+  /**
+   * @param weights - Weights from {@link parseLlama2c} or {@link parseHuggingFace}.
+   * @throws `InvalidParamsError` when the weights disagree with their config.
+   */
+  constructor(weights: LlamaWeights) {
+    this.weights = validateWeights(weights);
+    this.config = weights.config;
+  }
+
+  /**
+   * Builds a model-level cache shaped for this model: one policy instance per (layer, KV head),
+   * key and value dimension `headDim`, logit scale 1/√headDim.
+   *
+   * @param policy - One policy choice for every head, or a function of (layer, KV head). A policy
+   *   whose definition declares integer params `layer` and `layers` (PyramidKV's per-layer budget
+   *   schedule) gets them filled in per layer when the choice leaves them out.
+   * @param options - Registry, budget override(s) and seed.
+   * @returns A new, empty cache.
+   * @throws Any error of the registry (unknown policy, bad params, missing budget).
+   * @example
+   * ```ts
+   * const cache = model.createCache({ policy: 'sliding-window' }, { registry, budget: 128 });
+   * ```
+   */
+  createCache(policy: PolicyChoice | ((layer: number, kvHead: number) => PolicyChoice), options: CacheOptions = {}): ModelCache {
+    return new ModelCache(this.cacheOptions(policy, options));
+  }
+
+  /**
+   * The `ModelCacheOptions` {@link LlamaModel.createCache} uses, for building a cache of
+   * another class (such as {@link ShadowedCache}) shaped for this model.
+   *
+   * @param policy - As for {@link LlamaModel.createCache}.
+   * @param options - As for {@link LlamaModel.createCache}.
+   * @returns The options.
+   * @example
+   * ```ts
+   * const cache = new ShadowedCache(model.cacheOptions({ policy: 'h2o' }, { registry, budget: 64 }));
+   * ```
+   */
+  cacheOptions(policy: PolicyChoice | ((layer: number, kvHead: number) => PolicyChoice), options: CacheOptions = {}): ModelCacheOptions {
+    const c = this.config;
+    const registry = options.registry ?? exactRegistry();
+    const budgets = options.budgets ?? (options.budget !== undefined ? () => options.budget : undefined);
+    return {
+      layers: c.nLayers,
+      kvHeads: c.nKvHeads,
+      queryHeads: c.nHeads,
+      keyDim: c.headDim,
+      valueDim: c.headDim,
+      policy: typeof policy === 'function' ? policy : withLayerParams(policy, registry, c.nLayers),
+      registry,
+      ...(budgets !== undefined ? { budgets } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    };
+  }
+
+  /**
+   * Starts a sequence whose attention is answered by `cache`.
+   *
+   * @param cache - An empty cache from {@link LlamaModel.createCache} (or any `ModelCache`
+   *   of matching shape).
+   * @returns A decoder at position 0.
+   * @throws `InvalidParamsError` when the cache's shape does not match the model or it is not empty.
+   * @example
+   * ```ts
+   * const decoder = model.decoder(model.createCache({ policy: 'exact' }));
+   * ```
+   */
+  decoder(cache: ModelCache): LlamaDecoder {
+    return new LlamaDecoder(this, cache);
+  }
+}
+
+/**
+ * One sequence running through a {@link LlamaModel}: feeds tokens one at a time and returns
+ * next-token logits, appending each layer's keys and values to the cache and asking the cache
+ * for each layer's attention output.
+ *
+ * @example
+ * ```ts
+ * const decoder = model.decoder(model.createCache({ policy: 'exact' }));
+ * for (const byte of new TextEncoder().encode('Hello')) decoder.step(byte);
+ * decoder.logits; // next-token logits after "Hello"
+ * ```
+ * @remarks Keys are cached AFTER RoPE. Each key then already carries its absolute position, so a
+ * policy that evicts, merges or summarises keys never has to re-rotate anything, and a query
+ * (rotated by its own position) scores every kept key exactly as the full model would. Pre-RoPE
+ * caching would let a policy compare keys independent of position, but every answer would then
+ * have to rotate each kept key by its position, which summaries that do not keep tokens (sketches,
+ * moments) cannot do. `step` allocates nothing: every buffer is made once in the constructor.
+ */
+export class LlamaDecoder {
+  /** The model. */
+  readonly model: LlamaModel;
+  /** The cache answering attention. */
+  readonly cache: ModelCache;
+  /** Next-token logits after the last {@link LlamaDecoder.step} (overwritten by each step). */
+  readonly logits: Float32Array;
+  private pos = 0;
+  private readonly x: Float32Array;
+  private readonly xb: Float32Array;
+  private readonly xb2: Float32Array;
+  private readonly q: Float32Array;
+  private readonly k: Float32Array;
+  private readonly v: Float32Array;
+  private readonly att: Float32Array;
+  private readonly hb: Float32Array;
+  private readonly hb2: Float32Array;
+  private readonly cos: Float64Array;
+  private readonly sin: Float64Array;
+  private readonly invFreq: Float64Array;
+
+  /**
+   * @param model - The model.
+   * @param cache - An empty cache of matching shape.
+   * @throws `InvalidParamsError` when the cache does not match the model or is not empty.
+   */
+  constructor(model: LlamaModel, cache: ModelCache) {
+    const c = model.config;
+    if (cache.layers !== c.nLayers || cache.kvHeads !== c.nKvHeads || cache.queryHeads !== c.nHeads || cache.keyDim !== c.headDim || cache.valueDim !== c.headDim) {
+      throw new InvalidParamsError(
+        `cache shape (${cache.layers} layers, ${cache.queryHeads}/${cache.kvHeads} heads, d=${cache.keyDim}, s=${cache.valueDim}) does not match the model (${c.nLayers}, ${c.nHeads}/${c.nKvHeads}, ${c.headDim})`,
+      );
+    }
+    if (cache.seen !== 0) throw new InvalidParamsError(`the cache already holds ${cache.seen} tokens; a decoder needs an empty one`);
+    this.model = model;
+    this.cache = cache;
+    const qDim = c.nHeads * c.headDim;
+    const kvDim = c.nKvHeads * c.headDim;
+    this.x = new Float32Array(c.dim);
+    this.xb = new Float32Array(Math.max(c.dim, qDim));
+    this.xb2 = new Float32Array(c.dim);
+    this.q = new Float32Array(qDim);
+    this.k = new Float32Array(kvDim);
+    this.v = new Float32Array(kvDim);
+    this.att = new Float32Array(qDim);
+    this.hb = new Float32Array(c.hiddenDim);
+    this.hb2 = new Float32Array(c.hiddenDim);
+    this.logits = new Float32Array(c.vocabSize);
+    const half = c.headDim / 2;
+    this.cos = new Float64Array(half);
+    this.sin = new Float64Array(half);
+    this.invFreq = new Float64Array(half);
+    for (let i = 0; i < half; i++) this.invFreq[i] = c.ropeTheta ** ((-2 * i) / c.headDim);
+  }
+
+  /** Tokens fed so far (the position of the next token). */
+  get position(): number {
+    return this.pos;
+  }
+
+  /**
+   * Feeds one token at the next position and computes the next-token logits.
+   *
+   * @param token - Token id in [0, vocabSize).
+   * @returns {@link LlamaDecoder.logits} (a buffer reused by the next step).
+   * @throws `InvalidParamsError` for a token outside the vocabulary (the decoder is then
+   *   unchanged); any error the cache's policy throws.
+   * @example
+   * ```ts
+   * const logits = decoder.step(65);
+   * ```
+   */
+  step(token: number): Float32Array {
+    this.checkToken(token);
+    return this.forward(token, this.cache, undefined);
+  }
+
+  /**
+   * Feeds a whole prompt the way serving systems do: the prompt runs with full attention, then each
+   * layer's keys and values are handed to the cache at once through `ModelCache.prefill`, together
+   * with the queries of the last `observationWindow` prompt positions, so query-aware prefill
+   * policies (SnapKV) can choose what to keep.
+   *
+   * @param tokens - The prompt (at least 1 token).
+   * @param observationWindow - Prompt positions whose queries are passed (default 32, SnapKV's
+   *   default window; it should equal the policy's own window).
+   * @returns The next-token logits after the prompt ({@link LlamaDecoder.logits}).
+   * @throws `InvalidParamsError` for an empty prompt, a bad token or window, or a decoder that has
+   *   already been fed (the decoder is then unchanged); any error the cache's policy throws.
+   * @example
+   * ```ts
+   * const decoder = model.decoder(model.createCache({ policy: 'snapkv' }, { registry, budget: 64 }));
+   * decoder.prefill(promptBytes, 32);
+   * decoder.step(nextByte);
+   * ```
+   * @remarks The prompt's own logits come from full attention (as in SnapKV); only what follows
+   * sees the compressed cache. Memory: the prompt's keys and values for every layer, once.
+   */
+  prefill(tokens: ArrayLike<number>, observationWindow = 32): Float32Array {
+    const c = this.model.config;
+    if (this.pos !== 0) throw new InvalidParamsError(`prefill needs a fresh decoder; this one is at position ${this.pos}`);
+    if (tokens.length < 1) throw new InvalidParamsError('the prompt is empty');
+    if (!Number.isInteger(observationWindow) || observationWindow < 0) {
+      throw new InvalidParamsError(`observationWindow is ${observationWindow}, expected an integer >= 0`);
+    }
+    for (let i = 0; i < tokens.length; i++) this.checkToken(tokens[i]!);
+    const n = tokens.length;
+    const kvDim = c.nKvHeads * c.headDim;
+    const qDim = c.nHeads * c.headDim;
+    const w = Math.min(observationWindow, n);
+    const keys = Array.from({ length: c.nLayers }, () => new Float32Array(n * kvDim));
+    const values = Array.from({ length: c.nLayers }, () => new Float32Array(n * kvDim));
+    const queries = Array.from({ length: c.nLayers }, () => new Float32Array(w * qDim));
+    const full = this.model.createCache({ policy: 'exact' });
+    try {
+      for (let i = 0; i < n; i++) {
+        this.forward(tokens[i]!, full, (layer, q, k, v) => {
+          keys[layer]!.set(k, i * kvDim);
+          values[layer]!.set(v, i * kvDim);
+          if (i >= n - w) queries[layer]!.set(q, (i - (n - w)) * qDim);
+        });
+      }
+      for (let l = 0; l < c.nLayers; l++) this.cache.prefill(l, keys[l]!, values[l]!, w > 0 ? queries[l]! : undefined);
+    } catch (e) {
+      this.reset();
+      throw e;
+    }
+    return this.logits;
+  }
+
+  private checkToken(token: number): void {
+    const v = this.model.config.vocabSize;
+    if (!Number.isInteger(token) || token < 0 || token >= v) {
+      throw new InvalidParamsError(`token is ${token}, expected an integer in [0, ${v})`);
+    }
+  }
+
+  private forward(token: number, cache: ModelCache, capture: ((layer: number, q: Float32Array, k: Float32Array, v: Float32Array) => void) | undefined): Float32Array {
+    const c = this.model.config;
+    const w = this.model.weights;
+    const { dim, hiddenDim, headDim } = c;
+    const qDim = c.nHeads * headDim;
+    const kvDim = c.nKvHeads * headDim;
+    const { x, xb, xb2, q, k, v, att, hb, hb2 } = this;
+    x.set(w.tokenEmbedding.subarray(token * dim, (token + 1) * dim));
+    for (let i = 0; i < this.cos.length; i++) {
+      const a = this.pos * this.invFreq[i]!;
+      this.cos[i] = Math.cos(a);
+      this.sin[i] = Math.sin(a);
+    }
+    for (let l = 0; l < c.nLayers; l++) {
+      const lw = w.layers[l]!;
+      rmsNorm(xb, x, lw.rmsAtt, dim, c.normEps);
+      gemv('N', qDim, dim, 1, lw.wq, dim, 1, 0, xb, 1, 0, 0, q, 1, 0);
+      gemv('N', kvDim, dim, 1, lw.wk, dim, 1, 0, xb, 1, 0, 0, k, 1, 0);
+      gemv('N', kvDim, dim, 1, lw.wv, dim, 1, 0, xb, 1, 0, 0, v, 1, 0);
+      this.rope(q, qDim);
+      this.rope(k, kvDim);
+      if (capture) capture(l, q, k, v);
+      cache.append(l, k, v);
+      cache.attend(l, q, att);
+      gemv('N', dim, qDim, 1, lw.wo, qDim, 1, 0, att, 1, 0, 0, xb2, 1, 0);
+      axpy(dim, 1, xb2, 1, 0, x, 1, 0);
+      rmsNorm(xb, x, lw.rmsFfn, dim, c.normEps);
+      gemv('N', hiddenDim, dim, 1, lw.w1, dim, 1, 0, xb, 1, 0, 0, hb, 1, 0);
+      gemv('N', hiddenDim, dim, 1, lw.w3, dim, 1, 0, xb, 1, 0, 0, hb2, 1, 0);
+      for (let i = 0; i < hiddenDim; i++) {
+        const g = hb[i]!;
+        hb[i] = (g / (1 + Math.exp(-g))) * hb2[i]!;
+      }
+      gemv('N', dim, hiddenDim, 1, lw.w2, hiddenDim, 1, 0, hb, 1, 0, 0, xb2, 1, 0);
+      axpy(dim, 1, xb2, 1, 0, x, 1, 0);
+    }
+    rmsNorm(x, x, w.rmsFinal, dim, c.normEps);
+    gemv('N', c.vocabSize, dim, 1, w.wcls, dim, 1, 0, x, 1, 0, 0, this.logits, 1, 0);
+    this.pos++;
+    return this.logits;
+  }
+
+  /** Forgets the sequence: position 0 and an empty cache. */
+  reset(): void {
+    this.pos = 0;
+    this.cache.reset();
+  }
+
+  // Rotates each head's adjacent pairs (2i, 2i+1) by pos·θ^(−2i/headDim), llama2.c's convention.
+  private rope(vec: Float32Array, n: number): void {
+    const headDim = this.model.config.headDim;
+    for (let j = 0; j < n; j += 2) {
+      const i = (j % headDim) >> 1;
+      const cs = this.cos[i]!;
+      const sn = this.sin[i]!;
+      const a = vec[j]!;
+      const b = vec[j + 1]!;
+      vec[j] = a * cs - b * sn;
+      vec[j + 1] = a * sn + b * cs;
+    }
+  }
+}
+
+// Policies that shape their budget by depth (PyramidKV) declare `layer` and `layers` params; the
+// model knows both, so a plain choice works for them as for any other policy.
+function withLayerParams(choice: PolicyChoice, registry: PolicyRegistryLike, nLayers: number): PolicyChoice | ((layer: number) => PolicyChoice) {
+  const get = (registry as { get?: (name: string) => PolicyDefinition }).get;
+  if (typeof get !== 'function' || !registry.has(choice.policy)) return choice;
+  const names = new Set(get.call(registry, choice.policy).params.map((p) => p.name));
+  if (!names.has('layer') || !names.has('layers') || choice.params?.layer !== undefined) return choice;
+  return (layer) => ({ ...choice, params: { ...choice.params, layer, layers: nLayers } });
+}
+
+// out = weight ⊙ x / sqrt(mean(x²) + ε); out may alias x.
+function rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, n: number, eps: number): void {
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += x[i]! * x[i]!;
+  const scale = 1 / Math.sqrt(ss / n + eps);
+  for (let i = 0; i < n; i++) out[i] = weight[i]! * (scale * x[i]!);
+}

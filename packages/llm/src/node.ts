@@ -1,0 +1,162 @@
+import { existsSync, statSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ModelFormatError } from './errors.js';
+import { parseHuggingFace } from './huggingface.js';
+import { type Llama2cOptions, parseLlama2c } from './llama2c.js';
+import { LlamaModel } from './model.js';
+
+/** The file name of the shared tiny byte-level model. */
+export const SHARED_MODEL_FILE = 'tinyllama-bytes.bin';
+
+/** The environment variable naming a model file or directory. */
+export const MODEL_ENV = 'KV_MODEL';
+
+/**
+ * Reads a model from disk: a Hugging Face Llama directory (`config.json` plus `model.safetensors`,
+ * or shards listed in `model.safetensors.index.json`), a llama2.c legacy checkpoint file, or a
+ * directory holding one `.bin` checkpoint (the shared models directory).
+ *
+ * @param path - A file or directory.
+ * @param options - ε and θ for llama2.c files, which do not store them.
+ * @returns The model.
+ * @throws {@link ModelFormatError} when the path holds no recognisable model; any error of the
+ *   parsers or of the file system.
+ * @example
+ * ```ts
+ * import { loadModel } from '@kv/llm/node';
+ * const model = await loadModel('../shared/models/tinyllama-bytes.bin');
+ * ```
+ * @remarks The only module of this package that touches the file system; the model itself takes
+ * bytes, so it runs unchanged in browsers and workers.
+ */
+export async function loadModel(path: string, options: Llama2cOptions = {}): Promise<LlamaModel> {
+  const st = statSync(path);
+  if (st.isDirectory()) {
+    if (existsSync(join(path, 'config.json'))) return loadHuggingFaceDir(path);
+    const bins = (await readdir(path)).filter((f) => f.endsWith('.bin')).sort();
+    const pick = bins.includes(SHARED_MODEL_FILE) ? SHARED_MODEL_FILE : bins.length === 1 ? bins[0] : undefined;
+    if (pick === undefined) {
+      throw new ModelFormatError(`${path} holds neither config.json (Hugging Face) nor exactly one llama2.c .bin checkpoint (found ${bins.length})`);
+    }
+    return loadModel(join(path, pick), options);
+  }
+  if (path.endsWith('.safetensors')) return loadHuggingFaceDir(dirname(path), basename(path));
+  return new LlamaModel(parseLlama2c(new Uint8Array(await readFile(path)), options));
+}
+
+async function loadHuggingFaceDir(dir: string, single?: string): Promise<LlamaModel> {
+  const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  let files: string[];
+  if (single !== undefined) files = [single];
+  else if (existsSync(join(dir, 'model.safetensors'))) files = ['model.safetensors'];
+  else if (existsSync(join(dir, 'model.safetensors.index.json'))) {
+    const index = JSON.parse(await readFile(join(dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map?: Record<string, string> };
+    files = [...new Set(Object.values(index.weight_map ?? {}))].sort();
+  } else {
+    files = (await readdir(dir)).filter((f) => f.endsWith('.safetensors')).sort();
+  }
+  if (files.length === 0) throw new ModelFormatError(`${dir} has config.json but no .safetensors file`);
+  const safetensors = await Promise.all(files.map(async (f) => new Uint8Array(await readFile(join(dir, f)))));
+  return new LlamaModel(parseHuggingFace({ config, safetensors }));
+}
+
+/**
+ * Where a model is looked for, in order: the path in `KV_MODEL`, then `../shared/models`
+ * relative to the repository root.
+ *
+ * @param repoRoot - The repository root.
+ * @param env - The environment (default `process.env`).
+ * @returns The candidate paths, most preferred first.
+ * @example
+ * ```ts
+ * import { modelSearchPaths } from '@kv/llm/node';
+ * modelSearchPaths('/work/main'); // ['/work/shared/models'] when KV_MODEL is unset
+ * ```
+ */
+export function modelSearchPaths(repoRoot: string, env: Record<string, string | undefined> = process.env): string[] {
+  const out: string[] = [];
+  const fromEnv = env[MODEL_ENV];
+  if (fromEnv) out.push(resolve(fromEnv));
+  out.push(resolve(repoRoot, '..', 'shared', 'models'));
+  return out;
+}
+
+/** A model found on disk, with the directory holding the shared model's companion files. */
+export interface FoundModel {
+  /** The model file or Hugging Face directory. */
+  readonly path: string;
+  /** The directory in which `reference-logits.json` and `sample-validation.txt` may be found. */
+  readonly dir: string;
+}
+
+/**
+ * Finds a model in the places {@link modelSearchPaths} lists.
+ *
+ * @param repoRoot - The repository root.
+ * @param env - The environment (default `process.env`).
+ * @returns The first existing model, or undefined.
+ * @example
+ * ```ts
+ * import { findModel } from '@kv/llm/node';
+ * const found = findModel(process.cwd());
+ * if (!found) console.error(whereToPutAModel(process.cwd()));
+ * ```
+ */
+export function findModel(repoRoot: string, env: Record<string, string | undefined> = process.env): FoundModel | undefined {
+  for (const p of modelSearchPaths(repoRoot, env)) {
+    if (!existsSync(p)) continue;
+    if (statSync(p).isDirectory()) {
+      if (existsSync(join(p, 'config.json'))) return { path: p, dir: p };
+      if (existsSync(join(p, SHARED_MODEL_FILE))) return { path: join(p, SHARED_MODEL_FILE), dir: p };
+      continue;
+    }
+    return { path: p, dir: dirname(p) };
+  }
+  return undefined;
+}
+
+/**
+ * The message shown when no model is found: where to put one.
+ *
+ * @param repoRoot - The repository root.
+ * @returns A human-readable explanation.
+ * @example
+ * ```ts
+ * import { whereToPutAModel } from '@kv/llm/node';
+ * console.error(whereToPutAModel('/work/main'));
+ * ```
+ */
+export function whereToPutAModel(repoRoot: string): string {
+  return [
+    'No model found.',
+    `Put ${SHARED_MODEL_FILE} (a llama2.c checkpoint) in ${resolve(repoRoot, '..', 'shared', 'models')} (../shared/models relative to the repository root),`,
+    `or set ${MODEL_ENV} to a llama2.c .bin file or a Hugging Face Llama directory (config.json + model.safetensors),`,
+    'or pass --model PATH.',
+  ].join('\n');
+}
+
+/**
+ * The repository root above a directory: the nearest ancestor holding `pnpm-workspace.yaml`
+ * (else one holding `.git`), so `../shared/models` can be found from anywhere inside a checkout.
+ *
+ * @param start - Where to start looking (default the working directory).
+ * @returns The root, or `start` itself when no ancestor qualifies.
+ * @example
+ * ```ts
+ * import { findModel, findRepoRoot } from '@kv/llm/node';
+ * const found = findModel(findRepoRoot());
+ * ```
+ */
+export function findRepoRoot(start: string = process.cwd()): string {
+  for (const marker of ['pnpm-workspace.yaml', '.git']) {
+    let dir = resolve(start);
+    for (;;) {
+      if (existsSync(join(dir, marker))) return dir;
+      const up = dirname(dir);
+      if (up === dir) break;
+      dir = up;
+    }
+  }
+  return resolve(start);
+}
