@@ -46,3 +46,4 @@ export {
   sumsToOutput,
 } from './sums.js';
 export { checkRows, checkVector } from './validate.js';
+export { getKernelBackend, type KernelBackend, setKernelBackend } from './kernels/backend.js';

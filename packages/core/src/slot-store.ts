@@ -1,13 +1,25 @@
+import { getKernelBackend } from './kernels/backend.js';
 import { dotUnit } from './kernels/dot.js';
+import { ATTENTION_BLOCK, AttentionArena } from './kernels/wasm-attention.js';
 import { type KernelSums, mergeSums } from './sums.js';
 
-const BLOCK = 256;
+const BLOCK = ATTENTION_BLOCK;
+// Below this many slots the JS loops are as fast and a WebAssembly memory (which reserves address
+// space and costs ~0.1 ms to create) is not worth it.
+const WASM_MIN_SLOTS = 256;
 
 /**
  * Row storage of kept tokens: keys, values, logical positions and optional per-slot log-weights
  * (logit biases, algorithms.md §2.2), in flat Float32/Int32 arrays that grow by doubling up to a
  * hard `maxSlots`. Every token-keeping policy stores its tokens here and answers through
  * {@link SlotStore.sums}, so they share one attention path.
+ *
+ * @remarks
+ * Two interchangeable backends run that path (see {@link setKernelBackend}): with `'wasm'`, a store
+ * that grows to 256 slots or more keeps its keys and values in a WebAssembly memory of its own
+ * (`keys` and `values` are then views of it) and answers with SIMD kernels; `'js'` uses plain
+ * loops. Both return bit-identical sums. Growing detaches the previous `keys`/`values` views,
+ * so re-read the fields after `push`/`reserve` rather than holding on to them.
  *
  * @example
  * ```ts
@@ -36,6 +48,8 @@ export class SlotStore {
   count = 0;
   private readonly logits = new Float64Array(BLOCK);
   private readonly partial: KernelSums;
+  private arena: AttentionArena | null = null;
+  private arenaRefused = false;
 
   /**
    * @param d - Key dimension.
@@ -48,8 +62,9 @@ export class SlotStore {
     this.s = s;
     this.maxSlots = options.maxSlots ?? Infinity;
     const initial = Math.min(options.initialSlots ?? 16, this.maxSlots);
-    this.keys = new Float32Array(initial * d);
-    this.values = new Float32Array(initial * s);
+    this.keys = new Float32Array(0);
+    this.values = new Float32Array(0);
+    this.allocateRows(initial);
     this.positionOf = new Int32Array(initial);
     this.logWeights = options.weighted ? new Float32Array(initial) : null;
     this.partial = { m: -Infinity, z: 0, n: new Float64Array(s) };
@@ -69,10 +84,7 @@ export class SlotStore {
     if (slots <= this.allocated) return;
     if (slots > this.maxSlots) throw new RangeError(`SlotStore: ${slots} slots exceed the limit ${this.maxSlots}`);
     const next = Math.min(this.maxSlots, Math.max(slots, this.allocated * 2, 16));
-    const keys = new Float32Array(next * this.d);
-    keys.set(this.keys.subarray(0, this.count * this.d));
-    const values = new Float32Array(next * this.s);
-    values.set(this.values.subarray(0, this.count * this.s));
+    this.allocateRows(next);
     const pos = new Int32Array(next);
     pos.set(this.positionOf.subarray(0, this.count));
     if (this.logWeights) {
@@ -80,9 +92,33 @@ export class SlotStore {
       w.set(this.logWeights.subarray(0, this.count));
       this.logWeights = w;
     }
+    this.positionOf = pos;
+  }
+
+  /** Re-allocates keys and values for `slots` rows, in a WebAssembly memory when worthwhile. */
+  private allocateRows(slots: number): void {
+    const live = this.count;
+    if (this.arena === null && !this.arenaRefused && slots >= WASM_MIN_SLOTS && getKernelBackend() === 'wasm') {
+      this.arena = AttentionArena.create(this.d, this.s);
+      this.arenaRefused = this.arena === null;
+    }
+    const arena = this.arena;
+    if (arena !== null) {
+      if (arena.resize(slots, live, this.keys, this.values)) {
+        this.keys = arena.keys;
+        this.values = arena.values;
+        return;
+      }
+      // The memory cannot grow (engine limit): the views are untouched, move to plain arrays.
+      this.arena = null;
+      this.arenaRefused = true;
+    }
+    const keys = new Float32Array(slots * this.d);
+    keys.set(this.keys.subarray(0, live * this.d));
+    const values = new Float32Array(slots * this.s);
+    values.set(this.values.subarray(0, live * this.s));
     this.keys = keys;
     this.values = values;
-    this.positionOf = pos;
   }
 
   /**
@@ -188,6 +224,8 @@ export class SlotStore {
    * @returns `out`.
    */
   sums(query: Float32Array, tau: number, out: KernelSums): KernelSums {
+    const arena = this.arena;
+    if (arena !== null && getKernelBackend() === 'wasm') return this.wasmSums(arena, query, tau, out);
     out.m = -Infinity;
     out.z = 0;
     out.n.fill(0);
@@ -208,6 +246,8 @@ export class SlotStore {
    * @returns `out`.
    */
   sumsWithProbs(query: Float32Array, tau: number, out: KernelSums, probs: Float64Array): KernelSums {
+    const arena = this.arena;
+    if (arena !== null && getKernelBackend() === 'wasm') return this.wasmSumsWithProbs(arena, query, tau, out, probs);
     const n = this.count;
     let m = -Infinity;
     for (let i = 0; i < n; i++) {
@@ -268,6 +308,89 @@ export class SlotStore {
     }
     out.m = m;
     out.z = z;
+  }
+
+  // The wasm twin of sums()/blockSums(): the kernels do the dot products and the value
+  // accumulation with the same double operations in the same order, and the logit, max and exp
+  // steps below are the JS ones verbatim, so the result is bit-identical.
+  private wasmSums(arena: AttentionArena, query: Float32Array, tau: number, out: KernelSums): KernelSums {
+    out.m = -Infinity;
+    out.z = 0;
+    out.n.fill(0);
+    arena.setQuery(query);
+    const scratch = arena.scratch;
+    const acc = arena.acc;
+    const lw = this.logWeights;
+    const partial = this.partial;
+    for (let start = 0; start < this.count; start += BLOCK) {
+      const len = Math.min(BLOCK, this.count - start);
+      arena.dots(start, len);
+      let m = -Infinity;
+      for (let i = 0; i < len; i++) {
+        let l = tau * scratch[i]!;
+        if (lw) l += lw[start + i]!;
+        scratch[i] = l;
+        if (l > m) m = l;
+      }
+      let z = 0;
+      for (let i = 0; i < len; i++) {
+        const w = Math.exp(scratch[i]! - m);
+        scratch[i] = w;
+        z += w;
+      }
+      acc.fill(0);
+      arena.accumulate(start, len);
+      partial.n.set(acc);
+      partial.m = m;
+      partial.z = z;
+      mergeSums(out, partial);
+    }
+    return out;
+  }
+
+  // The wasm twin of the JS sumsWithProbs: one pass of blocked dot products for the logits, one
+  // of blocked accumulation into a single accumulator (same order as the JS loop).
+  private wasmSumsWithProbs(
+    arena: AttentionArena,
+    query: Float32Array,
+    tau: number,
+    out: KernelSums,
+    probs: Float64Array,
+  ): KernelSums {
+    const n = this.count;
+    const scratch = arena.scratch;
+    const lw = this.logWeights;
+    arena.setQuery(query);
+    let m = -Infinity;
+    for (let start = 0; start < n; start += BLOCK) {
+      const len = Math.min(BLOCK, n - start);
+      arena.dots(start, len);
+      for (let i = 0; i < len; i++) {
+        const l = tau * scratch[i]!;
+        const li = lw ? l + lw[start + i]! : l;
+        probs[start + i] = li;
+        if (li > m) m = li;
+      }
+    }
+    const acc = arena.acc;
+    acc.fill(0);
+    let z = 0;
+    for (let start = 0; start < n; start += BLOCK) {
+      const len = Math.min(BLOCK, n - start);
+      for (let i = 0; i < len; i++) {
+        const w = Math.exp(probs[start + i]! - m);
+        probs[start + i] = w;
+        scratch[i] = w;
+        z += w;
+      }
+      arena.accumulate(start, len);
+    }
+    out.n.set(acc);
+    const inv = 1 / z;
+    for (let i = 0; i < n; i++) probs[i] *= inv;
+    out.m = m;
+    out.z = z;
+    return out;
   }
 
   /** The typed arrays holding the stored rows (the fixed-size block scratch is excluded). */
