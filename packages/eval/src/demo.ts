@@ -18,10 +18,13 @@ export const demoConfig: EvalConfig = {
   params: {
     balancekv: { sink: 16, window: 16, blockSize: 64 },
     'balancekv-theory': { radius: 10 },
+    'hybrid-cells': { cells: 1, degree: 2, samples: 16 },
     multipole: { degree: 2, cells: 1 },
     performer: { features: 48 },
     pyramidkv: { layer: 0, layers: 1 },
     taylor: { degree: 2 },
+    tiered: { sinks: 4, window: 32, middle: { policy: 'balancekv', params: { sink: 0, window: 0, blockSize: 32 } } },
+    partitioned: { route: { kind: 'lsh', hashes: 1 }, parts: [{ policy: 'h2o' }, { policy: 'h2o' }] },
   },
   budgets: ['1/4', '1/8'],
   workloads: [

@@ -1,6 +1,7 @@
 import { coresetPolicies } from '@kv/coreset';
 import { exactPolicy, PolicyRegistry } from '@kv/core';
 import { heuristicPolicies } from '@kv/heuristics';
+import { hybridPolicies } from '@kv/hybrid';
 import { lshPolicies } from '@kv/lsh';
 import { polynomialPolicies } from '@kv/polynomial';
 
@@ -16,5 +17,5 @@ import { polynomialPolicies } from '@kv/polynomial';
  * ```
  */
 export function createDefaultRegistry(): PolicyRegistry {
-  return new PolicyRegistry().register(exactPolicy, ...heuristicPolicies, ...coresetPolicies, ...polynomialPolicies, ...lshPolicies);
+  return new PolicyRegistry().register(exactPolicy, ...heuristicPolicies, ...coresetPolicies, ...polynomialPolicies, ...lshPolicies, ...hybridPolicies);
 }

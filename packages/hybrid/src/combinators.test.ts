@@ -18,7 +18,7 @@ import {
 import { conformanceChecks } from '@kv/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createPartitionedPolicy, partitioned, partitionedPolicy, sumOf } from './partitioned.js';
+import { createPartitionedPolicy, PartitionedCache, partitioned, partitionedPolicy, sumOf } from './partitioned.js';
 import { TieredCache, tiered, tieredPolicy } from './tiered.js';
 
 // A small weighted reservoir used only by this package's tests to exercise combinators with a
@@ -75,6 +75,8 @@ const combinators = {
   'partitioned by norm': partitioned({ route: { kind: 'norm', thresholds: [1.2, 1.8] }, parts: exactParts }),
   'partitioned by position (sum of parts)': sumOf(exactParts, [10, 40]),
   'partitioned round-robin': partitioned({ route: { kind: 'round-robin' }, parts: exactParts }),
+  'partitioned by LSH bucket (simhash)': partitioned({ route: { kind: 'lsh', family: 'simhash', hashes: 3, seed: 7 }, parts: exactParts }),
+  'partitioned by LSH bucket (cross-polytope)': partitioned({ route: { kind: 'lsh', family: 'cross-polytope' }, parts: exactParts.slice(0, 2) }),
   'partitioned by a custom rule': partitioned({ policy: 'by-sign', route: { kind: 'custom', name: 'sign' }, parts: exactParts.slice(0, 2) }),
   'tiered(partitioned(exact))': tiered({ sinks: 0, window: 4, middle: partitioned({ route: { kind: 'round-robin' }, parts: exactParts }) }),
 };
@@ -198,5 +200,42 @@ describe('partitioned', () => {
     const cache = registry.create({ ...partitioned({ route: { kind: 'round-robin' }, parts: [{ policy: 'test-reservoir' }, { policy: 'test-reservoir' }] }), ...dims, budget: 10 });
     expect(cache.capacity).toBe(10);
     for (const c of conformanceChecks({ registry, spec: { ...partitioned({ route: { kind: 'round-robin' }, parts: [{ policy: 'test-reservoir' }, { policy: 'test-reservoir' }] }), ...dims, budget: 10 } })) c.run();
+  });
+});
+
+describe('partitioned by LSH bucket', () => {
+  it('sends a key and its positive multiples to the same part, and uses every part on random keys', () => {
+    const choice = partitioned({ route: { kind: 'lsh', hashes: 4, seed: 3 }, parts: exactParts });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.double({ min: 0.01, max: 100, noNaN: true }), (seed, scale) => {
+        const rng = new Rng(seed);
+        const cache = registry.create({ ...choice, ...dims }) as PartitionedCache;
+        const k = rng.fillGaussian(new Float32Array(8));
+        cache.append(k, new Float32Array(4));
+        const first = cache.parts.findIndex((p) => p.seen === 1);
+        cache.append(k.map((x) => x * scale), new Float32Array(4));
+        expect(cache.parts[first]!.seen).toBe(2);
+      }),
+      { numRuns: 40 },
+    );
+    const cache = registry.create({ ...choice, ...dims }) as PartitionedCache;
+    const rng = new Rng(11);
+    for (let t = 0; t < 200; t++) cache.append(rng.fillGaussian(new Float32Array(8)), rng.fillGaussian(new Float32Array(4)));
+    for (const p of cache.parts) expect(p.seen).toBeGreaterThan(0);
+    // The drawn hyperplanes are state: they count in bytes.
+    let parts = 0;
+    for (const p of cache.parts) parts += p.bytes;
+    expect(cache.bytes).toBe(parts + 4 * 8 * 4);
+  });
+
+  it('rejects malformed lsh routes with typed errors', () => {
+    for (const route of [{ kind: 'lsh', family: 'minhash' }, { kind: 'lsh', hashes: 0 }, { kind: 'lsh', hashes: 2.5 }, { kind: 'lsh', seed: 'x' }]) {
+      try {
+        registry.create({ policy: 'partitioned', ...dims, params: { route, parts: exactParts } });
+        expect.unreachable();
+      } catch (e) {
+        expect(isKvError(e, KvErrorCode.InvalidParams)).toBe(true);
+      }
+    }
   });
 });

@@ -6,11 +6,13 @@ import {
   type KernelSums,
   mergeSums,
   nrm2,
+  Rng,
   type PolicyChoice,
   type PolicyDefinition,
   type PolicyRegistryLike,
   type PolicySpec,
 } from '@kv/core';
+import { createFamily, type LshFamily } from '@kv/lsh';
 import { createPart, remainingBudget } from './choice.js';
 
 /**
@@ -25,6 +27,8 @@ export type TokenRoute = (key: Float32Array, position: number, parts: number) =>
  *   consecutive ranges of the stream);
  * - `norm`: part i takes keys whose ℓ2 norm lies in [thresholds[i−1], thresholds[i]);
  * - `round-robin`: position mod parts;
+ * - `lsh`: the bucket of the key under a seeded `@kv/lsh` hash function, mod parts (similar
+ *   directions share a part, so each part sees a cluster of keys);
  * - `custom`: a named rule given to {@link createPartitionedPolicy}.
  */
 export type RouteSpec =
@@ -45,11 +49,27 @@ export type RouteSpec =
       readonly kind: 'round-robin';
     }
   | {
+      /** Route by an LSH bucket of the key (`@kv/lsh` families), bucket mod parts. */
+      readonly kind: 'lsh';
+      /** Hash family (default `simhash`). */
+      readonly family?: 'simhash' | 'cross-polytope' | 'spherical-filter';
+      /** Concatenated hashes k (default: enough SimHash bits for the parts, else 1). */
+      readonly hashes?: number;
+      /** Seed of the drawn hash function (default: the cache's seed). */
+      readonly seed?: number;
+    }
+  | {
       /** A named user rule. */
       readonly kind: 'custom';
       /** Name of a rule registered with {@link createPartitionedPolicy}. */
       readonly name: string;
     };
+
+/** A compiled routing rule; rules that draw a hash function expose it (its arrays count in `bytes`). */
+export type CompiledRoute = TokenRoute & {
+  /** The drawn LSH function of an `lsh` rule. */
+  family?: LshFamily;
+};
 
 /** Parameters of {@link partitioned}. */
 export interface PartitionedOptions {
@@ -116,8 +136,10 @@ function upperBoundIndex(sorted: readonly number[], x: number): number {
  * @param route - The serializable rule.
  * @param parts - Number of parts.
  * @param custom - Named user rules.
- * @returns The routing function.
- * @throws `InvalidParamsError` (from `@kv/core`) for an unknown kind, a rule inconsistent with `parts`, or an unknown custom name.
+ * @param dim - Key dimension (needed by the `lsh` rule, which draws its hash function here).
+ * @param seed - Default seed of the `lsh` rule's hash function.
+ * @returns The routing function (the `lsh` rule's also carries its drawn `family`).
+ * @throws `InvalidParamsError` (from `@kv/core`) for an unknown kind, a rule inconsistent with `parts`, an unknown custom name, or an `lsh` rule without a dimension.
  * @example
  * ```ts
  * import { compileRoute } from '@kv/hybrid';
@@ -125,7 +147,13 @@ function upperBoundIndex(sorted: readonly number[], x: number): number {
  * route(new Float32Array(4), 3, 2); // 1
  * ```
  */
-export function compileRoute(route: RouteSpec, parts: number, custom: Readonly<Record<string, TokenRoute>>): TokenRoute {
+export function compileRoute(
+  route: RouteSpec,
+  parts: number,
+  custom: Readonly<Record<string, TokenRoute>>,
+  dim?: number,
+  seed = 0,
+): CompiledRoute {
   if (typeof route !== 'object' || route === null) throw new InvalidParamsError('route must be an object with a "kind"');
   switch (route.kind) {
     case 'position': {
@@ -140,13 +168,28 @@ export function compileRoute(route: RouteSpec, parts: number, custom: Readonly<R
     }
     case 'round-robin':
       return (_key, position, p) => position % p;
+    case 'lsh': {
+      if (dim === undefined) throw new InvalidParamsError('an lsh route needs the key dimension');
+      const kind = route.family ?? 'simhash';
+      if (kind !== 'simhash' && kind !== 'cross-polytope' && kind !== 'spherical-filter') {
+        throw new InvalidParamsError(`route.family is ${JSON.stringify(kind)}, expected simhash, cross-polytope or spherical-filter`);
+      }
+      const hashes = route.hashes ?? (kind === 'simhash' ? Math.max(1, Math.ceil(Math.log2(parts))) : 1);
+      if (!Number.isInteger(hashes) || hashes < 1 || hashes > 30) throw new InvalidParamsError(`route.hashes is ${JSON.stringify(route.hashes)}, expected an integer in [1, 30]`);
+      const routeSeed = route.seed ?? seed;
+      if (!Number.isSafeInteger(routeSeed)) throw new InvalidParamsError(`route.seed is ${JSON.stringify(route.seed)}, expected an integer`);
+      const family = createFamily(dim, { kind, hashes }, new Rng(routeSeed));
+      const fn: CompiledRoute = (key, _position, p) => family.hash(key, 0) % p;
+      fn.family = family;
+      return fn;
+    }
     case 'custom': {
       const fn = custom[route.name];
       if (!fn) throw new InvalidParamsError(`no custom route "${route.name}"; known: ${Object.keys(custom).join(', ') || '(none)'}`);
       return fn;
     }
     default:
-      throw new InvalidParamsError(`route kind ${JSON.stringify((route as { kind?: unknown }).kind)} is not one of position, norm, round-robin, custom`);
+      throw new InvalidParamsError(`route kind ${JSON.stringify((route as { kind?: unknown }).kind)} is not one of position, norm, round-robin, lsh, custom`);
   }
 }
 
@@ -169,7 +212,7 @@ export function compileRoute(route: RouteSpec, parts: number, custom: Readonly<R
 export class PartitionedCache extends BaseHeadCache {
   /** The sub-caches, one per part. */
   readonly parts: readonly HeadCache[];
-  private readonly route: TokenRoute;
+  private readonly route: CompiledRoute;
   private readonly partial: KernelSums;
 
   /**
@@ -184,7 +227,7 @@ export class PartitionedCache extends BaseHeadCache {
     if (!Array.isArray(choices) || choices.length === 0) {
       throw new InvalidParamsError(`parameter "parts" is ${JSON.stringify(choices)}, expected a non-empty array of policy choices`);
     }
-    this.route = compileRoute(spec.params?.['route'] as RouteSpec, choices.length, custom);
+    this.route = compileRoute(spec.params?.['route'] as RouteSpec, choices.length, custom, spec.keyDim, spec.seed ?? 0);
     const share = remainingBudget(spec.budget, 0, choices.length);
     this.parts = choices.map((c, i) => {
       if (typeof c !== 'object' || c === null || typeof c.policy !== 'string') {
@@ -209,9 +252,10 @@ export class PartitionedCache extends BaseHeadCache {
     return n;
   }
 
-  /** The parts' arrays. */
+  /** The parts' arrays (and the drawn hash function of an `lsh` rule). */
   buffers(): readonly ArrayBufferView[] {
-    return this.parts.flatMap((p) => p.buffers());
+    const own = this.route.family ? this.route.family.buffers() : [];
+    return [...own, ...this.parts.flatMap((p) => p.buffers())];
   }
 
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
@@ -255,9 +299,9 @@ export class PartitionedCache extends BaseHeadCache {
 export function createPartitionedPolicy(name: string, routes: Readonly<Record<string, TokenRoute>>): PolicyDefinition {
   return {
     name,
-    summary: 'Routes each token to one of several sub-policies (position, norm, round-robin or a custom rule); answers merge by log-sum-exp.',
+    summary: 'Routes each token to one of several sub-policies (position, norm, round-robin, LSH bucket or a custom rule); answers merge by log-sum-exp.',
     params: [
-      { name: 'route', type: 'object', description: 'routing rule {kind: position|norm|round-robin|custom, ...}' },
+      { name: 'route', type: 'object', description: 'routing rule {kind: position|norm|round-robin|lsh|custom, ...}' },
       { name: 'parts', type: 'spec[]', description: 'one policy choice per part' },
     ],
     budget: 'optional',

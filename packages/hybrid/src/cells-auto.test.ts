@@ -1,0 +1,111 @@
+import { compareToExact, ExactCache, exactPolicy, isKvError, KvErrorCode, PolicyRegistry, Rng } from '@kv/core';
+import { conformanceChecks } from '@kv/core/testing';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { maxNormalizedError, sphereStream } from '../test/streams.js';
+import { type AutoHybridCache, autoPolicy } from './auto.js';
+import { type CellsCache, cellsPolicy } from './cells.js';
+import { hybridPolicies } from './index.js';
+import { taylorCoresetPolicy } from './taylor-coreset.js';
+import { tiered } from './tiered.js';
+
+const registry = new PolicyRegistry().register(exactPolicy, ...hybridPolicies);
+
+describe('hybrid-cells: conformance', () => {
+  for (const partition of ['centres', 'lsh'] as const) {
+    describe(partition, () => {
+      for (const c of conformanceChecks({
+        registry,
+        spec: { policy: 'hybrid-cells', keyDim: 8, valueDim: 4, budget: 900, params: { partition, cells: 4, degree: 2, samples: 8 } },
+        // Enough samples per cell to hold the whole stream: every cell is then answered exactly.
+        exactSpec: { policy: 'hybrid-cells', keyDim: 8, valueDim: 4, params: { partition, cells: 4, degree: 2, samples: 96 } },
+      })) it(c.name, c.run);
+    });
+  }
+});
+
+describe('composition: tiered with a hybrid middle', () => {
+  for (const c of conformanceChecks({
+    registry,
+    spec: { ...tiered({ sinks: 4, window: 8, middle: { policy: 'hybrid-taylor-coreset', params: { degree: 2, blockSize: 16 } } }), keyDim: 8, valueDim: 4 },
+    exactSpec: { ...tiered({ sinks: 4, window: 8, middle: { policy: 'hybrid-taylor-coreset', params: { degree: 4, blockSize: 256 } } }), keyDim: 8, valueDim: 4 },
+  })) it(c.name, c.run);
+});
+
+describe('hybrid-cells (heuristic)', () => {
+  it('a cell answered by expansion is within its multipole bound of that cell exactly (threshold = ∞ expands every full cell)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1_000_000 }), (seed) => {
+        const rng = new Rng(seed);
+        const d = 4;
+        const spec = { policy: 'hybrid-cells', keyDim: d, valueDim: 2, tau: 0.5, params: { cells: 1, degree: 6, samples: 1, threshold: 1e300 } };
+        const cache = registry.create(spec) as CellsCache;
+        const exact = new ExactCache({ ...spec, policy: 'exact' });
+        for (let i = 0; i < 40; i++) {
+          const k = rng.fillGaussian(new Float32Array(d), 0.4);
+          const v = rng.fillGaussian(new Float32Array(2));
+          cache.append(k, v);
+          exact.append(k, v);
+        }
+        const q = rng.fillGaussian(new Float32Array(d), 0.6);
+        const out = cache.attend(q, new Float32Array(2));
+        expect(cache.expandedCells).toBe(1);
+        // Relative bound r per term ⇒ ||ô − o|| ≤ 2r·max||v||/(1 − r) (Taylor certificate).
+        expect(compareToExact(exact, q, out).maxAbs).toBeLessThan(0.05);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('is accurate on clustered streams at large ρ where one Taylor expansion is not (measured, no theorem)', () => {
+    const d = 8;
+    const tau = 1 / Math.sqrt(d);
+    const stream = sphereStream(5, 2048, d, 8, Math.sqrt(6 / tau), 16);
+    const cells = registry.create({ policy: 'hybrid-cells', keyDim: d, valueDim: 8, params: { cells: 16, degree: 2, samples: 64 } });
+    const errCells = maxNormalizedError(cells, stream, tau);
+    expect(errCells).toBeLessThan(0.1);
+  });
+});
+
+describe('auto', () => {
+  describe('conformance', () => {
+    for (const c of conformanceChecks({ registry, spec: { policy: 'auto', keyDim: 8, valueDim: 4, budget: 400, params: { warmup: 16 } } })) it(c.name, c.run);
+  });
+
+  it('picks hybrid-taylor-coreset at small ρ and hybrid-cells at large ρ, says so, and keeps stored ≤ budget', () => {
+    const d = 8;
+    const s = 8;
+    const tau = 1 / Math.sqrt(d);
+    fc.assert(
+      fc.property(fc.constantFrom(0.5, 1, 8, 20), fc.integer({ min: 0, max: 1000 }), (rho, seed) => {
+        const stream = sphereStream(seed, 400, d, s, Math.sqrt(rho / tau), 4);
+        const cache = registry.create({ policy: 'auto', keyDim: d, valueDim: s, budget: 600, seed, params: { warmup: 32 } }) as AutoHybridCache;
+        expect(cache.choice).toBe('warmup');
+        for (let i = 0; i < stream.n; i++) {
+          cache.append(stream.keys.subarray(i * d, (i + 1) * d), stream.values.subarray(i * s, (i + 1) * s));
+          expect(cache.stored).toBeLessThanOrEqual(600);
+        }
+        expect(cache.choice).toBe(rho <= 2 ? 'hybrid-taylor-coreset' : 'hybrid-cells');
+        expect(cache.describe()).toContain(cache.choice);
+        expect(cache.estimatedRho).toBeCloseTo(rho, 4);
+        expect(Number.isFinite(cache.attend(stream.queries.subarray(0, d), new Float32Array(s))[0]!)).toBe(true);
+      }),
+      { numRuns: 12 },
+    );
+  });
+
+  it('rejects a missing, ratio or too small budget with typed errors', () => {
+    for (const budget of [undefined, { ratio: 0.5 }, 10]) {
+      try {
+        registry.create({ policy: 'auto', keyDim: 8, valueDim: 8, ...(budget !== undefined ? { budget } : {}), params: { warmup: 16 } });
+        expect.unreachable();
+      } catch (e) {
+        expect(isKvError(e, KvErrorCode.InvalidBudget)).toBe(true);
+      }
+    }
+  });
+
+  it('exports every policy in hybridPolicies', () => {
+    expect(hybridPolicies.map((p) => p.name)).toEqual(['tiered', 'partitioned', taylorCoresetPolicy.name, cellsPolicy.name, autoPolicy.name]);
+  });
+});
