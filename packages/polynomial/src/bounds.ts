@@ -28,7 +28,15 @@ export function taylorRemainderBound(rho: number, g: number): number {
   return Math.exp((g + 1) * Math.log(rho) + rho - logFactorial(g + 1));
 }
 
-/** Options of {@link taylorDegreeFor}. */
+/**
+ * Options of {@link taylorDegreeFor}.
+ * @example
+ * ```ts
+ * import { type DegreeOptions, taylorDegreeFor } from '@kv/polynomial';
+ * const options: DegreeOptions = { even: false, maxDegree: 32 };
+ * taylorDegreeFor(1, 1e-3, options); // 6, the smallest g with e/(g+1)! ≤ 1e-3
+ * ```
+ */
 export interface DegreeOptions {
   /** Round up to an even degree (default true: the truncated series is then positive). */
   readonly even?: boolean;

@@ -63,7 +63,19 @@ export class ErrorCertificate {
   }
 }
 
-/** A plain copy of an {@link ErrorCertificate}. */
+/**
+ * A plain copy of an {@link ErrorCertificate}.
+ * @example
+ * ```ts
+ * import { createKernelSums, PolicyRegistry } from '@kv/core';
+ * import { type CertificateSnapshot, polynomialPolicies, type TaylorCache } from '@kv/polynomial';
+ * const cache = new PolicyRegistry().register(...polynomialPolicies)
+ *   .create({ policy: 'taylor', keyDim: 2, valueDim: 1, params: { degree: 4, warmup: 0 } }) as TaylorCache;
+ * cache.append(new Float32Array([0.5, 0]), new Float32Array([1]));
+ * const snapshot: CertificateSnapshot = cache.sumsWithCertificate(new Float32Array([1, 1]), createKernelSums(1)).toJSON();
+ * JSON.stringify(snapshot); // {"exact":false,"degree":4,...}
+ * ```
+ */
 export interface CertificateSnapshot {
   /** See {@link ErrorCertificate.exact}. */
   readonly exact: boolean;

@@ -1,6 +1,16 @@
 import { budgetCapacity, InvalidBudgetError, InvalidParamsError, type ParamInfo, type PolicySpec } from '@kv/core';
 
-/** Default memory limit of one cache: 256 MiB. */
+/**
+ * Default memory limit of one cache: 256 MiB (the `maxBytes` parameter of every policy here).
+ * @example
+ * ```ts
+ * import { PolicyRegistry } from '@kv/core';
+ * import { DEFAULT_MAX_BYTES, multipolePolicy } from '@kv/polynomial';
+ * // Raise the limit for a large multipole configuration.
+ * new PolicyRegistry().register(multipolePolicy)
+ *   .create({ policy: 'multipole', keyDim: 8, valueDim: 8, params: { maxBytes: 2 * DEFAULT_MAX_BYTES } });
+ * ```
+ */
 export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 
 /** The `maxBytes` parameter every policy of this package accepts. */

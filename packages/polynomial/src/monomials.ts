@@ -36,7 +36,14 @@ export function monomialCountOfDegree(d: number, l: number): number {
   return l === 0 ? 1 : monomialCount(d - 1, l);
 }
 
-/** Largest degree a basis supports (exponents are stored as bytes). */
+/**
+ * Largest degree a basis supports (exponents are stored as bytes).
+ * @example
+ * ```ts
+ * import { MAX_DEGREE, MonomialBasis } from '@kv/polynomial';
+ * new MonomialBasis(1, MAX_DEGREE).size; // 256: 1, x, …, x^255
+ * ```
+ */
 export const MAX_DEGREE = 255;
 
 /**

@@ -22,7 +22,16 @@ import { checkBudgetHolds, checkMemoryLimit, DEFAULT_MAX_BYTES, maxBytesParam, t
 import { expansionBytes, MomentExpansions } from './moments.js';
 import { MAX_DEGREE, monomialCount, MonomialBasis } from './monomials.js';
 
-/** Parameters of the `multipole` policy. */
+/**
+ * Parameters of the `multipole` policy: names, types, defaults and descriptions.
+ * @example
+ * ```ts
+ * import { PolicyRegistry } from '@kv/core';
+ * import { multipoleParams, multipolePolicy } from '@kv/polynomial';
+ * multipoleParams.map((p) => p.name); // the keys accepted in `params`
+ * new PolicyRegistry().register(multipolePolicy).create({ policy: 'multipole', keyDim: 8, valueDim: 8, params: { degree: 4, cells: 8 } });
+ * ```
+ */
 export const multipoleParams: readonly ParamInfo[] = [
   { name: 'degree', type: 'integer', default: 4, description: 'Expansion degree p per cell (even unless allowOdd).' },
   { name: 'cells', type: 'integer', default: 16, description: 'Largest number of cells (each holds C(d+p,p)·(s+1) Float64 moments).' },

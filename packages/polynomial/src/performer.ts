@@ -13,7 +13,16 @@ import {
 import { checkBudgetHolds, checkMemoryLimit, DEFAULT_MAX_BYTES, maxBytesParam, tokenEquivalents } from './memory.js';
 import { drawFeatureMatrix, logRandomFeatures } from './random-features.js';
 
-/** Parameters of the `performer` policy. */
+/**
+ * Parameters of the `performer` policy: names, types, defaults and descriptions.
+ * @example
+ * ```ts
+ * import { PolicyRegistry } from '@kv/core';
+ * import { performerParams, performerPolicy } from '@kv/polynomial';
+ * performerParams.map((p) => p.name); // the keys accepted in `params`
+ * new PolicyRegistry().register(performerPolicy).create({ policy: 'performer', keyDim: 8, valueDim: 8, params: { features: 64 } });
+ * ```
+ */
 export const performerParams: readonly ParamInfo[] = [
   { name: 'features', type: 'integer', default: 256, description: 'Number m of positive random features.' },
   { name: 'orthogonal', type: 'boolean', default: true, description: 'Orthogonal random features within blocks of d rows.' },

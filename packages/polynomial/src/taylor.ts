@@ -18,7 +18,16 @@ import { checkBudgetHolds, checkMemoryLimit, DEFAULT_MAX_BYTES, maxBytesParam, t
 import { expansionBytes, MomentExpansions } from './moments.js';
 import { MAX_DEGREE, monomialCount, MonomialBasis } from './monomials.js';
 
-/** Parameters of the `taylor` policy. */
+/**
+ * Parameters of the `taylor` policy: names, types, defaults and descriptions.
+ * @example
+ * ```ts
+ * import { PolicyRegistry } from '@kv/core';
+ * import { taylorParams, taylorPolicy } from '@kv/polynomial';
+ * taylorParams.map((p) => p.name); // the keys accepted in `params`
+ * new PolicyRegistry().register(taylorPolicy).create({ policy: 'taylor', keyDim: 8, valueDim: 8, params: { rho: 2, eps: 1e-4 } });
+ * ```
+ */
 export const taylorParams: readonly ParamInfo[] = [
   { name: 'degree', type: 'integer', description: 'Taylor degree g (even unless allowOdd); default: taylorDegreeFor(rho, eps).' },
   { name: 'rho', type: 'number', default: 1, description: 'Assumed logit radius ||q||·||k − c||·τ: picks the degree and is the strict-mode limit.' },

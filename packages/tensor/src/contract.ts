@@ -19,6 +19,15 @@ import type { KernelSums, ParamInfo, PolicySpec } from '@kv/core';
  *   to Kronecker computation, arXiv 2310.04064.
  * @see Chen, Li, Liang, Shi, Song, Tian. Limits of KV cache compression for tensor attention based
  *   autoregressive transformers, arXiv 2503.11108.
+ * @example
+ * ```ts
+ * import { createTensorCache, type TensorHeadCache, tensorCaches } from '@kv/tensor';
+ * const cache: TensorHeadCache = createTensorCache({ policy: 'tensor-four-cache', keyDim: 2, valueDim: 1 }, tensorCaches);
+ * const k = new Float32Array([1, 0]);
+ * cache.append(k, k, new Float32Array([2]), new Float32Array([3]));
+ * cache.attend(k, new Float32Array(1)); // [6]: one pair, v1 ∘ v2 = 2·3
+ * cache.bytes; // 384 = 8·(2+1)·16 bytes: 16 token rows of k1, k2, v1, v2
+ * ```
  */
 export interface TensorHeadCache {
   /** The spec this cache was created from (`keyDim` = d, `valueDim` = s). */

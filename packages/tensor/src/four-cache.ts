@@ -12,7 +12,15 @@ import { BaseTensorCache } from './base-tensor-cache.js';
 import type { TensorCacheDefinition } from './contract.js';
 import { INITIAL_TOKEN_ROWS } from './memory.js';
 
-/** Pair logits computed per block, so query scratch is fixed whatever n is. */
+/**
+ * Pair logits computed per block, so query scratch is fixed whatever n is.
+ * @example
+ * ```ts
+ * import { PAIR_BLOCK } from '@kv/tensor';
+ * // Query scratch of a materialized four-cache, in bytes, for d = s = 16 (not counted in `bytes`):
+ * const scratch = 8 * PAIR_BLOCK + 4 * PAIR_BLOCK * (16 + 16); // 34816
+ * ```
+ */
 export const PAIR_BLOCK = 256;
 
 /**
@@ -21,6 +29,13 @@ export const PAIR_BLOCK = 256;
  *   so no pair product is ever formed;
  * - `materialized` forms the pair rows k1_i ∘ k2_j and v1_i ∘ v2_j block by block (what a two-cache
  *   stores) and then runs the two-cache's GEMV on them.
+ *
+ * @example
+ * ```ts
+ * import { FourCache, type PairMode } from '@kv/tensor';
+ * const pairs: PairMode = 'materialized';
+ * new FourCache({ policy: 'tensor-four-cache', keyDim: 4, valueDim: 4, params: { pairs } }).pairMode; // 'materialized'
+ * ```
  */
 export type PairMode = 'factorized' | 'materialized';
 

@@ -7,12 +7,10 @@ export {
   type CacheBytes,
   fourCacheBytes,
   INITIAL_TOKEN_ROWS,
-  monomialCount,
   taylorCacheBytes,
   twoCacheBytes,
 } from './memory.js';
-export { MAX_MONOMIALS, MonomialBasis } from './monomials.js';
 export { referenceTensorAttention, type TensorAttentionResult, tensorReferenceSums } from './reference.js';
 export { createTensorCache, tensorCaches } from './registry.js';
-export { TaylorCache, taylorCacheDefinition, taylorRelativeError } from './taylor-cache.js';
+export { MAX_MONOMIALS, TaylorCache, taylorCacheDefinition, taylorRelativeError } from './taylor-cache.js';
 export { TwoCache, twoCacheDefinition } from './two-cache.js';

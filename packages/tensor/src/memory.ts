@@ -1,3 +1,5 @@
+import { monomialCount } from '@kv/polynomial';
+
 /**
  * Token rows every growable tensor cache allocates before its first doubling.
  *
@@ -27,7 +29,16 @@ export function allocatedTokenRows(n: number): number {
   return rows;
 }
 
-/** Bytes of a cache: what its arrays allocate, and what its formula in n counts (no slack). */
+/**
+ * Bytes of a cache: what its arrays allocate, and what its formula in n counts (no slack).
+ * @example
+ * ```ts
+ * import { type CacheBytes, fourCacheBytes } from '@kv/tensor';
+ * const b: CacheBytes = fourCacheBytes(100, 16, 16);
+ * b.allocated; // 32768 = 8·32·128: storage has doubled to 128 token rows
+ * b.live; // 25600 = 8·32·100
+ * ```
+ */
 export interface CacheBytes {
   /** Byte length of the arrays held (equals the cache's `bytes`). */
   readonly allocated: number;
@@ -74,27 +85,8 @@ export function twoCacheBytes(n: number, d: number, s: number): CacheBytes {
 }
 
 /**
- * Number of monomials of degree at most g in d variables, C(d+g, g): the Taylor cache's feature
- * count.
- *
- * @param d - Variables (key dimension).
- * @param degree - Largest total degree g.
- * @returns C(d+g, g).
- * @example
- * ```ts
- * import { monomialCount } from '@kv/tensor';
- * monomialCount(16, 4); // 4845
- * ```
- */
-export function monomialCount(d: number, degree: number): number {
-  let c = 1;
-  for (let k = 1; k <= degree; k++) c = (c * (d + k)) / k;
-  return Math.round(c);
-}
-
-/**
  * Memory of the Taylor-moment cache after its first token, independent of n (an empty cache holds
- * nothing): F = C(d+g, g) features, each with two
+ * nothing): F = C(d+g, g) features (`monomialCount` of `@kv/polynomial`), each with two
  * scalar moments and two s-vectors of moments in Float64, plus the per-coordinate value maxima of
  * v1 and v2 (2s doubles) and four key-norm maxima: `8·(F·(2 + 2s) + 2s + 4)` bytes.
  *

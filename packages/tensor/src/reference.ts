@@ -65,7 +65,16 @@ export function tensorReferenceSums(
   return out;
 }
 
-/** What {@link referenceTensorAttention} returns. */
+/**
+ * What {@link referenceTensorAttention} returns.
+ * @example
+ * ```ts
+ * import { referenceTensorAttention, type TensorAttentionResult } from '@kv/tensor';
+ * const k = new Float32Array([1, 0]);
+ * const r: TensorAttentionResult = referenceTensorAttention(k, k, k, new Float32Array([2]), new Float32Array([3]), 1, 1, new Float64Array(1));
+ * r.logZ; // 1: one pair with logit <k, k ∘ k>·τ = 1
+ * ```
+ */
 export interface TensorAttentionResult {
   /** The output N/Z (the caller's array). */
   readonly out: Float64Array;

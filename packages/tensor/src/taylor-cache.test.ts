@@ -4,11 +4,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gaussianStream, row } from '../test/streams.js';
 import { matrixSlicePolicy } from './matrix-slice.js';
-import { monomialCount, taylorCacheBytes } from './memory.js';
-import { MonomialBasis } from './monomials.js';
+import { monomialCount } from '@kv/polynomial';
+import { taylorCacheBytes } from './memory.js';
 import { referenceTensorAttention } from './reference.js';
 import { createTensorCache } from './registry.js';
-import { TaylorCache, taylorCacheDefinition, taylorRelativeError } from './taylor-cache.js';
+import { MAX_MONOMIALS, TaylorCache, taylorCacheDefinition, taylorRelativeError } from './taylor-cache.js';
 import { tensorConformanceChecks } from './testing/conformance.js';
 
 function expectKvError(fn: () => unknown, code: KvErrorCode): void {
@@ -21,33 +21,38 @@ function expectKvError(fn: () => unknown, code: KvErrorCode): void {
   expect(isKvError(caught, code), `expected ${code}, got ${String(caught)}`).toBe(true);
 }
 
-describe('MonomialBasis', () => {
-  it('has C(d+g, g) monomials and Σ_{|α|=ℓ} x^α y^α/α! = <x,y>^ℓ/ℓ! for every ℓ ≤ g', () => {
+describe('TaylorCache features (the monomial basis of @kv/polynomial)', () => {
+  it('one token: Z̃ = T_g(x) = Σ_{ℓ≤g} x^ℓ/ℓ! with x = τ<q, k1∘k2>, so 1/α! enters each pair once', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 7 }), fc.nat(), (d, g, seed) => {
-        const basis = new MonomialBasis(d, g);
-        expect(basis.size).toBe(monomialCount(d, g));
-        const st = gaussianStream(d, 1, 2, seed, 1.5);
-        const x = row(st.keys1, 0, d);
-        const y = row(st.keys1, 1, d);
-        const fx = basis.evaluate(x, 1, new Float64Array(basis.size));
-        const fy = basis.evaluate(y, 1, new Float64Array(basis.size));
-        const byDegree = new Float64Array(g + 1);
-        for (let f = 0; f < basis.size; f++) byDegree[basis.degreeOf[f]!] += fx[f]! * fy[f]! * basis.inverseFactorial[f]!;
-        let xy = 0;
-        for (let c = 0; c < d; c++) xy += x[c]! * y[c]!;
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.constantFrom(2, 4, 6, 8), fc.nat(), (d, g, seed) => {
+        const st = gaussianStream(d, 1, 1, seed, 1.5);
+        const cache = new TaylorCache({ policy: 'tensor-taylor', keyDim: d, valueDim: 1, tau: 0.7, params: { degree: g } });
+        const k1 = row(st.keys1, 0, d);
+        const k2 = row(st.keys2, 0, d);
+        cache.append(k1, k2, row(st.values1, 0, 1), row(st.values2, 0, 1));
+        const q = row(st.queries, 0, d);
+        let x = 0;
+        for (let c = 0; c < d; c++) x += q[c]! * k1[c]! * k2[c]!;
+        x *= 0.7;
         let term = 1;
-        for (let l = 0; l <= g; l++) {
-          if (l > 0) term *= xy / l;
-          expect(byDegree[l]!).toBeCloseTo(term, 10);
+        let taylor = 1;
+        for (let l = 1; l <= g; l++) {
+          term *= x / l;
+          taylor += term;
         }
+        const sums = cache.sums(q, createKernelSums(1));
+        expect(Math.exp(sums.m) * sums.z).toBeCloseTo(taylor, 10);
       }),
       { numRuns: 60 },
     );
   });
 
-  it('refuses bases that are too large', () => {
-    expectKvError(() => new MonomialBasis(64, 8), KvErrorCode.InvalidParams);
+  it(`refuses more than MAX_MONOMIALS = ${MAX_MONOMIALS} features before allocating them`, () => {
+    expect(monomialCount(64, 4)).toBeLessThanOrEqual(MAX_MONOMIALS);
+    expect(new TaylorCache({ policy: 'tensor-taylor', keyDim: 64, valueDim: 1, params: { degree: 4 } }).basis.size).toBe(monomialCount(64, 4));
+    expect(monomialCount(64, 6)).toBeGreaterThan(MAX_MONOMIALS);
+    expectKvError(() => new TaylorCache({ policy: 'tensor-taylor', keyDim: 64, valueDim: 1, params: { degree: 6 } }), KvErrorCode.InvalidParams);
+    expectKvError(() => createTensorCache({ policy: 'tensor-taylor', keyDim: 64, valueDim: 1, params: { degree: 8 } }), KvErrorCode.InvalidParams);
   });
 });
 

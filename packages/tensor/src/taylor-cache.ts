@@ -11,12 +11,25 @@ import {
   numberParam,
   type PolicySpec,
 } from '@kv/core';
+import { monomialCount, MonomialBasis, monomialFeatures } from '@kv/polynomial';
 import { BaseTensorCache } from './base-tensor-cache.js';
 import type { TensorCacheDefinition } from './contract.js';
 import { taylorCacheBytes } from './memory.js';
-import { MonomialBasis } from './monomials.js';
 
 const EMPTY = new Float64Array(0);
+
+/**
+ * Largest feature count F = C(d+g, g) the Taylor cache accepts: one Float64 feature vector is then
+ * at most 16 MiB, and the moment state 8·F·(2+2s) bytes stays in reach of a single head.
+ * @example
+ * ```ts
+ * import { monomialCount } from '@kv/polynomial';
+ * import { MAX_MONOMIALS } from '@kv/tensor';
+ * monomialCount(64, 4) <= MAX_MONOMIALS; // true: 814385 features
+ * monomialCount(64, 6) <= MAX_MONOMIALS; // false: degree 6 at d = 64 is refused
+ * ```
+ */
+export const MAX_MONOMIALS = 1 << 21;
 
 /**
  * Per-pair relative error of the degree-g Taylor kernel when every pair logit lies in [−ρ, ρ]:
@@ -80,7 +93,7 @@ export class TaylorCache extends BaseTensorCache {
   readonly degree: number;
   /** Certified logit bound above which queries are refused (undefined: answer and degrade). */
   readonly maxLogit: number | undefined;
-  /** The monomial features (F = C(d+g, g)). */
+  /** The monomials |α| ≤ g in d variables (F = C(d+g, g)), shared machinery of `@kv/polynomial`. */
   readonly basis: MonomialBasis;
   // Allocated at the first token and released by reset(), so an empty cache holds nothing.
   private moments1 = EMPTY;
@@ -90,11 +103,12 @@ export class TaylorCache extends BaseTensorCache {
   private valueMax = EMPTY;
   private keyNorms = EMPTY;
   private readonly features: Float64Array;
+  private readonly scaledQuery: Float64Array;
 
   /**
    * @param spec - The spec; `params.degree` (even, default 4) and `params.maxLogit` (optional).
    * @throws `InvalidParamsError` for an odd or out-of-range degree, a bad `maxLogit`
-   *   or too many monomials; `InvalidBudgetError` when a budget is given that is a
+   *   or more than {@link MAX_MONOMIALS} monomials; `InvalidBudgetError` when a budget is given that is a
    *   ratio or smaller than the fixed moment state.
    */
   constructor(spec: PolicySpec) {
@@ -105,8 +119,15 @@ export class TaylorCache extends BaseTensorCache {
     }
     this.maxLogit =
       spec.params?.maxLogit === undefined ? undefined : numberParam(spec.params, 'maxLogit', { min: Number.MIN_VALUE });
+    const count = monomialCount(this.keyDim, this.degree);
+    if (count > MAX_MONOMIALS) {
+      throw new InvalidParamsError(
+        `degree ${this.degree} in dimension ${this.keyDim} needs ${count} monomials, more than ${MAX_MONOMIALS}`,
+      );
+    }
     this.basis = new MonomialBasis(this.keyDim, this.degree);
     this.features = new Float64Array(this.basis.size);
+    this.scaledQuery = new Float64Array(this.keyDim);
     if (spec.budget !== undefined) {
       const budget = fixedBudget(spec, spec.policy);
       const needed = Math.ceil(taylorCacheBytes(this.keyDim, this.valueDim, this.degree).allocated / this.tokenBytes);
@@ -121,7 +142,7 @@ export class TaylorCache extends BaseTensorCache {
     return Math.ceil(this.bytes / this.tokenBytes);
   }
 
-  /** Moments, value maxima and key-norm maxima (the feature scratch and the basis tables are not state). */
+  /** Moments, value maxima and key-norm maxima (the feature and query scratch and the basis tables are not state). */
   buffers(): readonly ArrayBufferView[] {
     return [this.moments1, this.moments2, this.valueMoments1, this.valueMoments2, this.valueMax, this.keyNorms];
   }
@@ -188,8 +209,11 @@ export class TaylorCache extends BaseTensorCache {
       );
     }
     const basis = this.basis;
-    const coef = basis.evaluate(query, this.tau, this.features);
-    const inv = basis.inverseFactorial;
+    const scaled = this.scaledQuery;
+    for (let c = 0; c < scaled.length; c++) scaled[c] = this.tau * query[c]!;
+    // The 1/α! of T_g must enter each pair once, so it goes on the query side: @kv/polynomial's
+    // 'key' features give (τq)^α/α!, and the key moments below use the plain 'query' features k^α.
+    const coef = monomialFeatures(basis, scaled, 'key', this.features);
     const s = this.valueDim;
     const a1 = this.moments1;
     const a2 = this.moments2;
@@ -199,7 +223,7 @@ export class TaylorCache extends BaseTensorCache {
     n.fill(0);
     let z = 0;
     for (let f = 0; f < basis.size; f++) {
-      const c = coef[f]! * inv[f]!;
+      const c = coef[f]!;
       z += c * a1[f]! * a2[f]!;
       const row = f * s;
       for (let j = 0; j < s; j++) n[j] += c * m1[row + j]! * m2[row + j]!;
@@ -237,7 +261,7 @@ export class TaylorCache extends BaseTensorCache {
   }
 
   private accumulate(key: Float32Array, value: Float32Array, moments: Float64Array, valueMoments: Float64Array): void {
-    const feats = this.basis.evaluate(key, 1, this.features);
+    const feats = monomialFeatures(this.basis, key, 'query', this.features);
     const s = this.valueDim;
     for (let f = 0; f < this.basis.size; f++) {
       const x = feats[f]!;
