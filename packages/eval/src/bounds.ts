@@ -5,6 +5,7 @@ import { InvalidParamsError } from '@kv/core';
  *
  * @example
  * ```ts
+ * import type { BoundInputs } from '@kv/eval';
  * const p: BoundInputs = { n: 4096, d: 64, s: 64, epsilon: 0.1, r: 8 };
  * ```
  */

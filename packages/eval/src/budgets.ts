@@ -7,6 +7,7 @@ import { ConfigError } from './errors.js';
  *
  * @example
  * ```ts
+ * import type { BudgetChoice } from '@kv/eval';
  * const b: BudgetChoice = { kind: 'fraction', value: 0.25, label: '1/4' };
  * ```
  */
@@ -62,7 +63,16 @@ export function parseBudget(raw: unknown): BudgetChoice {
   throw new ConfigError(`budget ${JSON.stringify(raw)} is not understood; expected "1/4", "25%", 0.25 (fractions of the stream), an integer token count, {tokens} or {ratio}`);
 }
 
-/** The budget used by policies that take none. */
+/**
+ * The budget used by policies that take none (`exact`, `balancekv-theory`): they run once per
+ * workload and seed, labelled `full`.
+ *
+ * @example
+ * ```ts
+ * import { FULL_BUDGET, resolveBudget } from '@kv/eval';
+ * resolveBudget(FULL_BUDGET, 512); // undefined: the policy gets no budget
+ * ```
+ */
 export const FULL_BUDGET: BudgetChoice = { kind: 'full', value: 0, label: 'full' };
 
 /**

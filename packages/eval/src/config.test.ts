@@ -1,10 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseBudget, resolveBudget } from './budgets.js';
 import { expandJobs, folderName, readConfigFile, resolveConfig } from './config.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, TraceFormatError } from './errors.js';
+import type { TraceWorkloadSpec } from './workloads/types.js';
+import { buildWorkload } from './workloads/build.js';
+import { syntheticWorkload } from './workloads/synthetic.js';
+import { writeNpyTrace, writeSafetensorsTrace } from './workloads/traces.js';
 import { createRegistry } from './test-fixtures/policies.js';
 
 const registry = createRegistry();
@@ -71,5 +75,43 @@ describe('config', () => {
     writeFileSync(j, '[1]');
     expect(() => readConfigFile(j)).toThrow(ConfigError);
     expect(() => readConfigFile(join(dir, 'missing.json'))).toThrow(ConfigError);
+  });
+
+  it('resolves trace paths in a config file against its folder, and leaves code configs as given', () => {
+    // A folder name that cannot exist in the current directory, so a cwd-relative lookup fails.
+    const project = mkdtempSync(join(dir, 'project-'));
+    const traceName = `trace-${basename(project)}`;
+    const stream = syntheticWorkload({ family: 'gaussian', n: 12, d: 4, s: 4 }, 0).heads[0]!;
+    writeNpyTrace(join(project, 'traces', traceName), [{ layer: 0, head: 0, stream }]);
+    writeSafetensorsTrace(join(project, 'one.safetensors'), [{ layer: 0, head: 0, stream }]);
+    mkdirSync(join(project, 'configs'));
+    const y = join(project, 'configs', 'eval.yaml');
+    writeFileSync(
+      y,
+      `workloads:\n  - {family: npy, path: ../traces/${traceName}}\n  - {family: safetensors, path: ../one.safetensors}\n  - {family: npy, path: ${join(project, 'traces', traceName)}}\n  - gaussian\n`,
+    );
+    const fromFile = resolveConfig(readConfigFile(y), registry).workloads as TraceWorkloadSpec[];
+    expect(fromFile.slice(0, 3).map((w) => w.path)).toEqual([join(project, 'traces', traceName), join(project, 'one.safetensors'), join(project, 'traces', traceName)]);
+    expect(fromFile[3]).toEqual({ family: 'gaussian' });
+    const loaded = buildWorkload(fromFile[0]!, 0);
+    expect(loaded.name).toBe(traceName);
+    expect(loaded.heads[0]!.keys).toEqual(stream.keys);
+    expect(buildWorkload(fromFile[1]!, 0).name).toBe('one');
+    // The same file read from elsewhere (a relative config path) gives the same trace paths.
+    expect((readConfigFile(relative(process.cwd(), y)).workloads as TraceWorkloadSpec[])[0]!.path).toBe(fromFile[0]!.path);
+    const j = join(project, 'configs', 'eval.json');
+    writeFileSync(j, JSON.stringify({ workloads: [{ family: 'safetensors', path: '../one.safetensors' }] }));
+    expect((readConfigFile(j).workloads as TraceWorkloadSpec[])[0]!.path).toBe(join(project, 'one.safetensors'));
+
+    // Programmatic configs keep their paths, which Node reads against the current directory.
+    const inCode = resolveConfig({ workloads: [{ family: 'npy', path: `traces/${traceName}` }] }, registry).workloads[0] as TraceWorkloadSpec;
+    expect(inCode.path).toBe(`traces/${traceName}`);
+    expect(() => buildWorkload(inCode, 0)).toThrow(TraceFormatError);
+  });
+
+  it('leaves malformed trace entries of a config file for resolveConfig to reject', () => {
+    const y = join(dir, 'bad-trace.yaml');
+    writeFileSync(y, 'workloads:\n  - {family: npy}\n');
+    expect(() => resolveConfig(readConfigFile(y), registry)).toThrow(/needs a path/);
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { PolicyRegistry } from '@kv/core';
 import { parse as parseYaml } from 'yaml';
 import { type BudgetChoice, FULL_BUDGET, parseBudget } from './budgets.js';
@@ -9,6 +10,12 @@ import type { WorkloadSpec } from './workloads/types.js';
 
 /**
  * An evaluation as written in a JSON or YAML file (or built from CLI flags).
+ *
+ * @remarks
+ * Trace paths (`{family: npy | safetensors, path}`) in a config read by {@link readConfigFile} are
+ * relative to the config file's folder, so a config and its traces can move together. In a config
+ * built in code (passed to {@link resolveConfig} or `evaluate`), they are used as given, i.e.
+ * relative to the current directory, as Node's `fs` functions read them.
  *
  * @example
  * ```yaml
@@ -73,9 +80,11 @@ export interface ResolvedConfig {
 const KNOWN_KEYS = new Set(['name', 'policies', 'exclude', 'params', 'budgets', 'workloads', 'seeds', 'queryStride', 'workers']);
 
 /**
- * Reads a config file: `.yaml`/`.yml` with the `yaml` package, anything else as JSON.
+ * Reads a config file: `.yaml`/`.yml` with the `yaml` package, anything else as JSON. Relative
+ * trace paths in `workloads` are resolved against the file's folder (not the current directory),
+ * and returned absolute; everything else is returned as written.
  * @param path - The file.
- * @returns The raw config (validate it with {@link resolveConfig}).
+ * @returns The raw config (validate it with {@link resolveConfig}), trace paths absolute.
  * @throws {@link ConfigError} when the file cannot be read or parsed.
  * @example
  * ```ts
@@ -93,10 +102,23 @@ export function readConfigFile(path: string): EvalConfig {
   try {
     const raw: unknown = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('the top level must be a mapping');
-    return raw as EvalConfig;
+    return withTracePathsFrom(dirname(resolve(path)), raw as EvalConfig);
   } catch (e) {
     throw new ConfigError(`${path}: ${(e as Error).message}`);
   }
+}
+
+// Only well-formed trace entries are rewritten: anything else is left for resolveConfig to reject
+// with its usual message.
+function withTracePathsFrom(base: string, config: EvalConfig): EvalConfig {
+  if (!Array.isArray(config.workloads)) return config;
+  const workloads = config.workloads.map((w: unknown) => {
+    if (typeof w !== 'object' || w === null) return w;
+    const spec = w as { family?: unknown; path?: unknown };
+    if ((spec.family !== 'npy' && spec.family !== 'safetensors') || typeof spec.path !== 'string') return w;
+    return { ...spec, path: resolve(base, spec.path) };
+  });
+  return { ...config, workloads } as EvalConfig;
 }
 
 function workloadSpec(raw: string | WorkloadSpec, i: number): WorkloadSpec {

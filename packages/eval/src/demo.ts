@@ -18,7 +18,7 @@ export const demoConfig: EvalConfig = {
   params: {
     balancekv: { sink: 16, window: 16, blockSize: 64 },
     'balancekv-theory': { radius: 10 },
-    'hybrid-cells': { cells: 1, degree: 2, samples: 16 },
+    'hybrid-cells': { cells: 4, degree: 1, samples: 8 },
     multipole: { degree: 2, cells: 1 },
     performer: { features: 48 },
     pyramidkv: { layer: 0, layers: 1 },

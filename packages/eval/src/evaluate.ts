@@ -17,6 +17,7 @@ import { buildWorkload } from './workloads/build.js';
  *
  * @example
  * ```ts
+ * import type { EvaluateOptions } from '@kv/eval';
  * const o: EvaluateOptions = { workers: 1 };
  * ```
  */
@@ -110,6 +111,7 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions = {}
  *
  * @example
  * ```ts
+ * import type { ReportFiles } from '@kv/eval';
  * const f: ReportFiles = { dir: 'out', markdown: 'out/results.md', json: 'out/results.json', csv: 'out/results.csv', html: 'out/report.html', plots: [] };
  * ```
  */
@@ -137,7 +139,8 @@ export interface ReportFiles {
  * @returns The paths written.
  * @example
  * ```ts
- * import { writeReport } from '@kv/eval';
+ * import { evaluate, writeReport } from '@kv/eval';
+ * const report = await evaluate({ policies: ['exact', 'sliding-window'], workloads: [{ family: 'gaussian', n: 256, d: 16 }] });
  * const files = await writeReport(report, 'kv-eval-results');
  * ```
  */

@@ -11,6 +11,7 @@ import { runJob, type RunJob, type RunResult } from './runner.js';
  *
  * @example
  * ```ts
+ * import type { RunJobsOptions } from '@kv/eval';
  * const o: RunJobsOptions = { workers: 'auto', onProgress: (done, total) => {} };
  * ```
  */

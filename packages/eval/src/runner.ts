@@ -16,6 +16,7 @@ import type { Workload, WorkloadSpec } from './workloads/types.js';
  *
  * @example
  * ```ts
+ * import type { PolicyChoice } from '@kv/eval';
  * const p: PolicyChoice = { policy: 'sliding-window', label: 'window' };
  * ```
  */
@@ -33,6 +34,7 @@ export interface PolicyChoice {
  *
  * @example
  * ```ts
+ * import type { RunJob } from '@kv/eval';
  * const job: RunJob = { index: 0, policy: { policy: 'exact' }, budget: { kind: 'full', value: 0, label: 'full' },
  *   workload: { family: 'gaussian', n: 64, d: 16 }, workloadIndex: 0, seed: 0, queryStride: 1 };
  * ```
@@ -60,6 +62,7 @@ export interface RunJob {
  *
  * @example
  * ```ts
+ * import type { ErrorSeries } from '@kv/eval';
  * const s: ErrorSeries = { step: [0, 1], relative: [0, 0.1], normalized: [0, 0.01] };
  * ```
  */
@@ -145,7 +148,16 @@ export interface HeadReference {
   readonly valueNorms: Float64Array;
 }
 
-/** A built workload with its exact answers at the asked steps, shared by every policy run on it. */
+/**
+ * A built workload with its exact answers at the asked steps, shared by every policy run on it.
+ *
+ * @example
+ * ```ts
+ * import { type PreparedWorkload, prepareWorkload } from '@kv/eval';
+ * const p: PreparedWorkload = prepareWorkload({ family: 'gaussian', n: 64, d: 16 }, 0, 4);
+ * p.reference[0]!.steps; // [3, 7, …, 63]: the steps asked with stride 4
+ * ```
+ */
 export interface PreparedWorkload {
   /** The workload. */
   readonly workload: Workload;

@@ -3,6 +3,7 @@
  *
  * @example
  * ```ts
+ * import type { Summary } from '@kv/eval';
  * const s: Summary = { median: 0.1, p90: 0.3, max: 0.5, mean: 0.15 };
  * ```
  */

@@ -85,10 +85,12 @@ export function twoCacheBytes(n: number, d: number, s: number): CacheBytes {
 }
 
 /**
- * Memory of the Taylor-moment cache after its first token, independent of n (an empty cache holds
- * nothing): F = C(d+g, g) features (`monomialCount` of `@kv/polynomial`), each with two
- * scalar moments and two s-vectors of moments in Float64, plus the per-coordinate value maxima of
- * v1 and v2 (2s doubles) and four key-norm maxima: `8·(F·(2 + 2s) + 2s + 4)` bytes.
+ * Memory of the Taylor-moment cache after its first token, independent of n: F = C(d+g, g)
+ * features (`monomialCount` of `@kv/polynomial`), each with two scalar moments and two s-vectors
+ * of moments in Float64, plus the per-coordinate value maxima of v1 and v2 (2s doubles) and four
+ * key-norm maxima, `8·(F·(2 + 2s) + 2s + 4)` bytes; plus what the cache holds from construction
+ * on: the monomial tables (`7F + 4(g + 2)` bytes) and the Float64 feature and scaled-query scratch
+ * (`8F + 8d`).
  *
  * @param d - Key dimension.
  * @param s - Value dimension.
@@ -101,6 +103,9 @@ export function twoCacheBytes(n: number, d: number, s: number): CacheBytes {
  * ```
  */
 export function taylorCacheBytes(d: number, s: number, degree: number): CacheBytes {
-  const bytes = 8 * (monomialCount(d, degree) * (2 + 2 * s) + 2 * s + 4);
+  const f = monomialCount(d, degree);
+  // Moments, value maxima and norms; the basis tables (Int32 parent, Uint16 variable, Uint8
+  // exponent per monomial, Int32 block starts); the Float64 feature and scaled-query scratch.
+  const bytes = 8 * (f * (2 + 2 * s) + 2 * s + 4) + 7 * f + 4 * (degree + 2) + 8 * f + 8 * d;
   return { allocated: bytes, live: bytes };
 }

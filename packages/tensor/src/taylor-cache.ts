@@ -93,17 +93,19 @@ export class TaylorCache extends BaseTensorCache {
   readonly degree: number;
   /** Certified logit bound above which queries are refused (undefined: answer and degrade). */
   readonly maxLogit: number | undefined;
-  /** The monomials |α| ≤ g in d variables (F = C(d+g, g)), shared machinery of `@kv/polynomial`. */
-  readonly basis: MonomialBasis;
-  // Allocated at the first token and released by reset(), so an empty cache holds nothing.
+  /** Number of monomials |α| ≤ g in d variables, F = C(d+g, g). */
+  readonly featureCount: number;
+  // Allocated at the first token and released by reset(), so an empty cache holds nothing: the
+  // monomial basis (shared machinery of `@kv/polynomial`), its feature scratch and the moments.
+  private basis: MonomialBasis | null = null;
+  private features = EMPTY;
+  private scaledQuery = EMPTY;
   private moments1 = EMPTY;
   private moments2 = EMPTY;
   private valueMoments1 = EMPTY;
   private valueMoments2 = EMPTY;
   private valueMax = EMPTY;
   private keyNorms = EMPTY;
-  private readonly features: Float64Array;
-  private readonly scaledQuery: Float64Array;
 
   /**
    * @param spec - The spec; `params.degree` (even, default 4) and `params.maxLogit` (optional).
@@ -125,9 +127,7 @@ export class TaylorCache extends BaseTensorCache {
         `degree ${this.degree} in dimension ${this.keyDim} needs ${count} monomials, more than ${MAX_MONOMIALS}`,
       );
     }
-    this.basis = new MonomialBasis(this.keyDim, this.degree);
-    this.features = new Float64Array(this.basis.size);
-    this.scaledQuery = new Float64Array(this.keyDim);
+    this.featureCount = count;
     if (spec.budget !== undefined) {
       const budget = fixedBudget(spec, spec.policy);
       const needed = Math.ceil(taylorCacheBytes(this.keyDim, this.valueDim, this.degree).allocated / this.tokenBytes);
@@ -142,9 +142,20 @@ export class TaylorCache extends BaseTensorCache {
     return Math.ceil(this.bytes / this.tokenBytes);
   }
 
-  /** Moments, value maxima and key-norm maxima (the feature and query scratch and the basis tables are not state). */
+  /** Moments, value maxima, key-norm maxima, the monomial tables and the feature scratch (none before the first token). */
   buffers(): readonly ArrayBufferView[] {
-    return [this.moments1, this.moments2, this.valueMoments1, this.valueMoments2, this.valueMax, this.keyNorms];
+    if (!this.basis) return [];
+    return [
+      this.moments1,
+      this.moments2,
+      this.valueMoments1,
+      this.valueMoments2,
+      this.valueMax,
+      this.keyNorms,
+      ...this.basis.buffers(),
+      this.features,
+      this.scaledQuery,
+    ];
   }
 
   /**
@@ -208,7 +219,7 @@ export class TaylorCache extends BaseTensorCache {
         `certified pair-logit bound ρ(q) = ${rho} exceeds maxLogit = ${this.maxLogit} (degree ${this.degree})`,
       );
     }
-    const basis = this.basis;
+    const basis = this.basis!;
     const scaled = this.scaledQuery;
     for (let c = 0; c < scaled.length; c++) scaled[c] = this.tau * query[c]!;
     // The 1/α! of T_g must enter each pair once, so it goes on the query side: @kv/polynomial's
@@ -247,11 +258,16 @@ export class TaylorCache extends BaseTensorCache {
 
   protected onReset(): void {
     this.moments1 = this.moments2 = this.valueMoments1 = this.valueMoments2 = this.valueMax = this.keyNorms = EMPTY;
+    this.features = this.scaledQuery = EMPTY;
+    this.basis = null;
   }
 
   private allocate(): void {
-    const f = this.basis.size;
+    this.basis = new MonomialBasis(this.keyDim, this.degree);
+    const f = this.featureCount;
     const s = this.valueDim;
+    this.features = new Float64Array(f);
+    this.scaledQuery = new Float64Array(this.keyDim);
     this.moments1 = new Float64Array(f);
     this.moments2 = new Float64Array(f);
     this.valueMoments1 = new Float64Array(f * s);
@@ -261,9 +277,9 @@ export class TaylorCache extends BaseTensorCache {
   }
 
   private accumulate(key: Float32Array, value: Float32Array, moments: Float64Array, valueMoments: Float64Array): void {
-    const feats = monomialFeatures(this.basis, key, 'query', this.features);
+    const feats = monomialFeatures(this.basis!, key, 'query', this.features);
     const s = this.valueDim;
-    for (let f = 0; f < this.basis.size; f++) {
+    for (let f = 0; f < this.featureCount; f++) {
       const x = feats[f]!;
       moments[f] += x;
       axpy(s, x, value, 1, 0, valueMoments, 1, f * s);

@@ -3,6 +3,7 @@
  *
  * @example
  * ```ts
+ * import type { CliIO } from '@kv/eval';
  * const io: CliIO = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s), stderrStream: process.stderr };
  * ```
  */

@@ -26,8 +26,11 @@ function markdownTableToHtml(md: string): string {
  * @returns The HTML document.
  * @example
  * ```ts
- * import { htmlReport } from '@kv/eval';
- * writeFileSync('report.html', htmlReport(report, [{ title: 'Pareto', svg }]));
+ * import { writeFileSync } from 'node:fs';
+ * import { evaluate, htmlReport, renderSvg, reportPlots } from '@kv/eval';
+ * const report = await evaluate({ policies: ['exact', 'sliding-window'], workloads: [{ family: 'gaussian', n: 256, d: 16 }] });
+ * const plots = await Promise.all(reportPlots(report).map(async (p) => ({ title: p.title, svg: await renderSvg(p.spec) })));
+ * writeFileSync('report.html', htmlReport(report, plots));
  * ```
  */
 export function htmlReport(report: EvalReport, plots: readonly { title: string; svg: string }[]): string {

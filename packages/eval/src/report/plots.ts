@@ -2,7 +2,16 @@ import type { TopLevelSpec } from 'vega-lite';
 import { spaceBounds } from '../bounds.js';
 import type { EvalReport, WorkloadInfo } from './types.js';
 
-/** Errors below this are drawn at it, so exact answers stay on log axes. */
+/**
+ * Errors below this are drawn at it, so exact answers (error 0) stay on the log axes.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_FLOOR } from '@kv/eval';
+ * const drawn = (error: number): number => Math.max(error, ERROR_FLOOR);
+ * drawn(0); // 1e-9: an exact run stays on the log axis
+ * ```
+ */
 export const ERROR_FLOOR = 1e-9;
 
 /**
@@ -10,7 +19,8 @@ export const ERROR_FLOOR = 1e-9;
  *
  * @example
  * ```ts
- * import { reportPlots } from '@kv/eval';
+ * import { evaluate, reportPlots } from '@kv/eval';
+ * const report = await evaluate({ policies: ['exact', 'sliding-window'], workloads: [{ family: 'gaussian', n: 256, d: 16 }] });
  * for (const p of reportPlots(report)) console.log(p.file);
  * ```
  */
@@ -156,7 +166,8 @@ function boundsSpec(report: EvalReport, w: WorkloadInfo): TopLevelSpec {
  * @returns Plot specs with their file names.
  * @example
  * ```ts
- * import { reportPlots, renderSvg } from '@kv/eval';
+ * import { evaluate, renderSvg, reportPlots } from '@kv/eval';
+ * const report = await evaluate({ policies: ['exact', 'sliding-window'], workloads: [{ family: 'gaussian', n: 256, d: 16 }] });
  * const svg = await renderSvg(reportPlots(report)[0]!.spec);
  * ```
  */

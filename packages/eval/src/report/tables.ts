@@ -17,7 +17,8 @@ function table(header: string[], rows: string[][]): string {
  * @returns Markdown.
  * @example
  * ```ts
- * import { resultsTable } from '@kv/eval';
+ * import { evaluate, resultsTable } from '@kv/eval';
+ * const report = await evaluate({ policies: ['exact', 'sliding-window'], workloads: [{ family: 'gaussian', n: 256, d: 16 }] });
  * console.log(resultsTable(report));
  * ```
  */
@@ -68,7 +69,8 @@ export function resultsTable(report: EvalReport): string {
  * @returns Markdown.
  * @example
  * ```ts
- * import { workloadsTable } from '@kv/eval';
+ * import { evaluate, workloadsTable } from '@kv/eval';
+ * const report = await evaluate({ policies: ['exact', 'sliding-window'], workloads: [{ family: 'gaussian', n: 256, d: 16 }] });
  * console.log(workloadsTable(report));
  * ```
  */
@@ -85,7 +87,8 @@ export function workloadsTable(report: EvalReport): string {
  * @returns Markdown.
  * @example
  * ```ts
- * import { boundsTable } from '@kv/eval';
+ * import { evaluate, boundsTable } from '@kv/eval';
+ * const report = await evaluate({ policies: ['exact', 'sliding-window'], workloads: [{ family: 'gaussian', n: 256, d: 16 }] });
  * console.log(boundsTable(report));
  * ```
  */
@@ -115,7 +118,8 @@ export function boundsTable(report: EvalReport): string {
  * @returns Markdown lines (empty when there is no hard workload).
  * @example
  * ```ts
- * import { hardInstanceSummary } from '@kv/eval';
+ * import { evaluate, hardInstanceSummary } from '@kv/eval';
+ * const report = await evaluate({ policies: ['exact', 'sliding-window'], workloads: [{ family: 'gaussian', n: 256, d: 16 }] });
  * console.log(hardInstanceSummary(report));
  * ```
  */
@@ -141,7 +145,9 @@ export function hardInstanceSummary(report: EvalReport): string {
  * @returns Markdown.
  * @example
  * ```ts
- * import { markdownReport } from '@kv/eval';
+ * import { writeFileSync } from 'node:fs';
+ * import { evaluate, markdownReport } from '@kv/eval';
+ * const report = await evaluate({ policies: ['exact', 'sliding-window'], workloads: [{ family: 'gaussian', n: 256, d: 16 }] });
  * writeFileSync('results.md', markdownReport(report));
  * ```
  */
@@ -181,7 +187,9 @@ function csvCell(v: unknown): string {
  * @returns CSV text with a header row.
  * @example
  * ```ts
- * import { resultsCsv } from '@kv/eval';
+ * import { writeFileSync } from 'node:fs';
+ * import { evaluate, resultsCsv } from '@kv/eval';
+ * const report = await evaluate({ policies: ['exact', 'sliding-window'], workloads: [{ family: 'gaussian', n: 256, d: 16 }] });
  * writeFileSync('results.csv', resultsCsv(report));
  * ```
  */

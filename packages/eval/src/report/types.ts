@@ -7,6 +7,7 @@ import type { RunResult } from '../runner.js';
  *
  * @example
  * ```ts
+ * import type { WorkloadInfo } from '@kv/eval';
  * const w: WorkloadInfo = { name: 'index', family: 'index', description: '', n: 512, d: 64, s: 64,
  *   heads: 1, radius: 14, tau: 0.125, rho: 24.5, hard: true };
  * ```
@@ -41,6 +42,7 @@ export interface WorkloadInfo {
  *
  * @example
  * ```ts
+ * import type { BoundComparison } from '@kv/eval';
  * const row: BoundComparison = { workload: 'gaussian', label: 'sliding-window', budget: '1/4', seed: 0,
  *   epsilon: 0.1, measuredBytes: 8192, bounds: [] };
  * ```

@@ -6,6 +6,7 @@ import { TraceFormatError } from '../errors.js';
  *
  * @example
  * ```ts
+ * import type { NpyMatrix } from '@kv/eval';
  * const m: NpyMatrix = { shape: [2, 3], data: new Float32Array(6), dtype: 'f4' };
  * ```
  */

@@ -1,7 +1,15 @@
 import { InvalidParamsError, mixSeed, Rng } from '@kv/core';
 import type { HeadStream, SyntheticFamily, SyntheticWorkloadSpec, Workload } from './types.js';
 
-/** Every synthetic family, with a one-line description (for `kv-eval list`). */
+/**
+ * Every synthetic family, with a one-line description (for `kv-eval list`).
+ *
+ * @example
+ * ```ts
+ * import { syntheticFamilies } from '@kv/eval';
+ * for (const [family, description] of Object.entries(syntheticFamilies)) console.log(`${family}: ${description}`);
+ * ```
+ */
 export const syntheticFamilies: Readonly<Record<SyntheticFamily, string>> = {
   gaussian: 'i.i.d. Gaussian queries, keys and values, rescaled to radius r.',
   clustered: 'Keys and queries around a few random centres (params.clusters, default 8).',

@@ -62,6 +62,19 @@ describe('trace loaders', () => {
     expect(w.tau).toBe(0.5);
   });
 
+  it('names a folder trace after its folder and a safetensors trace after its file', () => {
+    const folder = join(dir, 'tinyllama-L0');
+    writeNpyTrace(folder, [{ layer: 0, head: 0, stream: a }]);
+    expect(loadNpyTrace({ family: 'npy', path: folder }).name).toBe('tinyllama-L0');
+    expect(loadNpyTrace({ family: 'npy', path: `${folder}/` }).name).toBe('tinyllama-L0');
+    expect(loadNpyTrace({ family: 'npy', path: join(folder, 'manifest.json') }).name).toBe('tinyllama-L0');
+    expect(loadNpyTrace({ family: 'npy', path: folder, name: 'mine' }).name).toBe('mine');
+    const file = join(dir, 'llama.L3.safetensors');
+    writeSafetensorsTrace(file, [{ layer: 3, head: 0, stream: a }]);
+    expect(loadSafetensorsTrace({ family: 'safetensors', path: file }).name).toBe('llama.L3');
+    expect(loadSafetensorsTrace({ family: 'safetensors', path: file, name: 'mine' }).name).toBe('mine');
+  });
+
   it('rejects malformed traces with TraceFormatError', () => {
     expect(() => loadNpyTrace({ family: 'npy', path: join(dir, 'missing') })).toThrow(TraceFormatError);
     const bad = join(dir, 'bad');

@@ -12,6 +12,7 @@ import type { HeadStream, TraceWorkloadSpec, Workload } from './types.js';
  *
  * @example
  * ```ts
+ * import type { TraceManifestHead } from '@kv/eval';
  * const h: TraceManifestHead = { layer: 0, head: 0, q: 'L0.H0.q.npy', k: 'L0.H0.k.npy', v: 'L0.H0.v.npy' };
  * ```
  */
@@ -75,7 +76,9 @@ function assembleHead(label: string, q: { rows: number; cols: number; data: Floa
   };
 }
 
-function finish(spec: TraceWorkloadSpec, family: 'npy' | 'safetensors', heads: HeadStream[], tau: number | undefined, source: string): Workload {
+// `defaultName` is the folder of a folder trace (its manifest is always `manifest.json`, so the
+// manifest's name would tell traces apart by nothing) and the file stem of a safetensors trace.
+function finish(spec: TraceWorkloadSpec, family: 'npy' | 'safetensors', heads: HeadStream[], tau: number | undefined, source: string, defaultName: string): Workload {
   if (heads.length === 0) throw new TraceFormatError(`${source}: no head`);
   const d = heads[0]!.keyDim;
   const s = heads[0]!.valueDim;
@@ -91,7 +94,7 @@ function finish(spec: TraceWorkloadSpec, family: 'npy' | 'safetensors', heads: H
   if (!(Number.isFinite(t) && t > 0)) throw new TraceFormatError(`${source}: tau is ${t}, expected a number > 0`);
   const radius = Math.max(...heads.map(streamRadius));
   return {
-    name: spec.name ?? basename(source).replace(/\.(safetensors|json)$/, ''),
+    name: spec.name ?? (defaultName.length > 0 ? defaultName : family),
     family,
     description: `trace ${source} (${heads.length} heads)`,
     heads,
@@ -108,8 +111,9 @@ function finish(spec: TraceWorkloadSpec, family: 'npy' | 'safetensors', heads: H
 /**
  * Loads a folder trace: `manifest.json` plus one `.npy` per head and tensor (see {@link TraceManifest}).
  *
- * @param spec - Folder (or the manifest file itself), optional step and head limits.
- * @returns The workload, one stream per manifest head.
+ * @param spec - Folder (or the manifest file itself; a relative path is resolved against the
+ *   current directory), optional step and head limits.
+ * @returns The workload, one stream per manifest head, named after the folder unless `spec.name` is given.
  * @throws {@link TraceFormatError} for a missing or malformed manifest or array.
  * @example
  * ```ts
@@ -161,7 +165,7 @@ export function loadNpyTrace(spec: TraceWorkloadSpec): Workload {
     const v = read(h.v);
     return assembleHead(label, matrix(h.q, q.shape, q.data), matrix(h.k, k.shape, k.data), matrix(h.v, v.shape, v.data), spec.n);
   });
-  return finish(spec, 'npy', heads, manifest.tau, manifestPath);
+  return finish(spec, 'npy', heads, manifest.tau, manifestPath, basename(dir));
 }
 
 const TENSOR_NAME = /^layer(\d+)\.head(\d+)\.(q|k|v)$/;
@@ -171,8 +175,10 @@ const TENSOR_NAME = /^layer(\d+)\.head(\d+)\.(q|k|v)$/;
  * [n, s]; any float dtype), with an optional `tau` entry in the metadata. Parsing is `@kv/llm`'s
  * `readSafetensors`.
  *
- * @param spec - File path, optional step and head limits.
- * @returns The workload, one stream per (layer, head), in layer-then-head order.
+ * @param spec - File path (a relative path is resolved against the current directory), optional
+ *   step and head limits.
+ * @returns The workload, one stream per (layer, head), in layer-then-head order, named after the
+ *   file without `.safetensors` unless `spec.name` is given.
  * @throws {@link TraceFormatError} for an unreadable file, a missing q/k/v or mismatched shapes.
  * @example
  * ```ts
@@ -207,7 +213,7 @@ export function loadSafetensorsTrace(spec: TraceWorkloadSpec): Workload {
     return assembleHead(label, part('q'), part('k'), part('v'), spec.n);
   });
   const tauText = file.metadata['tau'];
-  return finish(spec, 'safetensors', heads, tauText === undefined ? undefined : Number(tauText), spec.path);
+  return finish(spec, 'safetensors', heads, tauText === undefined ? undefined : Number(tauText), spec.path, basename(spec.path).replace(/\.safetensors$/i, ''));
 }
 
 /**

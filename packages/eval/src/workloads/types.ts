@@ -66,7 +66,15 @@ export interface Workload {
   readonly hard: boolean;
 }
 
-/** Names of the synthetic families. */
+/**
+ * Names of the synthetic families (described in {@link syntheticFamilies}).
+ *
+ * @example
+ * ```ts
+ * import type { SyntheticFamily } from '@kv/eval';
+ * const family: SyntheticFamily = 'heavy-hitters';
+ * ```
+ */
 export type SyntheticFamily = 'gaussian' | 'clustered' | 'heavy-hitters' | 'rope' | 'outlier-channels' | 'index';
 
 /**
@@ -74,6 +82,7 @@ export type SyntheticFamily = 'gaussian' | 'clustered' | 'heavy-hitters' | 'rope
  *
  * @example
  * ```ts
+ * import type { SyntheticWorkloadSpec } from '@kv/eval';
  * const spec: SyntheticWorkloadSpec = { family: 'clustered', n: 512, d: 64, s: 64, rho: 4 };
  * ```
  */
@@ -101,15 +110,19 @@ export interface SyntheticWorkloadSpec {
  *
  * @example
  * ```ts
+ * import type { TraceWorkloadSpec } from '@kv/eval';
  * const spec: TraceWorkloadSpec = { family: 'npy', path: './traces/llama', maxHeads: 4 };
  * ```
  */
 export interface TraceWorkloadSpec {
   /** `npy` (folder with manifest.json) or `safetensors` (one file). */
   readonly family: 'npy' | 'safetensors';
-  /** Display name (default: the file or folder name). */
+  /** Display name (default: the folder name, or the file name without `.safetensors`). */
   readonly name?: string;
-  /** Folder or file path. */
+  /**
+   * Folder or file path. Relative paths are resolved against the current directory, except in a
+   * config file read by {@link readConfigFile}, where they are relative to the file's folder.
+   */
   readonly path: string;
   /** Keep only the first n steps of each head. */
   readonly n?: number;
@@ -119,5 +132,13 @@ export interface TraceWorkloadSpec {
   readonly tau?: number;
 }
 
-/** Any workload description accepted by {@link buildWorkload}. */
+/**
+ * Any workload description accepted by {@link buildWorkload}: a synthetic family or a trace.
+ *
+ * @example
+ * ```ts
+ * import type { WorkloadSpec } from '@kv/eval';
+ * const specs: WorkloadSpec[] = [{ family: 'index', n: 512, d: 64 }, { family: 'npy', path: './trace', maxHeads: 4 }];
+ * ```
+ */
 export type WorkloadSpec = SyntheticWorkloadSpec | TraceWorkloadSpec;
