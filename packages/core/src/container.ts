@@ -3,10 +3,30 @@ import { DimensionMismatchError, InvalidParamsError } from './errors.js';
 import { mixSeed } from './rng.js';
 import { checkRows, checkVector } from './validate.js';
 
-/** A policy choice without dimensions: the container fills in d, s, τ and a per-head seed. */
+/**
+ * A policy choice without dimensions: the container fills in d, s, τ and a per-head seed.
+ *
+ * @example
+ * ```ts
+ * import type { PolicyChoice } from '@kv/core';
+ * const choice: PolicyChoice = { policy: 'exact', seed: 7 };
+ * ```
+ */
 export type PolicyChoice = Omit<PolicySpec, 'keyDim' | 'valueDim' | 'tau'>;
 
-/** Options of a {@link ModelCache}. */
+/**
+ * Options of a {@link ModelCache}.
+ *
+ * @example
+ * ```ts
+ * import { ModelCache, PolicyRegistry, exactPolicy, type ModelCacheOptions } from '@kv/core';
+ * const options: ModelCacheOptions = {
+ *   layers: 4, kvHeads: 2, queryHeads: 8, keyDim: 64, valueDim: 64,
+ *   policy: { policy: 'exact' }, registry: new PolicyRegistry().register(exactPolicy),
+ * };
+ * const cache = new ModelCache(options);
+ * ```
+ */
 export interface ModelCacheOptions {
   /** Number of layers. */
   readonly layers: number;

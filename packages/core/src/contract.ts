@@ -6,6 +6,13 @@ import type { KernelSums } from './sums.js';
  *
  * Budgets count *token-equivalents*: a summary that is not made of tokens (moments, sketches)
  * counts `ceil(bytes / (4·(d + s)))`, the number of fp32 key/value rows its bytes would hold.
+ *
+ * @example
+ * ```ts
+ * import { budgetCapacity, type Budget } from '@kv/core';
+ * const budget: Budget = { ratio: 0.25, min: 16 };
+ * budgetCapacity(budget, 1000); // 250 slots after 1000 tokens
+ * ```
  */
 export type Budget =
   | number
@@ -26,6 +33,7 @@ export type Budget =
  *
  * @example
  * ```ts
+ * import type { PolicySpec } from '@kv/core';
  * const spec: PolicySpec = { policy: 'exact', keyDim: 64, valueDim: 64 };
  * ```
  */
@@ -54,6 +62,16 @@ export interface PolicySpec {
  * Query-aware policies (H2O, TOVA) may update their statistics when they answer.
  * Every method validates its input first and throws a {@link KvError} without changing any state.
  * A cache copies what it keeps, so callers may reuse their key, value and query buffers.
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry, exactPolicy, type HeadCache } from '@kv/core';
+ * const cache: HeadCache = new PolicyRegistry()
+ *   .register(exactPolicy)
+ *   .create({ policy: 'exact', keyDim: 2, valueDim: 2 });
+ * cache.append(new Float32Array([1, 0]), new Float32Array([3, 4]));
+ * cache.attend(new Float32Array([1, 0]), new Float32Array(2)); // [3, 4]: one token, weight 1
+ * ```
  */
 export interface HeadCache {
   /** The spec this cache was created from. */
@@ -111,7 +129,15 @@ export interface HeadCache {
   positions?(): Int32Array;
 }
 
-/** Describes one policy parameter, for `kv-eval list`, validation and docs. */
+/**
+ * Describes one policy parameter, for `kv-eval list`, validation and docs.
+ *
+ * @example
+ * ```ts
+ * import type { ParamInfo } from '@kv/core';
+ * const window: ParamInfo = { name: 'window', type: 'integer', default: 32, description: 'Recent tokens kept.' };
+ * ```
+ */
 export interface ParamInfo {
   /** Parameter name as used in `spec.params`. */
   readonly name: string;
@@ -149,7 +175,17 @@ export interface PolicyDefinition {
   create(spec: PolicySpec, registry: PolicyRegistryLike): HeadCache;
 }
 
-/** What a policy factory may ask of the registry that created it. */
+/**
+ * What a policy factory may ask of the registry that created it. Combinators build their
+ * sub-policies through it, so they work with whatever registry the caller assembled.
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry, exactPolicy, type PolicyRegistryLike } from '@kv/core';
+ * const registry: PolicyRegistryLike = new PolicyRegistry().register(exactPolicy);
+ * if (registry.has('exact')) registry.create({ policy: 'exact', keyDim: 8, valueDim: 8 });
+ * ```
+ */
 export interface PolicyRegistryLike {
   /** Creates a cache from a spec. */
   create(spec: PolicySpec): HeadCache;

@@ -1,6 +1,16 @@
 /**
  * Stable error codes of every {@link KvError}. Codes never change between versions, so callers
  * can branch on them across package versions and duplicated installs.
+ *
+ * @example
+ * ```ts
+ * import { isKvError, KvErrorCode, validateBudget } from '@kv/core';
+ * try {
+ *   validateBudget(0);
+ * } catch (e) {
+ *   if (isKvError(e) && e.code === KvErrorCode.InvalidBudget) console.log(e.message);
+ * }
+ * ```
  */
 export const KvErrorCode = {
   /** A vector has the wrong length. */
@@ -21,7 +31,15 @@ export const KvErrorCode = {
   AssumptionViolated: 'KV_ASSUMPTION_VIOLATED',
 } as const;
 
-/** One of the stable error codes in {@link KvErrorCode}. */
+/**
+ * One of the stable error codes in {@link KvErrorCode}.
+ *
+ * @example
+ * ```ts
+ * import { KvErrorCode } from '@kv/core';
+ * const code: KvErrorCode = KvErrorCode.EmptyCache; // 'KV_EMPTY_CACHE'
+ * ```
+ */
 export type KvErrorCode = (typeof KvErrorCode)[keyof typeof KvErrorCode];
 
 // A registry-wide symbol, so two copies of @kv/core in one process recognise each other's errors.
@@ -63,8 +81,11 @@ export class KvError extends Error {
  * @returns `true` when `e` is a kv error (with that code).
  * @example
  * ```ts
- * import { isKvError, KvErrorCode } from '@kv/core';
- * try { cache.attend(q, out); } catch (e) {
+ * import { ExactCache, isKvError, KvErrorCode } from '@kv/core';
+ * const cache = new ExactCache({ policy: 'exact', keyDim: 4, valueDim: 4 });
+ * try {
+ *   cache.attend(new Float32Array(4), new Float32Array(4));
+ * } catch (e) {
  *   if (isKvError(e, KvErrorCode.EmptyCache)) console.log('nothing cached yet');
  * }
  * ```
@@ -80,6 +101,7 @@ export function isKvError(e: unknown, code?: KvErrorCode): e is KvError {
  *
  * @example
  * ```ts
+ * import { DimensionMismatchError } from '@kv/core';
  * throw new DimensionMismatchError('key', 63, 64); // "key has length 63, expected 64"
  * ```
  */
@@ -99,6 +121,7 @@ export class DimensionMismatchError extends KvError {
  *
  * @example
  * ```ts
+ * import { NonFiniteInputError } from '@kv/core';
  * throw new NonFiniteInputError('query', 3, NaN); // "query[3] is NaN, expected a finite number"
  * ```
  */
@@ -118,6 +141,7 @@ export class NonFiniteInputError extends KvError {
  *
  * @example
  * ```ts
+ * import { InvalidBudgetError } from '@kv/core';
  * throw new InvalidBudgetError('budget ratio is 1.5, expected a number in (0, 1]');
  * ```
  */
@@ -133,6 +157,7 @@ export class InvalidBudgetError extends KvError {
  *
  * @example
  * ```ts
+ * import { InvalidParamsError } from '@kv/core';
  * throw new InvalidParamsError('window is -1, expected an integer >= 1');
  * ```
  */
@@ -148,6 +173,7 @@ export class InvalidParamsError extends KvError {
  *
  * @example
  * ```ts
+ * import { EmptyCacheError } from '@kv/core';
  * throw new EmptyCacheError('exact');
  * ```
  */
@@ -163,6 +189,7 @@ export class EmptyCacheError extends KvError {
  *
  * @example
  * ```ts
+ * import { UnknownPolicyError } from '@kv/core';
  * throw new UnknownPolicyError('h2o', ['exact']);
  * ```
  */
@@ -184,6 +211,7 @@ export class UnknownPolicyError extends KvError {
  *
  * @example
  * ```ts
+ * import { UnsupportedError } from '@kv/core';
  * throw new UnsupportedError('snapkv accepts one prefill per cache');
  * ```
  */
@@ -200,6 +228,7 @@ export class UnsupportedError extends KvError {
  *
  * @example
  * ```ts
+ * import { AssumptionViolatedError } from '@kv/core';
  * throw new AssumptionViolatedError('key norm 12.5 exceeds the radius r = 4');
  * ```
  */

@@ -1,6 +1,17 @@
 import type { ExactCache } from './exact.js';
 
-/** Error of one approximate attention output against the exact one. */
+/**
+ * Error of one approximate attention output against the exact one.
+ *
+ * @example
+ * ```ts
+ * import { ExactCache, compareToExact, type ErrorMetrics } from '@kv/core';
+ * const exact = new ExactCache({ policy: 'exact', keyDim: 1, valueDim: 1 });
+ * exact.append(new Float32Array([1]), new Float32Array([2]));
+ * const m: ErrorMetrics = compareToExact(exact, new Float32Array([1]), new Float32Array([2.2]));
+ * m.relative; // ≈ 0.1
+ * ```
+ */
 export interface ErrorMetrics {
   /** ||z − Attn|| / ||Attn||. */
   relative: number;

@@ -1,7 +1,16 @@
 import type { ParamInfo, PolicySpec } from './contract.js';
 import { InvalidParamsError } from './errors.js';
 
-/** Range and default of a numeric parameter. */
+/**
+ * Range and default of a numeric parameter.
+ *
+ * @example
+ * ```ts
+ * import { numberParam, type NumberParamOptions } from '@kv/core';
+ * const epsRange: NumberParamOptions = { default: 0.1, min: 0, max: 1 };
+ * numberParam({}, 'eps', epsRange); // 0.1
+ * ```
+ */
 export interface NumberParamOptions {
   /** Value when the parameter is omitted; without it the parameter is required. */
   readonly default?: number;

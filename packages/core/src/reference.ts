@@ -1,4 +1,16 @@
-/** Result of {@link referenceAttention}. */
+/**
+ * Result of {@link referenceAttention}.
+ *
+ * @example
+ * ```ts
+ * import { referenceAttention, type ReferenceAttentionResult } from '@kv/core';
+ * const keys = new Float32Array([0, 0]);
+ * const values = new Float32Array([1, 3]);
+ * const r: ReferenceAttentionResult = referenceAttention([0], keys, values, 2, 1, new Float64Array(1));
+ * r.out[0]; // 2: equal logits average the values
+ * r.logZ; // log 2
+ * ```
+ */
 export interface ReferenceAttentionResult {
   /** The attention output (the `out` argument). */
   out: Float64Array;

@@ -6,6 +6,15 @@ import type { FloatArray } from './kernels/types.js';
  * token sets merge exactly by log-sum-exp ({@link mergeSums}), and no logit size overflows.
  *
  * Estimators may return a signed or zero `z`; exact policies always return `z > 0`.
+ *
+ * @example
+ * ```ts
+ * import { ExactCache, createKernelSums, type KernelSums } from '@kv/core';
+ * const cache = new ExactCache({ policy: 'exact', keyDim: 1, valueDim: 1 });
+ * cache.append(new Float32Array([800]), new Float32Array([5]));
+ * const sums: KernelSums = cache.sums(new Float32Array([800]), createKernelSums(1));
+ * sums.n[0]! / sums.z; // 5, although e^{logit} would overflow
+ * ```
  */
 export interface KernelSums {
   /** The log scale m (−Infinity for an empty sum). */

@@ -7,6 +7,7 @@ import { InvalidParamsError, UnsupportedError } from '@kv/core';
  * @remarks Code `KV_INVALID_PARAMS`, so callers can branch with `isKvError(e, KvErrorCode.InvalidParams)`.
  * @example
  * ```ts
+ * import { ModelFormatError } from '@kv/llm';
  * throw new ModelFormatError('safetensors header length 9000 exceeds the file size 120');
  * ```
  */
@@ -25,6 +26,7 @@ export class ModelFormatError extends InvalidParamsError {
  * @remarks Code `KV_UNSUPPORTED`.
  * @example
  * ```ts
+ * import { UnsupportedDtypeError } from '@kv/llm';
  * throw new UnsupportedDtypeError('model.embed_tokens.weight', 'I8');
  * ```
  */

@@ -1,7 +1,19 @@
 import { type Budget, InvalidParamsError, type PolicyChoice, type PolicyRegistryLike, Rng } from '@kv/core';
 import type { LlamaModel } from './model.js';
 
-/** Options of {@link generate}. */
+/**
+ * Options of {@link generate}.
+ *
+ * @example
+ * ```ts
+ * import { generate, type GenerateOptions } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
+ * const options: GenerateOptions = { maxTokens: 80, temperature: 0.8, topK: 40, seed: 7 };
+ * generate(model, new TextEncoder().encode('In the beginning'), options);
+ * ```
+ */
 export interface GenerateOptions {
   /** Number of tokens to generate (≥ 0). */
   readonly maxTokens: number;
@@ -21,7 +33,19 @@ export interface GenerateOptions {
   readonly stopToken?: number;
 }
 
-/** What {@link generate} produced. */
+/**
+ * What {@link generate} produced.
+ *
+ * @example
+ * ```ts
+ * import { generate, type GenerateResult } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
+ * const result: GenerateResult = generate(model, new TextEncoder().encode('And God said'), { maxTokens: 40 });
+ * console.log(new TextDecoder().decode(Uint8Array.from(result.tokens)), result.cacheBytes);
+ * ```
+ */
 export interface GenerateResult {
   /** The generated tokens (without the prompt). */
   readonly tokens: Int32Array;
@@ -42,6 +66,9 @@ export interface GenerateResult {
  * @example
  * ```ts
  * import { generate } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
  * const { tokens } = generate(model, new TextEncoder().encode('And God said'), { maxTokens: 40 });
  * new TextDecoder().decode(Uint8Array.from(tokens));
  * ```

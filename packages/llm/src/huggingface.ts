@@ -3,7 +3,22 @@ import { ModelFormatError } from './errors.js';
 import { readSafetensors, type SafeTensor, type TensorToWrite, writeSafetensors } from './safetensors.js';
 import { type LlamaConfig, type LlamaLayerWeights, type LlamaWeights, validateWeights } from './weights.js';
 
-/** A Hugging Face checkpoint held in memory: the parsed `config.json` and the safetensors files. */
+/**
+ * A Hugging Face checkpoint held in memory: the parsed `config.json` and the safetensors files.
+ * Bytes rather than paths, so the parser runs where there is no file system.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { LlamaModel, parseHuggingFace, type HuggingFaceCheckpoint } from '@kv/llm';
+ * const CHECKPOINT_DIR = 'models/my-llama';
+ * const checkpoint: HuggingFaceCheckpoint = {
+ *   config: JSON.parse(readFileSync(`${CHECKPOINT_DIR}/config.json`, 'utf8')),
+ *   safetensors: [readFileSync(`${CHECKPOINT_DIR}/model.safetensors`)],
+ * };
+ * const model = new LlamaModel(parseHuggingFace(checkpoint));
+ * ```
+ */
 export interface HuggingFaceCheckpoint {
   /** The parsed `config.json`. */
   readonly config: Record<string, unknown>;
@@ -82,7 +97,12 @@ export function huggingFaceConfig(cfg: Record<string, unknown>, hasLmHead: boole
  * @example
  * ```ts
  * import { permuteRope } from '@kv/llm';
+ * const nHeads = 2;
+ * const headDim = 4;
+ * const dim = 8;
+ * const hfQ = Float32Array.from({ length: nHeads * headDim * dim }, (_, i) => i); // q_proj as HF stores it
  * const wq = permuteRope(hfQ, nHeads, headDim, dim, 'fromHf');
+ * permuteRope(wq, nHeads, headDim, dim, 'toHf'); // hfQ again
  * ```
  * @remarks llama2.c row (h, 2i + j) is HF row (h, j·headDim/2 + i), j ∈ {0, 1}.
  * @see https://github.com/huggingface/transformers/blob/main/src/transformers/models/llama/convert_llama_weights_to_hf.py
@@ -116,7 +136,11 @@ export function permuteRope(w: Float32Array, heads: number, headDim: number, col
  *   {@link readSafetensors}.
  * @example
  * ```ts
+ * import { readFile } from 'node:fs/promises';
  * import { LlamaModel, parseHuggingFace } from '@kv/llm';
+ * const CHECKPOINT_DIR = 'models/my-llama';
+ * const configText = await readFile(`${CHECKPOINT_DIR}/config.json`, 'utf8');
+ * const bytes = new Uint8Array(await readFile(`${CHECKPOINT_DIR}/model.safetensors`));
  * const model = new LlamaModel(parseHuggingFace({ config: JSON.parse(configText), safetensors: [bytes] }));
  * ```
  * @remarks Tensors in F16 or BF16 are widened to float32 (4 bytes per parameter in memory).
@@ -168,8 +192,14 @@ export function parseHuggingFace(checkpoint: HuggingFaceCheckpoint): LlamaWeight
  * @returns The `config.json` object and the safetensors bytes.
  * @example
  * ```ts
+ * import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
  * import { parseLlama2c, toHuggingFace } from '@kv/llm';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const bin = readFileSync(MODEL_PATH);
  * const { config, safetensors } = toHuggingFace(parseLlama2c(bin));
+ * mkdirSync('tinyllama-hf', { recursive: true });
+ * writeFileSync('tinyllama-hf/config.json', JSON.stringify(config, null, 2));
+ * writeFileSync('tinyllama-hf/model.safetensors', safetensors[0]!);
  * ```
  * @remarks A shared classifier is written as `tie_word_embeddings: true` without `lm_head.weight`.
  */

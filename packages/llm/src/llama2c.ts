@@ -3,7 +3,19 @@ import { type LlamaLayerWeights, type LlamaWeights, validateWeights } from './we
 
 const HEADER_BYTES = 28;
 
-/** Options of {@link parseLlama2c}. */
+/**
+ * Options of {@link parseLlama2c}: the two constants the legacy format does not store.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { parseLlama2c, type Llama2cOptions } from '@kv/llm';
+ * const CHECKPOINT_PATH = 'models/exported-llama3.bin';
+ * // A checkpoint exported from a model trained with other constants than llama2.c's.
+ * const options: Llama2cOptions = { normEps: 1e-6, ropeTheta: 500000 };
+ * const weights = parseLlama2c(readFileSync(CHECKPOINT_PATH), options);
+ * ```
+ */
 export interface Llama2cOptions {
   /** RMSNorm ε (llama2.c hard-codes 1e-5). */
   readonly normEps?: number;
@@ -25,6 +37,8 @@ export interface Llama2cOptions {
  * @example
  * ```ts
  * import { LlamaModel, parseLlama2c } from '@kv/llm';
+ * const MODEL_URL = '/models/tinyllama-bytes.bin'; // e.g. served next to a web page
+ * const arrayBuffer = await (await fetch(MODEL_URL)).arrayBuffer();
  * const model = new LlamaModel(parseLlama2c(arrayBuffer));
  * ```
  * @remarks The freq_cis tables are skipped (RoPE is recomputed, as current `run.c` does). Bytes after
@@ -121,8 +135,11 @@ export function parseLlama2c(buffer: ArrayBuffer | Uint8Array, options: Llama2cO
  * @throws {@link ModelFormatError} when `headDim · nHeads ≠ dim` (the format cannot say so).
  * @example
  * ```ts
+ * import { readFileSync } from 'node:fs';
  * import { parseLlama2c, writeLlama2c } from '@kv/llm';
- * const copy = parseLlama2c(writeLlama2c(weights));
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const weights = parseLlama2c(readFileSync(MODEL_PATH));
+ * const copy = parseLlama2c(writeLlama2c(weights)); // the same weights
  * ```
  * @remarks ε and θ are not stored by the format; the reader assumes 1e-5 and 10000 unless told.
  */

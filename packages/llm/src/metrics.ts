@@ -2,7 +2,27 @@ import { type Budget, InvalidParamsError, ModelCache, type PolicyChoice, type Po
 import type { LlamaModel } from './model.js';
 import { type AttentionErrors, ShadowedCache } from './shadow.js';
 
-/** Options of {@link evaluateTokens} and {@link evaluateText}. */
+/**
+ * Options of {@link evaluateTokens} and {@link evaluateText}.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { exactPolicy, PolicyRegistry } from '@kv/core';
+ * import { heuristicPolicies } from '@kv/heuristics';
+ * import { evaluateText, type EvaluateOptions } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
+ * const TEXT_PATH = '../shared/models/sample-validation.txt';
+ * const text = readFileSync(TEXT_PATH).subarray(0, 1024);
+ * const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies);
+ * // SnapKV compresses a 512-byte prompt once, then streams the rest.
+ * const options: EvaluateOptions = { registry, budget: 128, prefill: 512, attentionErrors: true };
+ * const m = evaluateText(model, text, { policy: 'snapkv' }, options);
+ * m.attention?.keyRadius;
+ * ```
+ */
 export interface EvaluateOptions {
   /** Registry that builds the per-head caches (default: core's `exact` only). */
   readonly registry?: PolicyRegistryLike;
@@ -30,7 +50,29 @@ export interface EvaluateOptions {
   readonly observationWindow?: number;
 }
 
-/** The full-cache (exact) model's predictions over a token sequence. */
+/**
+ * The full-cache (exact) model's predictions over a token sequence. Computing it once and
+ * passing it as {@link EvaluateOptions.reference} saves one full-cache run per compared policy.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { exactPolicy, PolicyRegistry } from '@kv/core';
+ * import { heuristicPolicies } from '@kv/heuristics';
+ * import { evaluateText, referenceRun, type ReferenceRun } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
+ * const TEXT_PATH = '../shared/models/sample-validation.txt';
+ * const text = readFileSync(TEXT_PATH).subarray(0, 1024);
+ * const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies);
+ * const reference: ReferenceRun = referenceRun(model, text);
+ * for (const budget of [64, 128, 256]) {
+ *   const m = evaluateText(model, text, { policy: 'h2o' }, { registry, budget, reference });
+ *   console.log(budget, m.bitsPerByte - m.referenceBitsPerByte);
+ * }
+ * ```
+ */
 export interface ReferenceRun {
   /** The tokens the run was made on. */
   readonly tokens: Int32Array;
@@ -46,7 +88,23 @@ export interface ReferenceRun {
   readonly millis: number;
 }
 
-/** Quality and memory of a cache policy inside the model, over one token sequence. */
+/**
+ * Quality and memory of a cache policy inside the model, over one token sequence.
+ *
+ * @example
+ * ```ts
+ * import { exactPolicy, PolicyRegistry } from '@kv/core';
+ * import { heuristicPolicies } from '@kv/heuristics';
+ * import { evaluateTokens, type TokenMetrics } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
+ * const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies);
+ * const ids = Array.from(new TextEncoder().encode('The quick brown fox jumps over the lazy dog. '.repeat(8)));
+ * const m: TokenMetrics = evaluateTokens(model, ids, { policy: 'sliding-window' }, { registry, budget: 64 });
+ * console.log(m.meanKl, m.top1Agreement, m.cacheBytes / m.referenceCacheBytes);
+ * ```
+ */
 export interface TokenMetrics {
   /** The policy choice that was evaluated (with the budget override applied). */
   readonly policy: PolicyChoice;
@@ -82,7 +140,25 @@ export interface TokenMetrics {
   readonly attention?: AttentionErrors;
 }
 
-/** {@link TokenMetrics} of a byte-level model over a text, with bits per byte. */
+/**
+ * {@link TokenMetrics} of a byte-level model over a text, with bits per byte.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { exactPolicy, PolicyRegistry } from '@kv/core';
+ * import { heuristicPolicies } from '@kv/heuristics';
+ * import { evaluateText, type TextMetrics } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
+ * const TEXT_PATH = '../shared/models/sample-validation.txt';
+ * const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies);
+ * const text = readFileSync(TEXT_PATH).subarray(0, 1024);
+ * const m: TextMetrics = evaluateText(model, text, { policy: 'sliding-window' }, { registry, budget: 256 });
+ * console.log(`perplexity per byte ${2 ** m.bitsPerByte} vs ${2 ** m.referenceBitsPerByte} with the full cache`);
+ * ```
+ */
 export interface TextMetrics extends TokenMetrics {
   /** Bits per byte of the policy's model (= bitsPerToken, one token per byte). */
   readonly bitsPerByte: number;
@@ -128,7 +204,13 @@ function toTokens(model: LlamaModel, tokens: ArrayLike<number>): Int32Array {
  * @throws `InvalidParamsError` on fewer than 2 tokens or a token outside the vocabulary.
  * @example
  * ```ts
+ * import { readFileSync } from 'node:fs';
  * import { referenceRun } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
+ * const TEXT_PATH = '../shared/models/sample-validation.txt';
+ * const text = readFileSync(TEXT_PATH, 'utf8').slice(0, 1024);
  * const ref = referenceRun(model, new TextEncoder().encode(text));
  * ref.bitsPerToken; // about 1.8 on the shared tiny model
  * ```
@@ -169,7 +251,14 @@ export function referenceRun(model: LlamaModel, tokens: ArrayLike<number>): Refe
  *   of the registry or the policy.
  * @example
  * ```ts
+ * import { exactPolicy, PolicyRegistry } from '@kv/core';
+ * import { heuristicPolicies } from '@kv/heuristics';
  * import { evaluateTokens } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
+ * const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies);
+ * const ids = new TextEncoder().encode('In the beginning God created the heaven and the earth. '.repeat(10));
  * const m = evaluateTokens(model, ids, { policy: 'sliding-window' }, { registry, budget: 256 });
  * m.meanKl; m.top1Agreement;
  * ```
@@ -264,7 +353,13 @@ export function evaluateTokens(model: LlamaModel, tokens: ArrayLike<number>, pol
  * @throws `InvalidParamsError` when the vocabulary is smaller than 256; as {@link evaluateTokens}.
  * @example
  * ```ts
+ * import { readFileSync } from 'node:fs';
  * import { evaluateText } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
+ * const TEXT_PATH = '../shared/models/sample-validation.txt';
+ * const text = readFileSync(TEXT_PATH, 'utf8').slice(0, 1024);
  * const m = evaluateText(model, new TextEncoder().encode(text), { policy: 'exact' });
  * m.bitsPerByte; // about 1.8 on 1 KiB of validation text
  * ```

@@ -1,7 +1,25 @@
 import { axpy, type Budget, exactPolicy, gemv, InvalidParamsError, ModelCache, type ModelCacheOptions, type PolicyChoice, type PolicyDefinition, PolicyRegistry, type PolicyRegistryLike } from '@kv/core';
 import { type LlamaConfig, type LlamaWeights, validateWeights } from './weights.js';
 
-/** Options of {@link LlamaModel.createCache}. */
+/**
+ * Options of {@link LlamaModel.createCache}.
+ *
+ * @example
+ * ```ts
+ * import { exactPolicy, PolicyRegistry } from '@kv/core';
+ * import { heuristicPolicies } from '@kv/heuristics';
+ * import { type CacheOptions } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
+ * const options: CacheOptions = {
+ *   registry: new PolicyRegistry().register(exactPolicy, ...heuristicPolicies),
+ *   budgets: (layer) => (layer === 0 ? 256 : 64), // keep more in the first layer
+ *   seed: 1,
+ * };
+ * const cache = model.createCache({ policy: 'h2o' }, options);
+ * ```
+ */
 export interface CacheOptions {
   /** Registry that builds the per-head caches (default: one holding only core's `exact`). */
   readonly registry?: PolicyRegistryLike;
@@ -35,7 +53,10 @@ export function exactRegistry(): PolicyRegistry {
  *
  * @example
  * ```ts
+ * import { readFileSync } from 'node:fs';
  * import { LlamaModel, parseLlama2c } from '@kv/llm';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const bytes = readFileSync(MODEL_PATH);
  * const model = new LlamaModel(parseLlama2c(bytes));
  * const decoder = model.decoder(model.createCache({ policy: 'exact' }));
  * const logits = decoder.step(72); // next-token logits after the byte 'H'
@@ -70,6 +91,12 @@ export class LlamaModel {
    * @throws Any error of the registry (unknown policy, bad params, missing budget).
    * @example
    * ```ts
+   * import { exactPolicy, PolicyRegistry } from '@kv/core';
+   * import { heuristicPolicies } from '@kv/heuristics';
+   * import { loadModel } from '@kv/llm/node';
+   * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+   * const model = await loadModel(MODEL_PATH);
+   * const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies);
    * const cache = model.createCache({ policy: 'sliding-window' }, { registry, budget: 128 });
    * ```
    */
@@ -86,6 +113,13 @@ export class LlamaModel {
    * @returns The options.
    * @example
    * ```ts
+   * import { exactPolicy, PolicyRegistry } from '@kv/core';
+   * import { heuristicPolicies } from '@kv/heuristics';
+   * import { ShadowedCache } from '@kv/llm';
+   * import { loadModel } from '@kv/llm/node';
+   * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+   * const model = await loadModel(MODEL_PATH);
+   * const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies);
    * const cache = new ShadowedCache(model.cacheOptions({ policy: 'h2o' }, { registry, budget: 64 }));
    * ```
    */
@@ -115,6 +149,9 @@ export class LlamaModel {
    * @throws `InvalidParamsError` when the cache's shape does not match the model or it is not empty.
    * @example
    * ```ts
+   * import { loadModel } from '@kv/llm/node';
+   * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+   * const model = await loadModel(MODEL_PATH);
    * const decoder = model.decoder(model.createCache({ policy: 'exact' }));
    * ```
    */
@@ -130,7 +167,11 @@ export class LlamaModel {
  *
  * @example
  * ```ts
- * const decoder = model.decoder(model.createCache({ policy: 'exact' }));
+ * import type { LlamaDecoder } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
+ * const decoder: LlamaDecoder = model.decoder(model.createCache({ policy: 'exact' }));
  * for (const byte of new TextEncoder().encode('Hello')) decoder.step(byte);
  * decoder.logits; // next-token logits after "Hello"
  * ```
@@ -210,7 +251,11 @@ export class LlamaDecoder {
    *   unchanged); any error the cache's policy throws.
    * @example
    * ```ts
-   * const logits = decoder.step(65);
+   * import { loadModel } from '@kv/llm/node';
+   * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+   * const model = await loadModel(MODEL_PATH);
+   * const decoder = model.decoder(model.createCache({ policy: 'exact' }));
+   * const logits = decoder.step(65); // after the byte 'A'
    * ```
    */
   step(token: number): Float32Array {
@@ -232,8 +277,16 @@ export class LlamaDecoder {
    *   already been fed (the decoder is then unchanged); any error the cache's policy throws.
    * @example
    * ```ts
+   * import { exactPolicy, PolicyRegistry } from '@kv/core';
+   * import { heuristicPolicies } from '@kv/heuristics';
+   * import { loadModel } from '@kv/llm/node';
+   * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+   * const model = await loadModel(MODEL_PATH);
+   * const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies);
+   * const promptBytes = new TextEncoder().encode('In the beginning God created the heaven and the earth. '.repeat(4));
    * const decoder = model.decoder(model.createCache({ policy: 'snapkv' }, { registry, budget: 64 }));
    * decoder.prefill(promptBytes, 32);
+   * const nextByte = decoder.logits.indexOf(Math.max(...decoder.logits)); // greedy
    * decoder.step(nextByte);
    * ```
    * @remarks The prompt's own logits come from full attention (as in SnapKV); only what follows

@@ -6,10 +6,29 @@ import { parseHuggingFace } from './huggingface.js';
 import { type Llama2cOptions, parseLlama2c } from './llama2c.js';
 import { LlamaModel } from './model.js';
 
-/** The file name of the shared tiny byte-level model. */
+/**
+ * The file name of the shared tiny byte-level model.
+ *
+ * @example
+ * ```ts
+ * import { join } from 'node:path';
+ * import { SHARED_MODEL_FILE } from '@kv/llm/node';
+ * const MODELS_DIR = '../shared/models';
+ * const path = join(MODELS_DIR, SHARED_MODEL_FILE); // '../shared/models/tinyllama-bytes.bin'
+ * ```
+ */
 export const SHARED_MODEL_FILE = 'tinyllama-bytes.bin';
 
-/** The environment variable naming a model file or directory. */
+/**
+ * The environment variable naming a model file or directory.
+ *
+ * @example
+ * ```ts
+ * import { findModel, MODEL_ENV } from '@kv/llm/node';
+ * // Equivalent to running with KV_MODEL=/models/my-llama set in the shell.
+ * findModel(process.cwd(), { [MODEL_ENV]: '/models/my-llama' });
+ * ```
+ */
 export const MODEL_ENV = 'KV_MODEL';
 
 /**
@@ -20,12 +39,13 @@ export const MODEL_ENV = 'KV_MODEL';
  * @param path - A file or directory.
  * @param options - ε and θ for llama2.c files, which do not store them.
  * @returns The model.
- * @throws {@link ModelFormatError} when the path holds no recognisable model; any error of the
+ * @throws {@link index!ModelFormatError} when the path holds no recognisable model; any error of the
  *   parsers or of the file system.
  * @example
  * ```ts
  * import { loadModel } from '@kv/llm/node';
- * const model = await loadModel('../shared/models/tinyllama-bytes.bin');
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
  * ```
  * @remarks The only module of this package that touches the file system; the model itself takes
  * bytes, so it runs unchanged in browsers and workers.
@@ -82,7 +102,21 @@ export function modelSearchPaths(repoRoot: string, env: Record<string, string | 
   return out;
 }
 
-/** A model found on disk, with the directory holding the shared model's companion files. */
+/**
+ * A model found on disk, with the directory holding the shared model's companion files.
+ *
+ * @example
+ * ```ts
+ * import { existsSync } from 'node:fs';
+ * import { join } from 'node:path';
+ * import { findModel, findRepoRoot, loadModel, type FoundModel } from '@kv/llm/node';
+ * const found: FoundModel | undefined = findModel(findRepoRoot());
+ * if (found) {
+ *   const model = await loadModel(found.path);
+ *   const hasText = existsSync(join(found.dir, 'sample-validation.txt'));
+ * }
+ * ```
+ */
 export interface FoundModel {
   /** The model file or Hugging Face directory. */
   readonly path: string;
@@ -98,7 +132,7 @@ export interface FoundModel {
  * @returns The first existing model, or undefined.
  * @example
  * ```ts
- * import { findModel } from '@kv/llm/node';
+ * import { findModel, whereToPutAModel } from '@kv/llm/node';
  * const found = findModel(process.cwd());
  * if (!found) console.error(whereToPutAModel(process.cwd()));
  * ```

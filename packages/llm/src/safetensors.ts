@@ -1,6 +1,16 @@
 import { ModelFormatError, UnsupportedDtypeError } from './errors.js';
 
-/** One tensor read from a safetensors file, converted to float32. */
+/**
+ * One tensor read from a safetensors file, converted to float32.
+ *
+ * @example
+ * ```ts
+ * import { readSafetensors, writeSafetensors, type SafeTensor } from '@kv/llm';
+ * const file = writeSafetensors({ bias: { shape: [3], data: new Float32Array([0.5, -1, 2]) } });
+ * const bias: SafeTensor | undefined = readSafetensors(file).tensors.get('bias');
+ * bias?.dtype; // 'F32'
+ * ```
+ */
 export interface SafeTensor {
   /** The dtype stored in the file (`F32`, `F16`, `BF16` or `F64`). */
   dtype: string;
@@ -10,7 +20,19 @@ export interface SafeTensor {
   data: Float32Array;
 }
 
-/** The content of a safetensors file. */
+/**
+ * The content of a safetensors file.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * import { readSafetensors, type SafetensorsFile } from '@kv/llm';
+ * const SAFETENSORS_PATH = 'models/my-llama/model.safetensors';
+ * const file: SafetensorsFile = readSafetensors(readFileSync(SAFETENSORS_PATH));
+ * for (const [name, t] of file.tensors) console.log(name, t.dtype, t.shape.join('x'));
+ * console.log(file.metadata.format); // 'pt' for files written by PyTorch
+ * ```
+ */
 export interface SafetensorsFile {
   /** The `__metadata__` string map of the header (empty when absent). */
   metadata: Record<string, string>;
@@ -18,7 +40,16 @@ export interface SafetensorsFile {
   tensors: Map<string, SafeTensor>;
 }
 
-/** One tensor to write: float32 values in C order and their shape. */
+/**
+ * One tensor to write: float32 values in C order and their shape.
+ *
+ * @example
+ * ```ts
+ * import { writeSafetensors, type TensorToWrite } from '@kv/llm';
+ * const embedding: TensorToWrite = { shape: [256, 8], data: new Float32Array(256 * 8) };
+ * writeSafetensors({ 'model.embed_tokens.weight': embedding });
+ * ```
+ */
 export interface TensorToWrite {
   /** The shape, outermost dimension first. */
   shape: number[];
@@ -83,6 +114,7 @@ function decode(name: string, dtype: string, bytes: Uint8Array, begin: number, c
  * @example
  * ```ts
  * import { readSafetensors } from '@kv/llm';
+ * const url = 'https://huggingface.co/my-org/my-llama/resolve/main/model.safetensors';
  * const { tensors } = readSafetensors(new Uint8Array(await (await fetch(url)).arrayBuffer()));
  * tensors.get('model.norm.weight')?.shape; // [dim]
  * ```

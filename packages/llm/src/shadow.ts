@@ -1,7 +1,25 @@
 import { type ExactCache, ModelCache, type ModelCacheOptions, nrm2 } from '@kv/core';
 import { exactRegistry } from './model.js';
 
-/** Attention error of a policy on a model's own query/key/value stream, gathered by {@link ShadowedCache}. */
+/**
+ * Attention error of a policy on a model's own query/key/value stream, gathered by {@link ShadowedCache}.
+ *
+ * @example
+ * ```ts
+ * import { exactPolicy, PolicyRegistry } from '@kv/core';
+ * import { heuristicPolicies } from '@kv/heuristics';
+ * import { ShadowedCache, type AttentionErrors } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
+ * const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies);
+ * const cache = new ShadowedCache(model.cacheOptions({ policy: 'sliding-window' }, { registry, budget: 64 }));
+ * const decoder = model.decoder(cache);
+ * for (const byte of new TextEncoder().encode('Let there be light: and there was light. '.repeat(4))) decoder.step(byte);
+ * const errors: AttentionErrors = cache.errors();
+ * console.log(Math.max(...errors.stepRelative), errors.keyRadius);
+ * ```
+ */
 export interface AttentionErrors {
   /** ‖z − Attn‖ / ‖Attn‖ of every answered query (layer, query head, position). */
   readonly relative: Float64Array;
@@ -45,10 +63,18 @@ class Growable {
  *
  * @example
  * ```ts
+ * import { exactPolicy, PolicyRegistry } from '@kv/core';
+ * import { heuristicPolicies } from '@kv/heuristics';
  * import { ShadowedCache } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
+ * const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies);
  * const cache = new ShadowedCache({ layers: 4, kvHeads: 3, queryHeads: 3, keyDim: 64, valueDim: 64,
  *   policy: { policy: 'sliding-window', budget: 128 }, registry });
- * model.decoder(cache); // ... then cache.errors()
+ * const decoder = model.decoder(cache);
+ * for (const byte of new TextEncoder().encode('And God saw the light, that it was good.')) decoder.step(byte);
+ * cache.errors().relative; // one error per (layer, query head, position)
  * ```
  * @remarks Costs an exact cache and an exact attention per query head on top of the policy:
  * for evaluation, not serving. Timings cover the policy's own calls only.

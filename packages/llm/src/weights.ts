@@ -1,6 +1,18 @@
 import { InvalidParamsError } from '@kv/core';
 
-/** The shape of a Llama-architecture decoder. */
+/**
+ * The shape of a Llama-architecture decoder.
+ *
+ * @example
+ * ```ts
+ * import type { LlamaConfig } from '@kv/llm';
+ * // A tiny grouped-query model: two query heads share one KV head.
+ * const config: LlamaConfig = {
+ *   dim: 8, hiddenDim: 16, nLayers: 1, nHeads: 2, nKvHeads: 1, headDim: 4,
+ *   vocabSize: 16, seqLen: 64, normEps: 1e-5, ropeTheta: 10000, sharedClassifier: true,
+ * };
+ * ```
+ */
 export interface LlamaConfig {
   /** Model (residual stream) width. */
   readonly dim: number;
@@ -26,7 +38,23 @@ export interface LlamaConfig {
   readonly sharedClassifier: boolean;
 }
 
-/** The weights of one layer; every matrix is row-major (out, in), so `y = W x`. */
+/**
+ * The weights of one layer; every matrix is row-major (out, in), so `y = W x`.
+ *
+ * @example
+ * ```ts
+ * import { Rng } from '@kv/core';
+ * import type { LlamaLayerWeights } from '@kv/llm';
+ * // dim 8, hiddenDim 16, 2 query heads and 1 KV head of width 4.
+ * const rng = new Rng(1);
+ * const random = (n: number) => rng.fillGaussian(new Float32Array(n), 0.3);
+ * const ones = (n: number) => new Float32Array(n).fill(1);
+ * const layer: LlamaLayerWeights = {
+ *   rmsAtt: ones(8), wq: random(8 * 8), wk: random(4 * 8), wv: random(4 * 8), wo: random(8 * 8),
+ *   rmsFfn: ones(8), w1: random(16 * 8), w2: random(8 * 16), w3: random(16 * 8),
+ * };
+ * ```
+ */
 export interface LlamaLayerWeights {
   /** RMSNorm weight before attention, `dim`. */
   readonly rmsAtt: Float32Array;
@@ -51,6 +79,27 @@ export interface LlamaLayerWeights {
 /**
  * All weights of a Llama decoder in llama2.c conventions: query and key rows ordered so that RoPE
  * rotates adjacent pairs (2i, 2i+1) of each head.
+ *
+ * @example
+ * ```ts
+ * import { Rng } from '@kv/core';
+ * import { LlamaModel, type LlamaConfig, type LlamaLayerWeights, type LlamaWeights } from '@kv/llm';
+ * const config: LlamaConfig = {
+ *   dim: 8, hiddenDim: 16, nLayers: 1, nHeads: 2, nKvHeads: 1, headDim: 4,
+ *   vocabSize: 16, seqLen: 64, normEps: 1e-5, ropeTheta: 10000, sharedClassifier: true,
+ * };
+ * const rng = new Rng(1);
+ * const random = (n: number) => rng.fillGaussian(new Float32Array(n), 0.3);
+ * const ones = (n: number) => new Float32Array(n).fill(1);
+ * const layer: LlamaLayerWeights = {
+ *   rmsAtt: ones(8), wq: random(8 * 8), wk: random(4 * 8), wv: random(4 * 8), wo: random(8 * 8),
+ *   rmsFfn: ones(8), w1: random(16 * 8), w2: random(8 * 16), w3: random(16 * 8),
+ * };
+ * const tokenEmbedding = random(16 * 8);
+ * const weights: LlamaWeights = { config, tokenEmbedding, layers: [layer], rmsFinal: ones(8), wcls: tokenEmbedding };
+ * const model = new LlamaModel(weights); // a random but runnable model
+ * model.decoder(model.createCache({ policy: 'exact' })).step(3);
+ * ```
  */
 export interface LlamaWeights {
   /** The model shape. */
@@ -78,8 +127,15 @@ function positiveInt(name: string, v: unknown): void {
  *   an odd `headDim`, a bad ε or θ, or an array of the wrong length.
  * @example
  * ```ts
- * import { validateWeights } from '@kv/llm';
- * const model = new LlamaModel(validateWeights(weights));
+ * import { readFileSync } from 'node:fs';
+ * import { parseHuggingFace, validateWeights } from '@kv/llm';
+ * const CHECKPOINT_DIR = 'models/my-llama';
+ * const weights = parseHuggingFace({
+ *   config: JSON.parse(readFileSync(`${CHECKPOINT_DIR}/config.json`, 'utf8')),
+ *   safetensors: [readFileSync(`${CHECKPOINT_DIR}/model.safetensors`)],
+ * });
+ * // Edited weights (here: the first layer's attention switched off) must still fit the config.
+ * validateWeights({ ...weights, layers: [{ ...weights.layers[0]!, wo: new Float32Array(weights.layers[0]!.wo.length) }, ...weights.layers.slice(1)] });
  * ```
  * @remarks Every loader calls this, so a {@link LlamaModel} never indexes past an array.
  */
@@ -123,6 +179,9 @@ export function validateWeights(w: LlamaWeights): LlamaWeights {
  * @example
  * ```ts
  * import { parameterCount } from '@kv/llm';
+ * import { loadModel } from '@kv/llm/node';
+ * const MODEL_PATH = '../shared/models/tinyllama-bytes.bin';
+ * const model = await loadModel(MODEL_PATH);
  * parameterCount(model.weights); // 1820352
  * ```
  */

@@ -5,6 +5,13 @@ import { wasmAttentionAvailable } from './wasm-attention.js';
  * Which implementation runs the attention hot path of {@link SlotStore} (and so of every policy
  * that answers through it): `'wasm'` (WebAssembly SIMD kernels over rows kept in a WebAssembly
  * memory) or `'js'` (plain typed-array loops).
+ *
+ * @example
+ * ```ts
+ * import { getKernelBackend, type KernelBackend } from '@kv/core';
+ * const backend: KernelBackend = getKernelBackend();
+ * console.log(`attention runs on ${backend}`);
+ * ```
  */
 export type KernelBackend = 'js' | 'wasm';
 

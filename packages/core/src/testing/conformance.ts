@@ -4,7 +4,18 @@ import { isKvError, KvErrorCode } from '../errors.js';
 import { Rng } from '../rng.js';
 import { createKernelSums, type KernelSums, mergeSums, sumsToOutput } from '../sums.js';
 
-/** One named conformance check; `run` throws a {@link ConformanceError} on failure. */
+/**
+ * One named conformance check; `run` throws a {@link ConformanceError} on failure.
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry, exactPolicy } from '@kv/core';
+ * import { conformanceChecks, type ConformanceCheck } from '@kv/core/testing';
+ * const registry = new PolicyRegistry().register(exactPolicy);
+ * const checks: ConformanceCheck[] = conformanceChecks({ registry, spec: { policy: 'exact', keyDim: 4, valueDim: 4 } });
+ * for (const check of checks) check.run();
+ * ```
+ */
 export interface ConformanceCheck {
   /** What is checked. */
   readonly name: string;
@@ -12,7 +23,22 @@ export interface ConformanceCheck {
   run(): void;
 }
 
-/** Options of {@link conformanceChecks}. */
+/**
+ * Options of {@link conformanceChecks}.
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry, exactPolicy } from '@kv/core';
+ * import { conformanceChecks, type ConformanceOptions } from '@kv/core/testing';
+ * const options: ConformanceOptions = {
+ *   registry: new PolicyRegistry().register(exactPolicy),
+ *   spec: { policy: 'exact', keyDim: 8, valueDim: 8 },
+ *   exactSpec: { policy: 'exact', keyDim: 8, valueDim: 8 },
+ *   steps: 48,
+ * };
+ * conformanceChecks(options).length; // includes the exactness and merge checks
+ * ```
+ */
 export interface ConformanceOptions {
   /** Registry that knows the policy (and any sub-policies). */
   readonly registry: PolicyRegistryLike;
@@ -33,7 +59,24 @@ export interface ConformanceOptions {
   readonly norm?: number;
 }
 
-/** A failed conformance check. */
+/**
+ * A failed conformance check. It is not a `KvError`: it reports a broken policy, not bad
+ * input to a correct one.
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry, exactPolicy } from '@kv/core';
+ * import { ConformanceError, conformanceChecks } from '@kv/core/testing';
+ * const registry = new PolicyRegistry().register(exactPolicy);
+ * for (const check of conformanceChecks({ registry, spec: { policy: 'exact', keyDim: 4, valueDim: 4 } })) {
+ *   try {
+ *     check.run();
+ *   } catch (e) {
+ *     if (e instanceof ConformanceError) console.error(`${check.name}: ${e.message}`);
+ *   }
+ * }
+ * ```
+ */
 export class ConformanceError extends Error {
   /** @param message - What failed. */
   constructor(message: string) {
