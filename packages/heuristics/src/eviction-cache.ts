@@ -1,6 +1,17 @@
 import { BaseHeadCache, budgetCapacity, type KernelSums, type PolicySpec, SlotStore } from '@kv/core';
 
-/** Returned by {@link EvictionCache.victim} when the arriving token itself is not kept. */
+/**
+ * Returned by {@link EvictionCache.victim} when the arriving token itself is not kept.
+ *
+ * @example
+ * ```ts
+ * import { DROP_INCOMING } from '@kv/heuristics';
+ * // inside a subclass's victim(): keep the cache as it is and drop the arriving token
+ * const victim = (incomingNorm: number, smallestKeptNorm: number): number =>
+ *   incomingNorm >= smallestKeptNorm ? DROP_INCOMING : 0;
+ * victim(2, 1); // DROP_INCOMING
+ * ```
+ */
 export const DROP_INCOMING = -1;
 
 /**

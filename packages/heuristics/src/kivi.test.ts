@@ -138,6 +138,48 @@ describe('kivi quantization error', () => {
       { numRuns: 40 },
     );
   });
+
+  // The attend path works on the packed codes (query folded into the key scales, values
+  // accumulated per code); it must answer as exact attention over the dequantized tokens.
+  const matchesDequantized = (cache: Kivi, queries: Float32Array[], s: number): void => {
+    const snap = cache.reconstruct();
+    const exact = new ExactCache({ policy: 'exact', keyDim: cache.keyDim, valueDim: s });
+    exact.prefill(snap.keys, snap.values);
+    let vmax = 0;
+    for (const x of snap.values) vmax = Math.max(vmax, Math.abs(x));
+    for (const q of queries) {
+      const got = cache.attend(q, new Float32Array(s));
+      const want = exact.attend(q, new Float32Array(s));
+      for (let j = 0; j < s; j++) expect(Math.abs(got[j]! - want[j]!)).toBeLessThanOrEqual(1e-5 * vmax);
+    }
+  };
+
+  it('answers on the codes as exact attention over its dequantized tokens', () => {
+    fc.assert(
+      fc.property(configArb, (c) => {
+        const cache = kivi({ keyDim: c.d, valueDim: c.s, params: { bits: c.bits, group: c.group, residual: c.residual } });
+        const { keys, values } = stream(c);
+        for (let t = 0; t < c.n; t++) cache.append(keys[t]!, values[t]!);
+        const rng = new Rng(c.seed + 3);
+        const queries = Array.from({ length: 3 }, () => rng.fillGaussian(new Float32Array(c.d), 1 / c.scale));
+        matchesDequantized(cache, queries, c.s);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('answers as attention over its dequantized tokens at the default shape (d = s = 128, groups of 32)', () => {
+    const rng = new Rng(11);
+    for (const bits of [2, 4, 8]) {
+      for (const budget of [undefined, 200]) {
+        const cache = kivi({ keyDim: 128, valueDim: 128, budget, params: { bits } });
+        cache.prefill(rng.fillGaussian(new Float32Array(300 * 128)), rng.fillGaussian(new Float32Array(300 * 128), 0.5, 2));
+        expect(cache.quantizedTokens).toBeGreaterThan(0);
+        const queries = Array.from({ length: 4 }, (_, i) => rng.fillGaussian(new Float32Array(128), i + 1));
+        matchesDequantized(cache, queries, 128);
+      }
+    }
+  });
 });
 
 describe('kivi memory', () => {

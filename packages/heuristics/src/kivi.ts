@@ -11,10 +11,33 @@ import {
   type PolicySpec,
 } from '@kv/core';
 
-/** Bit widths supported by {@link Kivi}. */
+/**
+ * Bit widths supported by {@link Kivi}.
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry } from '@kv/core';
+ * import { type Kivi, type KiviBits, kiviPolicy } from '@kv/heuristics';
+ * const bits: KiviBits = 4;
+ * const cache = new PolicyRegistry().register(kiviPolicy)
+ *   .create({ policy: 'kivi', keyDim: 8, valueDim: 8, params: { bits } }) as Kivi;
+ * cache.bits; // 4
+ * ```
+ */
 export type KiviBits = 2 | 4 | 8;
 
-/** A dequantized copy of a {@link Kivi} cache's tokens, oldest first (for tests and inspection). */
+/**
+ * A dequantized copy of a {@link Kivi} cache's tokens, oldest first (for tests and inspection).
+ *
+ * @example
+ * ```ts
+ * import { Kivi, type KiviSnapshot } from '@kv/heuristics';
+ * const cache = new Kivi({ policy: 'kivi', keyDim: 4, valueDim: 4, params: { bits: 2, group: 4, residual: 4 } });
+ * for (let t = 0; t < 16; t++) cache.append(new Float32Array([t, 1, 2, 3]), new Float32Array(4).fill(t));
+ * const snap: KiviSnapshot = cache.reconstruct();
+ * snap.quantized; // the first rows of snap.keys are dequantized codes, the rest exact
+ * ```
+ */
 export interface KiviSnapshot {
   /** Logical positions of the tokens held. */
   readonly positions: Int32Array;
@@ -264,6 +287,12 @@ export class Kivi extends BaseHeadCache {
     const vrb = this.valueRowBytes;
     const vg = this.valueGroups;
     const perByte = 8 / bits;
+    // Bytes of one value group's codes (a group starts on a byte boundary when aligned).
+    const gb = G / perByte;
+    const aligned = this.aligned;
+    // Tokens are taken four at a time: each code byte and query weight is loaded once for four
+    // rows, and each accumulator is read and written once per four tokens.
+    const G4 = G - (G & 3);
     acc.fill(0);
     zacc.fill(0);
     let M = -Infinity;
@@ -276,11 +305,21 @@ export class Kivi extends BaseHeadCache {
         qs[j] = query[j]! * kscale[po + j]!;
         bias += query[j]! * kzero[po + j]!;
       }
+      const base = gs * G;
+      let t = 0;
+      for (; t < G4; t += 4) {
+        const o = (base + t) * krb;
+        if (bits === 2) dots2(kcodes, o, krb, qs, logits, t);
+        else if (bits === 4) dots4(kcodes, o, krb, qs, logits, t);
+        else dots8(kcodes, o, krb, qs, logits, t);
+      }
+      for (; t < G; t++) {
+        const o = (base + t) * krb;
+        logits[t] = bits === 2 ? dot2(kcodes, o, qs, krb) : bits === 4 ? dot4(kcodes, o, qs, krb) : dot8(kcodes, o, qs, krb);
+      }
       let m = -Infinity;
-      for (let t = 0; t < G; t++) {
-        const o = (gs * G + t) * krb;
-        const dotq = bits === 2 ? dot2(kcodes, o, qs, krb) : bits === 4 ? dot4(kcodes, o, qs, krb) : dot8(kcodes, o, qs, krb);
-        const l = tau * (dotq + bias);
+      for (t = 0; t < G; t++) {
+        const l = tau * (logits[t]! + bias);
         logits[t] = l;
         if (l > m) m = l;
       }
@@ -291,17 +330,30 @@ export class Kivi extends BaseHeadCache {
         for (let c = 0; c < vg; c++) zacc[c] *= f;
         M = m;
       }
-      for (let t = 0; t < G; t++) {
+      for (t = 0; t < G; t++) {
         const w = Math.exp(logits[t]! - M);
+        logits[t] = w;
         Z += w;
-        const row = gs * G + t;
+      }
+      t = 0;
+      if (aligned) {
+        for (; t < G4; t += 4) {
+          const row = base + t;
+          if (bits === 2) values2(acc, zacc, vcodes, row * vrb, vrb, vscale, vzero, row * vg, vg, gb, logits, t);
+          else if (bits === 4) values4(acc, zacc, vcodes, row * vrb, vrb, vscale, vzero, row * vg, vg, gb, logits, t);
+          else values8(acc, zacc, vcodes, row * vrb, vrb, vscale, vzero, row * vg, vg, gb, logits, t);
+        }
+      }
+      for (; t < G; t++) {
+        const w = logits[t]!;
+        const row = base + t;
         const o = row * vrb;
         for (let c = 0; c < vg; c++) {
           const a = w * vscale[row * vg + c]!;
           zacc[c] += w * vzero[row * vg + c]!;
           const j0 = c * G;
           const j1 = Math.min(s, j0 + G);
-          if (!this.aligned) {
+          if (!aligned) {
             for (let j = j0; j < j1; j++) acc[j] += a * this.code(vcodes, o, j);
           } else if (bits === 2) {
             axpy2(acc, vcodes, o, a, j0 / perByte, Math.ceil(j1 / perByte));
@@ -494,6 +546,204 @@ export class Kivi extends BaseHeadCache {
     keys.copyWithin(0, G * d, this.resCount * d);
     values.copyWithin(0, G * s, this.resCount * s);
     this.resCount -= G;
+  }
+}
+
+// Four consecutive rows at once (row stride rb): out[t..t+3] = Σ_j qs_j·code_j of each row, so
+// every query weight is loaded once per four rows.
+function dots2(codes: Uint8Array, o: number, rb: number, qs: Float64Array, out: Float64Array, t: number): void {
+  const o1 = o + rb;
+  const o2 = o1 + rb;
+  const o3 = o2 + rb;
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  for (let p = 0, j = 0; p < rb; p++, j += 4) {
+    const q0 = qs[j]!;
+    const q1 = qs[j + 1]!;
+    const q2 = qs[j + 2]!;
+    const q3 = qs[j + 3]!;
+    const x0 = codes[o + p]!;
+    const x1 = codes[o1 + p]!;
+    const x2 = codes[o2 + p]!;
+    const x3 = codes[o3 + p]!;
+    a0 += q0 * (x0 & 3) + q1 * ((x0 >> 2) & 3) + q2 * ((x0 >> 4) & 3) + q3 * (x0 >> 6);
+    a1 += q0 * (x1 & 3) + q1 * ((x1 >> 2) & 3) + q2 * ((x1 >> 4) & 3) + q3 * (x1 >> 6);
+    a2 += q0 * (x2 & 3) + q1 * ((x2 >> 2) & 3) + q2 * ((x2 >> 4) & 3) + q3 * (x2 >> 6);
+    a3 += q0 * (x3 & 3) + q1 * ((x3 >> 2) & 3) + q2 * ((x3 >> 4) & 3) + q3 * (x3 >> 6);
+  }
+  out[t] = a0;
+  out[t + 1] = a1;
+  out[t + 2] = a2;
+  out[t + 3] = a3;
+}
+
+function dots4(codes: Uint8Array, o: number, rb: number, qs: Float64Array, out: Float64Array, t: number): void {
+  const o1 = o + rb;
+  const o2 = o1 + rb;
+  const o3 = o2 + rb;
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  for (let p = 0, j = 0; p < rb; p++, j += 2) {
+    const q0 = qs[j]!;
+    const q1 = qs[j + 1]!;
+    const x0 = codes[o + p]!;
+    const x1 = codes[o1 + p]!;
+    const x2 = codes[o2 + p]!;
+    const x3 = codes[o3 + p]!;
+    a0 += q0 * (x0 & 15) + q1 * (x0 >> 4);
+    a1 += q0 * (x1 & 15) + q1 * (x1 >> 4);
+    a2 += q0 * (x2 & 15) + q1 * (x2 >> 4);
+    a3 += q0 * (x3 & 15) + q1 * (x3 >> 4);
+  }
+  out[t] = a0;
+  out[t + 1] = a1;
+  out[t + 2] = a2;
+  out[t + 3] = a3;
+}
+
+function dots8(codes: Uint8Array, o: number, rb: number, qs: Float64Array, out: Float64Array, t: number): void {
+  const o1 = o + rb;
+  const o2 = o1 + rb;
+  const o3 = o2 + rb;
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  for (let p = 0; p < rb; p++) {
+    const q = qs[p]!;
+    a0 += q * codes[o + p]!;
+    a1 += q * codes[o1 + p]!;
+    a2 += q * codes[o2 + p]!;
+    a3 += q * codes[o3 + p]!;
+  }
+  out[t] = a0;
+  out[t + 1] = a1;
+  out[t + 2] = a2;
+  out[t + 3] = a3;
+}
+
+// Four consecutive value rows at once (row stride rb, scale/zero stride vg), with weights
+// w[t..t+3]: acc[j] += Σ_r w_r·step_rc·code_rj and zacc[c] += Σ_r w_r·lo_rc, so every accumulator
+// is read and written once per four tokens. Value group c covers bytes [c·gb, (c+1)·gb) of a row
+// (aligned groups); the last group may be shorter.
+function values2(
+  acc: Float64Array,
+  zacc: Float64Array,
+  codes: Uint8Array,
+  o: number,
+  rb: number,
+  scale: Float32Array,
+  zero: Float32Array,
+  so: number,
+  vg: number,
+  gb: number,
+  w: Float64Array,
+  t: number,
+): void {
+  const w0 = w[t]!;
+  const w1 = w[t + 1]!;
+  const w2 = w[t + 2]!;
+  const w3 = w[t + 3]!;
+  const o1 = o + rb;
+  const o2 = o1 + rb;
+  const o3 = o2 + rb;
+  for (let c = 0, p = 0; c < vg; c++) {
+    const s0 = so + c;
+    const a0 = w0 * scale[s0]!;
+    const a1 = w1 * scale[s0 + vg]!;
+    const a2 = w2 * scale[s0 + 2 * vg]!;
+    const a3 = w3 * scale[s0 + 3 * vg]!;
+    zacc[c] += w0 * zero[s0]! + w1 * zero[s0 + vg]! + w2 * zero[s0 + 2 * vg]! + w3 * zero[s0 + 3 * vg]!;
+    const pe = Math.min(p + gb, rb);
+    for (let j = p * 4; p < pe; p++, j += 4) {
+      const x0 = codes[o + p]!;
+      const x1 = codes[o1 + p]!;
+      const x2 = codes[o2 + p]!;
+      const x3 = codes[o3 + p]!;
+      acc[j] += a0 * (x0 & 3) + a1 * (x1 & 3) + a2 * (x2 & 3) + a3 * (x3 & 3);
+      acc[j + 1] += a0 * ((x0 >> 2) & 3) + a1 * ((x1 >> 2) & 3) + a2 * ((x2 >> 2) & 3) + a3 * ((x3 >> 2) & 3);
+      acc[j + 2] += a0 * ((x0 >> 4) & 3) + a1 * ((x1 >> 4) & 3) + a2 * ((x2 >> 4) & 3) + a3 * ((x3 >> 4) & 3);
+      acc[j + 3] += a0 * (x0 >> 6) + a1 * (x1 >> 6) + a2 * (x2 >> 6) + a3 * (x3 >> 6);
+    }
+  }
+}
+
+function values4(
+  acc: Float64Array,
+  zacc: Float64Array,
+  codes: Uint8Array,
+  o: number,
+  rb: number,
+  scale: Float32Array,
+  zero: Float32Array,
+  so: number,
+  vg: number,
+  gb: number,
+  w: Float64Array,
+  t: number,
+): void {
+  const w0 = w[t]!;
+  const w1 = w[t + 1]!;
+  const w2 = w[t + 2]!;
+  const w3 = w[t + 3]!;
+  const o1 = o + rb;
+  const o2 = o1 + rb;
+  const o3 = o2 + rb;
+  for (let c = 0, p = 0; c < vg; c++) {
+    const s0 = so + c;
+    const a0 = w0 * scale[s0]!;
+    const a1 = w1 * scale[s0 + vg]!;
+    const a2 = w2 * scale[s0 + 2 * vg]!;
+    const a3 = w3 * scale[s0 + 3 * vg]!;
+    zacc[c] += w0 * zero[s0]! + w1 * zero[s0 + vg]! + w2 * zero[s0 + 2 * vg]! + w3 * zero[s0 + 3 * vg]!;
+    const pe = Math.min(p + gb, rb);
+    for (let j = p * 2; p < pe; p++, j += 2) {
+      const x0 = codes[o + p]!;
+      const x1 = codes[o1 + p]!;
+      const x2 = codes[o2 + p]!;
+      const x3 = codes[o3 + p]!;
+      acc[j] += a0 * (x0 & 15) + a1 * (x1 & 15) + a2 * (x2 & 15) + a3 * (x3 & 15);
+      acc[j + 1] += a0 * (x0 >> 4) + a1 * (x1 >> 4) + a2 * (x2 >> 4) + a3 * (x3 >> 4);
+    }
+  }
+}
+
+function values8(
+  acc: Float64Array,
+  zacc: Float64Array,
+  codes: Uint8Array,
+  o: number,
+  rb: number,
+  scale: Float32Array,
+  zero: Float32Array,
+  so: number,
+  vg: number,
+  gb: number,
+  w: Float64Array,
+  t: number,
+): void {
+  const w0 = w[t]!;
+  const w1 = w[t + 1]!;
+  const w2 = w[t + 2]!;
+  const w3 = w[t + 3]!;
+  const o1 = o + rb;
+  const o2 = o1 + rb;
+  const o3 = o2 + rb;
+  for (let c = 0, p = 0; c < vg; c++) {
+    const s0 = so + c;
+    const a0 = w0 * scale[s0]!;
+    const a1 = w1 * scale[s0 + vg]!;
+    const a2 = w2 * scale[s0 + 2 * vg]!;
+    const a3 = w3 * scale[s0 + 3 * vg]!;
+    zacc[c] += w0 * zero[s0]! + w1 * zero[s0 + vg]! + w2 * zero[s0 + 2 * vg]! + w3 * zero[s0 + 3 * vg]!;
+    const pe = Math.min(p + gb, rb);
+    for (; p < pe; p++) {
+      acc[p] += a0 * codes[o + p]! + a1 * codes[o1 + p]! + a2 * codes[o2 + p]! + a3 * codes[o3 + p]!;
+    }
   }
 }
 

@@ -9,7 +9,16 @@ import {
 } from '@kv/core';
 import { SnapKV } from './snapkv.js';
 
-/** Options of {@link pyramidBudgets}. */
+/**
+ * Options of {@link pyramidBudgets}.
+ *
+ * @example
+ * ```ts
+ * import { pyramidBudgets, type PyramidOptions } from '@kv/heuristics';
+ * const options: PyramidOptions = { beta: 10, window: 8 };
+ * pyramidBudgets(64, 8, options); // 8 budgets, deepest layer smallest
+ * ```
+ */
 export interface PyramidOptions {
   /** Steepness: the deepest layer selects about (average − window) / beta tokens (default 20). */
   readonly beta?: number;

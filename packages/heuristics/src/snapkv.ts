@@ -10,7 +10,18 @@ import {
 } from '@kv/core';
 import { EvictionCache } from './eviction-cache.js';
 
-/** What SnapKV does with tokens appended after the prefill selection. */
+/**
+ * What SnapKV does with tokens appended after the prefill selection.
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry } from '@kv/core';
+ * import { type SnapKVAfter, snapkvPolicy } from '@kv/heuristics';
+ * const after: SnapKVAfter = 'keep';
+ * const cache = new PolicyRegistry().register(snapkvPolicy)
+ *   .create({ policy: 'snapkv', keyDim: 64, valueDim: 64, budget: 256, params: { after } });
+ * ```
+ */
 export type SnapKVAfter = 'keep' | 'window';
 
 /**

@@ -383,7 +383,17 @@ export class SphericalFilter implements LshFamily {
   }
 }
 
-/** Which family, and its shape, for {@link createFamily} and the policies' params. */
+/**
+ * Which family, and its shape, for {@link createFamily} and the policies' params.
+ *
+ * @example
+ * ```ts
+ * import { Rng } from '@kv/core';
+ * import { createFamily, type FamilyOptions } from '@kv/lsh';
+ * const options: FamilyOptions = { kind: 'spherical-filter', hashes: 1, threshold: 1.5 };
+ * const h = createFamily(32, options, new Rng(7));
+ * ```
+ */
 export interface FamilyOptions {
   /** Family kind. */
   readonly kind: 'simhash' | 'cross-polytope' | 'spherical-filter';

@@ -66,7 +66,17 @@ export function normalCdf(x: number): number {
   return normalTail(-x);
 }
 
-/** Nodes and weights of an n-point Gauss–Legendre rule on [−1, 1]. */
+/**
+ * Nodes and weights of an n-point Gauss–Legendre rule on [−1, 1].
+ *
+ * @example
+ * ```ts
+ * import { gaussLegendre, type QuadratureRule } from '@kv/lsh';
+ * const rule: QuadratureRule = gaussLegendre(4);
+ * let sum = 0;
+ * for (let i = 0; i < rule.x.length; i++) sum += rule.w[i]! * rule.x[i]! ** 2; // ∫ x² = 2/3
+ * ```
+ */
 export interface QuadratureRule {
   /** Nodes in (−1, 1). */
   readonly x: Float64Array;

@@ -11,7 +11,16 @@ import {
 import type { FamilyOptions, LshFamily } from './family.js';
 import { LshTables } from './tables.js';
 
-/** Options of {@link HashingBasedEstimator}. */
+/**
+ * Options of {@link HashingBasedEstimator}.
+ *
+ * @example
+ * ```ts
+ * import { HashingBasedEstimator, type HbeOptions } from '@kv/lsh';
+ * const options: HbeOptions = { keyDim: 16, valueDim: 16, family: { kind: 'simhash', hashes: 3 }, tables: 8, groups: 5 };
+ * const hbe = new HashingBasedEstimator(options);
+ * ```
+ */
 export interface HbeOptions {
   /** Key (and query) dimension d. */
   readonly keyDim: number;

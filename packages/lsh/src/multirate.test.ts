@@ -1,4 +1,4 @@
-import { createKernelSums, ExactCache, InvalidBudgetError, InvalidParamsError, PolicyRegistry, Rng } from '@kv/core';
+import { createKernelSums, ExactCache, InvalidBudgetError, InvalidParamsError, PolicyRegistry, relativeError, Rng } from '@kv/core';
 import { conformanceChecks } from '@kv/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -25,9 +25,9 @@ describe('lsh-multirate conformance (spherical filters)', () => {
 });
 
 describe('lsh-multirate estimator', () => {
-  it('is unbiased for Z and N over seeds (mean within 4.5 standard errors), with levels retired', () => {
+  it('is unbiased for Z and N over seeds (mean within 4.5 standard errors), with levels retired, for any band shift', () => {
     fc.assert(
-      fc.property(fc.nat(1e6), fc.constantFrom(0.05, 0.3), (dataSeed, alpha) => {
+      fc.property(fc.nat(1e6), fc.constantFrom(0.05, 0.3), fc.constantFrom(undefined, 0, 2), (dataSeed, alpha, bandShift) => {
         const d = 16;
         const s = 2;
         const n = 400;
@@ -44,7 +44,7 @@ describe('lsh-multirate estimator', () => {
         for (let seed = 0; seed < SEEDS; seed++) {
           const cache = new LshMultiRate({
             policy: 'lsh-multirate', keyDim: d, valueDim: s, budget: 80, seed,
-            params: { hashes: 2, tables: 2, levels: 5, pilot: 8, pilotWeight: alpha },
+            params: { hashes: 2, tables: 2, levels: 5, pilot: 8, pilotWeight: alpha, ...(bandShift === undefined ? {} : { bandShift }) },
           });
           cache.prefill(keys, values);
           expect(cache.lowestLevel).toBeGreaterThan(0);
@@ -61,6 +61,38 @@ describe('lsh-multirate estimator', () => {
       }),
       { numRuns: 3 },
     );
+  });
+
+  // Regression: bands used to be log2(Z/w) alone, so on diffuse attention (every weight ≈ Z/t)
+  // every token was answered at rate ≈ 1/t, from about one sampled token, whatever the budget:
+  // budgets 1/4 and 1/8 of the stream gave identical answers. The bands are now lowered by
+  // log2 of the sample capacity, so a larger budget answers from more tokens.
+  it('answers better with a larger budget on diffuse attention (the bands use the kept sample)', () => {
+    const d = 16;
+    const s = 16;
+    const n = 1024;
+    const rng = new Rng(5);
+    const keys = rng.fillGaussian(new Float32Array(n * d), 0.6);
+    const values = rng.fillGaussian(new Float32Array(n * s));
+    const queries = rng.fillGaussian(new Float32Array(32 * d), 0.6);
+    const exact = new ExactCache({ policy: 'exact', keyDim: d, valueDim: s });
+    exact.prefill(keys, values);
+    const medianError = (budget: number): number => {
+      const errs: number[] = [];
+      for (let seed = 0; seed < 4; seed++) {
+        const cache = registry.create({ policy: 'lsh-multirate', keyDim: d, valueDim: s, budget, seed });
+        cache.prefill(keys, values);
+        for (let i = 0; i < 32; i++) {
+          const q = queries.subarray(i * d, (i + 1) * d);
+          errs.push(relativeError(cache.attend(q, new Float32Array(s)), exact.attend(q, new Float32Array(s))));
+        }
+      }
+      errs.sort((a, b) => a - b);
+      return errs[errs.length >> 1]!;
+    };
+    const small = medianError(128);
+    const large = medianError(512);
+    expect(large).toBeLessThan(0.75 * small);
   });
 
   it('keeps memory bounded on a long stream: stored ≤ budget and the sample ≤ its capacity at every step', () => {
@@ -86,5 +118,6 @@ describe('lsh-multirate estimator', () => {
     expect(() => registry.create({ ...base, budget: { ratio: 0.1 } })).toThrow(InvalidBudgetError);
     expect(() => registry.create({ ...base, budget: 100, params: { pilotWeight: 0 } })).toThrow(InvalidParamsError);
     expect(() => registry.create({ ...base, budget: 100, params: { levels: 0 } })).toThrow(InvalidParamsError);
+    expect(() => registry.create({ ...base, budget: 100, params: { bandShift: -1 } })).toThrow(InvalidParamsError);
   });
 });

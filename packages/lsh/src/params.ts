@@ -29,7 +29,18 @@ export function familyParams(defaults: { hashes: number; tables: number }): Para
   ];
 }
 
-/** The family parameters of a spec, as read by {@link readFamilyParams}. */
+/**
+ * The family parameters of a spec, as read by {@link readFamilyParams}.
+ *
+ * @example
+ * ```ts
+ * import { type FamilyParams, readFamilyParams } from '@kv/lsh';
+ * const { family, tables }: FamilyParams = readFamilyParams(
+ *   { policy: 'lsh-heavy', keyDim: 8, valueDim: 8, params: { family: 'cross-polytope', tables: 4 } },
+ *   { hashes: 8, tables: 8 },
+ * );
+ * ```
+ */
 export interface FamilyParams {
   /** Family kind and shape. */
   readonly family: FamilyOptions;
