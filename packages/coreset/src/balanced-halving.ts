@@ -1,7 +1,16 @@
 import { dotUnit, InvalidParamsError, type Rng } from '@kv/core';
 import type { Halver, RowBatch } from './row-batch.js';
 
-/** Options of {@link BalancedHalving}. */
+/**
+ * Options of {@link BalancedHalving}.
+ *
+ * @example
+ * ```ts
+ * import { BalancedHalving, type BalancedHalvingOptions } from '@kv/coreset';
+ * const options: BalancedHalvingOptions = { tau: 1 / Math.sqrt(64), gamma: 4, centre: true };
+ * const walk = new BalancedHalving(options);
+ * ```
+ */
 export interface BalancedHalvingOptions {
   /** Logit scale τ of the walk's kernel (the released code's temp/√d). */
   readonly tau: number;

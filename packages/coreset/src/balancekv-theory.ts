@@ -17,7 +17,16 @@ import { MergeAndReduce } from './merge-and-reduce.js';
 import { combineSeparateSums } from './separate-sums.js';
 import { SoftmaxBalance, walkConstant } from './softmax-balance.js';
 
-/** Inputs of {@link deriveBalanceKVTheoryParameters}. */
+/**
+ * Inputs of {@link deriveBalanceKVTheoryParameters}.
+ *
+ * @example
+ * ```ts
+ * import { type BalanceKVTheoryInput, deriveBalanceKVTheoryParameters } from '@kv/coreset';
+ * const input: BalanceKVTheoryInput = { epsilon: 0.5, radius: 1, delta: 0.1, horizon: 4096, valueDim: 8, tau: 1 };
+ * deriveBalanceKVTheoryParameters(input).blockSize;
+ * ```
+ */
 export interface BalanceKVTheoryInput {
   /** Target normalised error ε ∈ (0, 1]. */
   readonly epsilon: number;
@@ -33,7 +42,16 @@ export interface BalanceKVTheoryInput {
   readonly tau: number;
 }
 
-/** The quantities {@link deriveBalanceKVTheoryParameters} derives. */
+/**
+ * The quantities {@link deriveBalanceKVTheoryParameters} derives.
+ *
+ * @example
+ * ```ts
+ * import { type BalanceKVTheoryParameters, deriveBalanceKVTheoryParameters } from '@kv/coreset';
+ * const p: BalanceKVTheoryParameters = deriveBalanceKVTheoryParameters({ epsilon: 0.5, radius: 1, delta: 0.1, horizon: 4096, valueDim: 8, tau: 1 });
+ * p.levels; // ⌊log2(n/t)⌋ + 1
+ * ```
+ */
 export interface BalanceKVTheoryParameters {
   /** Block size t of every MergeAndReduce instance (even). */
   readonly blockSize: number;

@@ -13,7 +13,7 @@ export {
   balanceKVTheoryPolicy,
   deriveBalanceKVTheoryParameters,
 } from './balancekv-theory.js';
-export { MergeAndReduce, type MergeAndReduceOptions } from './merge-and-reduce.js';
+export { MergeAndReduce, type MergeAndReduceOptions, type RowKernel } from './merge-and-reduce.js';
 export { type Halver, halveBatch, RowBatch } from './row-batch.js';
 export {
   SoftmaxBalance,

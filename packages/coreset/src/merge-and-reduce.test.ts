@@ -1,8 +1,8 @@
-import { createKernelSums, InvalidParamsError, Rng } from '@kv/core';
+import { createKernelSums, InvalidParamsError, type KernelSums, Rng, type SlotStore } from '@kv/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BalancedHalving } from './balanced-halving.js';
-import { MergeAndReduce } from './merge-and-reduce.js';
+import { MergeAndReduce, type RowKernel } from './merge-and-reduce.js';
 import { SoftmaxBalance, softmaxBalanceBound } from './softmax-balance.js';
 
 describe('MergeAndReduce', () => {
@@ -107,6 +107,63 @@ describe('MergeAndReduce', () => {
     mr.reduceTo(6);
     expect(mr.groupSlots).toBeLessThanOrEqual(6);
     expect(mr.totalWeight).toBe(64);
+  });
+
+  it('sums evaluates the raw block and the groups with the kernel option, weights included', () => {
+    // κ ≡ 1 turns the sums into Σ w_i and Σ w_i·v_i; the stores seen are recorded.
+    const seen: [number, boolean][] = [];
+    const constant: RowKernel = {
+      sums(store: SlotStore, _query: Float32Array, _tau: number, out: KernelSums): KernelSums {
+        seen.push([store.count, store.logWeights !== null]);
+        out.m = 0;
+        out.z = 0;
+        out.n.fill(0);
+        for (let i = 0; i < store.count; i++) {
+          const w = Math.exp(store.logWeights?.[i] ?? 0);
+          out.z += w;
+          out.n[0]! += w * store.values[i]!;
+        }
+        return out;
+      },
+    };
+    const d = 3;
+    const rng = new Rng(4);
+    const mr = new MergeAndReduce(d, 1, new BalancedHalving({ tau: 0.5 }), 2, { blockSize: 8, kernel: constant });
+    for (let i = 0; i < 100; i++) mr.push(rng.fillGaussian(new Float32Array(d)), 0, [1], 0, i);
+    const got = mr.sums(new Float32Array(d), 0.7, createKernelSums(1));
+    expect(seen).toEqual([
+      [mr.rawCount, false],
+      [mr.groupSlots, true],
+    ]);
+    // Log-weights are Float32, so e^{ℓ·ln 2} is exact only to ~1e-7 relative.
+    expect(got.z * Math.exp(got.m)).toBeCloseTo(100, 4);
+    expect(got.n[0]! * Math.exp(got.m)).toBeCloseTo(100, 4);
+  });
+
+  it('with groupRows, keeps its bytes fixed; a binary counter holds no second t-row batch', () => {
+    const d = 4;
+    const s = 2;
+    const t = 16;
+    const rng = new Rng(8);
+    const capped = new MergeAndReduce(d, s, new SoftmaxBalance({ tau: 0.5 }), 1, { blockSize: t, groupRows: 40 + t / 2 });
+    const bytes = (m: MergeAndReduce) => m.buffers().reduce((a, b) => a + b.byteLength, 0);
+    const before = bytes(capped);
+    for (let i = 0; i < 3000; i++) {
+      capped.push(rng.fillGaussian(new Float32Array(d)), 0, rng.fillGaussian(new Float32Array(s)), 0, i);
+      capped.reduceTo(40, true);
+      expect(capped.groupSlots).toBeLessThanOrEqual(40);
+    }
+    expect(bytes(capped)).toBe(before);
+    // Unbudgeted: raw block (keys, values, positions), weighted groups, a 3-array group table,
+    // and t levels + t keep indices: the halvings borrow the raw block's rows.
+    const mr = new MergeAndReduce(d, s, new SoftmaxBalance({ tau: 0.5 }), 1, { blockSize: t });
+    for (let i = 0; i < 500; i++) mr.push(rng.fillGaussian(new Float32Array(d)), 0, rng.fillGaussian(new Float32Array(s)), 0, i);
+    const raw = t * (4 * (d + s) + 4);
+    const buffers = mr.buffers();
+    const groupBytes = buffers.slice(3, 7).reduce((a, b) => a + b.byteLength, 0);
+    const table = buffers.slice(7, 10).reduce((a, b) => a + b.byteLength, 0);
+    expect(bytes(mr)).toBe(raw + groupBytes + table + 2 * 4 * t);
+    expect(() => new MergeAndReduce(d, s, new SoftmaxBalance({ tau: 0.5 }), 1, { blockSize: t, groupRows: 3 })).toThrow(InvalidParamsError);
   });
 
   it('rejects bad block sizes with typed errors', () => {

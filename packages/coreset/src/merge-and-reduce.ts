@@ -1,7 +1,17 @@
 import { createKernelSums, InvalidParamsError, type KernelSums, mergeSums, Rng, SlotStore } from '@kv/core';
 import { type Halver, halveBatch, RowBatch } from './row-batch.js';
 
-/** Options of {@link MergeAndReduce}. */
+/**
+ * Options of {@link MergeAndReduce}.
+ *
+ * @example
+ * ```ts
+ * import { MergeAndReduce, type MergeAndReduceOptions, SoftmaxBalance } from '@kv/coreset';
+ * // The practical BalanceKV layout: blocks of 64 halved twice, merged only on demand.
+ * const options: MergeAndReduceOptions = { blockSize: 64, firstHalvings: 2, carry: 'lazy' };
+ * const mr = new MergeAndReduce(16, 16, new SoftmaxBalance({ tau: 0.25 }), 1, options);
+ * ```
+ */
 export interface MergeAndReduceOptions {
   /** Block size t: raw tokens collected before the first halving (even, ≥ 2). */
   readonly blockSize: number;
@@ -12,7 +22,67 @@ export interface MergeAndReduceOptions {
    * (the binary counter); `lazy` merges only when {@link MergeAndReduce.reduceTo} asks for room.
    */
   readonly carry?: 'binary' | 'lazy';
+  /**
+   * How {@link MergeAndReduce.sums} evaluates the held rows (default: the exponential kernel,
+   * `SlotStore.sums` from `@kv/core`). A different kernel changes only the answers: the halver
+   * decides what is kept, so it should balance the same kernel.
+   */
+  readonly kernel?: RowKernel;
+  /**
+   * Allocates the raw block, the halving scratch (levels and keep indices; with `lazy` carry also a
+   * t-row batch) and this many group rows up front, and makes it the groups' hard limit, so
+   * `buffers()` never change size (with a halver that keeps at most half). The caller keeps the groups below
+   * it (e.g. {@link MergeAndReduce.reduceTo} after every flush, with a limit at least t/2 above
+   * its target); going past it throws a `RangeError` (a bug, not a user error). Default: grow by
+   * doubling.
+   */
+  readonly groupRows?: number;
 }
+
+/**
+ * The evaluation hook of {@link MergeAndReduce}: Σ_i w_i·κ(<q,k_i>τ)·[1, v_i] over the live rows of
+ * one of its stores (the raw block, whose `logWeights` is null, or the groups, weighted by
+ * e^{logWeights[i]}), in log-scaled `KernelSums` form (from `@kv/core`). The stores are read-only
+ * here. The default is the exponential kernel κ = exp; a kernel may return signed sums.
+ *
+ * @example
+ * ```ts
+ * import { createKernelSums, dotUnit } from '@kv/core';
+ * import { MergeAndReduce, type RowKernel, SoftmaxBalance } from '@kv/coreset';
+ * // The linear kernel κ(x) = x (signed sums, m = 0), weights applied as e^{logWeight}.
+ * const linear: RowKernel = {
+ *   sums(store, query, tau, out) {
+ *     out.m = 0;
+ *     out.z = 0;
+ *     out.n.fill(0);
+ *     for (let i = 0; i < store.count; i++) {
+ *       const w = tau * dotUnit(store.d, store.keys, i * store.d, query, 0) * Math.exp(store.logWeights?.[i] ?? 0);
+ *       out.z += w;
+ *       for (let j = 0; j < store.s; j++) out.n[j]! += w * store.values[i * store.s + j]!;
+ *     }
+ *     return out;
+ *   },
+ * };
+ * const mr = new MergeAndReduce(2, 1, new SoftmaxBalance({ tau: 1 }), 1, { blockSize: 8, kernel: linear });
+ * for (let i = 0; i < 20; i++) mr.push([1, 0], 0, [1], 0, i);
+ * mr.sums(new Float32Array([1, 0]), 1, createKernelSums(1));
+ * ```
+ */
+export interface RowKernel {
+  /**
+   * Kernel sums of the live rows of `store`.
+   * @param store - The rows (`count` live; `logWeights` null means weight 1).
+   * @param query - Query of length d.
+   * @param tau - Logit scale.
+   * @param out - Receives the sums (overwritten).
+   * @returns `out`.
+   */
+  sums(store: SlotStore, query: Float32Array, tau: number, out: KernelSums): KernelSums;
+}
+
+const exponentialKernel: RowKernel = {
+  sums: (store, query, tau, out) => store.sums(query, tau, out),
+};
 
 /**
  * MergeAndReduce (BalanceKV Thm 3.4): the streaming binary counter over a {@link Halver}. Tokens
@@ -23,15 +93,22 @@ export interface MergeAndReduceOptions {
  * @remarks
  * - Memory: with a halver that keeps at most half (both provided halvers do), a group never has
  *   more than t/2 rows and at most one group per weight remains, so for n ≥ t tokens at most
- *   t + (t/2)·(⌊log2(n/t)⌋ + 1) ≤ t·(log2(n/t) + 2) rows are held, plus a t-row scratch batch.
- * - Weights sum to n exactly: every halving doubles exactly the kept rows' weights, and the
- *   weights are integer levels (2^ℓ) so no rounding enters the count.
+ *   t + (t/2)·(⌊log2(n/t)⌋ + 1) ≤ t·(log2(n/t) + 2) rows are held, plus t level and t keep
+ *   indices: the halving batch borrows the raw block's arrays whenever the raw block is empty
+ *   (always with `binary` carry); a reduction with live raw rows (`lazy`) allocates a t-row batch.
+ * - Weights are integer levels (2^ℓ), so no rounding enters the count: they sum to n exactly when
+ *   every halving keeps exactly half of its batch ({@link BalancedHalving}); {@link SoftmaxBalance}
+ *   keeps the smaller sign class, so with it they sum to at most n.
  * - Guarantee with {@link SoftmaxBalance}: each halving at weight 2^{ℓ−1} errs by at most 2^{ℓ−1}
  *   times the {@link softmaxBalanceBound}; at most n/(t·2^{ℓ−1}) halvings happen at that weight, so
  *   over L levels the error is ≤ L·(n/t)·(one-halving bound): with t = O(√s·e^{2ρ}/ε) (up to
  *   logarithms) the estimate is within ε·n·e^{−ρ}·max||v|| of the true kernel sum.
  * - `lazy` carry with `firstHalvings` h gives the practical BalanceKV layout: full blocks become
  *   groups of t/2^h rows that merge only when the budget demands it.
+ * - Other kernels: the `kernel` option ({@link RowKernel}) replaces the exponential evaluation of
+ *   `sums` (e.g. the residual kernel of `@kv/hybrid`'s Taylor + coreset construction); with a
+ *   halver that keeps fewer than half of the rows, the memory bound only improves, but the weights
+ *   then no longer sum to n. `groupRows` preallocates everything for budgeted use.
  * @see BalanceKV, arXiv 2502.07861, Thm 3.4 (MergeAndReduce).
  * @example
  * ```ts
@@ -71,16 +148,20 @@ export class MergeAndReduce {
   private groupLevel = new Int32Array(4);
   private groupCount = 0;
   private batch: RowBatch | null = null;
+  private shared: RowBatch | null = null;
   private keep: Int32Array | null = null;
   private readonly partial: KernelSums;
+  private readonly kernel: RowKernel;
 
   /**
    * @param d - Key dimension.
    * @param s - Value dimension (0 for key-only rows).
    * @param halver - The halving rule.
    * @param seed - Seed of the halvings' randomness (reset() restarts from it).
-   * @param options - Block size, first halvings and carry rule.
-   * @throws `InvalidParamsError` when t is not an even integer ≥ 2 or not divisible by 2^h.
+   * @param options - Block size, first halvings, carry rule, and optionally the evaluation kernel
+   *   and a preallocated group-row limit.
+   * @throws `InvalidParamsError` when t is not an even integer ≥ 2 or not divisible by 2^h, or
+   *   when `groupRows` is not an integer ≥ t/2.
    */
   constructor(d: number, s: number, halver: Halver, seed: number, options: MergeAndReduceOptions) {
     const t = options.blockSize;
@@ -97,9 +178,24 @@ export class MergeAndReduce {
     this.halver = halver;
     this.seed = seed;
     this.rng = new Rng(seed);
-    this.raw = new SlotStore(d, s, { maxSlots: t, initialSlots: 2 });
-    this.groups = new SlotStore(d, s, { weighted: true, initialSlots: 2 });
+    const rows = options.groupRows;
+    if (rows !== undefined && !(Number.isInteger(rows) && rows >= t / 2)) {
+      throw new InvalidParamsError(`groupRows is ${rows}, expected an integer >= blockSize/2 = ${t / 2}`);
+    }
+    this.raw = new SlotStore(d, s, { maxSlots: t, initialSlots: rows === undefined ? 2 : t });
+    this.groups = new SlotStore(d, s, { weighted: true, ...(rows === undefined ? { initialSlots: 2 } : { initialSlots: rows, maxSlots: rows }) });
     this.partial = createKernelSums(s);
+    this.kernel = options.kernel ?? exponentialKernel;
+    if (rows !== undefined) {
+      // Room for two groups (one of them an odd row out) on each of 32 levels; grows if ever exceeded.
+      this.groupStart = new Int32Array(64);
+      this.groupSize = new Int32Array(64);
+      this.groupLevel = new Int32Array(64);
+      this.keep = new Int32Array(t);
+      this.shared = new RowBatch(d, s, 0);
+      this.shared.levels = new Int32Array(t);
+      if (this.carry === 'lazy') this.batch = new RowBatch(d, s, t);
+    }
   }
 
   /** Rows held (raw block plus groups). */
@@ -122,7 +218,11 @@ export class MergeAndReduce {
     return this.groupCount;
   }
 
-  /** Tokens the held rows stand for: Σ 2^level, an exact integer (equals the tokens pushed). */
+  /**
+   * Tokens the held rows stand for: Σ 2^level, an exact integer. It equals the tokens pushed when
+   * every halving keeps exactly half of an even batch ({@link BalancedHalving} does); a halver that
+   * keeps fewer rows ({@link SoftmaxBalance} keeps the smaller sign class) makes it smaller.
+   */
   get totalWeight(): number {
     let total = this.raw.count;
     const lw = this.groups.logWeights!;
@@ -142,10 +242,11 @@ export class MergeAndReduce {
   push(key: ArrayLike<number>, keyOffset: number, value: ArrayLike<number>, valueOffset: number, position: number): boolean {
     this.raw.push(key, keyOffset, value, valueOffset, position, 0);
     if (this.raw.count < this.blockSize) return false;
-    const batch = this.scratch();
-    batch.clear();
-    batch.pushFromStore(this.raw, 0, this.raw.count);
+    // The full raw block is halved where it is: its rows are handed over to the batch, not copied.
     this.raw.clear();
+    const batch = this.scratch();
+    batch.count = this.blockSize;
+    batch.levels.fill(0, 0, this.blockSize);
     for (let i = 0; i < this.firstHalvings && batch.count > 1; i++) this.halve(batch);
     let level = this.appendGroup(batch);
     if (this.carry === 'binary') {
@@ -166,10 +267,14 @@ export class MergeAndReduce {
    * only group is halved alone; an odd row out keeps its weight as its own group), so every halving
    * sees equal weights, weights stay exact, and a halving never sees more than two groups.
    * Stops early only when no level holds 2 rows, that is with at most one row per level
-   * (≤ 32 rows for any stream of Int32 positions). Used by budgeted (`lazy`) structures.
+   * (≤ 32 rows for any stream of Int32 positions), unless `mixLevels` is set: then the two
+   * lightest groups are concatenated and halved although their weights differ (each kept row
+   * doubles its own weight, so Σ weights is no longer preserved exactly), down to the limit or a
+   * single group. Used by budgeted structures (`lazy` carry, or a capped binary counter).
    * @param maxGroupSlots - Row limit for the groups.
+   * @param mixLevels - Allow halvings across weight levels when no level holds 2 rows (default false).
    */
-  reduceTo(maxGroupSlots: number): void {
+  reduceTo(maxGroupSlots: number, mixLevels = false): void {
     while (this.groups.count > maxGroupSlots) {
       let level = -1;
       for (let g = 0; g < this.groupCount; g++) {
@@ -179,7 +284,11 @@ export class MergeAndReduce {
         for (let h = 0; h < this.groupCount; h++) if (this.groupLevel[h] === l) rows += this.groupSize[h]!;
         if (rows >= 2) level = l;
       }
-      if (level < 0) return;
+      if (level < 0) {
+        if (!mixLevels || this.groupCount < 2) return;
+        this.mergeLightest();
+        continue;
+      }
       let a = -1;
       let b = -1;
       for (let g = 0; g < this.groupCount; g++) {
@@ -214,15 +323,16 @@ export class MergeAndReduce {
   }
 
   /**
-   * Weighted kernel sums of the held rows (log-weights as logit biases).
+   * Weighted kernel sums of the held rows (log-weights as logit biases), evaluated by the
+   * `kernel` option (default: the exponential kernel).
    * @param query - Query of length d.
    * @param tau - Logit scale.
    * @param out - Receives the sums.
    * @returns `out`.
    */
   sums(query: Float32Array, tau: number, out: KernelSums): KernelSums {
-    this.raw.sums(query, tau, out);
-    this.groups.sums(query, tau, this.partial);
+    this.kernel.sums(this.raw, query, tau, out);
+    this.kernel.sums(this.groups, query, tau, this.partial);
     return mergeSums(out, this.partial);
   }
 
@@ -248,19 +358,46 @@ export class MergeAndReduce {
     this.halvedWeight = 0;
   }
 
-  /** The typed arrays held (raw block, groups, group table and the halving scratch). */
+  /**
+   * The typed arrays held (raw block, groups, group table, the halving batch's levels and keep
+   * indices, and a batch of its own when one was needed), each once.
+   * @returns The arrays.
+   */
   buffers(): ArrayBufferView[] {
-    const out: ArrayBufferView[] = [...this.raw.buffers(), ...this.groups.buffers(), this.groupStart, this.groupSize, this.groupLevel];
-    if (this.batch) out.push(...this.batch.buffers(), this.keep!);
+    const raw = this.raw;
+    const out: ArrayBufferView[] = [...raw.buffers(), ...this.groups.buffers(), this.groupStart, this.groupSize, this.groupLevel];
+    const shared = this.shared;
+    if (shared) {
+      out.push(shared.levels);
+      // Arrays the borrowing batch had to grow past the raw block (a halver keeping over half).
+      if (shared.keys !== raw.keys) out.push(shared.keys);
+      if (shared.values !== raw.values) out.push(shared.values);
+      if (shared.positions !== raw.positionOf) out.push(shared.positions);
+    }
+    if (this.batch) out.push(...this.batch.buffers());
+    if (this.keep) out.push(this.keep);
     return out;
   }
 
+  // The halving batch. Whenever the raw block holds no live rows (a flush hands its rows over; the
+  // carries and a reduction right after a flush find it empty) the batch borrows the raw block's
+  // t-row arrays, so no second t-row copy is held. Only a reduction while raw rows are live (lazy
+  // carry between flushes) needs a batch of its own, allocated then.
   private scratch(): RowBatch {
-    if (!this.batch) {
-      this.batch = new RowBatch(this.d, this.s, this.blockSize);
-      this.keep = new Int32Array(this.blockSize);
+    const t = this.blockSize;
+    this.keep ??= new Int32Array(t);
+    const raw = this.raw;
+    if (raw.count > 0 || raw.allocated < t) {
+      this.batch ??= new RowBatch(this.d, this.s, t);
+      return this.batch;
     }
-    return this.batch;
+    const b = (this.shared ??= new RowBatch(this.d, this.s, 0));
+    b.keys = raw.keys;
+    b.values = raw.values;
+    b.positions = raw.positionOf;
+    if (b.levels.length !== raw.allocated) b.levels = new Int32Array(raw.allocated);
+    b.count = 0;
+    return b;
   }
 
   private halve(batch: RowBatch): void {
@@ -303,6 +440,19 @@ export class MergeAndReduce {
     this.groupSize[g] = count;
     this.groupLevel[g] = level;
     return level;
+  }
+
+  // Concatenates and halves the two groups of lowest level (their rows keep their own weights).
+  private mergeLightest(): void {
+    let a = -1;
+    let b = -1;
+    for (let g = 0; g < this.groupCount; g++) {
+      if (a < 0 || this.groupLevel[g]! < this.groupLevel[a]!) {
+        b = a;
+        a = g;
+      } else if (b < 0 || this.groupLevel[g]! < this.groupLevel[b]!) b = g;
+    }
+    this.mergeGroups(Math.min(a, b), Math.max(a, b));
   }
 
   // Concatenates groups a < b, removes them, halves once and appends the result (last group).

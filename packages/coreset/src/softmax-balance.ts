@@ -1,7 +1,16 @@
 import { dotUnit, InvalidParamsError, type Rng } from '@kv/core';
 import type { Halver, RowBatch } from './row-batch.js';
 
-/** Options of {@link SoftmaxBalance}. */
+/**
+ * Options of {@link SoftmaxBalance}.
+ *
+ * @example
+ * ```ts
+ * import { SoftmaxBalance, type SoftmaxBalanceOptions } from '@kv/coreset';
+ * const options: SoftmaxBalanceOptions = { tau: 0.5, delta: 0.01, unitValues: true };
+ * const denominatorWalk = new SoftmaxBalance(options);
+ * ```
+ */
 export interface SoftmaxBalanceOptions {
   /** Logit scale τ of the exponential kernel e^{<k,k'>τ}. */
   readonly tau: number;
@@ -27,7 +36,16 @@ export function walkConstant(n: number, delta: number): number {
   return 30 * Math.log(Math.max(n, 2) / delta);
 }
 
-/** Inputs of {@link softmaxBalanceBound}. */
+/**
+ * Inputs of {@link softmaxBalanceBound}.
+ *
+ * @example
+ * ```ts
+ * import { softmaxBalanceBound, type SoftmaxBalanceBoundInput } from '@kv/coreset';
+ * const input: SoftmaxBalanceBoundInput = { n: 64, s: 1, delta: 0.01, tailDelta: 0.01, tau: 0.5, queryNorm: 1, featureRadius: 2 };
+ * softmaxBalanceBound(input);
+ * ```
+ */
 export interface SoftmaxBalanceBoundInput {
   /** Number of rows the walk signed. */
   readonly n: number;

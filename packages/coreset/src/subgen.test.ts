@@ -1,4 +1,4 @@
-import { createKernelSums, ExactCache, InvalidBudgetError, PolicyRegistry, Rng } from '@kv/core';
+import { createKernelSums, ExactCache, InvalidBudgetError, PolicyRegistry, relativeError, Rng } from '@kv/core';
 import { describe, expect, it } from 'vitest';
 import { type SubGen, subGenPolicy } from './subgen.js';
 
@@ -6,7 +6,8 @@ const registry = new PolicyRegistry().register(subGenPolicy);
 
 describe('subgen', () => {
   // SubGen's constants are unverified, so no ε-guarantee is tested; what is checked is that both
-  // samplers are unbiased: over 300 seeds the mean of Z̃/Z and Ñ_0/N_0 lies within 4 standard errors of 1.
+  // raw samplers (guard off) are unbiased: over 300 seeds the mean of Z̃/Z and Ñ_0/N_0 lies within
+  // 4 standard errors of 1.
   it('cluster reservoirs (Z) and ℓ2 value samples (N) are unbiased over seeds', () => {
     const d = 4;
     const s = 2;
@@ -25,7 +26,7 @@ describe('subgen', () => {
     const zs: number[] = [];
     const ns: number[] = [];
     for (let seed = 0; seed < S; seed++) {
-      const cache = registry.create({ policy: 'subgen', keyDim: d, valueDim: s, budget: 64, seed, params: { clusterRadius: 1.5 } });
+      const cache = registry.create({ policy: 'subgen', keyDim: d, valueDim: s, budget: 64, seed, params: { clusterRadius: 1.5, guard: false } });
       cache.prefill(keys, values);
       const est = cache.sums(q, createKernelSums(s));
       zs.push((est.z * Math.exp(est.m)) / Z);
@@ -52,6 +53,53 @@ describe('subgen', () => {
     expect(tight.clusterCount).toBe(1); // (12 − 6 samples) / (1 + 4) = 1 cluster
     expect(tight.overflowJoins).toBeGreaterThan(0);
     expect(tight.stored).toBeLessThanOrEqual(12);
+  });
+
+  // The INDEX hard instance (near-orthogonal keys of large norm, ρ = 20, each query a stored key):
+  // the raw ratio Ñ/Z̃ of independent samples blows up (Z̃ misses the attended token, an ℓ₂ sample
+  // holds it). The guard keeps every answer in the ball of radius max ||v||, which holds the exact
+  // answer, so the error is at most 2·max ||v||.
+  it('guard: on an INDEX-like stream answers stay within max ||v|| (the raw estimator explodes)', () => {
+    const n = 512;
+    const d = 16;
+    const s = 16;
+    const tau = 1 / Math.sqrt(d);
+    const r = Math.sqrt(20 / tau);
+    const rng = new Rng(11);
+    const keys = rng.fillGaussian(new Float32Array(n * d));
+    for (let i = 0; i < n; i++) {
+      let nn = 0;
+      for (let j = 0; j < d; j++) nn += keys[i * d + j]! ** 2;
+      for (let j = 0; j < d; j++) keys[i * d + j]! *= r / Math.sqrt(nn);
+    }
+    const values = rng.fillGaussian(new Float32Array(n * s));
+    let maxV = 0;
+    for (let i = 0; i < n; i++) maxV = Math.max(maxV, Math.hypot(...values.subarray(i * s, (i + 1) * s)));
+    const exact = new ExactCache({ policy: 'exact', keyDim: d, valueDim: s, tau });
+    exact.prefill(keys, values);
+    const worst = (guard: boolean): { norm: number; relative: number; cache: SubGen } => {
+      const cache = registry.create({ policy: 'subgen', keyDim: d, valueDim: s, tau, budget: 128, seed: 3, params: { guard } }) as SubGen;
+      cache.prefill(keys, values);
+      let norm = 0;
+      let relative = 0;
+      const out = new Float32Array(s);
+      const want = new Float32Array(s);
+      for (let t = 0; t < 200; t++) {
+        const q = keys.subarray(t * d, (t + 1) * d);
+        cache.attend(q, out);
+        exact.attend(q, want);
+        norm = Math.max(norm, Math.hypot(...out));
+        relative = Math.max(relative, relativeError(out, want));
+      }
+      return { norm, relative, cache };
+    };
+    const raw = worst(false);
+    const guarded = worst(true);
+    expect(raw.norm).toBeGreaterThan(100 * maxV);
+    expect(guarded.norm).toBeLessThanOrEqual(maxV * (1 + 1e-6));
+    expect(guarded.cache.flooredQueries).toBeGreaterThan(0);
+    expect(guarded.cache.clampedQueries).toBeGreaterThan(0);
+    expect(guarded.relative).toBeLessThan(raw.relative / 100);
   });
 
   it('rejects budgets without room for a cluster', () => {

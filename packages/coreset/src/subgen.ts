@@ -1,5 +1,6 @@
 import {
   BaseHeadCache,
+  booleanParam,
   createKernelSums,
   dotUnit,
   fixedBudget,
@@ -34,6 +35,19 @@ const EMPTY = new Float32Array(0);
  * - N and Z come from different rows, so at huge logits (norms ~1e4) their log scales can differ
  *   beyond a double's range: the query is then refused with `AssumptionViolatedError`.
  * - Key-only rows (centres, cluster reservoirs) each count as one stored row.
+ * - **Guard** (`guard`, default true). Ñ and Z̃ come from independent samples, so their ratio is
+ *   unbounded: on keys that do not cluster (e.g. the INDEX hard instance: near-orthogonal keys of
+ *   large norm, ρ ≈ 20, where every cluster slot overflows) the token that carries the attention
+ *   is usually missing from the cluster reservoirs, so Z̃ is e^{−7} of Z or less, while an ℓ₂
+ *   sample holding it inflates Ñ; measured relative errors reach 1e4–1e5. Two corrections, each of
+ *   which can only move its quantity toward the truth: Z̃ is raised to the largest single term
+ *   e^{<q,k_j>τ} of the held value samples (one real token's term, so ≤ Z), and the answer Ñ/Z̃ is
+ *   projected onto the ball of radius max_i ||v_i|| (tracked over the stream), which contains every
+ *   convex combination of values, hence the exact answer (projection onto a convex set holding the
+ *   target never increases the distance to it). The guarded estimators are biased;
+ *   {@link SubGen.flooredQueries} and {@link SubGen.clampedQueries} count the corrections, and
+ *   `guard: false` restores the raw unbiased estimators. The guard bounds the relative error by
+ *   2·max||v||/||answer||, it does not make SubGen accurate on such streams.
  * @see Zandieh, Han, Mirrokni, Karbasi, "SubGen: Token Generation in Sublinear Time and Memory", arXiv 2402.06082.
  * @example
  * ```ts
@@ -54,6 +68,13 @@ export class SubGen extends BaseHeadCache {
   readonly maxClusters: number;
   /** Keys that joined a centre farther than δ because no cluster slot was left. */
   overflowJoins = 0;
+  /** Whether the Z floor and the answer projection are applied (see the class remarks). */
+  readonly guard: boolean;
+  /** Queries whose Z̃ was raised to the largest value-sample term (guard). */
+  flooredQueries = 0;
+  /** Queries whose answer was projected onto the ball of radius max ||v|| (guard). */
+  clampedQueries = 0;
+  private maxValueSquared = 0;
   private rng: Rng;
   private centres = new Float32Array(0);
   private counts = new Float64Array(0);
@@ -71,7 +92,7 @@ export class SubGen extends BaseHeadCache {
   private readonly nSums: KernelSums;
 
   /**
-   * @param spec - Spec with a fixed budget and params clusterRadius, samplesPerCluster, valueFraction.
+   * @param spec - Spec with a fixed budget and params clusterRadius, samplesPerCluster, valueFraction, guard.
    * @throws `InvalidBudgetError` when the budget cannot hold one value sample and one cluster.
    */
   constructor(spec: PolicySpec) {
@@ -81,6 +102,7 @@ export class SubGen extends BaseHeadCache {
     this.clusterRadius = numberParam(p, 'clusterRadius', { default: 1 / Math.sqrt(this.tau), min: 0 });
     this.samplesPerCluster = integerParam(p, 'samplesPerCluster', { default: 4, min: 1 });
     const fraction = numberParam(p, 'valueFraction', { default: 0.5, min: 0, max: 1 });
+    this.guard = booleanParam(p, 'guard', true);
     this.valueSamples = Math.max(1, Math.floor(budget * fraction));
     this.maxClusters = Math.floor((budget - this.valueSamples) / (1 + this.samplesPerCluster));
     if (this.maxClusters < 1) {
@@ -119,7 +141,7 @@ export class SubGen extends BaseHeadCache {
   }
 
   /**
-   * Ñ from the value samples over Z̃ from the clusters.
+   * Ñ from the value samples over Z̃ from the clusters (guarded unless `guard` is false).
    * @param query - Query.
    * @param out - Receives the sums.
    * @returns `out`.
@@ -152,10 +174,36 @@ export class SubGen extends BaseHeadCache {
       ns.n.fill(0);
     } else {
       const shift = Math.log(this.weightTotal / S);
-      for (let j = 0; j < S; j++) logits[j] = tau * dotUnit(d, this.sampleKeys, j * d, query, 0) + this.sampleLogInvNorm[j]! + shift;
+      let top = -Infinity;
+      for (let j = 0; j < S; j++) {
+        const logit = tau * dotUnit(d, this.sampleKeys, j * d, query, 0);
+        if (logit > top) top = logit;
+        logits[j] = logit + this.sampleLogInvNorm[j]! + shift;
+      }
       sumsFromLogits(S, logits, 0, this.sampleValues, this.valueDim, 0, ns);
+      // Z ≥ e^{top}: the sample is a real token of the stream.
+      if (this.guard && !(mz + Math.log(z) >= top)) {
+        zs.m = top;
+        zs.z = 1;
+        this.flooredQueries++;
+      }
     }
-    return combineSeparateSums(ns, zs, out, 'subgen');
+    combineSeparateSums(ns, zs, out, 'subgen');
+    if (this.guard) this.project(out);
+    return out;
+  }
+
+  // Scales N so that ||N/Z|| ≤ max ||v||: the projection onto a ball holding every convex
+  // combination of the values, so the answer only moves toward the exact one.
+  private project(out: KernelSums): void {
+    let nn = 0;
+    for (let j = 0; j < out.n.length; j++) nn += out.n[j]! * out.n[j]!;
+    const limit = Math.sqrt(this.maxValueSquared) * out.z;
+    const norm = Math.sqrt(nn);
+    if (!(norm > limit)) return;
+    const f = limit / norm;
+    for (let j = 0; j < out.n.length; j++) out.n[j]! *= f;
+    this.clampedQueries++;
   }
 
   /** Forgets every token (keeps allocations). */
@@ -165,6 +213,9 @@ export class SubGen extends BaseHeadCache {
     this.samplesLive = 0;
     this.weightTotal = 0;
     this.overflowJoins = 0;
+    this.flooredQueries = 0;
+    this.clampedQueries = 0;
+    this.maxValueSquared = 0;
     this.rng = new Rng(this.spec.seed ?? 0);
   }
 
@@ -227,6 +278,7 @@ export class SubGen extends BaseHeadCache {
 
   private sampleValue(key: Float32Array, value: Float32Array): void {
     const w = dotUnit(this.valueDim, value, 0, value, 0);
+    if (w > this.maxValueSquared) this.maxValueSquared = w;
     if (!(w > 0)) return;
     this.weightTotal += w;
     const S = this.valueSamples;
@@ -280,6 +332,7 @@ export const subGenPolicy: PolicyDefinition = {
     { name: 'clusterRadius', type: 'number', description: 'Cluster radius δ on raw keys (default τ^{-1/2}).' },
     { name: 'samplesPerCluster', type: 'integer', default: 4, description: 'Keys kept per cluster t.' },
     { name: 'valueFraction', type: 'number', default: 0.5, description: 'Share of the budget used by ℓ2 value samples.' },
+    { name: 'guard', type: 'boolean', default: true, description: 'Floor Z by the largest sampled term and project the answer onto the ball of radius max ||v|| (biased; false: raw unbiased estimators).' },
   ],
   budget: 'required',
   create: (spec) => new SubGen(spec),

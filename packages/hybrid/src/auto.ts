@@ -17,7 +17,15 @@ import {
 import { CellsCache, cellsMemory } from './cells.js';
 import { TaylorCoresetCache } from './taylor-coreset.js';
 
-/** Parameters of the `auto` policy. */
+/**
+ * Parameters of the `auto` policy.
+ *
+ * @example
+ * ```ts
+ * import { autoParams } from '@kv/hybrid';
+ * autoParams.map((p) => p.name); // ['warmup', 'epsilon', 'rhoSwitch', 'horizon']
+ * ```
+ */
 export const autoParams: readonly ParamInfo[] = [
   { name: 'warmup', type: 'integer', default: 64, description: 'Tokens kept exactly before choosing (their norms estimate ρ).' },
   { name: 'epsilon', type: 'number', default: 0.05, description: 'Target error handed to the high-temperature construction.' },
@@ -25,7 +33,17 @@ export const autoParams: readonly ParamInfo[] = [
   { name: 'horizon', type: 'integer', default: 65536, description: 'Stream length the budgeted constructions plan for.' },
 ];
 
-/** Which construction {@link AutoHybridCache} runs. */
+/**
+ * Which construction {@link AutoHybridCache} runs.
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry } from '@kv/core';
+ * import { type AutoChoice, AutoHybridCache, autoPolicy } from '@kv/hybrid';
+ * const cache = new PolicyRegistry().register(autoPolicy).create({ policy: 'auto', keyDim: 8, valueDim: 8, budget: 512 });
+ * const choice: AutoChoice = cache instanceof AutoHybridCache ? cache.choice : 'warmup'; // 'warmup' for the first 64 tokens
+ * ```
+ */
 export type AutoChoice = 'warmup' | 'hybrid-taylor-coreset' | 'hybrid-cells';
 
 /**

@@ -19,7 +19,15 @@ import {
 import { createFamily, type LshFamily } from '@kv/lsh';
 import { expansionBytes, MomentExpansions, MonomialBasis, monomialCount, taylorRemainderBound } from '@kv/polynomial';
 
-/** Parameters of the `hybrid-cells` policy. */
+/**
+ * Parameters of the `hybrid-cells` policy.
+ *
+ * @example
+ * ```ts
+ * import { cellsParams } from '@kv/hybrid';
+ * cellsParams.find((p) => p.name === 'degree')?.default; // 4
+ * ```
+ */
 export const cellsParams: readonly ParamInfo[] = [
   { name: 'cells', type: 'integer', default: 16, description: 'Largest number of key cells.' },
   { name: 'partition', type: 'string', default: 'centres', description: 'centres (online centres with a radius) | lsh (SimHash buckets).' },

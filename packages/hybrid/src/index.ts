@@ -22,7 +22,7 @@ export {
   type TokenRoute,
 } from './partitioned.js';
 export { ResidualBalance, type ResidualBalanceOptions } from './residual-balance.js';
-export { ResidualCoreset } from './residual-coreset.js';
+export { ResidualCoreset, ResidualKernel } from './residual-coreset.js';
 export { logAbsResidual, residualExp, residualNormBound, residualSign } from './residual-exp.js';
 export {
   deriveTaylorCoresetParameters,

@@ -18,6 +18,13 @@ import { createPart, remainingBudget } from './choice.js';
 /**
  * A routing rule: sends a token (its key and logical position) to one of `parts` sub-policies.
  * Must be deterministic, return an integer in [0, parts), and not keep the key.
+ *
+ * @example
+ * ```ts
+ * import { createPartitionedPolicy, type TokenRoute } from '@kv/hybrid';
+ * const evenOdd: TokenRoute = (_key, position, parts) => position % parts;
+ * const policy = createPartitionedPolicy('even-odd', { evenOdd });
+ * ```
  */
 export type TokenRoute = (key: Float32Array, position: number, parts: number) => number;
 
@@ -30,6 +37,13 @@ export type TokenRoute = (key: Float32Array, position: number, parts: number) =>
  * - `lsh`: the bucket of the key under a seeded `@kv/lsh` hash function, mod parts (similar
  *   directions share a part, so each part sees a cluster of keys);
  * - `custom`: a named rule given to {@link createPartitionedPolicy}.
+ *
+ * @example
+ * ```ts
+ * import { compileRoute, type RouteSpec } from '@kv/hybrid';
+ * const byNorm: RouteSpec = { kind: 'norm', thresholds: [2, 4] };
+ * compileRoute(byNorm, 3, {})(new Float32Array([3, 0]), 0, 3); // 1: the norm 3 lies in [2, 4)
+ * ```
  */
 export type RouteSpec =
   | {
@@ -65,13 +79,32 @@ export type RouteSpec =
       readonly name: string;
     };
 
-/** A compiled routing rule; rules that draw a hash function expose it (its arrays count in `bytes`). */
+/**
+ * A compiled routing rule; rules that draw a hash function expose it (its arrays count in `bytes`).
+ *
+ * @example
+ * ```ts
+ * import { type CompiledRoute, compileRoute } from '@kv/hybrid';
+ * const route: CompiledRoute = compileRoute({ kind: 'lsh', family: 'simhash' }, 4, {}, 8, 1);
+ * route(new Float32Array(8).fill(1), 0, 4); // a part in [0, 4)
+ * route.family !== undefined; // true: the drawn hash function
+ * ```
+ */
 export type CompiledRoute = TokenRoute & {
   /** The drawn LSH function of an `lsh` rule. */
   family?: LshFamily;
 };
 
-/** Parameters of {@link partitioned}. */
+/**
+ * Parameters of {@link partitioned}.
+ *
+ * @example
+ * ```ts
+ * import { partitioned, type PartitionedOptions } from '@kv/hybrid';
+ * const options: PartitionedOptions = { route: { kind: 'round-robin' }, parts: [{ policy: 'exact' }, { policy: 'exact' }] };
+ * partitioned(options);
+ * ```
+ */
 export interface PartitionedOptions {
   /** The routing rule. */
   readonly route: RouteSpec;

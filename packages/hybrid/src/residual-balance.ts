@@ -2,7 +2,16 @@ import { dotUnit, InvalidParamsError, type Rng } from '@kv/core';
 import type { Halver, RowBatch } from '@kv/coreset';
 import { logAbsResidual, residualSign } from './residual-exp.js';
 
-/** Options of {@link ResidualBalance}. */
+/**
+ * Options of {@link ResidualBalance}.
+ *
+ * @example
+ * ```ts
+ * import { ResidualBalance, type ResidualBalanceOptions } from '@kv/hybrid';
+ * const options: ResidualBalanceOptions = { tau: 0.5, degree: 2, walkConstant: 1 };
+ * const walk = new ResidualBalance(options);
+ * ```
+ */
 export interface ResidualBalanceOptions {
   /** Logit scale τ. */
   readonly tau: number;

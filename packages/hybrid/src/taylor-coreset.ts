@@ -23,13 +23,38 @@ import { residualNormBound } from './residual-exp.js';
  * Calibrated constant C of the error model C·exp_{>t}(ρ)·e^{ρ}/√b (see
  * {@link deriveTaylorCoresetParameters}). **Unverified**: twice the largest ratio measured on our
  * clustered sphere streams (d = 8 and 32, ρ ≤ 2, b ≤ 256: ratios 0.01 to 0.12), not from the paper.
+ *
+ * @example
+ * ```ts
+ * import { deriveTaylorCoresetParameters, TAYLOR_CORESET_BLOCK_CONSTANT } from '@kv/hybrid';
+ * // A more cautious model: twice the calibrated constant (blocks four times larger).
+ * deriveTaylorCoresetParameters({ epsilon: 0.05, rho: 1, keyDim: 8, valueDim: 8, blockConstant: 2 * TAYLOR_CORESET_BLOCK_CONSTANT });
+ * ```
  */
 export const TAYLOR_CORESET_BLOCK_CONSTANT = 0.25;
 
-/** Default walk constant c of {@link ResidualBalance} in this policy (see its remarks). */
+/**
+ * Default walk constant c of {@link ResidualBalance} in this policy (see its remarks).
+ *
+ * @example
+ * ```ts
+ * import { ResidualBalance, TAYLOR_CORESET_WALK_CONSTANT } from '@kv/hybrid';
+ * const walk = new ResidualBalance({ tau: 0.5, degree: 3, walkConstant: TAYLOR_CORESET_WALK_CONSTANT });
+ * ```
+ */
 export const TAYLOR_CORESET_WALK_CONSTANT = 1;
 
-/** Inputs of {@link deriveTaylorCoresetParameters}. */
+/**
+ * Inputs of {@link deriveTaylorCoresetParameters}.
+ *
+ * @example
+ * ```ts
+ * import { deriveTaylorCoresetParameters, type TaylorCoresetInput } from '@kv/hybrid';
+ * // The most accurate configuration within 64 KiB, for streams of up to 8192 tokens.
+ * const input: TaylorCoresetInput = { epsilon: 0.05, rho: 1, keyDim: 16, valueDim: 16, horizon: 8192, budgetBytes: 65536 };
+ * deriveTaylorCoresetParameters(input).modelError;
+ * ```
+ */
 export interface TaylorCoresetInput {
   /** Target normalised error ε ∈ (0, 1). */
   readonly epsilon: number;
@@ -49,7 +74,16 @@ export interface TaylorCoresetInput {
   readonly maxDegree?: number;
 }
 
-/** What {@link deriveTaylorCoresetParameters} chooses. */
+/**
+ * What {@link deriveTaylorCoresetParameters} chooses.
+ *
+ * @example
+ * ```ts
+ * import { deriveTaylorCoresetParameters, type TaylorCoresetParameters } from '@kv/hybrid';
+ * const p: TaylorCoresetParameters = deriveTaylorCoresetParameters({ epsilon: 0.05, rho: 1, keyDim: 8, valueDim: 8 });
+ * `t = ${p.degree}, block = ${p.blockSize}, ${p.bytes} bytes at the horizon`;
+ * ```
+ */
 export interface TaylorCoresetParameters {
   /** Taylor degree t. */
   readonly degree: number;
@@ -73,10 +107,11 @@ function rowBytes(d: number, s: number, weighted: boolean): number {
  */
 function configBytes(d: number, s: number, t: number, block: number, groupRows: number): number {
   const moments = expansionBytes(d, s, t, 1) + monomialCount(d, t) * 8;
-  // The raw block doubles as the halving batch (rows + level + keep index); the group table is tiny.
-  const raw = block * (rowBytes(d, s, true) + 4);
+  // The raw block (unweighted rows, which the halvings borrow as their batch) + a level and a keep
+  // index per row; the preallocated group table is 3·64 Int32.
+  const raw = block * (rowBytes(d, s, false) + 8);
   const groups = groupRows * rowBytes(d, s, true);
-  return moments + raw + groups + 512;
+  return moments + raw + groups + 1024;
 }
 
 function counterRows(block: number, horizon: number): number {
@@ -152,7 +187,15 @@ export function deriveTaylorCoresetParameters(input: TaylorCoresetInput): Taylor
   return best;
 }
 
-/** Parameters of the `hybrid-taylor-coreset` policy. */
+/**
+ * Parameters of the `hybrid-taylor-coreset` policy.
+ *
+ * @example
+ * ```ts
+ * import { taylorCoresetParams } from '@kv/hybrid';
+ * taylorCoresetParams.find((p) => p.name === 'epsilon')?.default; // 0.05
+ * ```
+ */
 export const taylorCoresetParams: readonly ParamInfo[] = [
   { name: 'epsilon', type: 'number', default: 0.05, description: 'Target normalised error (picks degree and block size with rho).' },
   { name: 'rho', type: 'number', default: 1, description: 'Assumed r²τ with ||k||, ||q|| ≤ r.' },
@@ -185,7 +228,7 @@ export const taylorCoresetParams: readonly ParamInfo[] = [
  *   grows with e^{ρ} (at very large norms the Taylor and residual parts cancel catastrophically; a
  *   non-positive Z is then refused with `AssumptionViolatedError`).
  * - **Memory**: C(d+t, t)·(s+1) Float64 moments + coreset rows (≤ b·(log2(n/b) + 2), or capped by
- *   the budget) + a b-row halving scratch; `bytes` counts all of it, {@link TaylorCoresetCache.stateBytes}
+ *   the budget) + a b-row raw block (also the halving batch); `bytes` counts all of it, {@link TaylorCoresetCache.stateBytes}
  *   the moments and live rows only. With a token budget everything is preallocated, so `stored`
  *   is constant and ≤ the budget; without one, capacity is unbounded.
  * @see Chen, Feng, Indyk, Kapralov, Kochetkova, Prokhorov, "Towards Tight Bounds for Streaming

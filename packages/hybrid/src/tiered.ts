@@ -13,7 +13,16 @@ import {
 } from '@kv/core';
 import { choiceParamOf, createPart, remainingBudget } from './choice.js';
 
-/** Parameters of {@link tiered}. */
+/**
+ * Parameters of {@link tiered}.
+ *
+ * @example
+ * ```ts
+ * import { tiered, type TieredOptions } from '@kv/hybrid';
+ * const options: TieredOptions = { sinks: 4, window: 128, middle: { policy: 'balancekv' } };
+ * tiered(options);
+ * ```
+ */
 export interface TieredOptions {
   /** Exact attention-sink tokens kept from the start of the stream (default 4). */
   readonly sinks?: number;
