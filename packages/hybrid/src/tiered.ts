@@ -143,8 +143,10 @@ export class TieredCache extends BaseHeadCache {
     const slot = (position - this.sinkCount) % this.windowSize;
     const d = this.keyDim;
     const s = this.valueDim;
-    this.keyRow.set(this.window.keys.subarray(slot * d, slot * d + d));
-    this.valueRow.set(this.window.values.subarray(slot * s, slot * s + s));
+    const keys = this.window.keys;
+    const values = this.window.values;
+    for (let j = 0; j < d; j++) this.keyRow[j] = keys[slot * d + j]!;
+    for (let j = 0; j < s; j++) this.valueRow[j] = values[slot * s + j]!;
     this.middle.append(this.keyRow, this.valueRow);
     this.window.write(slot, key, 0, value, 0, position, 0);
   }
