@@ -7,8 +7,9 @@
 //
 // Run: node --conditions=@kv/source --import tsx packages/heuristics/bench/heuristics.bench.ts
 // Env: BENCH_N (default 32768), BENCH_TIMED (default 2048), BENCH_PROBES (default 16),
-// BENCH_ONLY=kernel to print only the second table (attention cost per held token, KIVI vs exact
-// on core's wasm and JS kernels).
+// BENCH_ONLY=kernel to print only the second table (attention cost per held token, KIVI on its
+// WebAssembly SIMD and JS paths vs exact on core's wasm and JS kernels). KIVI follows core's
+// kernel backend: its "JS path" rows run with setKernelBackend('js') around the KIVI cache only.
 import {
   compressionRatio,
   ExactCache,
@@ -66,6 +67,8 @@ interface Case {
   readonly queryAware?: boolean;
   readonly prefill?: boolean;
   readonly timed?: number;
+  /** Core kernel backend while this policy runs (the yardstick always runs on 'auto'). */
+  readonly backend?: 'js';
 }
 
 const base = { keyDim: d, valueDim: s };
@@ -83,12 +86,18 @@ const cases: Case[] = [
   { label: 'knorm', spec: { policy: 'knorm', ...base, budget: BUDGET } },
   { label: 'random', spec: { policy: 'random', ...base, budget: BUDGET, seed: 1 } },
   { label: 'kivi 2-bit (budget 1024)', spec: { policy: 'kivi', ...base, budget: BUDGET, params: { bits: 2 } } },
+  {
+    label: 'kivi 2-bit (budget 1024), JS path',
+    spec: { policy: 'kivi', ...base, budget: BUDGET, params: { bits: 2 } },
+    backend: 'js',
+  },
   { label: 'kivi 2-bit (no budget)', spec: { policy: 'kivi', ...base, params: { bits: 2 } }, timed: 256 },
   { label: 'kivi 4-bit (no budget)', spec: { policy: 'kivi', ...base, params: { bits: 4 } }, timed: 256 },
   { label: 'kivi 8-bit (no budget)', spec: { policy: 'kivi', ...base, params: { bits: 8 } }, timed: 256 },
 ];
 
 function run(c: Case, want: Float32Array[]): string {
+  setKernelBackend(c.backend ?? 'auto');
   const cache: HeadCache = registry.create(c.spec);
   const out = new Float32Array(s);
   const timed = Math.min(c.timed ?? TIMED, N);
@@ -115,7 +124,9 @@ function run(c: Case, want: Float32Array[]): string {
       cache.attend(row(queries, u, d), out);
     }
     const p = ((performance.now() - t0) * 1000) / (end - t);
+    setKernelBackend('auto');
     const b = yardstickMicros(t, Math.min(end - t, 256), out);
+    setKernelBackend(c.backend ?? 'auto');
     per.push(p);
     ratios.push(p / b);
     t = end;
@@ -124,13 +135,15 @@ function run(c: Case, want: Float32Array[]): string {
   const ratio = median(ratios);
   let err = 0;
   for (let i = 0; i < PROBES; i++) err += relativeError(cache.attend(row(probes, i, d), out), want[i]!);
+  setKernelBackend('auto');
   const held = cache.positions ? cache.positions().length : cache.stored;
   const perHeld = ratio * (BUDGET / held);
   return `| ${c.label} | ${held} | ${cache.stored} | ${(cache.bytes / held).toFixed(1)} | ${compressionRatio(cache).toFixed(2)} | ${micros.toFixed(1)} | ${ratio.toFixed(2)} | ${perHeld.toFixed(2)} | ${(err / PROBES).toFixed(4)} |`;
 }
 
 // Attention cost per held token with 8192 tokens held (attend only, best of 5 runs of 20): KIVI
-// decodes its codes in scalar JS, the exact cache runs core's wasm kernel by default.
+// on its WebAssembly SIMD kernels (the default) and on its scalar JS path; the exact cache on
+// core's wasm and JS kernels.
 function kernelTable(): void {
   const held = Math.min(8192, N);
   const k = keys.subarray(0, held * d);
@@ -162,10 +175,15 @@ function kernelTable(): void {
   console.log(`| exact, wasm kernel | ${wasm.toFixed(3)} | 1.00 | ${(wasm / js).toFixed(2)} |`);
   console.log(`| exact, JS kernel | ${js.toFixed(3)} | ${(js / wasm).toFixed(2)} | 1.00 |`);
   for (const bits of [2, 4, 8]) {
-    const c = registry.create({ policy: 'kivi', ...base, params: { bits } });
-    c.prefill(k, v);
-    const t = perHeld(c);
-    console.log(`| kivi ${bits}-bit | ${t.toFixed(3)} | ${(t / wasm).toFixed(2)} | ${(t / js).toFixed(2)} |`);
+    for (const backend of ['auto', 'js'] as const) {
+      setKernelBackend(backend);
+      const c = registry.create({ policy: 'kivi', ...base, params: { bits } });
+      c.prefill(k, v);
+      const t = perHeld(c);
+      setKernelBackend('auto');
+      const path = backend === 'js' ? 'JS path' : 'wasm SIMD path';
+      console.log(`| kivi ${bits}-bit, ${path} | ${t.toFixed(3)} | ${(t / wasm).toFixed(2)} | ${(t / js).toFixed(2)} |`);
+    }
   }
 }
 

@@ -3,6 +3,7 @@ import {
   budgetCapacity,
   dotUnit,
   fixedBudget,
+  getKernelBackend,
   integerParam,
   InvalidBudgetError,
   InvalidParamsError,
@@ -10,6 +11,7 @@ import {
   type PolicyDefinition,
   type PolicySpec,
 } from '@kv/core';
+import { KiviArena } from './kernels/kivi-wasm.js';
 
 /**
  * Bit widths supported by {@link Kivi}.
@@ -70,6 +72,15 @@ export interface KiviSnapshot {
  * group's scales (`<q, lo + c·step> = Σ q_j·step_j·c_j + <q, lo>`), values are accumulated as
  * `w·step·c + w·lo`, with an online log-sum-exp, so any logit size is safe.
  *
+ * Kernels: where WebAssembly SIMD is available and `@kv/core`'s kernel backend is `'wasm'` (the
+ * default, see `setKernelBackend`), the codes and scales live in a WebAssembly memory of the cache
+ * and the key logits and value accumulation run in f64x2 lanes (a byte → codes table for 2 and 4
+ * bits); otherwise, and after `setKernelBackend('js')`, the JavaScript loops run (on the same
+ * arrays). Both compute the same Float64 sums in different orders: they agree to rounding, each
+ * logit within γ_{2d+4}·τ·Σ_j |q_j|·(|lo_j| + levels·step_j) of the exact value (γ_k ≈ k·2⁻⁵³), and
+ * the value sums within γ_{n+4} of theirs (tested with fast-check). Groups that do not start on a
+ * byte boundary (G not a multiple of 8/bits) accumulate values in JavaScript on both paths.
+ *
  * Budget: none (every token is kept, memory grows) or a token-equivalent budget B: memory then
  * never exceeds 4·B·(d + s) bytes — the residual plus as many quantized groups as fit — and when
  * the quantized part is full the oldest group of G tokens is dropped (a window over quantized
@@ -118,11 +129,14 @@ export class Kivi extends BaseHeadCache {
   private resKeys = new Float32Array(0);
   private resValues = new Float32Array(0);
   private resCount = 0;
-  // Fixed-size scratch (not state, excluded from buffers like SlotStore's block scratch).
-  private readonly qs: Float64Array;
-  private readonly acc: Float64Array;
-  private readonly zacc: Float64Array;
-  private readonly logits: Float64Array;
+  // Where the codes, scales and scratch live when the WebAssembly kernels run (null: plain arrays).
+  private arena: KiviArena | null = null;
+  // Fixed-size scratch (not state, excluded from buffers like SlotStore's block scratch); views of
+  // the arena once there is one.
+  private qs: Float64Array;
+  private acc: Float64Array;
+  private zacc: Float64Array;
+  private logits: Float64Array;
 
   /**
    * @param spec - A validated spec; params `bits` (2, 4 or 8; default 2), `group` (default 32),
@@ -293,6 +307,8 @@ export class Kivi extends BaseHeadCache {
     // Tokens are taken four at a time: each code byte and query weight is loaded once for four
     // rows, and each accumulator is read and written once per four tokens.
     const G4 = G - (G & 3);
+    // The arena's views serve both paths; its kernels run only while core's backend is wasm.
+    const wasm = this.arena !== null && getKernelBackend() === 'wasm' ? this.arena : null;
     acc.fill(0);
     zacc.fill(0);
     let M = -Infinity;
@@ -307,6 +323,10 @@ export class Kivi extends BaseHeadCache {
       }
       const base = gs * G;
       let t = 0;
+      if (wasm !== null) {
+        wasm.keyDots(base, G);
+        t = G;
+      }
       for (; t < G4; t += 4) {
         const o = (base + t) * krb;
         if (bits === 2) dots2(kcodes, o, krb, qs, logits, t);
@@ -336,6 +356,10 @@ export class Kivi extends BaseHeadCache {
         Z += w;
       }
       t = 0;
+      if (wasm !== null && aligned) {
+        wasm.valueAccum(base, G);
+        t = G;
+      }
       if (aligned) {
         for (; t < G4; t += 4) {
           const row = base + t;
@@ -413,6 +437,16 @@ export class Kivi extends BaseHeadCache {
     this.resKeys = new Float32Array(0);
     this.resValues = new Float32Array(0);
     this.resCount = 0;
+    if (this.arena !== null) this.dropArena();
+  }
+
+  // Back to plain arrays (the scratch is the arena's until then).
+  private dropArena(): void {
+    this.arena = null;
+    this.qs = new Float64Array(this.qs.length);
+    this.acc = new Float64Array(this.acc.length);
+    this.zacc = new Float64Array(this.zacc.length);
+    this.logits = new Float64Array(this.logits.length);
   }
 
   private groupLimit(capacity: number): number {
@@ -462,14 +496,49 @@ export class Kivi extends BaseHeadCache {
       vs.set(this.valueScale.subarray(from * G * vg, (from + 1) * G * vg), i * G * vg);
       vz.set(this.valueZero.subarray(from * G * vg, (from + 1) * G * vg), i * G * vg);
     }
+    this.allocGroups = next;
+    this.head = 0;
+    // Codes move into a WebAssembly memory when the first groups are allocated under the wasm
+    // backend; they stay there (the views work with both paths).
+    if (this.arena === null && getKernelBackend() === 'wasm') {
+      this.arena = KiviArena.create({
+        bits: this.bits,
+        keyDim: d,
+        group: G,
+        keyRowBytes: this.keyRowBytes,
+        valueRowBytes: this.valueRowBytes,
+        valueGroups: vg,
+        logitRows: this.residualRows,
+      });
+    }
+    const arena = this.arena;
+    if (arena !== null && arena.resize(next)) {
+      arena.keyCodes.set(kc);
+      arena.valueCodes.set(vc);
+      arena.keyScale.set(ks);
+      arena.keyZero.set(kz);
+      arena.valueScale.set(vs);
+      arena.valueZero.set(vz);
+      this.keyCodes = arena.keyCodes;
+      this.valueCodes = arena.valueCodes;
+      this.keyScale = arena.keyScale;
+      this.keyZero = arena.keyZero;
+      this.valueScale = arena.valueScale;
+      this.valueZero = arena.valueZero;
+      this.qs = arena.qs;
+      this.acc = arena.acc;
+      this.zacc = arena.zacc;
+      this.logits = arena.logits;
+      return;
+    }
+    // The memory cannot grow: plain arrays and the JS path from now on.
+    if (arena !== null) this.dropArena();
     this.keyCodes = kc;
     this.valueCodes = vc;
     this.keyScale = ks;
     this.keyZero = kz;
     this.valueScale = vs;
     this.valueZero = vz;
-    this.allocGroups = next;
-    this.head = 0;
   }
 
   /**
