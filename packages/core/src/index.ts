@@ -3,6 +3,7 @@ export { dot, dotUnit } from './kernels/dot.js';
 export { gemv } from './kernels/gemv.js';
 export { logAddExp, logSumExp, maxOf, softmaxInPlace } from './kernels/softmax.js';
 export type { FloatArray } from './kernels/types.js';
+export { type WasmMemory, WasmSimdModule, type WasmSimdInstance } from './kernels/wasm-module.js';
 export { BaseHeadCache } from './base-cache.js';
 export { budgetCapacity, fixedBudget, validateBudget } from './budget.js';
 export { ModelCache, type ModelCacheOptions, type PolicyChoice } from './container.js';

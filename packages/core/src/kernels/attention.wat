@@ -1,6 +1,6 @@
 ;; Attention kernels over Float32 rows in linear memory, with Float64 arithmetic in f64x2 lanes.
 ;;
-;; Source of `wasm-attention-bytes.ts`: regenerate with `node --import tsx scripts/build-wasm.ts`
+;; Source of `wasm-attention-bytes.ts`: regenerate with `pnpm build:wasm` at the repository root
 ;; in packages/core. Every function performs exactly the IEEE-754 double operations of the
 ;; JavaScript kernels it replaces, in the same order for each output element, so both backends
 ;; return bit-identical results (WebAssembly, like JavaScript, never fuses a multiply-add):

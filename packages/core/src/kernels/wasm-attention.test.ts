@@ -158,7 +158,7 @@ describe('kernel backend selection', () => {
 });
 
 describe('wasm dots and accumulate kernels', () => {
-  it('ships exactly the assembly of attention.wat (regenerate with scripts/build-wasm.ts)', async () => {
+  it('ships exactly the assembly of attention.wat (regenerate with pnpm build:wasm)', async () => {
     const wabt = await wabtInit();
     const wat = readFileSync(new URL('./attention.wat', import.meta.url), 'utf8');
     const parsed = wabt.parseWat('attention.wat', wat, { simd: true });

@@ -1,17 +1,6 @@
 import { ATTENTION_WASM } from './wasm-attention-bytes.js';
+import { type WasmMemory, WasmSimdModule } from './wasm-module.js';
 
-// Just the slice of the WebAssembly JS API used here, read from globalThis: core compiles
-// without DOM typings and still loads (falling back to JS) where WebAssembly is absent.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: unknown };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-}
 interface AttentionExports {
   dots(keys: number, q: number, d: number, rows: number, out: number): number;
   accum(values: number, w: number, s: number, rows: number, acc: number): number;
@@ -27,31 +16,8 @@ const TOUCH_AHEAD = 4096;
 // Leave room below the 4 GiB of wasm32 and the signed-offset range engines handle best.
 const MAX_BYTES = 2 ** 31;
 
-let compiled: object | null | undefined;
-
-function wasmApi(): WasmApi | undefined {
-  return (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-}
-
-/**
- * The compiled attention module, or null where WebAssembly or its SIMD proposal is missing.
- * Compiled synchronously on first use: the module is 1.7 KB, under the 4 KB that Chrome allows
- * for synchronous compilation on the main thread.
- */
-function attentionModule(): object | null {
-  if (compiled !== undefined) return compiled;
-  compiled = null;
-  const api = wasmApi();
-  if (api === undefined) return null;
-  try {
-    const bytes = Uint8Array.from(ATTENTION_WASM);
-    // validate() is false on engines without fixed-width SIMD: that is the feature test.
-    if (api.validate(bytes)) compiled = new api.Module(bytes);
-  } catch {
-    compiled = null;
-  }
-  return compiled;
-}
+// Compiled on first use; the module is 1.7 KB.
+const attention = new WasmSimdModule(ATTENTION_WASM);
 
 /**
  * Whether this engine runs the WebAssembly SIMD attention kernels.
@@ -59,7 +25,7 @@ function attentionModule(): object | null {
  * @internal
  */
 export function wasmAttentionAvailable(): boolean {
-  return attentionModule() !== null;
+  return attention.available;
 }
 
 const align = (n: number) => Math.ceil(n / LINE) * LINE;
@@ -123,16 +89,8 @@ export class AttentionArena {
    * @returns The arena or null.
    */
   static create(d: number, s: number): AttentionArena | null {
-    const module = attentionModule();
-    const api = wasmApi();
-    if (module === null || api === undefined) return null;
-    try {
-      const memory = new api.Memory({ initial: 1 });
-      const instance = new api.Instance(module, { env: { memory } });
-      return new AttentionArena(d, s, memory, instance.exports as AttentionExports);
-    } catch {
-      return null;
-    }
+    const instance = attention.instantiate();
+    return instance && new AttentionArena(d, s, instance.memory, instance.exports as AttentionExports);
   }
 
   /**

@@ -1,17 +1,6 @@
+import { type WasmMemory, WasmSimdModule } from '@kv/core';
 import { KIVI_WASM } from './kivi-wasm-bytes.js';
 
-// Just the slice of the WebAssembly JS API used here, read from globalThis: the package compiles
-// without DOM typings and still loads (falling back to JS) where WebAssembly is absent.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: unknown };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-}
 interface KiviExports {
   kdots(codes: number, rb: number, rows: number, qs: number, out: number, bits: number): void;
   vaccum(
@@ -37,28 +26,8 @@ const TABLE_BYTES = 8192;
 const SLACK = 64;
 const MAX_BYTES = 2 ** 31;
 
-let compiled: object | null | undefined;
-
-function wasmApi(): WasmApi | undefined {
-  return (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-}
-
-// Compiled synchronously on first use (the module is 1.3 KB, under the 4 KB that browsers allow
-// for synchronous compilation on the main thread); null without WebAssembly SIMD.
-function kiviModule(): object | null {
-  if (compiled !== undefined) return compiled;
-  compiled = null;
-  const api = wasmApi();
-  if (api === undefined) return null;
-  try {
-    const bytes = Uint8Array.from(KIVI_WASM);
-    // validate() is false on engines without fixed-width SIMD: that is the feature test.
-    if (api.validate(bytes)) compiled = new api.Module(bytes);
-  } catch {
-    compiled = null;
-  }
-  return compiled;
-}
+// Compiled on first use; the module is 1.3 KB.
+const kivi = new WasmSimdModule(KIVI_WASM);
 
 const align = (n: number) => Math.ceil(n / LINE) * LINE;
 
@@ -146,13 +115,10 @@ export class KiviArena {
    * @returns The arena or null.
    */
   static create(shape: KiviShape): KiviArena | null {
-    const module = kiviModule();
-    const api = wasmApi();
-    if (module === null || api === undefined) return null;
+    const instance = kivi.instantiate();
+    if (instance === null) return null;
     try {
-      const memory = new api.Memory({ initial: 1 });
-      const instance = new api.Instance(module, { env: { memory } });
-      const arena = new KiviArena(shape, memory, instance.exports as KiviExports);
+      const arena = new KiviArena(shape, instance.memory, instance.exports as KiviExports);
       if (!arena.resize(0)) return null;
       arena.fillTable();
       return arena;

@@ -1,6 +1,6 @@
 ;; KIVI attention kernels over packed 2/4/8-bit codes in linear memory, Float64 arithmetic in
-;; f64x2 lanes. Source of `kivi-wasm-bytes.ts`: regenerate with
-;; `node --import tsx scripts/build-wasm.ts` in packages/heuristics.
+;; f64x2 lanes. Source of `kivi-wasm-bytes.ts`: regenerate with `pnpm build:wasm` at the
+;; repository root.
 ;;
 ;; Codes are decoded without shifts: bytes 0..8191 hold a table, filled by the caller, that maps a
 ;; byte to its codes as doubles (2-bit: 4 doubles, 32 bytes per entry; 4-bit: 2 doubles, 16 bytes
