@@ -1,24 +1,28 @@
-import { budgetCapacity } from './budget.js';
-import type { HeadCache, PolicySpec } from './contract.js';
+import { budgetBytes, capacityRows } from './budget.js';
+import type { ByteCost, CacheDescription, CacheState, HeadCache, PolicySpec } from './contract.js';
 import { DimensionMismatchError, EmptyCacheError } from './errors.js';
+import { StateReader, stateBytes } from './state.js';
 import { createKernelSums, type KernelSums, sumsToOutput } from './sums.js';
-import { checkRows, checkVector } from './validate.js';
+import { checkFloat32Rows, checkFloat32Vector } from './validate.js';
 
 /**
  * A convenient base for policies: validates every public call once (so a rejected call changes
- * nothing), counts tokens, derives `bytes` from `buffers()` and `attend` from `sums`.
- * Subclasses implement the `on*` hooks, which receive validated input only.
+ * nothing), counts tokens, resolves the budget through the policy's {@link ByteCost}, derives
+ * `bytes` from `state()`, `attend` from `sums`, and wraps `state`/`loadState` with the token count.
+ * Subclasses implement the `on*` hooks, which receive validated input only, and name their state
+ * in `saveState`/`restoreState`.
  *
  * @example
  * ```ts
- * import { BaseHeadCache, SlotStore, type KernelSums } from '@kv/core';
+ * import { BaseHeadCache, SlotStore, type CacheState, type KernelSums, type StateReader } from '@kv/core';
  * class KeepAll extends BaseHeadCache {
  *   private store = new SlotStore(this.keyDim, this.valueDim);
  *   protected onAppend(k: Float32Array, v: Float32Array, pos: number) { this.store.push(k, 0, v, 0, pos, 0); }
  *   protected onSums(q: Float32Array, out: KernelSums) { return this.store.sums(q, this.tau, out); }
  *   protected onReset() { this.store.clear(); }
+ *   protected saveState(): CacheState { return { scalars: {}, arrays: {}, parts: { store: this.store.state() } }; }
+ *   protected restoreState(r: StateReader) { this.store.loadState(r.part('store')); }
  *   get stored() { return this.store.count; }
- *   buffers() { return this.store.buffers(); }
  * }
  * ```
  */
@@ -44,33 +48,126 @@ export abstract class BaseHeadCache implements HeadCache {
     return this.seenCount;
   }
 
-  /** Slot capacity under the spec's budget at the current `seen`. */
+  /** Row capacity under the spec's budget at the current `seen`, through {@link BaseHeadCache.byteCost}. */
   get capacity(): number {
-    return budgetCapacity(this.spec.budget, this.seenCount);
+    return this.capacityAt(this.seenCount);
   }
 
-  /** Sum of the byte lengths of {@link BaseHeadCache.buffers}. */
+  /**
+   * Row capacity once `seen` tokens have been appended.
+   * @param seen - Tokens seen.
+   * @returns The rows the budget allows.
+   */
+  protected capacityAt(seen: number): number {
+    return capacityRows(this.spec.budget, seen, this.byteCost(), this.keyDim, this.valueDim);
+  }
+
+  /**
+   * The byte budget once `seen` tokens have been appended (Infinity without a budget).
+   * @param seen - Tokens seen.
+   * @returns Bytes allowed.
+   */
+  protected budgetBytesAt(seen: number): number {
+    return budgetBytes(this.spec.budget, seen, this.keyDim, this.valueDim);
+  }
+
+  /**
+   * What this policy holds: `fixed` bytes plus `perRow` per kept row. The default is a float32
+   * key and value and an Int32 position per row; policies override it with what they store.
+   * @returns The cost.
+   */
+  protected byteCost(): ByteCost {
+    return { fixed: 0, perRow: 4 * (this.keyDim + this.valueDim) + 4 };
+  }
+
+  /** Bytes held: the byte lengths of the arrays of {@link BaseHeadCache.state}. */
   get bytes(): number {
-    let total = 0;
-    for (const b of this.buffers()) total += b.byteLength;
-    return total;
+    return stateBytes(this.state());
   }
 
   /** Physical size in token-equivalents. */
   abstract get stored(): number;
 
-  /** The typed arrays holding the state. */
-  abstract buffers(): readonly ArrayBufferView[];
+  /**
+   * The state needed to continue exactly, with the token count added.
+   * @returns The state.
+   */
+  state(): CacheState {
+    const own = this.saveState();
+    return { ...own, scalars: { ...own.scalars, seen: this.seenCount } };
+  }
+
+  /**
+   * Loads a state of a cache created from the same spec; on failure the cache is reset.
+   * @param state - The state.
+   * @throws `SnapshotError` when it does not fit this cache.
+   */
+  loadState(state: CacheState): void {
+    const reader = new StateReader(state, this.spec.policy);
+    const seen = reader.integer('seen', 0, 2 ** 31 - 1);
+    this.reset();
+    try {
+      this.restoreState(reader);
+      this.seenCount = seen;
+    } catch (e) {
+      this.reset();
+      throw e;
+    }
+  }
+
+  /**
+   * What the cache holds and chose: the policy's summary line and its stats, with `rows`, `bytes`
+   * and `seen` always present.
+   * @returns The description.
+   */
+  describe(): CacheDescription {
+    const extra = this.describeStats();
+    return {
+      policy: this.spec.policy,
+      summary: this.describeSummary(),
+      stats: { seen: this.seenCount, rows: this.stored, bytes: this.bytes, ...extra },
+      ...(this.describeParts ? { parts: this.describeParts() } : {}),
+    };
+  }
+
+  /**
+   * One line about what the cache keeps (default: the policy name and rows held).
+   * @returns The line.
+   */
+  protected describeSummary(): string {
+    return `${this.spec.policy}: ${this.stored} rows`;
+  }
+
+  /**
+   * The policy's own figures for {@link BaseHeadCache.describe} (chosen sizes, fallbacks).
+   * @returns Named figures.
+   */
+  protected describeStats(): Record<string, number | string | boolean> {
+    return {};
+  }
+
+  /** Descriptions of the parts, for combinators. */
+  protected describeParts?(): CacheDescription[];
+
+  /** The policy's state, without `seen` (which the base adds). */
+  protected abstract saveState(): CacheState;
+
+  /**
+   * Loads the policy's state into a freshly reset cache.
+   * @param state - A reader of the state.
+   */
+  protected abstract restoreState(state: StateReader): void;
 
   /**
    * Appends one token after validating it.
    * @param key - Key of length d.
    * @param value - Value of length s.
-   * @throws {@link DimensionMismatchError} or {@link NonFiniteInputError} on bad input.
+   * @throws {@link DimensionMismatchError}, {@link NonFiniteInputError} or {@link InvalidInputError}
+   *   (not a Float32Array) on bad input.
    */
   append(key: Float32Array, value: Float32Array): void {
-    checkVector('key', key, this.keyDim);
-    checkVector('value', value, this.valueDim);
+    checkFloat32Vector('key', key, this.keyDim);
+    checkFloat32Vector('value', value, this.valueDim);
     this.onAppend(key, value, this.seenCount);
     this.seenCount++;
   }
@@ -80,13 +177,14 @@ export abstract class BaseHeadCache implements HeadCache {
    * @param keys - Row-major keys, count·d.
    * @param values - Row-major values, count·s.
    * @param queries - Optional observation-window queries, w·d.
-   * @throws {@link DimensionMismatchError} or {@link NonFiniteInputError} on bad input.
+   * @throws {@link DimensionMismatchError}, {@link NonFiniteInputError} or {@link InvalidInputError}
+   *   on bad input.
    */
   prefill(keys: Float32Array, values: Float32Array, queries?: Float32Array): void {
-    const count = checkRows('keys', keys, this.keyDim);
-    const valueRows = checkRows('values', values, this.valueDim);
+    const count = checkFloat32Rows('keys', keys, this.keyDim);
+    const valueRows = checkFloat32Rows('values', values, this.valueDim);
     if (valueRows !== count) throw new DimensionMismatchError('values', values.length, count * this.valueDim);
-    if (queries !== undefined) checkRows('queries', queries, this.keyDim);
+    if (queries !== undefined) checkFloat32Rows('queries', queries, this.keyDim);
     this.onPrefill(keys, values, count, this.seenCount, queries);
     this.seenCount += count;
   }
@@ -96,27 +194,29 @@ export abstract class BaseHeadCache implements HeadCache {
    * @param query - Query of length d.
    * @param out - Receives the sums.
    * @returns `out`.
-   * @throws {@link EmptyCacheError} before the first token; {@link DimensionMismatchError} or
-   *   {@link NonFiniteInputError} on bad input.
+   * @throws {@link EmptyCacheError} before the first token; {@link DimensionMismatchError},
+   *   {@link NonFiniteInputError} or {@link InvalidInputError} on bad input.
    */
   sums(query: Float32Array, out: KernelSums): KernelSums {
-    checkVector('query', query, this.keyDim);
+    checkFloat32Vector('query', query, this.keyDim);
     if (out.n.length !== this.valueDim) throw new DimensionMismatchError('sums.n', out.n.length, this.valueDim);
     if (this.seenCount === 0) throw new EmptyCacheError(this.spec.policy);
     return this.onSums(query, out);
   }
 
   /**
-   * Answers a query with the attention output.
+   * Answers a query with the attention output; a cache whose budget holds no row yet answers 0.
    * @param query - Query of length d.
    * @param out - Receives N/Z (length s).
    * @returns `out`.
-   * @throws {@link EmptyCacheError} before the first token; {@link DimensionMismatchError} or
-   *   {@link NonFiniteInputError} on bad input.
+   * @throws {@link EmptyCacheError} before the first token; {@link DimensionMismatchError},
+   *   {@link NonFiniteInputError} or {@link InvalidInputError} on bad input.
    */
   attend(query: Float32Array, out: Float32Array): Float32Array {
-    if (out.length !== this.valueDim) throw new DimensionMismatchError('output', out.length, this.valueDim);
-    return sumsToOutput(this.sums(query, this.scratchSums), out);
+    checkFloat32Vector('output', out, this.valueDim, false);
+    const sums = this.sums(query, this.scratchSums);
+    if (sums.m === -Infinity) return out.fill(0);
+    return sumsToOutput(sums, out);
   }
 
   /** Forgets every token. */

@@ -41,7 +41,13 @@ export interface ModelCacheOptions {
   /** Logit scale (default 1/√keyDim). */
   readonly tau?: number;
   /** One policy for every head, or a function choosing it per (layer, KV head). */
-  readonly policy: PolicyChoice | ((layer: number, kvHead: number) => PolicyChoice);
+  readonly policy?: PolicyChoice | ((layer: number, kvHead: number) => PolicyChoice);
+  /**
+   * Builds the cache of each (layer, KV head) yourself, instead of `policy` and `registry`
+   * (restored snapshots, or heads of one layer that share state such as a common budget).
+   * Called in layer order, head after head.
+   */
+  readonly caches?: (layer: number, kvHead: number) => HeadCache;
   /**
    * Budgets overriding the policy's: one per layer (PyramidKV), or a function of (layer, KV head)
    * (AdaKV-style per-head budgets; return undefined to keep the policy's own).
@@ -49,8 +55,8 @@ export interface ModelCacheOptions {
   readonly budgets?: readonly (Budget | undefined)[] | ((layer: number, kvHead: number) => Budget | undefined);
   /** Base seed; each head gets `mixSeed(seed, layer, head)` (default 0). */
   readonly seed?: number;
-  /** Registry that builds the per-head caches. */
-  readonly registry: PolicyRegistryLike;
+  /** Registry that builds the per-head caches (required with `policy`). */
+  readonly registry?: PolicyRegistryLike;
 }
 
 /**
@@ -115,6 +121,21 @@ export class ModelCache {
     this.keyRow = new Float32Array(keyDim);
     this.valueRow = new Float32Array(valueDim);
     this.heads = [];
+    if (options.caches !== undefined) {
+      for (let l = 0; l < layers; l++) {
+        for (let h = 0; h < kvHeads; h++) {
+          const c = options.caches(l, h);
+          if (c.keyDim !== keyDim || c.valueDim !== valueDim) {
+            throw new InvalidParamsError(`cache of head (${l}, ${h}) has dimensions ${c.keyDim}x${c.valueDim}, expected ${keyDim}x${valueDim}`);
+          }
+          this.heads.push(c);
+        }
+      }
+      return;
+    }
+    if (options.policy === undefined || options.registry === undefined) {
+      throw new InvalidParamsError('a ModelCache needs `policy` and `registry`, or `caches`');
+    }
     for (let l = 0; l < layers; l++) {
       for (let h = 0; h < kvHeads; h++) {
         const choice = typeof options.policy === 'function' ? options.policy(l, h) : options.policy;

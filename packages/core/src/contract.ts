@@ -1,17 +1,25 @@
 import type { KernelSums } from './sums.js';
 
+
 /**
- * A memory budget: a number of token slots (a plain number or `{ tokens }`), or a ratio of the
- * tokens seen so far (`{ ratio }`, at least `min` slots, default 1).
+ * A memory budget. Token budgets count slots: a plain number or `{ tokens }`, or `{ ratio }` of the
+ * tokens seen (at least `min` slots, default 1). Byte budgets count what the cache holds:
+ * `{ bytes }` is a fixed number of bytes; `{ fraction }` is a fraction of the float32 bytes the
+ * exact cache would hold for the tokens seen so far, `f · 4·(d + s) · seen`, never below
+ * `minBytes` (default 0) and shifted by `offsetBytes` (default 0; combinators use it to hand a
+ * part what the other parts leave).
  *
- * Budgets count *token-equivalents*: a summary that is not made of tokens (moments, sketches)
- * counts `ceil(bytes / (4·(d + s)))`, the number of fp32 key/value rows its bytes would hold.
+ * A policy fits itself into a byte budget through its {@link ByteCost}: it keeps
+ * `floor((budget − fixed) / perRow)` rows, at the precision it stores them. A summary whose size
+ * is chosen once (moments, tables) sizes itself to the smallest budget it will be given: the
+ * `bytes`, or the `minBytes` of a fraction.
  *
  * @example
  * ```ts
- * import { budgetCapacity, type Budget } from '@kv/core';
- * const budget: Budget = { ratio: 0.25, min: 16 };
- * budgetCapacity(budget, 1000); // 250 slots after 1000 tokens
+ * import { budgetBytes, type Budget } from '@kv/core';
+ * const eighth: Budget = { fraction: 1 / 8 };
+ * budgetBytes(eighth, 1024, 64, 64); // 65536: 1/8 of 1024 float32 rows of 512 bytes
+ * const fixed: Budget = { bytes: 1 << 20 }; // one MiB, whatever the stream length
  * ```
  */
 export type Budget =
@@ -25,7 +33,106 @@ export type Budget =
       readonly ratio: number;
       /** Smallest capacity (default 1). */
       readonly min?: number;
+    }
+  | {
+      /** Bytes the cache may hold. */
+      readonly bytes: number;
+    }
+  | {
+      /** Fraction of the float32 bytes of the tokens seen, in (0, 1]. */
+      readonly fraction: number;
+      /** The budget never goes below this many bytes (default 0). */
+      readonly minBytes?: number;
+      /** Bytes added to the fraction (default 0; may be negative). */
+      readonly offsetBytes?: number;
     };
+
+/**
+ * What a policy holds, in bytes, as a function of the rows it keeps: `fixed + perRow · rows`.
+ * The budget resolver turns a byte budget into rows with it, so no policy does its own budget
+ * arithmetic.
+ *
+ * @example
+ * ```ts
+ * import type { ByteCost } from '@kv/core';
+ * // float32 keys and values of d = s = 64 plus an Int32 position per row, nothing fixed
+ * const cost: ByteCost = { fixed: 0, perRow: 4 * (64 + 64) + 4 };
+ * ```
+ */
+export interface ByteCost {
+  /** Bytes held whatever the number of rows (moments, tables, scales, rotation signs). */
+  readonly fixed: number;
+  /** Bytes per kept row (key, value, position, weight, score, at their precision); 0 for summaries. */
+  readonly perRow: number;
+}
+
+/**
+ * A scalar of a {@link CacheState}: JSON values, plus non-finite numbers (encoded by the snapshot
+ * format) and short number lists (RNG states).
+ *
+ * @example
+ * ```ts
+ * import type { StateScalar } from '@kv/core';
+ * const rngState: StateScalar = [1, 2, 3, 4];
+ * ```
+ */
+export type StateScalar = number | string | boolean | null | readonly number[];
+
+/**
+ * The typed arrays a {@link CacheState} may hold.
+ *
+ * @example
+ * ```ts
+ * import type { StateArray } from '@kv/core';
+ * const scores: StateArray = new Float32Array(16);
+ * ```
+ */
+export type StateArray = Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
+
+/**
+ * Everything a cache needs to continue exactly: named scalars, named typed arrays holding only
+ * live content, and the states of its parts (combinators, sub-stores). `bytes` of a cache is the
+ * sum of the byte lengths of its state's arrays, so a snapshot is its bytes plus a small header.
+ *
+ * @example
+ * ```ts
+ * import { ExactCache, stateBytes } from '@kv/core';
+ * const cache = new ExactCache({ policy: 'exact', keyDim: 2, valueDim: 2 });
+ * cache.append(new Float32Array([1, 0]), new Float32Array([0, 1]));
+ * stateBytes(cache.state()) === cache.bytes; // true
+ * ```
+ */
+export interface CacheState {
+  /** Counters, flags, RNG states. */
+  readonly scalars: Readonly<Record<string, StateScalar>>;
+  /** Live content (views are fine: the snapshot copies them). */
+  readonly arrays: Readonly<Record<string, StateArray>>;
+  /** States of sub-caches and stores, by name. */
+  readonly parts?: Readonly<Record<string, CacheState>>;
+}
+
+/**
+ * What a cache chose and how it is doing: a line for people and numbers for tools (`auto`,
+ * reports). `stats` always has `rows` and `bytes`; policies add theirs (`precision`, `fallbacks`,
+ * chosen sizes).
+ *
+ * @example
+ * ```ts
+ * import { ExactCache } from '@kv/core';
+ * const cache = new ExactCache({ policy: 'exact', keyDim: 2, valueDim: 2 });
+ * cache.describe().summary; // 'exact: every token in float32'
+ * ```
+ */
+export interface CacheDescription {
+  /** Registered policy name. */
+  readonly policy: string;
+  /** One line: what the cache keeps and how. */
+  readonly summary: string;
+  /** Named figures (`rows`, `bytes`, `fallbacks`, …). */
+  readonly stats: Readonly<Record<string, number | string | boolean>>;
+  /** Descriptions of the parts of a combinator. */
+  readonly parts?: readonly CacheDescription[];
+}
 
 /**
  * A plain, serializable description of one per-head cache: which policy, its parameters, the
@@ -84,11 +191,16 @@ export interface HeadCache {
   readonly tau: number;
   /** Tokens appended so far (logical length; the next token's position). */
   readonly seen: number;
-  /** Physical size in token-equivalents (slots held, or summary bytes / (4·(d+s)) rounded up). */
+  /** Physical size in token-equivalents (rows held, or summary bytes / (4·(d+s)) rounded up). */
   readonly stored: number;
   /** Largest `stored` the budget allows at the current `seen` (Infinity when unbounded). */
   readonly capacity: number;
-  /** Exact bytes of state held (the byte lengths of the typed arrays the cache keeps). */
+  /**
+   * Bytes held: what the cache needs to answer and to continue (keys, values, codes, scales,
+   * moments, tables, positions, weights, scores), that is the byte lengths of the arrays of
+   * {@link HeadCache.state}. Allocation slack and fixed-size scratch are not counted. Under a
+   * byte budget it is at most the budget after every `append`.
+   */
   readonly bytes: number;
   /**
    * Appends one token.
@@ -120,8 +232,24 @@ export interface HeadCache {
   attend(query: Float32Array, out: Float32Array): Float32Array;
   /** Forgets every token; the cache is then as if newly created. */
   reset(): void;
-  /** The typed arrays holding the cache's state; `bytes` is the sum of their byte lengths. */
-  buffers(): readonly ArrayBufferView[];
+  /**
+   * The state needed to continue exactly (for snapshots); `bytes` is the sum of its arrays' byte
+   * lengths. Arrays may be views of live memory: read them before the next call that changes the cache.
+   * @returns The state.
+   */
+  state(): CacheState;
+  /**
+   * Loads a state produced by `state()` of a cache created from the same spec. Meant for a fresh
+   * cache (as `restore` does); on failure the cache is reset.
+   * @param state - The state.
+   * @throws `SnapshotError` when the state does not fit this cache.
+   */
+  loadState(state: CacheState): void;
+  /**
+   * What the cache chose (rows, precision, sizes, fallbacks so far).
+   * @returns The description.
+   */
+  describe(): CacheDescription;
   /**
    * Positions of the stored tokens, for policies that keep tokens (in slot order, a fresh copy;
    * not for hot paths). Summaries that keep no tokens leave it undefined.

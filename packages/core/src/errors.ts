@@ -29,6 +29,10 @@ export const KvErrorCode = {
   Unsupported: 'KV_UNSUPPORTED',
   /** An input violates a theorem's assumptions and the policy refuses it. */
   AssumptionViolated: 'KV_ASSUMPTION_VIOLATED',
+  /** An argument is not of the type the API takes (a plain array where a Float32Array goes). */
+  InvalidInput: 'KV_INVALID_INPUT',
+  /** A snapshot is truncated, corrupt, of a newer format, or does not fit the cache. */
+  InvalidSnapshot: 'KV_INVALID_SNAPSHOT',
 } as const;
 
 /**
@@ -236,5 +240,60 @@ export class AssumptionViolatedError extends KvError {
   /** @param message - Which assumption failed, with the values. */
   constructor(message: string) {
     super(KvErrorCode.AssumptionViolated, message);
+  }
+}
+
+/**
+ * An argument is not of the type the API takes. Caches take `Float32Array` keys, values and
+ * queries (typed arrays are what a model produces; a plain `number[]` would be copied silently on
+ * some paths and not others, so it is refused everywhere).
+ *
+ * @example
+ * ```ts
+ * import { InvalidInputError } from '@kv/core';
+ * throw new InvalidInputError('key must be a Float32Array, got Array');
+ * ```
+ */
+export class InvalidInputError extends KvError {
+  /** @param message - What was expected and what came. */
+  constructor(message: string) {
+    super(KvErrorCode.InvalidInput, message);
+  }
+}
+
+/**
+ * Why a snapshot was refused: `truncated` (shorter than it says), `magic` (not a kv snapshot),
+ * `version` (written by a newer format), `checksum` (bytes changed), `format` (a malformed
+ * header or section), `mismatch` (valid, but not for this cache or model).
+ *
+ * @example
+ * ```ts
+ * import type { SnapshotFault } from '@kv/core';
+ * const fault: SnapshotFault = 'checksum';
+ * ```
+ */
+export type SnapshotFault = 'truncated' | 'magic' | 'version' | 'checksum' | 'format' | 'mismatch';
+
+/**
+ * A snapshot cannot be restored. Nothing is built from a refused snapshot.
+ *
+ * @example
+ * ```ts
+ * import { SnapshotError } from '@kv/core';
+ * const e = new SnapshotError('checksum', 'CRC32 is 0x1234abcd, the payload gives 0x00000000');
+ * e.fault; // 'checksum'
+ * ```
+ */
+export class SnapshotError extends KvError {
+  /** What is wrong with it. */
+  readonly fault: SnapshotFault;
+
+  /**
+   * @param fault - Which check failed.
+   * @param message - What was expected and what came.
+   */
+  constructor(fault: SnapshotFault, message: string) {
+    super(KvErrorCode.InvalidSnapshot, `snapshot refused (${fault}): ${message}`);
+    this.fault = fault;
   }
 }

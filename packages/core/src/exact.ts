@@ -1,7 +1,8 @@
 import { BaseHeadCache } from './base-cache.js';
-import type { PolicyDefinition, PolicySpec } from './contract.js';
+import type { ByteCost, CacheState, PolicyDefinition, PolicySpec } from './contract.js';
 import { EmptyCacheError } from './errors.js';
 import { SlotStore } from './slot-store.js';
+import type { StateReader } from './state.js';
 import type { KernelSums } from './sums.js';
 import { checkVector } from './validate.js';
 
@@ -25,7 +26,7 @@ export class ExactCache extends BaseHeadCache {
   /** @param spec - The spec (budget and params ignored). */
   constructor(spec: PolicySpec) {
     super(spec);
-    this.store = new SlotStore(spec.keyDim, spec.valueDim);
+    this.store = new SlotStore(spec.keyDim, spec.valueDim, { positions: false });
   }
 
   /** Every token is stored. */
@@ -38,9 +39,27 @@ export class ExactCache extends BaseHeadCache {
     return Infinity;
   }
 
-  /** Keys, values and positions. */
-  buffers(): readonly ArrayBufferView[] {
-    return this.store.buffers();
+  /** Float32 keys and values of every token: 4·(d+s) bytes each (positions are implicit). */
+  override get bytes(): number {
+    return this.store.heldBytes;
+  }
+
+  protected override byteCost(): ByteCost {
+    return { fixed: 0, perRow: this.store.perRowBytes };
+  }
+
+  protected saveState(): CacheState {
+    return { scalars: { valueSquares: this.valueSquares }, arrays: {}, parts: { store: this.store.state() } };
+  }
+
+  protected restoreState(state: StateReader): void {
+    const valueSquares = state.number('valueSquares');
+    this.store.loadState(state.part('store'));
+    this.valueSquares = valueSquares;
+  }
+
+  protected override describeSummary(): string {
+    return 'exact: every token in float32';
   }
 
   /** Positions 0..seen−1. */

@@ -5,19 +5,34 @@ export { logAddExp, logSumExp, maxOf, softmaxInPlace } from './kernels/softmax.j
 export type { FloatArray } from './kernels/types.js';
 export { type WasmMemory, WasmSimdModule, type WasmSimdInstance } from './kernels/wasm-module.js';
 export { BaseHeadCache } from './base-cache.js';
-export { budgetCapacity, fixedBudget, validateBudget } from './budget.js';
+export { budgetBytes, capacityRows, floorBytes, isByteBudget, maxRows, partBudget, requireFits, validateBudget } from './budget.js';
 export { ModelCache, type ModelCacheOptions, type PolicyChoice } from './container.js';
-export type { Budget, HeadCache, ParamInfo, PolicyDefinition, PolicyRegistryLike, PolicySpec } from './contract.js';
+export type {
+  Budget,
+  ByteCost,
+  CacheDescription,
+  CacheState,
+  HeadCache,
+  ParamInfo,
+  PolicyDefinition,
+  PolicyRegistryLike,
+  PolicySpec,
+  StateArray,
+  StateScalar,
+} from './contract.js';
 export {
   AssumptionViolatedError,
   DimensionMismatchError,
   EmptyCacheError,
   InvalidBudgetError,
+  InvalidInputError,
   InvalidParamsError,
   isKvError,
   KvError,
   KvErrorCode,
   NonFiniteInputError,
+  SnapshotError,
+  type SnapshotFault,
   UnknownPolicyError,
   UnsupportedError,
 } from './errors.js';
@@ -46,5 +61,9 @@ export {
   sumsFromLogits,
   sumsToOutput,
 } from './sums.js';
-export { checkRows, checkVector } from './validate.js';
+export { checkFloat32Rows, checkFloat32Vector, checkRows, checkVector } from './validate.js';
+export { StateReader, stateBytes } from './state.js';
+export { crc32 } from './snapshot/crc32.js';
+export { type DecodedSnapshot, decodeSnapshot, encodeSnapshot, SNAPSHOT_VERSION } from './snapshot/format.js';
+export { type ModelShape, restore, restoreModel, type SnapshotExpectation, snapshot, snapshotModel } from './snapshot/snapshot.js';
 export { getKernelBackend, type KernelBackend, setKernelBackend } from './kernels/backend.js';

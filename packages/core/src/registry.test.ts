@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { budgetCapacity, fixedBudget } from './budget.js';
 import type { PolicyDefinition } from './contract.js';
 import { isKvError, KvErrorCode } from './errors.js';
 import { exactPolicy } from './exact.js';
@@ -49,20 +48,5 @@ describe('PolicyRegistry', () => {
   it('refuses a second, different definition under one name', () => {
     expect(codeOf(() => new PolicyRegistry().register(exactPolicy, { ...exactPolicy }))).toBe(KvErrorCode.InvalidParams);
     expect(codeOf(() => new PolicyRegistry().register(exactPolicy, exactPolicy))).toBe('nothing thrown');
-  });
-});
-
-describe('budgets', () => {
-  it('resolve token counts and ratios of tokens seen', () => {
-    expect(budgetCapacity(undefined, 10)).toBe(Infinity);
-    expect(budgetCapacity(16, 1000)).toBe(16);
-    expect(budgetCapacity({ tokens: 16 }, 1000)).toBe(16);
-    expect(budgetCapacity({ ratio: 0.25 }, 1000)).toBe(250);
-    expect(budgetCapacity({ ratio: 0.25 }, 0)).toBe(1);
-    expect(budgetCapacity({ ratio: 0.25, min: 8 }, 10)).toBe(8);
-    expect(fixedBudget({ policy: 'x', keyDim: 1, valueDim: 1, budget: { tokens: 5 } }, 'x')).toBe(5);
-    expect(codeOf(() => fixedBudget({ policy: 'x', keyDim: 1, valueDim: 1, budget: { ratio: 0.5 } }, 'x'))).toBe(
-      KvErrorCode.InvalidBudget,
-    );
   });
 });

@@ -1,6 +1,7 @@
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
+import { SnapshotError } from './errors.js';
 
 /**
  * Mixes integers into a 32-bit seed (a murmur3-style finaliser), so that per-(layer, head) or
@@ -51,6 +52,28 @@ export class Rng {
   /** @param seed - Any safe integer. */
   constructor(seed: number) {
     this.gen = xoroshiro128plus(mixSeed(seed));
+  }
+
+  /**
+   * The generator's full state (for snapshots): four 32-bit words, the cached Gaussian and its flag.
+   * @returns Six numbers.
+   */
+  getState(): number[] {
+    return [...this.gen.getState(), this.hasSpare ? 1 : 0, this.spare];
+  }
+
+  /**
+   * Continues from a state of {@link Rng.getState}.
+   * @param state - Six numbers.
+   * @throws `SnapshotError` when it is not such a state.
+   */
+  setState(state: readonly number[]): void {
+    if (state.length !== 6 || !state.slice(0, 4).every((x) => Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31)) {
+      throw new SnapshotError('mismatch', `rng state has ${state.length} numbers, expected 4 int32 words, a flag and a spare`);
+    }
+    this.gen = xoroshiro128plusFromState(state.slice(0, 4));
+    this.hasSpare = state[4] === 1;
+    this.spare = state[5]!;
   }
 
   /**

@@ -1,6 +1,8 @@
+import type { CacheState } from './contract.js';
 import { getKernelBackend } from './kernels/backend.js';
 import { dotUnit } from './kernels/dot.js';
 import { ATTENTION_BLOCK, AttentionArena } from './kernels/wasm-attention.js';
+import { StateReader } from './state.js';
 import { type KernelSums, mergeSums } from './sums.js';
 
 const BLOCK = ATTENTION_BLOCK;
@@ -40,8 +42,10 @@ export class SlotStore {
   keys: Float32Array;
   /** Row-major values, `capacity·s`. */
   values: Float32Array;
-  /** Logical position of each slot. */
+  /** Logical position of each slot (empty when the store was created with `positions: false`). */
   positionOf: Int32Array;
+  /** Whether positions are kept (and counted in the bytes held). */
+  readonly tracksPositions: boolean;
   /** Per-slot log-weight (null when the store was created without weights: all weights 1). */
   logWeights: Float32Array | null;
   /** Live slots. */
@@ -55,24 +59,37 @@ export class SlotStore {
    * @param d - Key dimension.
    * @param s - Value dimension.
    * @param options - `maxSlots` (hard limit, default unbounded), `initialSlots` (default
-   *   min(16, maxSlots)), `weighted` (keep per-slot log-weights).
+   *   min(16, maxSlots)), `weighted` (keep per-slot log-weights), `positions` (keep each slot's
+   *   logical position, default true; a store whose positions are implicit, like the exact
+   *   cache's 0…n−1, turns it off and holds 4 bytes less per row).
    */
-  constructor(d: number, s: number, options: { maxSlots?: number; initialSlots?: number; weighted?: boolean } = {}) {
+  constructor(d: number, s: number, options: { maxSlots?: number; initialSlots?: number; weighted?: boolean; positions?: boolean } = {}) {
     this.d = d;
     this.s = s;
     this.maxSlots = options.maxSlots ?? Infinity;
+    this.tracksPositions = options.positions ?? true;
     const initial = Math.min(options.initialSlots ?? 16, this.maxSlots);
     this.keys = new Float32Array(0);
     this.values = new Float32Array(0);
     this.allocateRows(initial);
-    this.positionOf = new Int32Array(initial);
+    this.positionOf = new Int32Array(this.tracksPositions ? initial : 0);
     this.logWeights = options.weighted ? new Float32Array(initial) : null;
     this.partial = { m: -Infinity, z: 0, n: new Float64Array(s) };
   }
 
   /** Allocated slots. */
   get allocated(): number {
-    return this.positionOf.length;
+    return this.keys.length / this.d;
+  }
+
+  /** Bytes one row holds: its key and value, and its position and log-weight when kept. */
+  get perRowBytes(): number {
+    return 4 * (this.d + this.s) + (this.tracksPositions ? 4 : 0) + (this.logWeights ? 4 : 0);
+  }
+
+  /** Bytes held by the live rows (allocation slack is not counted). */
+  get heldBytes(): number {
+    return this.count * this.perRowBytes;
   }
 
   /**
@@ -85,14 +102,16 @@ export class SlotStore {
     if (slots > this.maxSlots) throw new RangeError(`SlotStore: ${slots} slots exceed the limit ${this.maxSlots}`);
     const next = Math.min(this.maxSlots, Math.max(slots, this.allocated * 2, 16));
     this.allocateRows(next);
-    const pos = new Int32Array(next);
-    pos.set(this.positionOf.subarray(0, this.count));
+    if (this.tracksPositions) {
+      const pos = new Int32Array(next);
+      pos.set(this.positionOf.subarray(0, this.count));
+      this.positionOf = pos;
+    }
     if (this.logWeights) {
       const w = new Float32Array(next);
       w.set(this.logWeights.subarray(0, this.count));
       this.logWeights = w;
     }
-    this.positionOf = pos;
   }
 
   /** Re-allocates keys and values for `slots` rows, in a WebAssembly memory when worthwhile. */
@@ -170,7 +189,7 @@ export class SlotStore {
     for (let j = 0; j < d; j++) this.keys[ko + j] = key[keyOffset + j]!;
     const vo = slot * s;
     for (let j = 0; j < s; j++) this.values[vo + j] = value[valueOffset + j]!;
-    this.positionOf[slot] = position;
+    if (this.tracksPositions) this.positionOf[slot] = position;
     if (this.logWeights) this.logWeights[slot] = logWeight;
   }
 
@@ -183,7 +202,7 @@ export class SlotStore {
     if (from === to) return;
     this.keys.copyWithin(to * this.d, from * this.d, (from + 1) * this.d);
     this.values.copyWithin(to * this.s, from * this.s, (from + 1) * this.s);
-    this.positionOf[to] = this.positionOf[from]!;
+    if (this.tracksPositions) this.positionOf[to] = this.positionOf[from]!;
     if (this.logWeights) this.logWeights[to] = this.logWeights[from]!;
   }
 
@@ -201,6 +220,45 @@ export class SlotStore {
   /** Forgets every row (keeps the allocation). */
   clear(): void {
     this.count = 0;
+  }
+
+  /**
+   * Copies the key of a slot into `out` (decoded to float32 whatever the storage).
+   * @param slot - Slot index (< count).
+   * @param out - Destination.
+   * @param offset - Index of the first element written (default 0).
+   * @returns `out`.
+   */
+  readKey<T extends Float32Array | Float64Array>(slot: number, out: T, offset = 0): T {
+    const d = this.d;
+    const keys = this.keys;
+    for (let j = 0, k = slot * d; j < d; j++, k++) out[offset + j] = keys[k]!;
+    return out;
+  }
+
+  /**
+   * Copies the value of a slot into `out`.
+   * @param slot - Slot index (< count).
+   * @param out - Destination.
+   * @param offset - Index of the first element written (default 0).
+   * @returns `out`.
+   */
+  readValue<T extends Float32Array | Float64Array>(slot: number, out: T, offset = 0): T {
+    const s = this.s;
+    const values = this.values;
+    for (let j = 0, k = slot * s; j < s; j++, k++) out[offset + j] = values[k]!;
+    return out;
+  }
+
+  /**
+   * <k_slot, x> in double precision.
+   * @param slot - Slot index (< count).
+   * @param x - A vector of length d (from `offset`).
+   * @param offset - Index of its first element (default 0).
+   * @returns The inner product.
+   */
+  keyDot(slot: number, x: Float32Array | Float64Array, offset = 0): number {
+    return dotUnit(this.d, this.keys, slot * this.d, x, offset);
   }
 
   /**
@@ -393,15 +451,50 @@ export class SlotStore {
     return out;
   }
 
-  /** The typed arrays holding the stored rows (the fixed-size block scratch is excluded). */
-  buffers(): ArrayBufferView[] {
-    const b: ArrayBufferView[] = [this.keys, this.values, this.positionOf];
-    if (this.logWeights) b.push(this.logWeights);
-    return b;
+  /**
+   * The live rows as a state (views of this store's memory: read them before the next write).
+   * Its bytes are {@link SlotStore.heldBytes}.
+   * @returns The state.
+   */
+  state(): CacheState {
+    const n = this.count;
+    const arrays: Record<string, Float32Array | Int32Array> = {
+      keys: this.keys.subarray(0, n * this.d),
+      values: this.values.subarray(0, n * this.s),
+    };
+    if (this.tracksPositions) arrays['positions'] = this.positionOf.subarray(0, n);
+    if (this.logWeights) arrays['logWeights'] = this.logWeights.subarray(0, n);
+    return { scalars: { count: n }, arrays };
   }
 
-  /** Positions of the live slots, in slot order (a fresh copy). */
+  /**
+   * Replaces the rows with a state from {@link SlotStore.state} of a store of the same shape.
+   * @param state - The state, or a reader of it.
+   * @throws `SnapshotError` when it does not fit (nothing changes then).
+   */
+  loadState(state: CacheState | StateReader): void {
+    const r = state instanceof StateReader ? state : new StateReader(state, 'store');
+    const n = r.integer('count', 0, Math.min(this.maxSlots, 2 ** 31 - 1));
+    const keys = r.array('keys', Float32Array, n * this.d);
+    const values = r.array('values', Float32Array, n * this.s);
+    const positions = this.tracksPositions ? r.array('positions', Int32Array, n) : null;
+    const weights = this.logWeights ? r.array('logWeights', Float32Array, n) : null;
+    this.count = 0;
+    this.reserve(n);
+    this.keys.set(keys);
+    this.values.set(values);
+    if (positions) this.positionOf.set(positions);
+    if (weights) this.logWeights!.set(weights);
+    this.count = n;
+  }
+
+  /** Positions of the live slots, in slot order (a fresh copy; 0…count−1 when not tracked). */
   positions(): Int32Array {
+    if (!this.tracksPositions) {
+      const out = new Int32Array(this.count);
+      for (let i = 0; i < out.length; i++) out[i] = i;
+      return out;
+    }
     return this.positionOf.slice(0, this.count);
   }
 }

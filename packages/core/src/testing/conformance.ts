@@ -1,8 +1,12 @@
+import { budgetBytes, isByteBudget } from '../budget.js';
 import type { HeadCache, PolicyRegistryLike, PolicySpec } from '../contract.js';
 import { ExactCache } from '../exact.js';
 import { isKvError, KvErrorCode } from '../errors.js';
 import { Rng } from '../rng.js';
+import { stateBytes } from '../state.js';
 import { createKernelSums, type KernelSums, mergeSums, sumsToOutput } from '../sums.js';
+import { assert, ConformanceError, makeStream, sameArrays } from './shared.js';
+import { snapshotChecks } from './snapshot-checks.js';
 
 /**
  * One named conformance check; `run` throws a {@link ConformanceError} on failure.
@@ -59,54 +63,6 @@ export interface ConformanceOptions {
   readonly norm?: number;
 }
 
-/**
- * A failed conformance check. It is not a `KvError`: it reports a broken policy, not bad
- * input to a correct one.
- *
- * @example
- * ```ts
- * import { PolicyRegistry, exactPolicy } from '@kv/core';
- * import { ConformanceError, conformanceChecks } from '@kv/core/testing';
- * const registry = new PolicyRegistry().register(exactPolicy);
- * for (const check of conformanceChecks({ registry, spec: { policy: 'exact', keyDim: 4, valueDim: 4 } })) {
- *   try {
- *     check.run();
- *   } catch (e) {
- *     if (e instanceof ConformanceError) console.error(`${check.name}: ${e.message}`);
- *   }
- * }
- * ```
- */
-export class ConformanceError extends Error {
-  /** @param message - What failed. */
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConformanceError';
-  }
-}
-
-function assert(cond: boolean, message: string): asserts cond {
-  if (!cond) throw new ConformanceError(message);
-}
-
-interface Stream {
-  keys: Float32Array[];
-  values: Float32Array[];
-  queries: Float32Array[];
-}
-
-function makeStream(steps: number, d: number, s: number, seed: number, norm: number): Stream {
-  const rng = new Rng(seed);
-  const stream: Stream = { keys: [], values: [], queries: [] };
-  const unitScale = norm / Math.sqrt(d) / 1.5;
-  for (let t = 0; t < steps; t++) {
-    stream.keys.push(rng.fillGaussian(new Float32Array(d), unitScale));
-    stream.values.push(rng.fillGaussian(new Float32Array(s)));
-    stream.queries.push(rng.fillGaussian(new Float32Array(d), unitScale));
-  }
-  return stream;
-}
-
 function expectKvError(fn: () => void, code: KvErrorCode, what: string): void {
   try {
     fn();
@@ -117,20 +73,8 @@ function expectKvError(fn: () => void, code: KvErrorCode, what: string): void {
   throw new ConformanceError(`${what}: expected a KvError ${code}, nothing was thrown`);
 }
 
-function bufferBytes(cache: HeadCache): number {
-  let total = 0;
-  for (const b of new Set(cache.buffers())) total += b.byteLength;
-  return total;
-}
-
-function snapshot(cache: HeadCache): string {
+function summary(cache: HeadCache): string {
   return JSON.stringify({ seen: cache.seen, stored: cache.stored, bytes: cache.bytes, capacity: cache.capacity });
-}
-
-function sameArrays(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
-  return true;
 }
 
 /**
@@ -210,16 +154,19 @@ export function conformanceChecks(options: ConformanceOptions): ConformanceCheck
       },
     },
     {
-      name: 'reports exactly the bytes of the arrays it holds, and its budget bounds them',
+      name: 'reports as bytes exactly the arrays of its state, and its budget bounds them',
       run() {
         const cache = create();
         replay(cache, (t) => {
-          assert(cache.bytes === bufferBytes(cache), `step ${t}: bytes ${cache.bytes} ≠ held ${bufferBytes(cache)}`);
-          assert(cache.bytes > 0, `step ${t}: a non-empty cache reports 0 bytes`);
-          // The budget bounds real memory: at most 2× capacity rows of fp32 keys and values (growth
-          // by doubling) with 32 bytes of per-slot bookkeeping each, plus 4 KiB of fixed state.
-          if (Number.isFinite(cache.capacity)) {
-            const limit = 2 * cache.capacity * (4 * (d + s) + 32) + 4096;
+          const held = stateBytes(cache.state());
+          assert(cache.bytes === held, `step ${t}: bytes ${cache.bytes} ≠ ${held} held in its state`);
+          if (isByteBudget(spec.budget)) {
+            const limit = budgetBytes(spec.budget, cache.seen, d, s);
+            assert(cache.bytes <= limit, `step ${t}: holds ${cache.bytes} bytes, over its byte budget of ${limit}`);
+          } else if (Number.isFinite(cache.capacity)) {
+            // A token budget counts token-equivalents: fp32 rows plus 32 bytes of per-slot
+            // bookkeeping each, and 4 KiB of fixed state.
+            const limit = cache.capacity * (4 * (d + s) + 32) + 4096;
             assert(cache.bytes <= limit, `step ${t}: holds ${cache.bytes} bytes, more than ${limit} allowed by capacity ${cache.capacity}`);
           }
         });
@@ -238,7 +185,7 @@ export function conformanceChecks(options: ConformanceOptions): ConformanceCheck
           cache.attend(stream.queries[t]!, out);
           twin.attend(stream.queries[t]!, out);
         }
-        const before = snapshot(cache);
+        const before = summary(cache);
         const nanKey = stream.keys[0]!.slice();
         nanKey[d - 1] = NaN;
         const infValue = stream.values[0]!.slice();
@@ -259,7 +206,7 @@ export function conformanceChecks(options: ConformanceOptions): ConformanceCheck
         ];
         for (const [fn, code, what] of bad) {
           expectKvError(fn, code, what);
-          assert(snapshot(cache) === before, `${what}: state changed from ${before} to ${snapshot(cache)}`);
+          assert(summary(cache) === before, `${what}: state changed from ${before} to ${summary(cache)}`);
         }
         for (let t = half; t < steps; t++) {
           cache.append(stream.keys[t]!, stream.values[t]!);
@@ -332,6 +279,8 @@ export function conformanceChecks(options: ConformanceOptions): ConformanceCheck
       },
     },
   ];
+
+  checks.push(...snapshotChecks(registry, spec, stream));
 
   const exactSpec = options.exactSpec;
   if (exactSpec) {

@@ -1,1 +1,3 @@
-export { type ConformanceCheck, ConformanceError, type ConformanceOptions, conformanceChecks } from './conformance.js';
+export { type ConformanceCheck, type ConformanceOptions, conformanceChecks } from './conformance.js';
+export { ConformanceError } from './shared.js';
+export { checkByteBudget, checkSnapshotRoundTrip, type RoundTripOptions } from './snapshot-checks.js';
