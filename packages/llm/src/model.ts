@@ -23,7 +23,10 @@ import { type LlamaConfig, type LlamaWeights, validateWeights } from './weights.
 export interface CacheOptions {
   /** Registry that builds the per-head caches (default: one holding only core's `exact`). */
   readonly registry?: PolicyRegistryLike;
-  /** Budget overriding the policy choice's own, for every head. */
+  /**
+   * Budget overriding the policy choice's own, for every head: tokens, `{ bytes }` per head, or
+   * `{ fraction }` of the float32 bytes the exact cache would hold for the tokens each head has seen.
+   */
   readonly budget?: Budget;
   /** Per-layer budgets, or a function of (layer, KV head); see `ModelCacheOptions.budgets`. */
   readonly budgets?: readonly (Budget | undefined)[] | ((layer: number, kvHead: number) => Budget | undefined);
