@@ -49,7 +49,7 @@ export function numpyVersion(): string | undefined {
 function numpyRounds(n: number, d: number, reps: number, rounds: number): number[] {
   // One thread, and OpenBLAS left to pick its kernel for this CPU (see the environment notes:
   // the two CORETYPE variables slow a current numpy down).
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   const r = spawnSync('python3', ['-c', NUMPY, String(n), String(d), String(reps), String(rounds)], { encoding: 'utf8', env });
