@@ -272,21 +272,32 @@ export class LlamaDecoder {
   /**
    * @param model - The model.
    * @param cache - An empty cache of matching shape.
-   * @throws `InvalidParamsError` when the cache does not match the model or is not empty.
+   * @param resume - The position and next-token logits of a saved sequence whose tokens `cache`
+   *   already holds (used by `LlamaSession.restore`); a fresh decoder when left out.
+   * @throws `InvalidParamsError` when the cache does not match the model, is not empty (or, with
+   *   `resume`, has not seen exactly `resume.position` tokens), or the logits have the wrong length.
    */
-  constructor(model: LlamaModel, cache: ModelCache) {
+  constructor(model: LlamaModel, cache: ModelCache, resume?: { readonly position: number; readonly logits: Float32Array }) {
     const c = model.config;
     if (cache.layers !== c.nLayers || cache.kvHeads !== c.nKvHeads || cache.queryHeads !== c.nHeads || cache.keyDim !== c.headDim || cache.valueDim !== c.headDim) {
       throw new InvalidParamsError(
         `cache shape (${cache.layers} layers, ${cache.queryHeads}/${cache.kvHeads} heads, d=${cache.keyDim}, s=${cache.valueDim}) does not match the model (${c.nLayers}, ${c.nHeads}/${c.nKvHeads}, ${c.headDim})`,
       );
     }
-    if (cache.seen !== 0) throw new InvalidParamsError(`the cache already holds ${cache.seen} tokens; a decoder needs an empty one`);
+    const position = resume?.position ?? 0;
+    if (cache.seen !== position) {
+      throw new InvalidParamsError(
+        resume ? `the cache has seen ${cache.seen} tokens, the saved position is ${position}` : `the cache already holds ${cache.seen} tokens; a decoder needs an empty one`,
+      );
+    }
+    if (resume && resume.logits.length !== c.vocabSize) throw new InvalidParamsError(`${resume.logits.length} saved logits, expected ${c.vocabSize}`);
     this.model = model;
     this.cache = cache;
     this.kern = model.kernels();
     this.x = new Float32Array(c.dim);
     this.logits = new Float32Array(c.vocabSize);
+    if (resume) this.logits.set(resume.logits);
+    this.pos = position;
     const half = c.headDim / 2;
     this.cos = new Float64Array(half);
     this.sin = new Float64Array(half);
