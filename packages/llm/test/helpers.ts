@@ -57,3 +57,6 @@ export function randomWeights(config: Partial<LlamaConfig> = {}, seed = 1, std =
 export function sessionTestModelWeights(): LlamaWeights {
   return randomWeights({ vocabSize: 64, dim: 32, headDim: 8, nHeads: 4, nKvHeads: 2, hiddenDim: 48 }, 33);
 }
+
+/** The float16 copy of the tiny model committed in the repository (always present in a clone). */
+export const inRepoModelDir = join(repoRoot, 'packages', 'llm', 'models', 'tinyllama-bytes-f16');
