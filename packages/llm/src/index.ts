@@ -9,3 +9,4 @@ export { readSafetensors, type SafeTensor, type SafetensorsFile, type TensorToWr
 export { type LlamaConfig, type LlamaLayerWeights, type LlamaWeights, parameterCount, validateWeights } from './weights.js';
 export { Sampler, type SamplingOptions } from './sampler.js';
 export { LlamaSession } from './session.js';
+export { type KvzipOptions, type KvzipScores, kvzipScores } from './kvzip.js';

@@ -392,6 +392,20 @@ export class LlamaDecoder {
     return this.logits;
   }
 
+  /**
+   * {@link LlamaDecoder.step}, showing each layer's post-RoPE query, key and value to `observe`
+   * before they reach the cache (the views are overwritten by the next layer: copy what you keep).
+   * @param token - Token id.
+   * @param observe - Called once per layer.
+   * @returns The logits.
+   * @throws `InvalidParamsError` for a token outside the vocabulary.
+   * @internal
+   */
+  stepObserved(token: number, observe: (layer: number, q: Float32Array, k: Float32Array, v: Float32Array) => void): Float32Array {
+    this.checkToken(token);
+    return this.forward(token, this.cache, observe);
+  }
+
   private checkToken(token: number): void {
     const v = this.model.config.vocabSize;
     if (!Number.isInteger(token) || token < 0 || token >= v) {
