@@ -10,3 +10,4 @@ export { type LlamaConfig, type LlamaLayerWeights, type LlamaWeights, parameterC
 export { Sampler, type SamplingOptions } from './sampler.js';
 export { LlamaSession } from './session.js';
 export { type KvzipOptions, type KvzipScores, kvzipScores } from './kvzip.js';
+export type { ContextScoredHead } from './context-scores.js';

@@ -1,5 +1,5 @@
-import { InvalidParamsError, type ModelCache } from '@kv/core';
-import { LlamaDecoder, type LlamaModel } from './model.js';
+import { type HeadCache, InvalidParamsError, type ModelCache } from '@kv/core';
+import type { LlamaModel } from './model.js';
 
 /**
  * Options of {@link kvzipScores}.
@@ -44,7 +44,7 @@ export interface KvzipScores {
   readonly length: number;
   /** Scores, (layer, KV head, position) row-major; each in [0, 1]. */
   readonly scores: Float32Array;
-  /** Wall time of the context's own forward pass (the prefill any method pays), ms. */
+  /** Wall time of the context's own forward pass (the prefill any method pays), ms (0 when the scores were made from a prefill already done). */
   readonly prefillMillis: number;
   /** Wall time of the reconstruction passes that score it (KVzip's extra cost), ms. */
   readonly scoringMillis: number;
@@ -94,14 +94,7 @@ export function kvzipScores(model: LlamaModel, context: ArrayLike<number>, optio
   const c = model.config;
   const n = context.length;
   if (n < 1) throw new InvalidParamsError('the context is empty');
-  const chunk = options.chunk ?? 2048;
-  if (!Number.isInteger(chunk) || chunk < 1) throw new InvalidParamsError(`chunk is ${chunk}, expected an integer >= 1`);
-  const prompt = Array.from(options.prompt ?? new TextEncoder().encode(DEFAULT_PROMPT));
-  const d = c.headDim;
-  const kvDim = c.nKvHeads * d;
-  const group = c.nHeads / c.nKvHeads;
-  const tau = 1 / Math.sqrt(d);
-
+  const kvDim = c.nKvHeads * c.headDim;
   // The context's prefill, keeping every layer's keys and values for the reconstruction passes.
   const t0 = performance.now();
   const keys = Array.from({ length: c.nLayers }, () => new Float32Array(n * kvDim));
@@ -113,9 +106,28 @@ export function kvzipScores(model: LlamaModel, context: ArrayLike<number>, optio
       values[l]!.set(v, i * kvDim);
     });
   }
-  const logits = first.logits.slice();
-  const t1 = performance.now();
+  const prefillMillis = performance.now() - t0;
+  return { ...scoreContext(model, context, keys, values, first.logits, options), prefillMillis };
+}
 
+/**
+ * KVzip's reconstruction passes over a context whose prefill is done: `keys[l]` / `values[l]`
+ * are layer l's token-major post-RoPE keys and values, `logits` the next-token logits after the
+ * context. Used by {@link kvzipScores} and by `LlamaDecoder.prefill` (which has them already).
+ * @internal
+ */
+export function scoreContext(model: LlamaModel, context: ArrayLike<number>, keys: readonly Float32Array[], values: readonly Float32Array[], logits: Float32Array, options: KvzipOptions = {}): KvzipScores {
+  const c = model.config;
+  const n = context.length;
+  if (n < 1) throw new InvalidParamsError('the context is empty');
+  const chunk = options.chunk ?? 2048;
+  if (!Number.isInteger(chunk) || chunk < 1) throw new InvalidParamsError(`chunk is ${chunk}, expected an integer >= 1`);
+  const prompt = Array.from(options.prompt ?? new TextEncoder().encode(DEFAULT_PROMPT));
+  const d = c.headDim;
+  const kvDim = c.nKvHeads * d;
+  const group = c.nHeads / c.nKvHeads;
+  const tau = 1 / Math.sqrt(d);
+  const t1 = performance.now();
   const scores = new Float32Array(c.nLayers * c.nKvHeads * n);
   const extraMax = prompt.length + Math.min(chunk, n);
   // Keys of the prompt and the chunk fed so far in this pass, per layer; and one query's logits.
@@ -126,7 +138,7 @@ export function kvzipScores(model: LlamaModel, context: ArrayLike<number>, optio
     const b = Math.min(n, a + chunk);
     const cache: ModelCache = model.createCache({ policy: 'exact' });
     for (let l = 0; l < c.nLayers; l++) cache.prefill(l, keys[l]!, values[l]!);
-    const decoder = new LlamaDecoder(model, cache, { position: n, logits });
+    const decoder = model.decoder(cache, { position: n, logits });
     let e = 0; // tokens of this pass fed so far
     const observe = (l: number, q: Float32Array, k: Float32Array): void => {
       const ex = extra[l]!;
@@ -175,7 +187,7 @@ export function kvzipScores(model: LlamaModel, context: ArrayLike<number>, optio
     kvHeads: c.nKvHeads,
     length: n,
     scores,
-    prefillMillis: t1 - t0,
+    prefillMillis: 0,
     scoringMillis: t2 - t1,
     reconstructionTokens: fed,
     head(layer: number, kvHead: number): Float32Array {

@@ -1,5 +1,7 @@
 import { type Budget, exactPolicy, getKernelBackend, InvalidParamsError, ModelCache, type ModelCacheOptions, type PolicyChoice, type PolicyDefinition, PolicyRegistry, type PolicyRegistryLike } from '@kv/core';
+import { type ContextScoredHead, contextScoring } from './context-scores.js';
 import { createMatvecKernels, type Matvec, type MatvecKernels } from './kernels/matvec.js';
+import { type KvzipOptions, scoreContext } from './kvzip.js';
 import { type LlamaConfig, type LlamaWeights, validateWeights } from './weights.js';
 
 /**
@@ -178,7 +180,9 @@ export class LlamaModel {
    *
    * @param cache - An empty cache from {@link LlamaModel.createCache} (or any `ModelCache`
    *   of matching shape).
-   * @returns A decoder at position 0.
+   * @param resume - To continue a sequence whose tokens `cache` already holds: its position and
+   *   next-token logits (see {@link LlamaDecoder}'s constructor).
+   * @returns A decoder at position 0 (or at `resume.position`).
    * @throws `InvalidParamsError` when the cache's shape does not match the model or it is not empty.
    * @example
    * ```ts
@@ -188,8 +192,8 @@ export class LlamaModel {
    * const decoder = model.decoder(model.createCache({ policy: 'exact' }));
    * ```
    */
-  decoder(cache: ModelCache): LlamaDecoder {
-    return new LlamaDecoder(this, cache);
+  decoder(cache: ModelCache, resume?: { readonly position: number; readonly logits: Float32Array }): LlamaDecoder {
+    return new LlamaDecoder(this, cache, resume);
   }
 
   /**
@@ -263,6 +267,7 @@ export class LlamaDecoder {
   /** Next-token logits after the last {@link LlamaDecoder.step} (overwritten by each step). */
   readonly logits: Float32Array;
   private pos = 0;
+  private scoringMillis = 0;
   private readonly kern: ModelKernels;
   private readonly x: Float32Array;
   private readonly cos: Float64Array;
@@ -303,6 +308,14 @@ export class LlamaDecoder {
     this.sin = new Float64Array(half);
     this.invFreq = new Float64Array(half);
     for (let i = 0; i < half; i++) this.invFreq[i] = c.ropeTheta ** ((-2 * i) / c.headDim);
+  }
+
+  /**
+   * Wall time of the last {@link LlamaDecoder.prefill}'s context scoring (KVzip's reconstruction
+   * passes, when the cache's heads rank the prompt by them; else 0), ms.
+   */
+  get contextScoringMillis(): number {
+    return this.scoringMillis;
   }
 
   /** Tokens fed so far (the position of the next token). */
@@ -384,12 +397,30 @@ export class LlamaDecoder {
           if (i >= n - w) queries[layer]!.set(q, (i - (n - w)) * qDim);
         });
       }
+      this.scoreContext(tokens, keys, values);
       for (let l = 0; l < c.nLayers; l++) this.cache.prefill(l, keys[l]!, values[l]!, w > 0 ? queries[l]! : undefined);
     } catch (e) {
       this.reset();
       throw e;
     }
     return this.logits;
+  }
+
+  // Heads that rank the prompt by KVzip scores (kvzip caches) get them before their prefill.
+  private scoreContext(tokens: ArrayLike<number>, keys: readonly Float32Array[], values: readonly Float32Array[]): void {
+    const c = this.model.config;
+    let options: KvzipOptions | undefined;
+    for (let l = 0; l < c.nLayers && !options; l++) for (let h = 0; h < c.nKvHeads && !options; h++) options = contextScoring(this.cache.head(l, h));
+    this.scoringMillis = 0;
+    if (!options) return;
+    const scores = scoreContext(this.model, tokens, keys, values, this.logits, options);
+    this.scoringMillis = scores.scoringMillis;
+    for (let l = 0; l < c.nLayers; l++) {
+      for (let h = 0; h < c.nKvHeads; h++) {
+        const head = this.cache.head(l, h);
+        if (contextScoring(head)) (head as unknown as ContextScoredHead).takeContextScores(scores.head(l, h));
+      }
+    }
   }
 
   /**
