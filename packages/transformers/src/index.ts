@@ -1,3 +1,4 @@
+export { CompressedCache } from './cache.js';
 export { CompressedSession, type GenerateOptions, type GenerateResult } from './session.js';
 export { type SessionOptions } from './options.js';
 export { type RestoreOptions } from './session-file.js';

@@ -115,23 +115,30 @@ export class CompressedPast {
    * @throws The error that stopped an earlier call half-way, if any.
    */
   inputs(tokens: ArrayLike<number>): Record<string, unknown> {
-    this.throwIfFailed();
     const n = tokens.length;
-    const t = this.position;
     const ids = new BigInt64Array(n);
-    const positions = new BigInt64Array(n);
-    for (let i = 0; i < n; i++) {
-      ids[i] = BigInt(tokens[i]!);
-      positions[i] = BigInt(t + i);
-    }
-    const m = this.pastRows + n;
+    for (let i = 0; i < n; i++) ids[i] = BigInt(tokens[i]!);
+    return { input_ids: new Tensor('int64', ids, [1, n]), ...this.frame(n), past_key_values: this.tensors };
+  }
+
+  /**
+   * The mask and positions of the next call over `count` tokens: all ones over the kept rows and
+   * the new tokens, positions at the logical position on.
+   * @param count - Tokens in the call.
+   * @returns `attention_mask` and `position_ids`.
+   * @throws The error that stopped an earlier call half-way, if any.
+   */
+  frame(count: number): { attention_mask: TensorLike; position_ids: TensorLike } {
+    this.throwIfFailed();
+    const t = this.position;
+    const positions = new BigInt64Array(count);
+    for (let i = 0; i < count; i++) positions[i] = BigInt(t + i);
+    const m = this.pastRows + count;
     if (this.mask.length < m) this.mask = new BigInt64Array(Math.max(m, 2 * this.mask.length)).fill(1n);
     this.largest = Math.max(this.largest, this.pastRows);
     return {
-      input_ids: new Tensor('int64', ids, [1, n]),
       attention_mask: new Tensor('int64', this.mask.subarray(0, m), [1, m]),
-      position_ids: new Tensor('int64', positions, [1, n]),
-      past_key_values: this.tensors,
+      position_ids: new Tensor('int64', positions, [1, count]),
     };
   }
 
@@ -146,6 +153,7 @@ export class CompressedPast {
    */
   absorb(outputs: Readonly<Record<string, TensorLike>>, count: number): void {
     this.throwIfFailed();
+    if (!Number.isInteger(count) || count < 1) throw new InvalidParamsError(`the outputs hold ${count} new rows, expected at least 1`);
     const { layers, kvHeads, headDim: d } = this.shape;
     const total = this.pastRows + count;
     const presents: Float32Array[] = [];

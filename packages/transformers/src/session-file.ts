@@ -22,17 +22,19 @@ export interface RestoreOptions {
   readonly kinds?: Readonly<Record<string, PolicyKind>>;
 }
 
-const KIND = 'kv-transformers-session';
+/** Header kinds: a session (with logits and sampler) or a generate() cache (caches only). */
+export type FileKind = 'kv-transformers-session' | 'kv-transformers-cache';
+const VERSION = 1;
 
 /**
- * Encodes a session: core's snapshot frame whose one state holds the nested `snapshotModel` file
- * of the caches (`cache`, bytes), the next-token logits (`logits`, absent before the first call),
- * the sampler's random state and whether query proxies are on.
+ * Encodes a compressed past: core's snapshot frame whose one state holds the nested
+ * `snapshotModel` file of the caches (`cache`, bytes), the next-token logits (`logits`, a
+ * session's after its first call), the sampler's random state and whether query proxies are on.
  */
-export function writeSession(shape: DecoderShape, cache: ModelCache, logits: Float32Array | undefined, rng: readonly number[], queryProxy: boolean): Uint8Array {
+export function writeSession(kind: FileKind, shape: DecoderShape, cache: ModelCache, logits: Float32Array | undefined, rng: readonly number[], queryProxy: boolean): Uint8Array {
   const arrays: Record<string, Uint8Array | Float32Array> = { cache: snapshotModel(cache) };
   if (logits) arrays['logits'] = logits;
-  return encodeSnapshot({ kind: KIND, shape }, [{ scalars: { rng, queryProxy, position: cache.seen }, arrays }]);
+  return encodeSnapshot({ kind, version: VERSION, shape }, [{ scalars: { rng, queryProxy, position: cache.seen }, arrays }]);
 }
 
 /** A decoded session. */
@@ -47,20 +49,24 @@ export interface SessionFile {
  * Decodes a session written by {@link writeSession} for a model of `shape`.
  * @throws `SnapshotError` for a bad file or another model's shape; errors of `restoreModel`.
  */
-export function readSession(bytes: Uint8Array, shape: DecoderShape, options: RestoreOptions): SessionFile {
+export function readSession(kind: FileKind, bytes: Uint8Array, shape: DecoderShape, options: RestoreOptions): SessionFile {
   const { header, states } = decodeSnapshot(bytes);
-  if (header['kind'] !== KIND || states.length !== 1) throw new SnapshotError('mismatch', `a ${String(header['kind'])} snapshot, expected a ${KIND}`);
+  if (header['kind'] !== kind || states.length !== 1) throw new SnapshotError('mismatch', `a ${String(header['kind'])} snapshot, expected a ${kind}`);
+  if (typeof header['version'] !== 'number' || header['version'] > VERSION) {
+    throw new SnapshotError('version', `${kind} version ${String(header['version'])}, this build reads up to ${VERSION}`);
+  }
   const saved = header['shape'] as Record<string, unknown> | undefined;
   for (const f of ['layers', 'queryHeads', 'kvHeads', 'headDim', 'vocabSize'] as const) {
     if (saved?.[f] !== shape[f]) throw new SnapshotError('mismatch', `the session was saved from a model with ${f} ${JSON.stringify(saved?.[f])}, this model has ${shape[f]}`);
   }
-  const r = new StateReader(states[0]!, KIND);
+  const r = new StateReader(states[0]!, kind);
   const rng = r.numbers('rng');
   const queryProxy = r.boolean('queryProxy');
   const position = r.integer('position', 0, 2 ** 31 - 1);
   const logits = r.state.arrays['logits'] !== undefined ? r.array('logits', Float32Array) : undefined;
-  if ((logits === undefined) !== (position === 0) || (logits !== undefined && logits.length < shape.vocabSize)) {
-    throw new SnapshotError('format', `${KIND}: position ${position} with ${logits ? logits.length : 'no'} logits`);
+  const wantLogits = kind === 'kv-transformers-session' && position > 0;
+  if ((logits !== undefined) !== wantLogits || (logits !== undefined && logits.length < shape.vocabSize)) {
+    throw new SnapshotError('format', `${kind}: position ${position} with ${logits ? logits.length : 'no'} logits`);
   }
   const cache = restoreModel(r.array('cache', Uint8Array), options.registry, {
     layers: shape.layers,
@@ -69,6 +75,6 @@ export function readSession(bytes: Uint8Array, shape: DecoderShape, options: Res
     keyDim: shape.headDim,
     valueDim: shape.headDim,
   });
-  if (cache.seen !== position) throw new SnapshotError('format', `${KIND}: the caches have seen ${cache.seen} tokens, the session says ${position}`);
+  if (cache.seen !== position) throw new SnapshotError('format', `${kind}: the caches have seen ${cache.seen} tokens, the session says ${position}`);
   return { cache, proxies: proxyPlan(cache, options.kinds ?? {}, queryProxy), logits: logits?.slice(), rng };
 }

@@ -152,7 +152,7 @@ export class CompressedSession {
    */
   static async restore(model: CausalLM, bytes: Uint8Array, options: RestoreOptions): Promise<CompressedSession> {
     const shape = decoderShape(model);
-    const r = readSession(bytes, shape, options);
+    const r = readSession('kv-transformers-session', bytes, shape, options);
     const rng = new Rng(0);
     rng.setState(r.rng);
     return new CompressedSession(model, shape, r.cache, r.proxies, rng, r.logits);
@@ -316,7 +316,7 @@ export class CompressedSession {
    */
   save(): Uint8Array {
     if (this.busy) throw new InvalidParamsError('a call is running; await it before saving');
-    return writeSession(this.shape, this.state.cache, this.last, this.rng.getState(), this.state.proxied);
+    return writeSession('kv-transformers-session', this.shape, this.state.cache, this.last, this.rng.getState(), this.state.proxied);
   }
 
   /** Forgets every token: position 0, empty caches, no logits (the sampler's stream goes on). */
