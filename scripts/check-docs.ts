@@ -11,7 +11,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { checkInstallSections } from './lib/install.js';
-import { checkPrograms, type Failure } from './lib/run-snippets.js';
+import { builtTypesAreFresh, checkPrograms, type Failure } from './lib/run-snippets.js';
 import { blocksOf, programsOf, type Program } from './lib/snippets.js';
 import { examplePackages, publishedPackages, repoRoot } from './lib/workspace.js';
 import { selfTest } from './lib/check-docs-self-test.js';
@@ -60,7 +60,9 @@ for (const file of [...self.files, ...files]) {
   programs.push(...built.programs);
   for (const p of [...problems, ...built.problems]) failures.push({ ...p, kind: 'markup' });
 }
-const checked = await checkPrograms(programs, join(repoRoot, '.docs-check'), { quiet: true });
+const useBuild = builtTypesAreFresh();
+console.log(`check-docs: type-checking against ${useBuild ? "the packages' built declarations (dist/ is newer than src/)" : "the packages' sources (no fresh build)"}; running against the sources`);
+const checked = await checkPrograms(programs, join(repoRoot, '.docs-check'), { quiet: true, useBuild });
 const all = [...failures.splice(0), ...checked.failures];
 const selfErrors = self.verify(all);
 if (selfErrors.length) {

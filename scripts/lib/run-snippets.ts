@@ -1,7 +1,7 @@
 // Compiles and runs the programs of the docs' code blocks (see snippets.ts), and reports every
 // error at the markdown line it comes from.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, join, relative } from 'node:path';
 import { programSource, type Program, type ProgramSource } from './snippets.js';
@@ -64,12 +64,37 @@ function mapLocations(text: string, written: Written[]): string {
   return out;
 }
 
-function compile(dir: string, written: Written[]): Failure[] {
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = statSync(path);
+    newest = Math.max(newest, st.isDirectory() ? newestMtime(path) : st.mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Whether every package's build is newer than its sources. Then the programs are type-checked
+ * against the built declarations (what a user compiles against, and several times faster than
+ * checking every package's sources again); otherwise against the sources.
+ */
+export function builtTypesAreFresh(): boolean {
+  return publishedPackages().every((p) => {
+    const dist = join(p.dir, 'dist');
+    return existsSync(dist) && existsSync(join(p.dir, 'src')) && newestMtime(join(p.dir, 'src')) < Math.min(...readdirSync(dist).filter((f) => f.endsWith('.d.ts')).map((f) => statSync(join(dist, f)).mtimeMs));
+  });
+}
+
+function compile(dir: string, written: Written[], useBuild: boolean): Failure[] {
   writeFileSync(
     join(dir, 'tsconfig.json'),
     JSON.stringify({
       extends: join(repoRoot, 'tsconfig.base.json'),
-      compilerOptions: { noEmit: true, types: ['node'], lib: ['ES2022', 'DOM'], noUnusedLocals: false, allowJs: true, checkJs: false },
+      compilerOptions: {
+        noEmit: true, types: ['node'], lib: ['ES2022', 'DOM'], noUnusedLocals: false, allowJs: true, checkJs: false,
+        ...(useBuild ? { customConditions: [] } : {}),
+      },
       include: written.map((w) => basename(w.path)),
     }),
   );
@@ -148,7 +173,7 @@ function runOne(w: Written, timeoutMs: number): Promise<Failure | undefined> {
  * Compiles every program and runs those that compiled and are not fragments (two at a time: the
  * machine has two cores). Programs are written into `dir`, which is recreated.
  */
-export async function checkPrograms(programs: Program[], dir: string, opts: { timeoutMs?: number; quiet?: boolean } = {}): Promise<{ failures: Failure[]; ran: Program[] }> {
+export async function checkPrograms(programs: Program[], dir: string, opts: { timeoutMs?: number; quiet?: boolean; useBuild?: boolean } = {}): Promise<{ failures: Failure[]; ran: Program[] }> {
   prepareWorkDir(dir);
   const counts = new Map<string, number>();
   const written: Written[] = programs.map((program) => {
@@ -161,7 +186,7 @@ export async function checkPrograms(programs: Program[], dir: string, opts: { ti
     return { program, path, source };
   });
   if (written.length === 0) return { failures: [], ran: [] };
-  const failures = compile(dir, written);
+  const failures = compile(dir, written, opts.useBuild ?? false);
   const broken = new Set(failures.map((f) => `${f.file}:${f.line}`));
   const runnable = written.filter((w) => w.program.run && !w.program.blocks.some((b) => [...broken].some((k) => k.startsWith(`${b.file}:`) && lineIn(k, b))));
   const queue = [...runnable];
