@@ -42,6 +42,22 @@ describe('deriveBalanceKVTheoryParameters', () => {
     );
   });
 
+  it('derives its quantities with the stated formulas (union bound over H = 4⌈n/t⌉ halvings)', () => {
+    for (const [horizon, valueDim] of [[4096, 1], [50_000, 16]] as const) {
+      const delta = 0.05;
+      const p = deriveBalanceKVTheoryParameters({ epsilon: 0.5, radius: 0.4, delta, horizon, valueDim, tau: 1 });
+      const t = p.blockSize;
+      expect(p.halvingsBound).toBe(4 * Math.ceil(horizon / t));
+      expect(p.levels).toBe(Math.max(1, Math.floor(Math.log2(horizon / t)) + 1));
+      expect(p.walkDelta).toBeCloseTo(delta / (2 * p.halvingsBound), 15);
+      expect(p.walkConstant).toBeCloseTo(30 * Math.log(t / p.walkDelta), 9);
+      expect(p.lambdaNumerator).toBeCloseTo(Math.sqrt(2 * p.walkConstant * Math.log((4 * p.halvingsBound * valueDim) / delta)), 9);
+      expect(p.lambdaDenominator).toBeCloseTo(Math.sqrt(2 * p.walkConstant * Math.log((4 * p.halvingsBound) / delta)), 9);
+      expect(p.epsilonNumerator).toBeCloseTo(0.5 / 3.5, 15);
+      expect(p.rho).toBeCloseTo(0.16, 15);
+    }
+  });
+
   // Regression: the block used to be the first t of an upward fixed-point iteration from t = 2,
   // 6590 at ρ = 0.1, s = 1, ε = 1, n = 8192, where 1116 meets the same inequality.
   it('finds a block that compresses streams of a few thousand tokens at small ρ', () => {
@@ -98,6 +114,9 @@ describe('balancekv-theory guarantee', () => {
         exact.append(k, v);
       }
       expect(cache.epochCount).toBe(2);
+      // epoch k is derived for its own length with failure probability δ/2^{k+1}
+      const derive = (horizon: number, share: number) => deriveBalanceKVTheoryParameters({ epsilon, radius: r, delta: delta * share, horizon, valueDim: 1, tau }).blockSize;
+      expect(cache.epochBlocks).toEqual([derive(2048, 1 / 2), derive(4096, 1 / 4)]);
       expect(cache.halvings).toBeGreaterThanOrEqual(6); // every instance really compressed
       expect(cache.stored).toBeLessThan(2 * n * 0.8); // keys are held twice (N and Z instances)
       expect(cache.walkFailures).toBe(0);

@@ -143,6 +143,11 @@ export class BalanceKVTheory extends BaseHeadCache {
     return this.epochs.length;
   }
 
+  /** Block size of each epoch opened. */
+  get epochBlocks(): number[] {
+    return this.epochs.map((e) => e.blockSize);
+  }
+
   /**
    * Routes a token to its epoch.
    * @param key - Key.
