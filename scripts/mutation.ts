@@ -30,8 +30,7 @@
  * means a previous run was killed: the next run restores it first.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 interface Mutant {
@@ -104,13 +103,16 @@ function count(text: string, find: string): number {
   return n;
 }
 
-// Runs the package's tests with a JSON report; returns the failing tests' full names.
-function runTests(pkg: string, tests: readonly string[] | undefined, dir: string): { failed: string[]; timedOut: boolean; ok: boolean } {
-  const out = join(dir, 'report.json');
+// The JSON report the root vitest config always writes (its reporter option wins over the CLI's).
+const REPORT = join(root, '.ci', 'out', 'test-results.json');
+
+// Runs the package's tests; returns the failing tests' full names from the JSON report.
+function runTests(pkg: string, tests: readonly string[] | undefined): { failed: string[]; timedOut: boolean; ok: boolean } {
+  const out = REPORT;
   if (existsSync(out)) rmSync(out);
-  const res = spawnSync('npx', ['vitest', 'run', '--project', pkg, '--reporter=json', `--outputFile=${out}`, ...(tests ?? [])], {
+  const res = spawnSync('npx', ['vitest', 'run', '--project', pkg, ...(tests ?? [])], {
     cwd: root,
-    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'ignore'],
     timeout: timeoutMs,
     env: { ...process.env, FORCE_COLOR: '0' },
   });
@@ -130,7 +132,6 @@ function runTests(pkg: string, tests: readonly string[] | undefined, dir: string
   return { failed, timedOut, ok: report.success };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'kv-mutation-'));
 const outcomes: Outcome[] = [];
 try {
   for (const pkg of packages) {
@@ -142,7 +143,7 @@ try {
     const mutants = (JSON.parse(readFileSync(listPath, 'utf8')) as Mutant[]).filter((m) => !only || only.includes(m.id));
     recoverBackups([...new Set(mutants.map((m) => join(root, 'packages', pkg, m.file)))]);
     console.log(`@kv/${pkg}: ${mutants.length} mutants`);
-    const baseline = runTests(pkg, undefined, dir);
+    const baseline = runTests(pkg, undefined);
     if (!baseline.ok) {
       console.log(`@kv/${pkg}: its tests fail without any mutant, skipped:\n  ${baseline.failed.join('\n  ')}`);
       continue;
@@ -163,7 +164,7 @@ try {
       writeFileSync(path, original.slice(0, at) + m.replace + original.slice(at + m.find.length));
       let result: ReturnType<typeof runTests>;
       try {
-        result = runTests(pkg, m.tests, dir);
+        result = runTests(pkg, m.tests);
       } finally {
         restore();
       }
@@ -175,7 +176,6 @@ try {
   }
 } finally {
   restore();
-  rmSync(dir, { recursive: true, force: true });
 }
 
 const judged = outcomes.filter((o) => o.status !== 'stale');

@@ -4,6 +4,7 @@ import {
   type CacheState,
   createKernelSums,
   dotUnit,
+  floorBytes,
   integerParam,
   type KernelSums,
   mergeSums,
@@ -34,7 +35,9 @@ import { SimHash } from './family.js';
  *   Rao–Blackwellised estimator). On real attention it therefore cannot beat the `uniform` middle
  *   at equal bytes; the package README gives the measured errors. It pays when attending to every
  *   held token costs more than hashing the query and comparing codes.
- * - Byte budgets of any form; the sinks and window shrink to fit the smallest budget.
+ * - Byte budgets of any form. The hash functions (L·K·d floats) take at most a quarter of the
+ *   smallest budget (tables, then bits, are halved until they do); the sinks and window shrink to
+ *   fit what is left.
  * @see Chen et al., "MagicPIG: LSH Sampling for Efficient LLM Generation", arXiv 2410.16179.
  * @example
  * ```ts
@@ -50,9 +53,9 @@ export class LshSample extends BaseHeadCache {
   readonly sink: number;
   /** Exact trailing tokens (after fitting the budget). */
   readonly window: number;
-  /** Bits K per table. */
+  /** Bits K per table (after fitting the budget). */
   readonly bits: number;
-  /** Tables L. */
+  /** Tables L (after fitting the budget). */
   readonly tables: number;
   /** Queries answered so far, and the held tokens they attended to (for describe). */
   private answered = 0;
@@ -82,8 +85,16 @@ export class LshSample extends BaseHeadCache {
     const d = this.keyDim;
     const s = this.valueDim;
     const p = spec.params;
-    this.bits = integerParam(p, 'hashes', { default: 8, min: 1, max: 16 });
-    this.tables = integerParam(p, 'tables', { default: 8, min: 1, max: 64 });
+    let bits = integerParam(p, 'hashes', { default: 8, min: 1, max: 16 });
+    let tables = integerParam(p, 'tables', { default: 8, min: 1, max: 64 });
+    // The functions take at most a quarter of the smallest budget: halve the tables, then the bits.
+    const quarter = floorBytes(spec.budget, d, s) / 4;
+    while (tables * bits * d * 4 > quarter && (tables > 1 || bits > 1)) {
+      if (tables > 1) tables = Math.floor(tables / 2);
+      else bits = Math.floor(bits / 2);
+    }
+    this.bits = bits;
+    this.tables = tables;
     const rng = new Rng(spec.seed ?? 0);
     this.families = Array.from({ length: this.tables }, () => new SimHash(d, this.bits, rng));
     const functionBytes = this.tables * this.bits * d * 4;
