@@ -32,6 +32,8 @@ export type PrecisionChoice =
       readonly residual?: number;
       readonly rotate?: boolean;
       readonly codebook?: 'uniform' | 'lloyd-max';
+      readonly keyGroups?: 'token' | 'channel';
+      readonly scales?: 'f16' | 'f32';
     };
 
 const codec = (v: unknown): boolean => typeof v === 'string' && (PRECISION_CODECS as readonly string[]).includes(v);
@@ -42,10 +44,13 @@ const FIELDS: Readonly<Record<string, [(v: unknown) => boolean, string]>> = {
   residual: [(v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0, 'an integer >= 0'],
   rotate: [(v) => typeof v === 'boolean', 'true or false'],
   codebook: [(v) => v === 'uniform' || v === 'lloyd-max', '"uniform" or "lloyd-max"'],
+  keyGroups: [(v) => v === 'token' || v === 'channel', '"token" or "channel"'],
+  scales: [(v) => v === 'f16' || v === 'f32', '"f16" or "f32"'],
 };
 
 /**
- * Checks the shape of one precision of a sweep (the policy checks the values it supports).
+ * Checks the shape of one precision of a sweep, as core's `PrecisionSpec` has it (the policy
+ * checks the values it supports when it is created).
  *
  * @param raw - The config value.
  * @param where - The config field, for messages.
@@ -60,7 +65,7 @@ const FIELDS: Readonly<Record<string, [(v: unknown) => boolean, string]>> = {
 export function validatePrecision(raw: unknown, where: string): PrecisionChoice {
   if (codec(raw)) return raw as PrecisionChoice;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ConfigError(`${where} is ${JSON.stringify(raw)}, expected a codec (${PRECISION_CODECS.join(', ')}) or {keys?, values?, group?, residual?, rotate?, codebook?}`);
+    throw new ConfigError(`${where} is ${JSON.stringify(raw)}, expected a codec (${PRECISION_CODECS.join(', ')}) or {${Object.keys(FIELDS).map((k) => `${k}?`).join(', ')}}`);
   }
   for (const [k, v] of Object.entries(raw)) {
     const field = FIELDS[k];
@@ -90,6 +95,8 @@ export function precisionLabel(p: PrecisionChoice): string {
   if (p.residual !== undefined) parts.push(`r${p.residual}`);
   if (p.rotate) parts.push('rot');
   if (p.codebook === 'lloyd-max') parts.push('lloyd-max');
+  if (p.keyGroups !== undefined) parts.push(`k per ${p.keyGroups}`);
+  if (p.scales !== undefined) parts.push(`scales ${p.scales}`);
   return parts.join(' · ');
 }
 
