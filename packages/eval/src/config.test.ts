@@ -9,7 +9,6 @@ import type { TraceWorkloadSpec } from './workloads/types.js';
 import { buildWorkload } from './workloads/build.js';
 import { syntheticWorkload } from './workloads/synthetic.js';
 import { writeNpyTrace, writeSafetensorsTrace } from './workloads/traces.js';
-import { precisionLabel } from './sweep.js';
 import { createRegistry, testWindowPolicy } from './test-fixtures/policies.js';
 
 const registry = createRegistry();
@@ -52,16 +51,20 @@ describe('precision × selection sweep', () => {
 
   it('runs each policy that takes a precision once per precision, labelled by it; the others once', () => {
     const c = resolveConfig({ policies: ['exact', { policy: 'test-quantized', label: 'q' }], precision: ['f32', 'int4', { keys: 'int4', values: 'int8', rotate: true }] }, reg);
-    expect(c.policies.map((p) => p.label ?? p.policy)).toEqual(['exact', 'q f32', 'q int4', 'q k int4 · v int8 · rot']);
+    expect(c.policies.map((p) => p.label ?? p.policy)).toEqual(['exact', 'q f32', 'q int4', 'q k:int4/v:int8 rot']);
     expect(c.policies[3]!.params).toEqual({ precision: { keys: 'int4', values: 'int8', rotate: true } });
-    expect(precisionLabel({ keys: 'int2', group: 64, residual: 128, codebook: 'lloyd-max' })).toBe('int2 · g64 · r128 · lloyd-max');
   });
 
   it('rejects precisions of the wrong shape, and a sweep no policy can take', () => {
     expect(() => resolveConfig({ policies: ['test-quantized'], precision: 'int4' as never }, reg)).toThrow(/^precision is "int4", expected a non-empty list/);
-    expect(() => resolveConfig({ policies: ['test-quantized'], precision: ['int5'] as never }, reg)).toThrow(/precision\[0\] is "int5", expected a codec \(f32, f16, int8, int4, int3, int2\)/);
-    expect(() => resolveConfig({ policies: ['test-quantized'], precision: [{ keys: 'int4', bits: 3 }] as never }, reg)).toThrow(/precision\[0\] has no field "bits"/);
-    expect(() => resolveConfig({ policies: ['test-quantized'], precision: [{ group: 0 }] as never }, reg)).toThrow(/precision\[0\].group is 0, expected an integer >= 1/);
+    for (const [bad, message] of [
+      ['int5', /^precision\[0\].*"int5"/],
+      [{ keys: 'int4', bits: 3 }, /^precision\[0\]: precision has no field "bits"/],
+      [{ group: 0 }, /^precision\[0\]: precision.group is 0/],
+    ] as const) {
+      expect(() => resolveConfig({ policies: ['test-quantized'], precision: [bad] as never }, reg)).toThrow(ConfigError);
+      expect(() => resolveConfig({ policies: ['test-quantized'], precision: [bad] as never }, reg)).toThrow(message);
+    }
     expect(() => resolveConfig({ policies: ['test-window'], precision: ['f32', 'int4'] }, reg)).toThrow(/none of the policies \(test-window\) takes a precision parameter/);
   });
 });

@@ -6,7 +6,8 @@ import { BUDGET_SHAPES, type BudgetChoice, FULL_BUDGET, parseBudget } from './bu
 import { ConfigError } from './errors.js';
 import { parseQuerySchedule, type QuerySchedule } from './queries.js';
 import type { PolicyChoice, RunJob } from './runner.js';
-import { type PrecisionChoice, sweepPrecision, validatePrecision } from './sweep.js';
+import type { Precision } from '@kv/core';
+import { sweepPrecision, validatePrecision } from './sweep.js';
 import type { WorkloadSpec } from './workloads/types.js';
 import { validateWorkloadSpec } from './workloads/validate.js';
 
@@ -45,7 +46,7 @@ export interface EvalConfig {
    * Precisions to sweep: each policy that takes a `precision` parameter runs once per precision
    * (selection × precision), labelled `<label> <precision>`.
    */
-  readonly precision?: readonly PrecisionChoice[];
+  readonly precision?: readonly Precision[];
   /** Budgets (see {@link parseBudget}). */
   readonly budgets?: readonly unknown[];
   /** Workloads: family names or {@link WorkloadSpec}s. */
