@@ -136,7 +136,7 @@ export function boundsTable(report: EvalReport): string {
     ];
   });
   const names = first.map((b) => `${b.name}${b.kind === 'lower' && !/lower/i.test(b.name) ? ' (lower)' : ''}${b.constantVerified ? '' : ' *'}`);
-  return markdownTable(['workload', 'policy', 'budget', ...(seeds ? ['seed'] : []), 'ε = normalised p90', 'measured', 'exact', ...names], rows);
+  return markdownTable(['workload', 'policy', 'budget', ...(seeds ? ['seed'] : []), 'ε = normalised p90', 'measured per head', 'exact', ...names], rows);
 }
 
 /**
