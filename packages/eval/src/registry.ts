@@ -4,6 +4,13 @@ import { heuristicPolicies } from '@kv/heuristics';
 import { hybridPolicies } from '@kv/hybrid';
 import { lshPolicies } from '@kv/lsh';
 import { polynomialPolicies } from '@kv/polynomial';
+import { tagFamily } from './report/families.js';
+
+tagFamily('heuristics', heuristicPolicies);
+tagFamily('coreset', coresetPolicies);
+tagFamily('polynomial', polynomialPolicies);
+tagFamily('lsh', lshPolicies);
+tagFamily('hybrid', hybridPolicies);
 
 /**
  * The registry `kv-eval` uses: core's exact reference plus the policy arrays of every policy

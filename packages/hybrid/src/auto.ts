@@ -1,6 +1,8 @@
 import {
   BaseHeadCache,
-  fixedBudget,
+  type CacheDescription,
+  type CacheState,
+  floorBytes,
   type HeadCache,
   integerParam,
   InvalidBudgetError,
@@ -13,6 +15,7 @@ import {
   type PolicyDefinition,
   type PolicySpec,
   SlotStore,
+  type StateReader,
 } from '@kv/core';
 import { CellsCache, cellsMemory } from './cells.js';
 import { TaylorCoresetCache } from './taylor-coreset.js';
@@ -110,7 +113,10 @@ export class AutoHybridCache extends BaseHeadCache {
    */
   constructor(spec: PolicySpec) {
     super(spec);
-    this.budgetTokens = fixedBudget(spec, 'auto');
+    if (spec.budget === undefined || (typeof spec.budget === 'object' && 'ratio' in spec.budget)) {
+      throw new InvalidBudgetError('auto needs a token, {bytes} or {fraction} budget');
+    }
+    this.budgetTokens = Math.floor(floorBytes(spec.budget, spec.keyDim, spec.valueDim) / (4 * (spec.keyDim + spec.valueDim)));
     const p = spec.params;
     this.warmup = integerParam(p, 'warmup', { default: 64, min: 1 });
     this.epsilon = numberParam(p, 'epsilon', { default: 0.05, min: Number.MIN_VALUE, max: 0.999999 });
@@ -134,14 +140,37 @@ export class AutoHybridCache extends BaseHeadCache {
     return this.inner;
   }
 
-  /**
-   * What was picked and why.
-   * @returns For example `auto → hybrid-taylor-coreset(t=3, block=40, …) (ρ̂ = 0.91)`.
-   */
-  describe(): string {
+  protected override describeSummary(): string {
     if (this.inner === null) return `auto (warm-up, ${this.warm!.count}/${this.warmup} tokens)`;
-    const d = (this.inner as TaylorCoresetCache | CellsCache).describe();
-    return `auto → ${d} (ρ̂ = ${this.estimatedRho.toPrecision(3)})`;
+    return `auto → ${this.inner.describe().summary} (ρ̂ = ${this.estimatedRho.toPrecision(3)})`;
+  }
+
+  protected override describeParts(): CacheDescription[] {
+    return this.inner === null ? [] : [this.inner.describe()];
+  }
+
+  protected saveState(): CacheState {
+    if (this.inner === null) return { scalars: { maxKey: this.maxKey, maxQuery: this.maxQuery }, arrays: {}, parts: { warm: this.warm!.state() } };
+    return {
+      scalars: { maxKey: this.maxKey, maxQuery: this.maxQuery, rho: this.estimatedRho, inner: JSON.stringify(this.inner.spec) },
+      arrays: {},
+      parts: { inner: this.inner.state() },
+    };
+  }
+
+  protected restoreState(r: StateReader): void {
+    this.maxKey = r.number('maxKey');
+    this.maxQuery = r.number('maxQuery');
+    if (r.hasPart('warm')) {
+      this.warm!.loadState(r.part('warm'));
+      return;
+    }
+    const spec = JSON.parse(r.string('inner')) as PolicySpec;
+    const inner = spec.policy === 'hybrid-taylor-coreset' ? new TaylorCoresetCache(spec) : new CellsCache(spec);
+    inner.loadState(r.part('inner').state);
+    this.estimatedRho = r.number('rho');
+    this.inner = inner;
+    this.warm = null;
   }
 
   /** The warm-up rows, or the construction's stored size. */
@@ -154,13 +183,6 @@ export class AutoHybridCache extends BaseHeadCache {
     return this.budgetTokens;
   }
 
-  /**
-   * The warm-up arrays, or the construction's.
-   * @returns The arrays.
-   */
-  buffers(): readonly ArrayBufferView[] {
-    return this.inner === null ? this.warm!.buffers() : this.inner.buffers();
-  }
 
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
     if (this.inner !== null) {

@@ -1,9 +1,11 @@
 import {
   BaseHeadCache,
+  type ByteCost,
+  type CacheState,
   choiceParam,
   createKernelSums,
+  floorBytes,
   integerParam,
-  InvalidBudgetError,
   InvalidParamsError,
   type KernelSums,
   mergeSums,
@@ -12,12 +14,15 @@ import {
   type ParamInfo,
   type PolicyDefinition,
   type PolicySpec,
+  requireFits,
   Reservoir,
   Rng,
   SlotStore,
+  type StateArray,
+  type StateReader,
 } from '@kv/core';
 import { createFamily, type LshFamily } from '@kv/lsh';
-import { expansionBytes, MomentExpansions, MonomialBasis, monomialCount, taylorRemainderBound } from '@kv/polynomial';
+import { expansionStateBytes, MomentExpansions, MonomialBasis, taylorRemainderBound } from '@kv/polynomial';
 
 /**
  * Parameters of the `hybrid-cells` policy.
@@ -29,27 +34,48 @@ import { expansionBytes, MomentExpansions, MonomialBasis, monomialCount, taylorR
  * ```
  */
 export const cellsParams: readonly ParamInfo[] = [
-  { name: 'cells', type: 'integer', default: 16, description: 'Largest number of key cells.' },
+  { name: 'cells', type: 'integer', default: 16, description: 'Largest number of key cells (by default fewer when the budget holds fewer).' },
   { name: 'partition', type: 'string', default: 'centres', description: 'centres (online centres with a radius) | lsh (SimHash buckets).' },
   { name: 'radius', type: 'number', description: 'centres: a key joins the nearest centre within this distance (default 0.5/√τ).' },
-  { name: 'degree', type: 'integer', default: 4, description: 'Multipole degree p of every cell.' },
-  { name: 'samples', type: 'integer', default: 16, description: 'Reservoir rows kept per cell (near cells are answered from them).' },
+  { name: 'degree', type: 'integer', default: 4, description: 'Multipole degree p of every cell (by default the largest even p ≤ 4 whose moments take at most half the budget).' },
+  { name: 'samples', type: 'integer', default: 16, description: 'Reservoir rows kept per cell (near cells are answered from them); by default what the budget leaves.' },
   { name: 'threshold', type: 'number', default: 1e-3, description: 'A cell whose multipole remainder bound is ≤ this is answered by its expansion.' },
 ];
 
+/** Bytes of the hash function of an `lsh` partition into `cells` cells (SimHash, Float32 directions). */
+function hashBytes(d: number, cells: number): number {
+  const bits = Math.max(1, Math.floor(Math.log2(cells)));
+  return 2 ** bits * 4 + bits * d * 4;
+}
+
+/** Bytes one reservoir row holds: float32 key and value, Int32 position. */
+const sampleRowBytes = (d: number, s: number): number => 4 * (d + s) + 4;
+
 /**
- * Bytes a {@link CellsCache} of these sizes holds (moments, scratch, reservoirs).
- * @param d - Key dimension.
- * @param s - Value dimension.
- * @param cells - Cells.
- * @param degree - Multipole degree.
- * @param samples - Reservoir rows per cell.
- * @returns The byte count.
+ * Bytes a {@link CellsCache} of these sizes holds when every cell is open and full: moments,
+ * centres and tables, reservoir rows, per-cell counts, and the bucket table and hash function of an
+ * `lsh` partition.
  */
 function cellsBytes(d: number, s: number, cells: number, degree: number, samples: number, lsh = false): number {
-  const bits = Math.max(1, Math.floor(Math.log2(cells)));
-  const hashing = lsh ? 2 ** bits * 4 + bits * d * 4 : 0;
-  return expansionBytes(d, s, degree, cells) + monomialCount(d, degree) * 8 + cells * samples * (4 * (d + s) + 4) + cells * 8 + hashing;
+  return expansionStateBytes(d, s, degree, cells) + cells * samples * sampleRowBytes(d, s) + (lsh ? hashBytes(d, cells) : 0);
+}
+
+/**
+ * Cells, degree and samples for a byte limit: given ones are kept; a free degree is the largest even
+ * p ≤ 4 whose moments take at most half of it, free cells are at most 16 (fewer if need be), free
+ * samples take what is left (at least 1).
+ */
+function sizeCells(d: number, s: number, limit: number, given: { cells?: number; degree?: number; samples?: number }, lsh: boolean): { cells: number; degree: number; samples: number } {
+  let cells = given.cells ?? 16;
+  const fits = (c: number, g: number, m: number): boolean => cellsBytes(d, s, c, g, m, lsh) <= limit;
+  let degree = given.degree ?? 4;
+  if (given.degree === undefined) while (degree > 0 && cellsBytes(d, s, cells, degree, 0, lsh) > limit / 2) degree -= 2;
+  if (given.cells === undefined) while (cells > 1 && !fits(cells, degree, given.samples ?? 1)) cells = Math.max(1, cells >> 1);
+  let samples = given.samples ?? 16;
+  if (given.samples === undefined && Number.isFinite(limit)) {
+    samples = Math.max(1, Math.floor((limit - cellsBytes(d, s, cells, degree, 0, lsh)) / (cells * sampleRowBytes(d, s))));
+  }
+  return { cells, degree, samples };
 }
 
 /**
@@ -68,9 +94,10 @@ function cellsBytes(d: number, s: number, cells: number, degree: number, samples
  *   multipole form), while near cells carry the mass and are kept as samples.
  * - A cell expanded by its bound is within that relative bound of its exact kernel sums; the
  *   reservoir cells are unbiased in expectation over the reservoir; the whole is **not** bounded.
- * - Memory is fixed at construction: cells·C(d+p, p)·(s+1) Float64 moments + cells·samples rows,
- *   preallocated, so `stored` is constant; a token budget below it is refused with
- *   `InvalidBudgetError` (from `@kv/core`).
+ * - Memory: cells·C(d+p, p)·(s+1) Float64 moments + cells·samples rows, sized once from the smallest
+ *   bytes of the budget (free parameters shrink to fit; explicit ones that do not fit are refused
+ *   with `InvalidBudgetError` from `@kv/core`, naming the smallest budget that fits). `bytes` counts
+ *   the cells opened and rows sampled so far.
  * - {@link CellsCache.expandedCells} reports how many cells the last query answered by expansion.
  * @see Greengard & Rokhlin, "A fast algorithm for particle simulations", J. Comput. Phys. 1987.
  * @example
@@ -98,10 +125,14 @@ export class CellsCache extends BaseHeadCache {
   expandedCells = 0;
   private readonly expansion: MomentExpansions;
   private readonly stores: SlotStore[];
-  private reservoirs: Reservoir[];
+  private readonly rng: Rng;
+  /** The generator's state once the hash function is drawn: where the reservoirs start. */
+  private readonly freshRng: readonly number[];
+  private readonly reservoirs: Reservoir[];
   private readonly counts: Float64Array;
   private readonly bucketCell: Int32Array;
   private readonly family: LshFamily | null;
+  private readonly familyArrays: StateArray[];
   private cellCount = 0;
   private readonly psi: Float64Array;
   private readonly partial: KernelSums;
@@ -109,7 +140,7 @@ export class CellsCache extends BaseHeadCache {
   /**
    * @param spec - Spec with the params of {@link cellsParams}.
    * @throws `InvalidParamsError` (from `@kv/core`) for bad params; `InvalidBudgetError` (from
-   *   `@kv/core`) for a ratio budget or a token budget below the fixed size.
+   *   `@kv/core`) when the budget cannot hold the configuration.
    */
   constructor(spec: PolicySpec) {
     super(spec);
@@ -117,51 +148,47 @@ export class CellsCache extends BaseHeadCache {
     const d = this.keyDim;
     const s = this.valueDim;
     this.partition = choiceParam(p, 'partition', ['centres', 'lsh'] as const, 'centres');
-    this.maxCells = integerParam(p, 'cells', { default: 16, min: 1, max: 4096 });
-    this.degree = integerParam(p, 'degree', { default: 4, min: 0, max: 32 });
-    this.samples = integerParam(p, 'samples', { default: 16, min: 1 });
+    const given = {
+      ...(p?.['cells'] !== undefined ? { cells: integerParam(p, 'cells', { min: 1, max: 4096 }) } : {}),
+      ...(p?.['degree'] !== undefined ? { degree: integerParam(p, 'degree', { min: 0, max: 32 }) } : {}),
+      ...(p?.['samples'] !== undefined ? { samples: integerParam(p, 'samples', { min: 1 }) } : {}),
+    };
+    const lsh = this.partition === 'lsh';
+    const limit = Math.min(256 * 1024 * 1024, floorBytes(spec.budget, d, s));
+    const size = sizeCells(d, s, limit, given, lsh);
+    this.maxCells = size.cells;
+    this.degree = size.degree;
+    this.samples = size.samples;
     this.threshold = numberParam(p, 'threshold', { default: 1e-3, min: 0 });
     this.radius = numberParam(p, 'radius', { default: 0.5 / Math.sqrt(this.tau), min: 0 });
-    const bytes = cellsBytes(d, s, this.maxCells, this.degree, this.samples, this.partition === 'lsh');
+    const bytes = cellsBytes(d, s, this.maxCells, this.degree, this.samples, lsh);
     if (bytes > 256 * 1024 * 1024) throw new InvalidParamsError(`hybrid-cells needs ${bytes} bytes (moments of degree ${this.degree} at d = ${d}); lower cells or degree`);
-    let tokens: number | undefined;
-    if (spec.budget !== undefined) {
-      const b = spec.budget;
-      tokens = typeof b === 'number' ? b : 'tokens' in b ? b.tokens : undefined;
-      if (tokens === undefined) throw new InvalidBudgetError('hybrid-cells has a fixed size and needs a token budget, got a ratio');
-      const need = Math.ceil(bytes / (4 * (d + s)));
-      if (need > tokens) throw new InvalidBudgetError(`hybrid-cells holds ${need} token-equivalents, above the budget ${tokens}; lower cells, degree or samples`);
-    }
-    const rng = new Rng(spec.seed ?? 0);
-    if (this.partition === 'lsh') {
+    requireFits(spec.policy, spec.budget, { fixed: bytes, perRow: 0 }, d, s);
+    this.rng = new Rng(spec.seed ?? 0);
+    if (lsh) {
       const bits = Math.max(1, Math.floor(Math.log2(this.maxCells)));
-      this.family = createFamily(d, { kind: 'simhash', hashes: bits }, rng);
+      this.family = createFamily(d, { kind: 'simhash', hashes: bits }, this.rng);
       this.bucketCell = new Int32Array(this.family.buckets).fill(-1);
+      this.familyArrays = this.family.buffers() as StateArray[];
     } else {
       this.family = null;
       this.bucketCell = new Int32Array(0);
+      this.familyArrays = [];
     }
+    this.freshRng = this.rng.getState();
     this.expansion = new MomentExpansions(new MonomialBasis(d, this.degree), this.maxCells, s);
     this.stores = [];
-    for (let c = 0; c < this.maxCells; c++) this.stores.push(new SlotStore(d, s, { maxSlots: this.samples, initialSlots: this.samples }));
-    this.reservoirs = this.freshReservoirs();
+    this.reservoirs = [];
+    for (let c = 0; c < this.maxCells; c++) {
+      this.stores.push(new SlotStore(d, s, { maxSlots: this.samples, initialSlots: 0 }));
+      this.reservoirs.push(new Reservoir(this.samples, this.rng));
+    }
     this.counts = new Float64Array(this.maxCells);
     this.psi = new Float64Array(this.expansion.basis.size);
     this.partial = createKernelSums(s);
-    const held = Math.ceil(this.bytes / (4 * (d + s)));
-    if (tokens !== undefined && held > tokens) {
-      throw new InvalidBudgetError(`hybrid-cells holds ${held} token-equivalents, above the budget ${tokens}; lower cells, degree or samples`);
-    }
   }
 
-  private freshReservoirs(): Reservoir[] {
-    const rng = new Rng((this.spec.seed ?? 0) + 1);
-    const out: Reservoir[] = [];
-    for (let c = 0; c < this.maxCells; c++) out.push(new Reservoir(this.samples, rng));
-    return out;
-  }
-
-  /** Token-equivalents of the (fixed) held bytes. */
+  /** Token-equivalents of the held bytes. */
   get stored(): number {
     return this.seen === 0 ? 0 : Math.ceil(this.bytes / (4 * (this.keyDim + this.valueDim)));
   }
@@ -171,23 +198,47 @@ export class CellsCache extends BaseHeadCache {
     return this.cellCount;
   }
 
-  /**
-   * Held arrays: moments, centres, scratch, reservoirs, counts and the hash function.
-   * @returns The arrays.
-   */
-  buffers(): readonly ArrayBufferView[] {
-    const b: ArrayBufferView[] = [...this.expansion.buffers(), this.psi, this.counts, this.bucketCell];
-    for (const st of this.stores) b.push(...st.buffers());
-    if (this.family) b.push(...this.family.buffers());
-    return b;
+  protected override byteCost(): ByteCost {
+    return { fixed: cellsBytes(this.keyDim, this.valueDim, this.maxCells, this.degree, this.samples, this.partition === 'lsh'), perRow: 0 };
   }
 
-  /**
-   * A one-line description of the configuration.
-   * @returns For example `hybrid-cells(centres, cells=16, p=4, samples=16)`.
-   */
-  describe(): string {
-    return `hybrid-cells(${this.partition}, cells=${this.maxCells}, p=${this.degree}, samples=${this.samples}, threshold=${this.threshold})`;
+  protected saveState(): CacheState {
+    const parts: Record<string, CacheState> = { moments: this.expansion.state(this.cellCount) };
+    for (let c = 0; c < this.cellCount; c++) parts[`cell${c}`] = this.stores[c]!.state();
+    const arrays: Record<string, StateArray> = { counts: this.counts.subarray(0, this.cellCount) };
+    if (this.family) {
+      arrays['bucketCell'] = this.bucketCell;
+      this.familyArrays.forEach((a, i) => (arrays[`hash${i}`] = a));
+    }
+    return { scalars: { cells: this.cellCount, rng: this.rng.getState() }, arrays, parts };
+  }
+
+  protected restoreState(r: StateReader): void {
+    const cells = r.integer('cells', 0, this.maxCells);
+    const counts = r.array('counts', Float64Array, cells);
+    this.expansion.loadState(r.part('moments'), cells);
+    for (let c = 0; c < cells; c++) {
+      this.stores[c]!.loadState(r.part(`cell${c}`));
+      this.reservoirs[c]!.offered = counts[c]!;
+    }
+    if (this.family) {
+      this.bucketCell.set(r.array('bucketCell', Int32Array, this.bucketCell.length));
+      this.familyArrays.forEach((want, i) => {
+        const got: StateArray = r.array(`hash${i}`, want.constructor as Float64ArrayConstructor, want.length);
+        for (let j = 0; j < want.length; j++) if (!Object.is(got[j], want[j])) r.refuse(`array "hash${i}" is not the hash function this spec draws`);
+      });
+    }
+    this.counts.set(counts);
+    this.rng.setState(r.numbers('rng'));
+    this.cellCount = cells;
+  }
+
+  protected override describeSummary(): string {
+    return `hybrid-cells: ${this.cellCount}/${this.maxCells} ${this.partition} cells of degree ${this.degree} with ${this.samples} samples each; last query expanded ${this.expandedCells}`;
+  }
+
+  protected override describeStats(): Record<string, number | string | boolean> {
+    return { cells: this.cellCount, maxCells: this.maxCells, degree: this.degree, samples: this.samples, expandedCells: this.expandedCells };
   }
 
   private cellOf(key: Float32Array): number {
@@ -272,7 +323,8 @@ export class CellsCache extends BaseHeadCache {
   protected onReset(): void {
     this.expansion.clear();
     for (const st of this.stores) st.clear();
-    this.reservoirs = this.freshReservoirs();
+    for (const r of this.reservoirs) r.reset();
+    this.rng.setState(this.freshRng);
     this.counts.fill(0);
     this.bucketCell.fill(-1);
     this.cellCount = 0;

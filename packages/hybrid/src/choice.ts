@@ -1,7 +1,6 @@
 import {
   type Budget,
   type HeadCache,
-  InvalidBudgetError,
   InvalidParamsError,
   mixSeed,
   type PolicyChoice,
@@ -64,29 +63,4 @@ export function createPart(
     seed: choice.seed ?? mixSeed(parent.seed ?? 0, index + 1),
     ...(budget !== undefined ? { budget } : {}),
   });
-}
-
-/**
- * The share of a parent budget left for a part after `reserved` exact slots, split over `parts`.
- *
- * @param budget - The parent's budget (undefined: none).
- * @param reserved - Slots the parent keeps itself (sinks, window).
- * @param parts - How many parts share what is left.
- * @returns The part budget (a ratio budget is passed through unchanged).
- * @throws `InvalidBudgetError` (from `@kv/core`) when a token budget leaves less than one slot per part.
- * @example
- * ```ts
- * import { remainingBudget } from '@kv/hybrid';
- * remainingBudget(100, 36, 2); // 32
- * ```
- */
-export function remainingBudget(budget: Budget | undefined, reserved: number, parts: number): Budget | undefined {
-  if (budget === undefined) return undefined;
-  const tokens = typeof budget === 'number' ? budget : 'tokens' in budget ? budget.tokens : undefined;
-  if (tokens === undefined) return budget;
-  const share = Math.floor((tokens - reserved) / parts);
-  if (share < 1) {
-    throw new InvalidBudgetError(`budget ${tokens} leaves ${tokens - reserved} slots for ${parts} part(s) after ${reserved} exact slots`);
-  }
-  return share;
 }

@@ -1,9 +1,9 @@
 import {
   BaseHeadCache,
+  type CacheState,
   createKernelSums,
   ExactCache,
   exactPolicy,
-  fixedBudget,
   isKvError,
   type KernelSums,
   KvErrorCode,
@@ -11,9 +11,10 @@ import {
   type PolicyDefinition,
   PolicyRegistry,
   type PolicySpec,
-  Reservoir,
+  maxRows,
   Rng,
   SlotStore,
+  type StateReader,
 } from '@kv/core';
 import { conformanceChecks } from '@kv/core/testing';
 import fc from 'fast-check';
@@ -21,31 +22,37 @@ import { describe, expect, it } from 'vitest';
 import { createPartitionedPolicy, PartitionedCache, partitioned, partitionedPolicy, sumOf } from './partitioned.js';
 import { TieredCache, tiered, tieredPolicy } from './tiered.js';
 
-// A small weighted reservoir used only by this package's tests to exercise combinators with a
-// compressed, randomized part (the real sampling policies live in @kv/coreset).
+// A small weighted sample used only by this package's tests to exercise combinators with a
+// compressed, randomized part (the real sampling policies live in @kv/coreset): it keeps a token
+// while its budget has room, else replaces a random kept one with probability kept/offered.
 class ReservoirCache extends BaseHeadCache {
   private readonly store: SlotStore;
-  private reservoir: Reservoir;
+  private readonly rng: Rng;
+  private offered = 0;
   constructor(spec: PolicySpec) {
     super(spec);
-    const budget = fixedBudget(spec, 'test-reservoir');
-    this.store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: budget, weighted: true });
-    this.reservoir = new Reservoir(budget, new Rng(spec.seed ?? 0));
+    const rows = maxRows(spec.budget, this.byteCost(), spec.keyDim, spec.valueDim);
+    this.store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: rows, weighted: true });
+    this.rng = new Rng(spec.seed ?? 0);
   }
   get stored(): number {
     return this.store.count;
   }
-  buffers(): readonly ArrayBufferView[] {
-    return this.store.buffers();
+  protected override byteCost() {
+    return { fixed: 0, perRow: this.store?.perRowBytes ?? 4 * (this.keyDim + this.valueDim) + 8 };
   }
   positions(): Int32Array {
     return this.store.positions();
   }
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
-    const slot = this.reservoir.offer();
-    if (slot === this.store.count) this.store.push(key, 0, value, 0, position, 0);
-    else if (slot >= 0) this.store.write(slot, key, 0, value, 0, position, 0);
-    const logW = Math.log(this.reservoir.offered / this.store.count);
+    const i = this.offered++;
+    const cap = this.capacityAt(position + 1);
+    if (this.store.count < cap) this.store.push(key, 0, value, 0, position, 0);
+    else if (this.store.count > 0) {
+      const j = this.rng.int(i + 1);
+      if (j < this.store.count) this.store.write(j, key, 0, value, 0, position, 0);
+    }
+    const logW = Math.log(this.offered / Math.max(1, this.store.count));
     this.store.logWeights!.fill(logW, 0, this.store.count);
   }
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
@@ -53,7 +60,16 @@ class ReservoirCache extends BaseHeadCache {
   }
   protected onReset(): void {
     this.store.clear();
-    this.reservoir = new Reservoir(this.reservoir.size, new Rng(this.spec.seed ?? 0));
+    this.offered = 0;
+    this.rng.setState(new Rng(this.spec.seed ?? 0).getState());
+  }
+  protected saveState(): CacheState {
+    return { scalars: { offered: this.offered, rng: this.rng.getState() }, arrays: {}, parts: { store: this.store.state() } };
+  }
+  protected restoreState(r: StateReader): void {
+    this.store.loadState(r.part('store'));
+    this.offered = r.integer('offered', 0, 2 ** 40);
+    this.rng.setState(r.numbers('rng'));
   }
 }
 
@@ -153,15 +169,41 @@ describe('tiered', () => {
     const cache = registry.create({ ...choice, ...dims, budget: 20 });
     expect(cache.capacity).toBe(20);
     for (const c of conformanceChecks({ registry, spec: { ...choice, ...dims, budget: 20 } })) c.run();
-    const code = (() => {
-      try {
-        registry.create({ ...choice, ...dims, budget: 8 });
-      } catch (e) {
-        return isKvError(e) ? e.code : String(e);
-      }
-      return 'nothing thrown';
-    })();
-    expect(code).toBe(KvErrorCode.InvalidBudget);
+  });
+
+  it('shrinks sinks and window to fit a small fixed budget, keeping a row for the middle, and says so', () => {
+    const choice = tiered({ sinks: 2, window: 6, middle: { policy: 'test-reservoir' } });
+    const small = registry.create({ ...choice, ...dims, budget: 5 }) as TieredCache;
+    expect(small.capacity).toBe(5);
+    expect(small.describe().stats).toMatchObject({ sinkSize: 2, windowSize: 2, shrunk: true });
+    expect(small.describe().summary).toContain('shrunk');
+    const row = 4 * (8 + 4) + 4;
+    const bytes = registry.create({ ...choice, ...dims, budget: { bytes: 3 * row + 10 } }) as TieredCache;
+    expect(bytes.describe().stats).toMatchObject({ sinkSize: 2, windowSize: 0 });
+    for (const budget of [1, 5, { bytes: 3 * row + 10 }]) {
+      for (const c of conformanceChecks({ registry, spec: { ...choice, ...dims, budget } })) c.run();
+    }
+  });
+
+  for (const budget of [{ bytes: 2000 }, { fraction: 0.25 }, { fraction: 0.3, minBytes: 900 }]) {
+    describe(`with a compressed middle under ${JSON.stringify(budget)}: conformance`, () => {
+      const choice = tiered({ sinks: 2, window: 6, middle: { policy: 'test-reservoir' } });
+      for (const c of conformanceChecks({ registry, spec: { ...choice, ...dims, budget }, steps: 160 })) it(c.name, c.run);
+    });
+  }
+
+  it('under a fraction budget, sinks and window follow what the budget holds so far, and the middle gets the rest', () => {
+    const choice = tiered({ sinks: 4, window: 16, middle: { policy: 'exact' } });
+    const row = 4 * (8 + 4) + 4;
+    const cache = registry.create({ ...choice, ...dims, budget: { fraction: 0.25 } }) as TieredCache;
+    const rng = new Rng(3);
+    for (let t = 1; t <= 200; t++) {
+      cache.append(rng.fillGaussian(new Float32Array(8)), rng.fillGaussian(new Float32Array(4)));
+      const rows = Math.floor((0.25 * 48 * t) / row);
+      expect(cache.sinksHeld + cache.windowHeld).toBeLessThanOrEqual(rows);
+      if (t > 4 * 20 * (row / 48)) expect(cache.windowHeld).toBe(16);
+    }
+    expect(cache.sinksHeld).toBe(0); // the first tokens came before the budget held a row
   });
 });
 
@@ -194,6 +236,18 @@ describe('partitioned', () => {
     expect(codeOf(() => cache.append(new Float32Array(8), new Float32Array(4)))).toBe(KvErrorCode.InvalidParams);
     expect(cache.seen).toBe(0);
     expect(cache.stored).toBe(0);
+  });
+
+  for (const budget of [{ bytes: 3000 }, { fraction: 0.25, minBytes: 64 }]) {
+    describe(`LSH-routed compressed parts under ${JSON.stringify(budget)}: conformance`, () => {
+      const choice = partitioned({ route: { kind: 'lsh', hashes: 1, seed: 2 }, parts: [{ policy: 'test-reservoir' }, { policy: 'test-reservoir' }] });
+      for (const c of conformanceChecks({ registry, spec: { ...choice, ...dims, budget }, steps: 160 })) it(c.name, c.run);
+    });
+  }
+
+  it('refuses a fraction budget whose smallest bytes cannot hold the LSH rule\'s hash function', () => {
+    const choice = partitioned({ route: { kind: 'lsh', hashes: 1, seed: 2 }, parts: [{ policy: 'test-reservoir' }, { policy: 'test-reservoir' }] });
+    expect(() => registry.create({ ...choice, ...dims, budget: { fraction: 0.25 } })).toThrow(/smallest budget that fits/);
   });
 
   it('splits a token budget equally over parts without their own', () => {

@@ -7,7 +7,7 @@ import { tieredPolicy } from './tiered.js';
 
 export { type AutoChoice, AutoHybridCache, autoParams, autoPolicy } from './auto.js';
 export { CellsCache, cellsMemory, cellsParams, cellsPolicy } from './cells.js';
-export { choiceParamOf, createPart, remainingBudget } from './choice.js';
+export { choiceParamOf, createPart } from './choice.js';
 export { perHead, perLayer } from './layers.js';
 export {
   type CompiledRoute,

@@ -1,19 +1,26 @@
 import {
   BaseHeadCache,
+  type CacheDescription,
+  type CacheState,
   createKernelSums,
   type HeadCache,
   InvalidParamsError,
+  isByteBudget,
   type KernelSums,
   mergeSums,
   nrm2,
+  partBudget,
+  requireFits,
   Rng,
   type PolicyChoice,
   type PolicyDefinition,
   type PolicyRegistryLike,
   type PolicySpec,
+  type StateArray,
+  type StateReader,
 } from '@kv/core';
 import { createFamily, type LshFamily } from '@kv/lsh';
-import { createPart, remainingBudget } from './choice.js';
+import { createPart } from './choice.js';
 
 /**
  * A routing rule: sends a token (its key and logical position) to one of `parts` sub-policies.
@@ -226,13 +233,24 @@ export function compileRoute(
   }
 }
 
+/** The typed arrays of a route's drawn hash function (held, so counted in bytes). */
+function routeArrays(route: CompiledRoute): StateArray[] {
+  if (!route.family) return [];
+  return route.family.buffers().map((b) => {
+    if (b instanceof Float64Array || b instanceof Float32Array || b instanceof Int32Array || b instanceof Uint32Array || b instanceof Int8Array || b instanceof Uint8Array || b instanceof Int16Array || b instanceof Uint16Array) return b;
+    throw new InvalidParamsError(`the route's hash function holds a ${b.constructor.name}, which a cache state cannot hold`);
+  });
+}
+
 /**
  * Tokens routed to disjoint sub-policies; answers are the log-sum-exp merge of the parts' kernel
  * sums, so with exact parts it is exact attention, and merged sums equal the sum of the parts.
  *
  * @remarks
- * Budget: `capacity = Σ part.capacity`. Parts without a budget of their own share a token budget
- * equally (`floor(B / parts)` each) or inherit a ratio budget.
+ * Budget: `capacity = Σ part.capacity`. Parts without a budget of their own share a token or
+ * `{bytes}` budget equally (after the bytes of an `lsh` rule's drawn hash function, which must fit
+ * the budget's smallest bytes), or keep a `{ratio}` or `{fraction}` budget, since their streams
+ * add up to the whole stream.
  * @example
  * ```ts
  * import { PolicyRegistry, exactPolicy } from '@kv/core';
@@ -246,6 +264,7 @@ export class PartitionedCache extends BaseHeadCache {
   /** The sub-caches, one per part. */
   readonly parts: readonly HeadCache[];
   private readonly route: CompiledRoute;
+  private readonly routeArrays: readonly StateArray[];
   private readonly partial: KernelSums;
 
   /**
@@ -261,7 +280,12 @@ export class PartitionedCache extends BaseHeadCache {
       throw new InvalidParamsError(`parameter "parts" is ${JSON.stringify(choices)}, expected a non-empty array of policy choices`);
     }
     this.route = compileRoute(spec.params?.['route'] as RouteSpec, choices.length, custom, spec.keyDim, spec.seed ?? 0);
-    const share = remainingBudget(spec.budget, 0, choices.length);
+    this.routeArrays = routeArrays(this.route);
+    let routeBytes = 0;
+    for (const a of this.routeArrays) routeBytes += a.byteLength;
+    const reserve = isByteBudget(spec.budget) && routeBytes > 0;
+    if (reserve) requireFits(spec.policy, spec.budget, { fixed: routeBytes, perRow: 0 }, spec.keyDim, spec.valueDim);
+    const share = partBudget(spec.budget, { reservedRows: reserve ? 1 : 0, reservedRowBytes: routeBytes, parts: choices.length }, spec.keyDim, spec.valueDim);
     this.parts = choices.map((c, i) => {
       if (typeof c !== 'object' || c === null || typeof c.policy !== 'string') {
         throw new InvalidParamsError(`parts[${i}] is ${JSON.stringify(c)}, expected a policy choice`);
@@ -285,10 +309,29 @@ export class PartitionedCache extends BaseHeadCache {
     return n;
   }
 
-  /** The parts' arrays (and the drawn hash function of an `lsh` rule). */
-  buffers(): readonly ArrayBufferView[] {
-    const own = this.route.family ? this.route.family.buffers() : [];
-    return [...own, ...this.parts.flatMap((p) => p.buffers())];
+  protected saveState(): CacheState {
+    const arrays: Record<string, StateArray> = {};
+    this.routeArrays.forEach((a, i) => (arrays[`route${i}`] = a));
+    const parts: Record<string, CacheState> = {};
+    this.parts.forEach((p, i) => (parts[`part${i}`] = p.state()));
+    return { scalars: {}, arrays, parts };
+  }
+
+  protected restoreState(r: StateReader): void {
+    // The hash function is drawn from the spec's seed: the saved one must be the same.
+    this.routeArrays.forEach((want, i) => {
+      const got: StateArray = r.array(`route${i}`, want.constructor as Float64ArrayConstructor, want.length);
+      for (let j = 0; j < want.length; j++) if (!Object.is(got[j], want[j])) r.refuse(`array "route${i}" is not the hash function this spec draws`);
+    });
+    this.parts.forEach((p, i) => p.loadState(r.part(`part${i}`).state));
+  }
+
+  protected override describeSummary(): string {
+    return `partitioned: ${this.parts.length} parts (${this.parts.map((p) => p.spec.policy).join(', ')})`;
+  }
+
+  protected override describeParts(): CacheDescription[] {
+    return this.parts.map((p) => p.describe());
   }
 
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {

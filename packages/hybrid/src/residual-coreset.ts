@@ -1,4 +1,4 @@
-import { dotUnit, InvalidParamsError, type KernelSums, type SlotStore } from '@kv/core';
+import { InvalidParamsError, type KernelSums, type SlotStore } from '@kv/core';
 import { type Halver, MergeAndReduce, type RowKernel } from '@kv/coreset';
 import { logAbsResidual, residualSign } from './residual-exp.js';
 
@@ -21,6 +21,11 @@ import { logAbsResidual, residualSign } from './residual-exp.js';
 export class ResidualKernel implements RowKernel {
   /** Taylor degree t. */
   readonly degree: number;
+  /**
+   * Evaluate the full exponential kernel e^{<q,k>τ} instead of the residual (the weighted rows as
+   * a plain sample: the fallback of {@link TaylorCoresetCache} far outside its assumptions).
+   */
+  full = false;
 
   /**
    * @param degree - Taylor degree t (an integer ≥ 0).
@@ -29,6 +34,13 @@ export class ResidualKernel implements RowKernel {
   constructor(degree: number) {
     if (!Number.isInteger(degree) || degree < 0) throw new InvalidParamsError(`degree is ${degree}, expected an integer >= 0`);
     this.degree = degree;
+  }
+
+  private value = new Float64Array(0);
+
+  /** Sizes the value scratch for a store of value dimension `s`. */
+  private scratchFor(s: number): void {
+    if (this.value.length !== s) this.value = new Float64Array(s);
   }
 
   /**
@@ -40,14 +52,16 @@ export class ResidualKernel implements RowKernel {
    * @returns `out`.
    */
   sums(store: SlotStore, query: Float32Array, tau: number, out: KernelSums): KernelSums {
-    const { d, s, keys, values, logWeights } = store;
+    if (this.full) return store.sums(query, tau, out);
+    const { d, s, logWeights } = store;
     const t = this.degree;
     const n = out.n;
     n.fill(0);
     out.m = -Infinity;
     out.z = 0;
+    this.scratchFor(s);
     for (let i = 0; i < store.count; i++) {
-      const arg = tau * dotUnit(d, keys, i * d, query, 0);
+      const arg = tau * store.keyDot(i, query);
       const sign = residualSign(arg, t);
       if (sign === 0) continue;
       const l = logAbsResidual(arg, t) + (logWeights ? logWeights[i]! : 0);
@@ -60,8 +74,8 @@ export class ResidualKernel implements RowKernel {
       const w = sign * Math.exp(l - out.m);
       if (w === 0) continue;
       out.z += w;
-      const row = i * s;
-      for (let j = 0; j < s; j++) n[j]! += w * values[row + j]!;
+      store.readValue(i, this.value);
+      for (let j = 0; j < s; j++) n[j]! += w * this.value[j]!;
     }
     return out;
   }
@@ -70,16 +84,14 @@ export class ResidualKernel implements RowKernel {
 /**
  * A weighted merge-and-reduce coreset (the `MergeAndReduce` binary counter of `@kv/coreset`)
  * evaluated with the residual kernel exp_{>t}(<q,k>τ) ({@link ResidualKernel}) instead of
- * e^{<q,k>τ}, with an optional cap on its group rows.
+ * e^{<q,k>τ}, with an optional cap on its group rows at every flush.
  *
  * @remarks
- * - Structure: `MergeAndReduce` with `carry: 'binary'` and `kernel: new ResidualKernel(t)`; with
- *   `maxRows`, every flush of a raw block is followed by `reduceTo(maxRows, true)`, and
- *   `preallocate` sets the groups' preallocated limit to maxRows + t/2 (the largest count between a
- *   flush and its reduction), so bytes never change.
- * - Memory: a t-row raw block (which the halvings borrow as their batch, plus t levels and t keep
- *   indices) and the groups: at most t/2 rows per occupied weight level (≤ t·(log2(n/t) + 1)
- *   rows), or ≤ maxRows with a cap.
+ * - Structure: `MergeAndReduce` with `carry: 'binary'` and `kernel: new ResidualKernel(t)`; a flush
+ *   of a raw block that leaves more group rows than the cap given to {@link ResidualCoreset.push}
+ *   is followed by `reduceTo(cap, true)`.
+ * - Memory: a t-row raw block and the groups: at most t/2 rows per occupied weight level
+ *   (≤ t·(log2(n/t) + 1) rows), or at most the cap.
  * - Weights need not sum to n: the walk balances the residual features, which have no constant
  *   component, so the kept (smaller) sign class may hold fewer than half the rows; what the walk
  *   keeps close is Σ w_i·exp_{>t}(<q,k_i>τ)·[1, v_i], the only quantity the estimator uses.
@@ -89,15 +101,15 @@ export class ResidualKernel implements RowKernel {
  * import { ResidualBalance, ResidualCoreset } from '@kv/hybrid';
  * const halver = new ResidualBalance({ tau: 1, degree: 2, walkConstant: 1 });
  * const coreset = new ResidualCoreset(2, 1, 2, halver, 1, { blockSize: 8 });
- * for (let i = 0; i < 64; i++) coreset.push([Math.cos(i), Math.sin(i)], 0, [1], 0, i);
+ * for (let i = 0; i < 64; i++) coreset.push(new Float32Array([Math.cos(i), Math.sin(i)]), 0, new Float32Array([1]), 0, i);
  * coreset.sums(new Float32Array([1, 0]), 1, createKernelSums(1));
  * ```
  */
 export class ResidualCoreset extends MergeAndReduce {
   /** Taylor degree t of the residual kernel. */
   readonly degree: number;
-  /** Row cap of the groups (Infinity: pure binary counter). */
-  readonly maxRows: number;
+  /** The kernel the coreset is evaluated with (switchable to the full exponential). */
+  readonly residual: ResidualKernel;
 
   /**
    * @param d - Key dimension.
@@ -105,42 +117,30 @@ export class ResidualCoreset extends MergeAndReduce {
    * @param degree - Taylor degree t.
    * @param halver - Halving rule (normally {@link ResidualBalance}).
    * @param seed - Seed of the halvings.
-   * @param options - `blockSize` (even ≥ 2), an optional `maxRows` cap on the group rows, and
-   *   `preallocate` (with a cap: allocate every array at its final size, so bytes never change).
-   * @throws `InvalidParamsError` (from `@kv/core`) for a bad block size, cap or degree.
+   * @param options - `blockSize` (even ≥ 2).
+   * @throws `InvalidParamsError` (from `@kv/core`) for a bad block size or degree.
    */
-  constructor(d: number, s: number, degree: number, halver: Halver, seed: number, options: { blockSize: number; maxRows?: number; preallocate?: boolean }) {
-    const t = options.blockSize;
-    const cap = options.maxRows ?? Infinity;
-    if (!(cap >= t)) throw new InvalidParamsError(`maxRows is ${cap}, expected >= blockSize ${t}`);
-    const pre = options.preallocate === true && Number.isFinite(cap);
-    super(d, s, halver, seed, { blockSize: t, kernel: new ResidualKernel(degree), ...(pre ? { groupRows: Math.floor(cap) + t / 2 } : {}) });
+  constructor(d: number, s: number, degree: number, halver: Halver, seed: number, options: { blockSize: number }) {
+    const kernel = new ResidualKernel(degree);
+    super(d, s, halver, seed, { blockSize: options.blockSize, kernel });
     this.degree = degree;
-    this.maxRows = cap;
+    this.residual = kernel;
   }
 
   /**
    * Adds one token of weight 1; a full raw block is halved and carried, then the groups are
-   * reduced below the cap.
+   * reduced to at most `maxGroupRows`.
    * @param key - Key storage.
    * @param keyOffset - Index of the key's first element.
    * @param value - Value storage.
    * @param valueOffset - Index of the value's first element.
    * @param position - Logical position.
+   * @param maxGroupRows - Cap on the group rows after a flush (default none; at least blockSize/2).
    * @returns Whether the raw block was flushed into a group.
    */
-  override push(key: ArrayLike<number>, keyOffset: number, value: ArrayLike<number>, valueOffset: number, position: number): boolean {
+  override push(key: Float32Array, keyOffset: number, value: Float32Array, valueOffset: number, position: number, maxGroupRows = Infinity): boolean {
     const flushed = super.push(key, keyOffset, value, valueOffset, position);
-    if (flushed && this.groupSlots > this.maxRows) this.reduceTo(this.maxRows, true);
+    if (flushed && this.groupSlots > maxGroupRows) this.reduceTo(Math.max(this.blockSize / 2, maxGroupRows), true);
     return flushed;
-  }
-
-  /**
-   * Bytes of the rows themselves (keys, values, positions, log-weights of live rows), without
-   * scratch and spare capacity: the memory model of the figures.
-   * @returns The byte count.
-   */
-  rowBytes(): number {
-    return this.stored * (4 * (this.d + this.s) + 8);
   }
 }

@@ -2,19 +2,25 @@ import {
   AssumptionViolatedError,
   BaseHeadCache,
   booleanParam,
+  type ByteCost,
+  type CacheState,
   createKernelSums,
   dotUnit,
+  floorBytes,
   integerParam,
   InvalidBudgetError,
   InvalidParamsError,
   type KernelSums,
   mergeSums,
+  nrm2,
   numberParam,
   type ParamInfo,
   type PolicyDefinition,
   type PolicySpec,
+  requireFits,
+  type StateReader,
 } from '@kv/core';
-import { expansionBytes, MomentExpansions, monomialCount, MonomialBasis } from '@kv/polynomial';
+import { expansionStateBytes, MomentExpansions, MonomialBasis } from '@kv/polynomial';
 import { ResidualBalance } from './residual-balance.js';
 import { ResidualCoreset } from './residual-coreset.js';
 import { residualNormBound } from './residual-exp.js';
@@ -93,25 +99,21 @@ export interface TaylorCoresetParameters {
   readonly maxRows: number;
   /** Modelled error C·exp_{>t}(ρ)·e^{ρ}/√blockSize (a model, not a bound; 0 when the block exceeds the horizon). */
   readonly modelError: number;
-  /** Modelled bytes at the horizon (moments + rows + scratch). */
+  /** Modelled bytes at the horizon (moments + rows). */
   readonly bytes: number;
 }
 
-function rowBytes(d: number, s: number, weighted: boolean): number {
-  return 4 * (d + s) + 4 + (weighted ? 4 : 0);
+/** Bytes of one row: float32 key and value, Int32 position, and a log-weight for group rows plus their share of the group sizes. */
+function rowBytes(d: number, s: number, group: boolean): number {
+  return 4 * (d + s) + 4 + (group ? 8 : 0);
 }
 
 /**
- * Bytes of a {@link TaylorCoresetCache} configuration holding `groupRows` group rows (moments,
- * query features, raw block, groups, halving scratch, query scratch).
+ * Bytes a {@link TaylorCoresetCache} configuration holds with a full raw block and `groupRows`
+ * group rows: the moment state, the raw rows and the group rows.
  */
 function configBytes(d: number, s: number, t: number, block: number, groupRows: number): number {
-  const moments = expansionBytes(d, s, t, 1) + monomialCount(d, t) * 8;
-  // The raw block (unweighted rows, which the halvings borrow as their batch) + a level and a keep
-  // index per row; the preallocated group table is 3·64 Int32.
-  const raw = block * (rowBytes(d, s, false) + 8);
-  const groups = groupRows * rowBytes(d, s, true);
-  return moments + raw + groups + 1024;
+  return expansionStateBytes(d, s, t, 1) + block * rowBytes(d, s, false) + groupRows * rowBytes(d, s, true);
 }
 
 function counterRows(block: number, horizon: number): number {
@@ -204,7 +206,8 @@ export const taylorCoresetParams: readonly ParamInfo[] = [
   { name: 'walkConstant', type: 'number', default: TAYLOR_CORESET_WALK_CONSTANT, description: 'Self-balancing walk constant c.' },
   { name: 'blockConstant', type: 'number', default: TAYLOR_CORESET_BLOCK_CONSTANT, description: 'Calibrated constant C of the block-size model (unverified).' },
   { name: 'horizon', type: 'integer', default: 65536, description: 'Stream length the budget derivation plans for.' },
-  { name: 'strict', type: 'boolean', default: false, description: 'Refuse keys/queries with ||x||²τ > rho (AssumptionViolatedError).' },
+  { name: 'strict', type: 'boolean', default: false, description: 'Refuse keys/queries with ||x||²τ > rho and a non-positive Z (AssumptionViolatedError) instead of falling back.' },
+  { name: 'threshold', type: 'number', default: 0.5, description: 'Modelled error at the observed logit radius above which the answer comes from the coreset rows as a plain sample (counted).' },
   { name: 'maxBytes', type: 'integer', default: 256 * 1024 * 1024, description: 'Refuse configurations whose moments exceed this many bytes.' },
 ];
 
@@ -224,13 +227,18 @@ export const taylorCoresetParams: readonly ParamInfo[] = [
  *   explicit constants is claimed here: the parameters come from the model of
  *   {@link deriveTaylorCoresetParameters} (calibrated constant, **unverified**); the tests measure
  *   the normalised error on random streams against ε. With `strict`, inputs outside the assumption
- *   throw `AssumptionViolatedError` (from `@kv/core`); otherwise they are accepted and the error
- *   grows with e^{ρ} (at very large norms the Taylor and residual parts cancel catastrophically; a
- *   non-positive Z is then refused with `AssumptionViolatedError`).
+ *   throw `AssumptionViolatedError` (from `@kv/core`).
+ * - **Fallback** (not strict): far outside the assumption the Taylor and residual parts cancel
+ *   catastrophically. When the modelled error at the observed logit radius ||q||·max||k||·τ exceeds
+ *   `threshold` (default 0.5), or Z is not positive, the answer comes from the coreset's rows (raw
+ *   block and weighted groups) as a plain weighted sample under the full exponential kernel: a
+ *   convex combination of kept values (exact attention while nothing has been halved), counted in
+ *   `describe()` (`fallbacks`).
  * - **Memory**: C(d+t, t)·(s+1) Float64 moments + coreset rows (≤ b·(log2(n/b) + 2), or capped by
- *   the budget) + a b-row raw block (also the halving batch); `bytes` counts all of it, {@link TaylorCoresetCache.stateBytes}
- *   the moments and live rows only. With a token budget everything is preallocated, so `stored`
- *   is constant and ≤ the budget; without one, capacity is unbounded.
+ *   the budget) + a b-row raw block; `bytes` is exactly these. Under a budget the moments, a full
+ *   block and one halved block must fit its smallest bytes (else `InvalidBudgetError` naming the
+ *   smallest budget that fits); the group rows are reduced after each flush to what the budget holds
+ *   then (a `{fraction}` budget lets them grow with the stream).
  * @see Chen, Feng, Indyk, Kapralov, Kochetkova, Prokhorov, "Towards Tight Bounds for Streaming
  *   Attention", arXiv 2606.07205.
  * @example
@@ -250,19 +258,25 @@ export class TaylorCoresetCache extends BaseHeadCache {
   readonly rho: number;
   /** Whether out-of-assumption input is refused. */
   readonly strict: boolean;
+  /** Modelled error above which the answer falls back to the coreset rows as a sample. */
+  readonly threshold: number;
   /** The parameters the policy chose (or was given). */
   readonly parameters: TaylorCoresetParameters;
   /** The walk (its `failures` count greedy steps). */
   readonly walk: ResidualBalance;
+  private readonly blockConstant: number;
   private readonly expansion: MomentExpansions;
   private readonly coreset: ResidualCoreset;
+  private readonly momentBytes: number;
   private readonly psi: Float64Array;
   private readonly partial: KernelSums;
+  private maxKeyNorm = 0;
+  private fallbackCount = 0;
 
   /**
    * @param spec - Spec with the params of {@link taylorCoresetParams}.
    * @throws `InvalidParamsError` (from `@kv/core`) for bad params or moments above `maxBytes`;
-   *   `InvalidBudgetError` (from `@kv/core`) for a ratio budget or a token budget nothing fits in.
+   *   `InvalidBudgetError` (from `@kv/core`) for a `{ratio}` budget or one nothing fits in.
    */
   constructor(spec: PolicySpec) {
     super(spec);
@@ -272,62 +286,58 @@ export class TaylorCoresetCache extends BaseHeadCache {
     const epsilon = numberParam(p, 'epsilon', { default: 0.05, min: Number.MIN_VALUE, max: 0.999999 });
     this.rho = numberParam(p, 'rho', { default: 1, min: Number.MIN_VALUE });
     this.strict = booleanParam(p, 'strict', false);
+    this.threshold = numberParam(p, 'threshold', { default: 0.5, min: 0 });
     const walkConstant = numberParam(p, 'walkConstant', { default: TAYLOR_CORESET_WALK_CONSTANT, min: Number.MIN_VALUE });
-    const blockConstant = numberParam(p, 'blockConstant', { default: TAYLOR_CORESET_BLOCK_CONSTANT, min: Number.MIN_VALUE });
+    this.blockConstant = numberParam(p, 'blockConstant', { default: TAYLOR_CORESET_BLOCK_CONSTANT, min: Number.MIN_VALUE });
     const horizon = integerParam(p, 'horizon', { default: 65536, min: 2 });
     const maxBytes = integerParam(p, 'maxBytes', { default: 256 * 1024 * 1024, min: 1 });
     const budget = spec.budget;
-    let budgetBytes: number | undefined;
-    if (budget !== undefined) {
-      const tokens = typeof budget === 'number' ? budget : 'tokens' in budget ? budget.tokens : undefined;
-      if (tokens === undefined) throw new InvalidBudgetError('hybrid-taylor-coreset needs a token budget (its moments have a fixed size), got a ratio');
-      budgetBytes = tokens * 4 * (d + s);
+    if (typeof budget === 'object' && 'ratio' in budget) {
+      throw new InvalidBudgetError('hybrid-taylor-coreset has fixed-size moments: use a token, {bytes} or {fraction} budget, not a ratio');
     }
+    const limit = budget === undefined ? undefined : floorBytes(budget, d, s);
+    const free = p?.['degree'] === undefined && p?.['blockSize'] === undefined;
     const derived = deriveTaylorCoresetParameters({
       epsilon,
       rho: this.rho,
       keyDim: d,
       valueDim: s,
       horizon,
-      blockConstant,
-      ...(budgetBytes !== undefined && p?.['degree'] === undefined && p?.['blockSize'] === undefined ? { budgetBytes } : {}),
+      blockConstant: this.blockConstant,
+      ...(limit !== undefined && free ? { budgetBytes: limit } : {}),
     });
     const degree = p?.['degree'] === undefined ? derived.degree : integerParam(p, 'degree', { min: 0, max: 64 });
     const blockSize = p?.['blockSize'] === undefined ? derived.blockSize : integerParam(p, 'blockSize', { min: 2 });
     if (blockSize % 2 !== 0) throw new InvalidParamsError(`parameter "blockSize" is ${blockSize}, expected an even integer`);
-    const momentBytes = expansionBytes(d, s, degree, 1) + monomialCount(d, degree) * 8;
-    if (momentBytes > maxBytes) {
-      throw new InvalidParamsError(`hybrid-taylor-coreset: degree ${degree} needs ${momentBytes} bytes of moments at d = ${d}, above maxBytes = ${maxBytes}`);
-    }
-    let maxRows = Infinity;
-    if (budgetBytes !== undefined) {
-      maxRows = degree === derived.degree && blockSize === derived.blockSize ? derived.maxRows
-        : Math.floor((budgetBytes - configBytes(d, s, degree, blockSize, 0)) / rowBytes(d, s, true)) - blockSize / 2;
-      if (!(maxRows >= blockSize)) {
-        throw new InvalidBudgetError(`hybrid-taylor-coreset: a budget of ${budget} tokens cannot hold degree ${degree} moments and a block of ${blockSize}`);
-      }
+    this.momentBytes = expansionStateBytes(d, s, degree, 1);
+    if (this.momentBytes > maxBytes) {
+      throw new InvalidParamsError(`hybrid-taylor-coreset: degree ${degree} needs ${this.momentBytes} bytes of moments at d = ${d}, above maxBytes = ${maxBytes}`);
     }
     this.degree = degree;
     this.blockSize = blockSize;
-    this.parameters = { degree, blockSize, maxRows, modelError: (blockConstant * residualNormBound(this.rho, degree) * Math.exp(this.rho)) / Math.sqrt(blockSize), bytes: derived.bytes };
+    requireFits(spec.policy, budget, this.byteCost(), d, s, blockSize / 2);
+    this.parameters = {
+      degree,
+      blockSize,
+      maxRows: this.groupCap(0),
+      modelError: this.modelError(this.rho),
+      bytes: degree === derived.degree && blockSize === derived.blockSize ? derived.bytes : configBytes(d, s, degree, blockSize, 0),
+    };
     this.expansion = new MomentExpansions(new MonomialBasis(d, degree), 1, s);
     this.psi = new Float64Array(this.expansion.basis.size);
     this.walk = new ResidualBalance({ tau: this.tau, degree, walkConstant });
-    this.coreset = new ResidualCoreset(d, s, degree, this.walk, spec.seed ?? 0, {
-      blockSize,
-      ...(Number.isFinite(maxRows) ? { maxRows, preallocate: true } : {}),
-    });
+    this.coreset = new ResidualCoreset(d, s, degree, this.walk, spec.seed ?? 0, { blockSize });
     this.partial = createKernelSums(s);
-    const held = Math.ceil(this.bytes / (4 * (d + s)));
-    if (budget !== undefined && held > this.capacity) {
-      throw new InvalidBudgetError(`hybrid-taylor-coreset holds ${held} token-equivalents, above the budget ${this.capacity}`);
-    }
   }
 
   /** Token-equivalents of the held bytes, ceil(bytes / (4·(d+s))). */
   get stored(): number {
-    if (this.seen === 0) return 0;
-    return Math.ceil(this.bytes / (4 * (this.keyDim + this.valueDim)));
+    return this.seen === 0 ? 0 : Math.ceil(this.bytes / (4 * (this.keyDim + this.valueDim)));
+  }
+
+  /** The moment state and the coreset's rows. */
+  override get bytes(): number {
+    return this.momentBytes + this.coreset.heldBytes;
   }
 
   /** Rows held by the residual coreset. */
@@ -335,26 +345,53 @@ export class TaylorCoresetCache extends BaseHeadCache {
     return this.coreset.stored;
   }
 
-  /** Bytes of the state proper: the moments and the live coreset rows (no scratch, no spare capacity). */
-  get stateBytes(): number {
-    return this.expansion.moments.byteLength + this.coreset.rowBytes();
+  /** Answers that came from the coreset rows as a plain sample so far. */
+  get fallbacks(): number {
+    return this.fallbackCount;
   }
 
-  /**
-   * Held arrays: moments and their scratch, the coreset rows and its scratch.
-   * @returns The arrays.
-   */
-  buffers(): readonly ArrayBufferView[] {
-    return [...this.expansion.buffers(), this.psi, ...this.coreset.buffers()];
+  /** The model C·exp_{>t}(ρ)·e^{ρ}/√b at radius ρ (see {@link deriveTaylorCoresetParameters}). */
+  private modelError(rho: number): number {
+    return (this.blockConstant * residualNormBound(rho, this.degree) * Math.exp(rho)) / Math.sqrt(this.blockSize);
   }
 
-  /**
-   * A one-line description of the configuration.
-   * @returns For example `hybrid-taylor-coreset(t=4, block=64)`.
-   */
-  describe(): string {
-    const cap = Number.isFinite(this.parameters.maxRows) ? `, maxRows=${this.parameters.maxRows}` : '';
-    return `hybrid-taylor-coreset(t=${this.degree}, block=${this.blockSize}${cap}, rho=${this.rho})`;
+  /** Group rows the budget holds after `seen` tokens beside the moments and a full raw block. */
+  private groupCap(seen: number): number {
+    if (this.spec.budget === undefined) return Infinity;
+    const free = this.budgetBytesAt(seen) - this.momentBytes - this.blockSize * rowBytes(this.keyDim, this.valueDim, false);
+    return Math.floor(free / rowBytes(this.keyDim, this.valueDim, true));
+  }
+
+  protected override byteCost(): ByteCost {
+    const d = this.keyDim;
+    const s = this.valueDim;
+    return { fixed: this.momentBytes + this.blockSize * rowBytes(d, s, false), perRow: rowBytes(d, s, true) };
+  }
+
+  protected saveState(): CacheState {
+    return {
+      scalars: { maxKeyNorm: this.maxKeyNorm, fallbacks: this.fallbackCount, walks: this.walk.walks, failures: this.walk.failures },
+      arrays: {},
+      parts: { moments: this.expansion.state(), coreset: this.coreset.state() },
+    };
+  }
+
+  protected restoreState(r: StateReader): void {
+    this.expansion.loadState(r.part('moments'), 1);
+    this.coreset.loadState(r.part('coreset'));
+    this.maxKeyNorm = r.number('maxKeyNorm');
+    this.fallbackCount = r.integer('fallbacks', 0, Number.MAX_SAFE_INTEGER);
+    this.walk.walks = r.integer('walks', 0, Number.MAX_SAFE_INTEGER);
+    this.walk.failures = r.integer('failures', 0, Number.MAX_SAFE_INTEGER);
+  }
+
+  protected override describeSummary(): string {
+    const cap = this.spec.budget === undefined ? '' : `, groups capped by the budget`;
+    return `hybrid-taylor-coreset: degree ${this.degree} moments + residual coreset of blocks of ${this.blockSize} (${this.coreset.stored} rows${cap}), ρ = ${this.rho}; ${this.fallbackCount} fallback answers`;
+  }
+
+  protected override describeStats(): Record<string, number | string | boolean> {
+    return { degree: this.degree, blockSize: this.blockSize, coresetRows: this.coreset.stored, walks: this.walk.walks, fallbacks: this.fallbackCount };
   }
 
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
@@ -375,28 +412,43 @@ export class TaylorCoresetCache extends BaseHeadCache {
 
   private addToken(key: Float32Array, keyOffset: number, value: Float32Array, valueOffset: number, position: number): void {
     if (this.strict) this.check(key, keyOffset, 'key');
+    const kn = nrm2(this.keyDim, key, 1, keyOffset);
+    if (kn > this.maxKeyNorm) this.maxKeyNorm = kn;
     this.expansion.add(0, key, value, keyOffset, valueOffset);
-    this.coreset.push(key, keyOffset, value, valueOffset, position);
+    this.coreset.push(key, keyOffset, value, valueOffset, position, this.groupCap(position + 1));
   }
 
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
     if (this.strict) this.check(query, 0, 'query');
     const e = this.expansion;
     const qn = e.queryFeatures(query, this.psi);
-    e.evaluate(0, query, qn, this.psi, this.tau, out);
-    mergeSums(out, this.coreset.sums(query, this.tau, this.partial));
-    if (!(out.z > 0) || !Number.isFinite(out.z) || !Number.isFinite(out.m)) {
-      throw new AssumptionViolatedError(
-        `hybrid-taylor-coreset: the estimate of Z is not positive (${out.z}·e^${out.m}); the logits are far outside ρ = ${this.rho} ` +
-          '(the Taylor and residual parts cancel); use hybrid-cells or an exact policy for such inputs',
-      );
+    if (this.strict || this.modelError(qn * this.maxKeyNorm * this.tau) <= this.threshold) {
+      e.evaluate(0, query, qn, this.psi, this.tau, out);
+      mergeSums(out, this.coreset.sums(query, this.tau, this.partial));
+      if (out.z > 0 && Number.isFinite(out.z) && Number.isFinite(out.m)) return out;
+      if (this.strict) {
+        throw new AssumptionViolatedError(
+          `hybrid-taylor-coreset: the estimate of Z is not positive (${out.z}·e^${out.m}); the logits are far outside ρ = ${this.rho} ` +
+            '(the Taylor and residual parts cancel); use hybrid-cells or an exact policy for such inputs',
+        );
+      }
     }
+    const kernel = this.coreset.residual;
+    kernel.full = true;
+    try {
+      this.coreset.sums(query, this.tau, out);
+    } finally {
+      kernel.full = false;
+    }
+    this.fallbackCount++;
     return out;
   }
 
   protected onReset(): void {
     this.expansion.clear();
     this.coreset.reset();
+    this.maxKeyNorm = 0;
+    this.fallbackCount = 0;
   }
 }
 
@@ -412,7 +464,7 @@ export class TaylorCoresetCache extends BaseHeadCache {
  */
 export const taylorCoresetPolicy: PolicyDefinition = {
   name: 'hybrid-taylor-coreset',
-  summary: 'High temperature: exact Taylor moments to degree t + a merge-and-reduce coreset of the residual kernel exp_{>t} (seed paper).',
+  summary: 'High temperature: exact Taylor moments to degree t + a merge-and-reduce coreset of the residual kernel exp_{>t} (seed paper); counted sample fallback far outside its assumptions.',
   params: taylorCoresetParams,
   budget: 'optional',
   create: (spec) => new TaylorCoresetCache(spec),

@@ -1,5 +1,7 @@
 import { type Budget, exactPolicy, getKernelBackend, InvalidParamsError, ModelCache, type ModelCacheOptions, type PolicyChoice, type PolicyDefinition, PolicyRegistry, type PolicyRegistryLike } from '@kv/core';
+import { type ContextScoredHead, contextScoring } from './context-scores.js';
 import { createMatvecKernels, type Matvec, type MatvecKernels } from './kernels/matvec.js';
+import { type KvzipOptions, scoreContext } from './kvzip.js';
 import { type LlamaConfig, type LlamaWeights, validateWeights } from './weights.js';
 
 /**
@@ -178,7 +180,9 @@ export class LlamaModel {
    *
    * @param cache - An empty cache from {@link LlamaModel.createCache} (or any `ModelCache`
    *   of matching shape).
-   * @returns A decoder at position 0.
+   * @param resume - To continue a sequence whose tokens `cache` already holds: its position and
+   *   next-token logits (see {@link LlamaDecoder}'s constructor).
+   * @returns A decoder at position 0 (or at `resume.position`).
    * @throws `InvalidParamsError` when the cache's shape does not match the model or it is not empty.
    * @example
    * ```ts
@@ -188,8 +192,8 @@ export class LlamaModel {
    * const decoder = model.decoder(model.createCache({ policy: 'exact' }));
    * ```
    */
-  decoder(cache: ModelCache): LlamaDecoder {
-    return new LlamaDecoder(this, cache);
+  decoder(cache: ModelCache, resume?: { readonly position: number; readonly logits: Float32Array }): LlamaDecoder {
+    return new LlamaDecoder(this, cache, resume);
   }
 
   /**
@@ -263,6 +267,7 @@ export class LlamaDecoder {
   /** Next-token logits after the last {@link LlamaDecoder.step} (overwritten by each step). */
   readonly logits: Float32Array;
   private pos = 0;
+  private scoringMillis = 0;
   private readonly kern: ModelKernels;
   private readonly x: Float32Array;
   private readonly cos: Float64Array;
@@ -272,26 +277,45 @@ export class LlamaDecoder {
   /**
    * @param model - The model.
    * @param cache - An empty cache of matching shape.
-   * @throws `InvalidParamsError` when the cache does not match the model or is not empty.
+   * @param resume - The position and next-token logits of a saved sequence whose tokens `cache`
+   *   already holds (used by `LlamaSession.restore`); a fresh decoder when left out.
+   * @throws `InvalidParamsError` when the cache does not match the model, is not empty (or, with
+   *   `resume`, has not seen exactly `resume.position` tokens), or the logits have the wrong length.
    */
-  constructor(model: LlamaModel, cache: ModelCache) {
+  constructor(model: LlamaModel, cache: ModelCache, resume?: { readonly position: number; readonly logits: Float32Array }) {
     const c = model.config;
     if (cache.layers !== c.nLayers || cache.kvHeads !== c.nKvHeads || cache.queryHeads !== c.nHeads || cache.keyDim !== c.headDim || cache.valueDim !== c.headDim) {
       throw new InvalidParamsError(
         `cache shape (${cache.layers} layers, ${cache.queryHeads}/${cache.kvHeads} heads, d=${cache.keyDim}, s=${cache.valueDim}) does not match the model (${c.nLayers}, ${c.nHeads}/${c.nKvHeads}, ${c.headDim})`,
       );
     }
-    if (cache.seen !== 0) throw new InvalidParamsError(`the cache already holds ${cache.seen} tokens; a decoder needs an empty one`);
+    const position = resume?.position ?? 0;
+    if (cache.seen !== position) {
+      throw new InvalidParamsError(
+        resume ? `the cache has seen ${cache.seen} tokens, the saved position is ${position}` : `the cache already holds ${cache.seen} tokens; a decoder needs an empty one`,
+      );
+    }
+    if (resume && resume.logits.length !== c.vocabSize) throw new InvalidParamsError(`${resume.logits.length} saved logits, expected ${c.vocabSize}`);
     this.model = model;
     this.cache = cache;
     this.kern = model.kernels();
     this.x = new Float32Array(c.dim);
     this.logits = new Float32Array(c.vocabSize);
+    if (resume) this.logits.set(resume.logits);
+    this.pos = position;
     const half = c.headDim / 2;
     this.cos = new Float64Array(half);
     this.sin = new Float64Array(half);
     this.invFreq = new Float64Array(half);
     for (let i = 0; i < half; i++) this.invFreq[i] = c.ropeTheta ** ((-2 * i) / c.headDim);
+  }
+
+  /**
+   * Wall time of the last {@link LlamaDecoder.prefill}'s context scoring (KVzip's reconstruction
+   * passes, when the cache's heads rank the prompt by them; else 0), ms.
+   */
+  get contextScoringMillis(): number {
+    return this.scoringMillis;
   }
 
   /** Tokens fed so far (the position of the next token). */
@@ -373,12 +397,44 @@ export class LlamaDecoder {
           if (i >= n - w) queries[layer]!.set(q, (i - (n - w)) * qDim);
         });
       }
+      this.scoreContext(tokens, keys, values);
       for (let l = 0; l < c.nLayers; l++) this.cache.prefill(l, keys[l]!, values[l]!, w > 0 ? queries[l]! : undefined);
     } catch (e) {
       this.reset();
       throw e;
     }
     return this.logits;
+  }
+
+  // Heads that rank the prompt by KVzip scores (kvzip caches) get them before their prefill.
+  private scoreContext(tokens: ArrayLike<number>, keys: readonly Float32Array[], values: readonly Float32Array[]): void {
+    const c = this.model.config;
+    let options: KvzipOptions | undefined;
+    for (let l = 0; l < c.nLayers && !options; l++) for (let h = 0; h < c.nKvHeads && !options; h++) options = contextScoring(this.cache.head(l, h));
+    this.scoringMillis = 0;
+    if (!options) return;
+    const scores = scoreContext(this.model, tokens, keys, values, this.logits, options);
+    this.scoringMillis = scores.scoringMillis;
+    for (let l = 0; l < c.nLayers; l++) {
+      for (let h = 0; h < c.nKvHeads; h++) {
+        const head = this.cache.head(l, h);
+        if (contextScoring(head)) (head as unknown as ContextScoredHead).takeContextScores(scores.head(l, h));
+      }
+    }
+  }
+
+  /**
+   * {@link LlamaDecoder.step}, showing each layer's post-RoPE query, key and value to `observe`
+   * before they reach the cache (the views are overwritten by the next layer: copy what you keep).
+   * @param token - Token id.
+   * @param observe - Called once per layer.
+   * @returns The logits.
+   * @throws `InvalidParamsError` for a token outside the vocabulary.
+   * @internal
+   */
+  stepObserved(token: number, observe: (layer: number, q: Float32Array, k: Float32Array, v: Float32Array) => void): Float32Array {
+    this.checkToken(token);
+    return this.forward(token, this.cache, observe);
   }
 
   private checkToken(token: number): void {

@@ -30,6 +30,11 @@
 export class ErrorCertificate {
   /** The answer was computed exactly (warm-up tokens), so every bound is 0. */
   exact = false;
+  /**
+   * The certificate failed (bound above the policy's threshold, or a non-positive Z) and the answer
+   * came from the fallback: the tokens merged into their mean (bounded: ||ô − o|| ≤ 2·max||v||).
+   */
+  fallback = false;
   /** Degree of the expansion. */
   degree = 0;
   /** ρ = ||q||·max_i||k_i − c||·τ for this query (the largest over cells for multipole). */
@@ -40,10 +45,35 @@ export class ErrorCertificate {
   rounding = 0;
   /** r = truncation + rounding: the relative bound on Z and on the N terms. */
   relative = 0;
-  /** Bound on ||ô − o||₂, the error of the attention output (Infinity when r ≥ 1). */
+  /** Bound on ||ô − o||₂, the error of the attention output (Infinity when r ≥ 1; 2·max||v|| for a fallback). */
   output = 0;
   /** max_i ||v_i|| over the tokens seen. */
   maxValueNorm = 0;
+
+  /** Clears every field (no answer yet). */
+  clear(): void {
+    this.exact = false;
+    this.fallback = false;
+    this.degree = 0;
+    this.rho = this.truncation = this.rounding = this.relative = this.output = this.maxValueNorm = 0;
+  }
+
+  /**
+   * Records an answer of the mean-token fallback: no relative bound, and the output bound of two
+   * convex combinations of the values, 2·max||v||.
+   * @param degree - Degree of the expansion that failed.
+   * @param rho - Its ρ for this query.
+   * @param maxValueNorm - max_i ||v_i||.
+   */
+  markFallback(degree: number, rho: number, maxValueNorm: number): void {
+    this.exact = false;
+    this.fallback = true;
+    this.degree = degree;
+    this.rho = rho;
+    this.truncation = this.rounding = this.relative = Infinity;
+    this.maxValueNorm = maxValueNorm;
+    this.output = 2 * maxValueNorm;
+  }
 
   /**
    * Copies the fields into a plain object (for logging or keeping past the next query).
@@ -52,6 +82,7 @@ export class ErrorCertificate {
   toJSON(): CertificateSnapshot {
     return {
       exact: this.exact,
+      fallback: this.fallback,
       degree: this.degree,
       rho: this.rho,
       truncation: this.truncation,
@@ -73,12 +104,14 @@ export class ErrorCertificate {
  *   .create({ policy: 'taylor', keyDim: 2, valueDim: 1, params: { degree: 4, warmup: 0 } }) as TaylorCache;
  * cache.append(new Float32Array([0.5, 0]), new Float32Array([1]));
  * const snapshot: CertificateSnapshot = cache.sumsWithCertificate(new Float32Array([1, 1]), createKernelSums(1)).toJSON();
- * JSON.stringify(snapshot); // {"exact":false,"degree":4,...}
+ * JSON.stringify(snapshot); // {"exact":false,"fallback":false,"degree":4,...}
  * ```
  */
 export interface CertificateSnapshot {
   /** See {@link ErrorCertificate.exact}. */
   readonly exact: boolean;
+  /** See {@link ErrorCertificate.fallback}. */
+  readonly fallback: boolean;
   /** See {@link ErrorCertificate.degree}. */
   readonly degree: number;
   /** See {@link ErrorCertificate.rho}. */

@@ -2,15 +2,23 @@ import { conformanceChecks } from '@kv/core/testing';
 import { describe, it } from 'vitest';
 import { registry, Rng } from '../test/helpers.js';
 
+// Token budgets with explicit sizes; byte and fraction budgets with the defaults, which size
+// themselves to the smallest bytes the budget gives.
 const specs = [
   { policy: 'taylor', keyDim: 8, valueDim: 4, budget: 2000, params: { degree: 4 } },
   { policy: 'taylor', keyDim: 8, valueDim: 4, budget: 2000, params: { degree: 2, warmup: 0 } },
+  { policy: 'taylor', keyDim: 8, valueDim: 4, budget: { bytes: 30_000 } },
+  { policy: 'taylor', keyDim: 8, valueDim: 4, budget: { fraction: 0.25, minBytes: 9000 } },
   { policy: 'multipole', keyDim: 8, valueDim: 4, budget: 4000, params: { degree: 4, cells: 6, radius: 2 } },
+  { policy: 'multipole', keyDim: 8, valueDim: 4, budget: { bytes: 40_000 }, params: { radius: 2 } },
+  { policy: 'multipole', keyDim: 8, valueDim: 4, budget: { fraction: 0.5, minBytes: 6000 }, params: { radius: 2 } },
   { policy: 'performer', keyDim: 8, valueDim: 4, budget: 400, seed: 3, params: { features: 64 } },
+  { policy: 'performer', keyDim: 8, valueDim: 4, budget: { bytes: 6000 }, seed: 3 },
+  { policy: 'performer', keyDim: 8, valueDim: 4, budget: { fraction: 0.25, minBytes: 3000 }, seed: 3 },
 ];
 
 for (const spec of specs) {
-  describe(`${spec.policy} ${JSON.stringify(spec.params)} conformance`, () => {
+  describe(`${spec.policy} ${JSON.stringify(spec.params ?? {})} budget ${JSON.stringify(spec.budget)} conformance`, () => {
     for (const c of conformanceChecks({ registry, spec })) it(c.name, c.run);
   });
 }

@@ -1,7 +1,7 @@
 export { type DegreeOptions, outputBound, roundingBound, taylorDegreeFor, taylorRemainderBound, truncatedExp } from './bounds.js';
 export { type CertificateSnapshot, ErrorCertificate } from './certificate.js';
 export { DEFAULT_MAX_BYTES } from './memory.js';
-export { expansionBytes, MomentExpansions } from './moments.js';
+export { expansionBytes, expansionStateBytes, MomentExpansions } from './moments.js';
 export { MAX_DEGREE, monomialCount, monomialCountOfDegree, MonomialBasis, monomialFeatures, multiIndices } from './monomials.js';
 export { MultipoleCache, multipoleParams, multipolePolicy } from './multipole.js';
 export { PerformerCache, performerParams, performerPolicy } from './performer.js';

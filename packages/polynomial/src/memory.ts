@@ -1,4 +1,4 @@
-import { budgetCapacity, InvalidBudgetError, InvalidParamsError, type ParamInfo, type PolicySpec } from '@kv/core';
+import { floorBytes, InvalidParamsError, type ParamInfo, type PolicySpec, requireFits } from '@kv/core';
 
 /**
  * Default memory limit of one cache: 256 MiB (the `maxBytes` parameter of every policy here).
@@ -47,19 +47,37 @@ export function checkMemoryLimit(policy: string, bytes: number, maxBytes: number
 }
 
 /**
- * The size of these summaries does not depend on the number of tokens, so a budget must allow
- * `stored` from the first token on: a token budget below it, or a ratio budget whose `min` is
- * below it, is refused at construction.
- * @throws `InvalidBudgetError` when the budget cannot hold the summary.
+ * The bytes a summary of fixed size may hold: the smallest bytes its budget will ever give (the
+ * `bytes`, a fraction's `minBytes`, a token count's float32 rows), and never above `maxBytes`.
  */
-export function checkBudgetHolds(spec: PolicySpec, stored: number, hint: string): void {
-  const budget = spec.budget;
-  if (budget === undefined) return;
-  const capacity = budgetCapacity(budget, 1);
-  if (stored > capacity) {
-    throw new InvalidBudgetError(
-      `${spec.policy} keeps a summary of fixed size ${stored} token-equivalents (bytes / (4·(d+s))), ` +
-        `but the budget allows ${capacity} at the first token; raise the budget (or a ratio budget's min) or ${hint}`,
-    );
-  }
+export function summaryLimit(spec: PolicySpec, maxBytes: number): number {
+  return Math.min(maxBytes, floorBytes(spec.budget, spec.keyDim, spec.valueDim));
 }
+
+/**
+ * Refuses at creation a summary whose fixed state does not fit the smallest bytes its budget gives,
+ * naming the smallest budget that fits (core's `requireFits`).
+ * @throws `InvalidBudgetError` when it does not fit.
+ */
+export function requireSummaryFits(spec: PolicySpec, fixedBytes: number): void {
+  requireFits(spec.policy, spec.budget, { fixed: fixedBytes, perRow: 0 }, spec.keyDim, spec.valueDim);
+}
+
+/**
+ * The `strict` and `threshold` parameters of the certified policies: a part whose certificate
+ * exceeds `threshold` answers from its fallback and counts it, unless `strict` (then it throws).
+ */
+export const fallbackParams: readonly ParamInfo[] = [
+  {
+    name: 'strict',
+    type: 'boolean',
+    default: false,
+    description: 'Throw AssumptionViolatedError where the certificate fails, instead of answering from the counted fallback.',
+  },
+  {
+    name: 'threshold',
+    type: 'number',
+    default: 1,
+    description: 'A certificate (relative bound) above this falls back to the merged mean token (counted in describe()).',
+  },
+];

@@ -1,4 +1,4 @@
-import { axpy, dotUnit, type FloatArray, gemv, type KernelSums, nrm2 } from '@kv/core';
+import { axpy, type CacheState, dotUnit, type FloatArray, gemv, type KernelSums, nrm2, type StateReader } from '@kv/core';
 import { MonomialBasis, monomialCount, monomialFeatures } from './monomials.js';
 
 /**
@@ -66,30 +66,61 @@ export class MomentExpansions {
   }
 
   /**
-   * Bytes of the exact state: moments, centres, radii, scales and token counts.
-   * @returns The byte count.
+   * The state of the first `active` expansions (views): their moments, centres, radii, scales and
+   * token counts, and the basis tables (held memory, so counted; checked on load). Its bytes are
+   * {@link expansionStateBytes} of `active` expansions.
+   * @param active - Expansions in use (default all).
+   * @returns The state.
    */
-  get stateBytes(): number {
-    return this.moments.byteLength + this.centres.byteLength + this.radii.byteLength + this.scales.byteLength + this.tokens.byteLength;
+  state(active = this.count): CacheState {
+    const size = this.basis.size;
+    const d = this.basis.dim;
+    const b = this.basis;
+    return {
+      scalars: {},
+      arrays: {
+        moments: this.moments.subarray(0, active * size * this.width),
+        centres: this.centres.subarray(0, active * d),
+        radii: this.radii.subarray(0, active),
+        scales: this.scales.subarray(0, active),
+        tokens: this.tokens.subarray(0, active),
+        basisParent: b.parent,
+        basisVariable: b.variable,
+        basisExponent: b.exponent,
+        basisStarts: b.starts,
+      },
+    };
   }
 
   /**
-   * Every typed array held (state, scratch and the basis tables), for honest byte accounting.
-   * @returns The arrays.
+   * Loads a state of {@link MomentExpansions.state} (of `active` expansions) into cleared expansions.
+   * @param r - A reader of the state.
+   * @param active - Expansions the state holds.
+   * @throws `SnapshotError` when an array is missing or of the wrong size, or the basis differs.
    */
-  buffers(): ArrayBufferView[] {
-    return [
-      this.moments,
-      this.centres,
-      this.radii,
-      this.scales,
-      this.tokens,
-      this.features,
-      this.diff,
-      this.weights,
-      this.acc,
-      ...this.basis.buffers(),
-    ];
+  loadState(r: StateReader, active: number): void {
+    const size = this.basis.size;
+    const d = this.basis.dim;
+    const b = this.basis;
+    const moments = r.array('moments', Float64Array, active * size * this.width);
+    const centres = r.array('centres', Float64Array, active * d);
+    const radii = r.array('radii', Float64Array, active);
+    const scales = r.array('scales', Float64Array, active);
+    const tokens = r.array('tokens', Float64Array, active);
+    const same = (name: string, want: Int32Array | Uint16Array | Uint8Array): void => {
+      const got = r.array(name, want.constructor as typeof Int32Array, want.length);
+      for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) r.refuse(`array "${name}" is not the basis of degree ${b.degree} in ${d} variables`);
+    };
+    same('basisParent', b.parent);
+    same('basisVariable', b.variable);
+    same('basisExponent', b.exponent);
+    same('basisStarts', b.starts);
+    this.clear();
+    this.moments.set(moments);
+    this.centres.set(centres);
+    this.radii.set(radii);
+    this.scales.set(scales);
+    this.tokens.set(tokens);
   }
 
   /**
@@ -227,6 +258,39 @@ export class MomentExpansions {
     return out;
   }
 
+  /**
+   * The expansion's tokens merged into one weighted token at their key mean μ: log-scaled sums
+   * (m = <q,μ>τ, z = n, n = Σ v_i). By Jensen, n·e^{<q,μ>τ} ≤ Σ_i e^{<q,k_i>τ}, so this never
+   * over-weights the expansion; its output is the mean value, a convex combination of the values.
+   * It is the fallback when the expansion's certificate fails (needs degree ≥ 1 for μ; at degree 0
+   * the centre stands in for μ).
+   * @param e - Expansion index.
+   * @param query - The query.
+   * @param tau - Logit scale τ.
+   * @param out - Receives the sums.
+   * @returns `out`.
+   */
+  meanSums(e: number, query: Float32Array, tau: number, out: KernelSums): KernelSums {
+    const d = this.basis.dim;
+    const w = this.width;
+    const base = e * this.basis.size * w;
+    const n = this.tokens[e]!;
+    const m = this.moments;
+    const c = this.centres;
+    let logit = 0;
+    // Degree-1 key features are x_j = (k_j − c_j)/S with 1/α! = 1, so column 0 of monomial 1 + j
+    // is Σ_i (k_ij − c_j)/S.
+    const shift = this.basis.degree >= 1 && n > 0 ? this.scales[e]! / n : 0;
+    for (let j = 0; j < d; j++) {
+      const mu = c[e * d + j]! + (shift === 0 ? 0 : shift * m[base + (1 + j) * w]!);
+      logit += query[j]! * mu;
+    }
+    out.m = n > 0 ? tau * logit : -Infinity;
+    out.z = n;
+    for (let j = 0; j < this.valueDim; j++) out.n[j] = m[base + j + 1]!;
+    return out;
+  }
+
   /** Empties every expansion (centres are kept; callers set them again). */
   clear(): void {
     this.moments.fill(0);
@@ -238,7 +302,27 @@ export class MomentExpansions {
 }
 
 /**
- * Bytes a {@link MomentExpansions} of these sizes holds (state, scratch and basis tables), without
+ * Bytes of the state of `count` expansions ({@link MomentExpansions.state}): moments, centres,
+ * radii, scales, token counts and the basis tables, without allocating them.
+ *
+ * @param d - Key dimension.
+ * @param s - Value dimension.
+ * @param g - Degree.
+ * @param count - Number of expansions.
+ * @returns The byte count (a float, so that huge sizes compare instead of overflowing).
+ * @example
+ * ```ts
+ * import { expansionStateBytes } from '@kv/polynomial';
+ * expansionStateBytes(64, 64, 1, 1); // 65·65·8 moments + centre, radii, scales, tokens + tables
+ * ```
+ */
+export function expansionStateBytes(d: number, s: number, g: number, count: number): number {
+  const size = monomialCount(d, g);
+  return count * size * (s + 1) * 8 + count * d * 8 + 3 * count * 8 + size * 7 + (g + 2) * 4;
+}
+
+/**
+ * Bytes a {@link MomentExpansions} of these sizes allocates (state, scratch and basis tables), without
  * allocating it: used to refuse configurations above the memory limit before building them.
  *
  * @param d - Key dimension.

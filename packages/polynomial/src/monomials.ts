@@ -135,14 +135,6 @@ export class MonomialBasis {
   get tableBytes(): number {
     return this.parent.byteLength + this.variable.byteLength + this.exponent.byteLength + this.starts.byteLength;
   }
-
-  /**
-   * The tables, for byte accounting.
-   * @returns The typed arrays this basis holds.
-   */
-  buffers(): ArrayBufferView[] {
-    return [this.parent, this.variable, this.exponent, this.starts];
-  }
 }
 
 /**

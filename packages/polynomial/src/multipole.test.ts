@@ -52,7 +52,7 @@ describe('multipole guarantee', () => {
           seed: fc.integer({ min: 0, max: 1e6 }),
         }),
         ({ d, s, p, cells, clusters, radius, qNorm, seed }) => {
-          const { cache, whole, cells: exactCells } = build(d, s, { degree: p, cells, radius }, 80, seed, clusters, 0.5);
+          const { cache, whole, cells: exactCells } = build(d, s, { degree: p, cells, radius, threshold: 1e300 }, 80, seed, clusters, 0.5);
           const rng = new Rng(seed + 1);
           const out = createKernelSums(s);
           const cellOut = createKernelSums(s);
@@ -86,7 +86,7 @@ describe('multipole guarantee', () => {
   it('becomes exact (to Float64 rounding) as the degree p grows', () => {
     const errors: number[] = [];
     for (const p of [0, 2, 4, 6, 8, 10, 12, 16, 20]) {
-      const { cache, whole } = build(3, 2, { degree: p, cells: 4, radius: 0.8 }, 120, 77, 4, 0.6);
+      const { cache, whole } = build(3, 2, { degree: p, cells: 4, radius: 0.8, threshold: 1e300 }, 120, 77, 4, 0.6);
       const q = onSphere(new Rng(78), 3, 2);
       const out = createKernelSums(2);
       cache.sums(q, out);
@@ -112,7 +112,7 @@ describe('multipole guarantee', () => {
   });
 
   it('degrades as documented when a cell grows, and strict mode refuses instead', () => {
-    const loose = multipole(2, 1, { degree: 2, cells: 1, radius: 0.1 });
+    const loose = multipole(2, 1, { degree: 2, cells: 1, radius: 0.1, threshold: 1e300 });
     const strict = multipole(2, 1, { degree: 2, cells: 1, radius: 0.1, strict: true, rho: 0.5 });
     const rng = new Rng(3);
     for (let t = 0; t < 20; t++) {
@@ -127,6 +127,7 @@ describe('multipole guarantee', () => {
     expect(() => multipole(2, 1, { strict: true })).toThrow(InvalidParamsError);
     expect(() => multipole(2, 1, { degree: 3 })).toThrow(InvalidParamsError);
     expect(() => multipole(64, 64, { degree: 4, cells: 16 })).toThrow(InvalidParamsError);
+    expect(multipole(64, 64, {}).degree).toBe(2); // the default degree 4 is lowered to what fits maxBytes
     expect(() => loose.cellSums(5, q, createKernelSums(1))).toThrow(InvalidParamsError);
   });
 

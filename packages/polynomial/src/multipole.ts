@@ -2,7 +2,9 @@ import {
   AssumptionViolatedError,
   BaseHeadCache,
   booleanParam,
-  checkVector,
+  type ByteCost,
+  type CacheState,
+  checkFloat32Vector,
   clearSums,
   createKernelSums,
   DimensionMismatchError,
@@ -15,11 +17,12 @@ import {
   type ParamInfo,
   type PolicyDefinition,
   type PolicySpec,
+  type StateReader,
 } from '@kv/core';
 import { outputBound, roundingBound, taylorRemainderBound } from './bounds.js';
 import { ErrorCertificate } from './certificate.js';
-import { checkBudgetHolds, checkMemoryLimit, DEFAULT_MAX_BYTES, maxBytesParam, tokenEquivalents } from './memory.js';
-import { expansionBytes, MomentExpansions } from './moments.js';
+import { checkMemoryLimit, DEFAULT_MAX_BYTES, formatBytes, maxBytesParam, requireSummaryFits, summaryLimit, tokenEquivalents } from './memory.js';
+import { expansionBytes, expansionStateBytes, MomentExpansions } from './moments.js';
 import { MAX_DEGREE, monomialCount, MonomialBasis } from './monomials.js';
 
 /**
@@ -33,11 +36,12 @@ import { MAX_DEGREE, monomialCount, MonomialBasis } from './monomials.js';
  * ```
  */
 export const multipoleParams: readonly ParamInfo[] = [
-  { name: 'degree', type: 'integer', default: 4, description: 'Expansion degree p per cell (even unless allowOdd).' },
-  { name: 'cells', type: 'integer', default: 16, description: 'Largest number of cells (each holds C(d+p,p)·(s+1) Float64 moments).' },
+  { name: 'degree', type: 'integer', default: 4, description: 'Expansion degree p per cell (even unless allowOdd); by default the largest even p ≤ 4 that fits the budget and maxBytes.' },
+  { name: 'cells', type: 'integer', default: 16, description: 'Largest number of cells (each holds C(d+p,p)·(s+1) Float64 moments); by default fewer when even degree 0 does not fit 16.' },
   { name: 'radius', type: 'number', default: 1, description: 'A key within this distance of the nearest centre joins its cell; else it opens a new cell while cells remain.' },
   { name: 'rho', type: 'number', description: 'Strict mode only: the largest allowed per-cell ||q||·R_c·τ.' },
-  { name: 'strict', type: 'boolean', default: false, description: 'Throw AssumptionViolatedError when a cell has ||q||·R_c·τ > rho (rho required).' },
+  { name: 'strict', type: 'boolean', default: false, description: 'Throw AssumptionViolatedError when a cell has ||q||·R_c·τ > rho (rho required) or Z is not positive, instead of falling back.' },
+  { name: 'threshold', type: 'number', default: 0.5, description: 'A cell whose bound is above this answers as its mean token (a counted fallback).' },
   { name: 'allowOdd', type: 'boolean', default: false, description: 'Accept an odd degree (a cell estimate may then be negative).' },
   maxBytesParam,
 ];
@@ -57,11 +61,20 @@ export const multipoleParams: readonly ParamInfo[] = [
  * per-cell bound; {@link MultipoleCache.cellBounds} holds each cell's bound for the last query and
  * {@link MultipoleCache.lastCertificate} the overall one. Small cells need a low degree even when
  * ||q|| is large, which is the point of the multipole form; when all cells are open and keys keep
- * arriving far away, R_c grows and so does the bound (documented degradation; `strict` throws
- * `AssumptionViolatedError` instead once ρ_c exceeds `rho`).
+ * arriving far away, R_c grows and so does the bound.
  *
- * **Memory**: cells × C(d+p, p) × (s+1) Float64 moments, allocated at construction, so `bytes` is
- * independent of the number of tokens; above `maxBytes` the configuration is refused.
+ * **Fallback**: a cell whose bound exceeds `threshold` (default 0.5, where the certificate's output
+ * bound passes the fallback's 2·max||v||) is answered as its tokens merged into one weighted token
+ * at their key mean (a Jensen lower bound of the cell's Z, output its mean value), and counted
+ * (`describe()`: `fallbacks` answers, `fallbackCells` in the last one); if rounding destroys the
+ * total Z every cell falls back. `strict` throws `AssumptionViolatedError` instead once ρ_c exceeds
+ * `rho`, or when Z is not positive.
+ *
+ * **Memory**: cells × C(d+p, p) × (s+1) Float64 moments, allocated at construction; `bytes` counts
+ * the cells opened so far (the state) and is at most the fixed size of all cells. The size is chosen
+ * once: an explicit configuration that does not fit the smallest bytes of the budget is refused
+ * with `InvalidBudgetError` naming the smallest budget that fits; by default the degree (then the
+ * number of cells) is lowered to fit. Arrays above `maxBytes` are refused with `InvalidParamsError`.
  * Cost per token: O(cells·d) to pick the cell plus O(C(d+p,p)·s); per query O(cells·C(d+p,p)·s).
  * @see L. Greengard and V. Rokhlin, "A fast algorithm for particle simulations", J. Comput. Phys. 1987.
  * @example
@@ -81,6 +94,10 @@ export class MultipoleCache extends BaseHeadCache {
   readonly joinRadius: number;
   /** Strict-mode limit on ρ_c (Infinity when not strict). */
   readonly rho: number;
+  /** Whether a failed certificate throws instead of falling back. */
+  readonly strict: boolean;
+  /** Cell bound above which the cell answers as its mean token. */
+  readonly threshold: number;
   /** The certificate of the last answer (overwritten by every query). */
   readonly lastCertificate = new ErrorCertificate();
   private readonly expansions: MomentExpansions;
@@ -90,12 +107,13 @@ export class MultipoleCache extends BaseHeadCache {
   private active = 0;
   private last = -1;
   private maxValueNorm = 0;
-  private storedConstant: number | undefined;
+  private fallbackCount = 0;
+  private lastFallbacks = 0;
 
   /**
-   * @param spec - A validated spec (`params`: degree, cells, radius, rho, strict, allowOdd, maxBytes).
+   * @param spec - A validated spec (`params`: degree, cells, radius, rho, strict, threshold, allowOdd, maxBytes).
    * @throws `InvalidParamsError` on a bad parameter or arrays beyond `maxBytes`.
-   * @throws `InvalidBudgetError` when a budget is smaller than the fixed summary size.
+   * @throws `InvalidBudgetError` when the budget cannot hold the configuration (naming the smallest that fits).
    */
   constructor(spec: PolicySpec) {
     super(spec);
@@ -103,39 +121,54 @@ export class MultipoleCache extends BaseHeadCache {
     const d = this.keyDim;
     const s = this.valueDim;
     const allowOdd = booleanParam(p, 'allowOdd', false);
-    this.degree = integerParam(p, 'degree', { default: 4, min: 0, max: MAX_DEGREE });
-    if (this.degree % 2 === 1 && !allowOdd) {
-      throw new InvalidParamsError(`parameter "degree" is ${this.degree}: odd degrees can make a cell's Z negative; use an even degree or set allowOdd`);
-    }
-    this.maxCells = integerParam(p, 'cells', { default: 16, min: 1, max: 1 << 16 });
-    this.joinRadius = numberParam(p, 'radius', { default: 1, min: 0 });
-    const strict = booleanParam(p, 'strict', false);
-    if (strict && p?.['rho'] === undefined) throw new InvalidParamsError('multipole: strict mode needs the parameter "rho"');
-    this.rho = strict ? numberParam(p, 'rho', { min: Number.MIN_VALUE }) : Infinity;
-    if (!strict && p?.['rho'] !== undefined) numberParam(p, 'rho', { min: Number.MIN_VALUE });
     const maxBytes = integerParam(p, 'maxBytes', { default: DEFAULT_MAX_BYTES, min: 1 });
-    const g = this.degree;
+    const limit = summaryLimit(spec, maxBytes);
+    let cells = integerParam(p, 'cells', { default: 16, min: 1, max: 1 << 16 });
+    let g: number;
+    if (p?.['degree'] !== undefined) {
+      g = integerParam(p, 'degree', { min: 0, max: MAX_DEGREE });
+      if (g % 2 === 1 && !allowOdd) {
+        throw new InvalidParamsError(`parameter "degree" is ${g}: odd degrees can make a cell's Z negative; use an even degree or set allowOdd`);
+      }
+    } else {
+      g = 4;
+      while (g > 0 && expansionStateBytes(d, s, g, cells) > limit) g -= 2;
+      if (p?.['cells'] === undefined && expansionStateBytes(d, s, 0, cells) > limit) {
+        const perCell = expansionStateBytes(d, s, 0, 1) - expansionStateBytes(d, s, 0, 0);
+        cells = Math.max(1, Math.floor((limit - expansionStateBytes(d, s, 0, 0)) / perCell));
+      }
+    }
+    this.degree = g;
+    this.maxCells = cells;
+    this.joinRadius = numberParam(p, 'radius', { default: 1, min: 0 });
+    this.strict = booleanParam(p, 'strict', false);
+    if (this.strict && p?.['rho'] === undefined) throw new InvalidParamsError('multipole: strict mode needs the parameter "rho"');
+    this.rho = this.strict ? numberParam(p, 'rho', { min: Number.MIN_VALUE }) : Infinity;
+    if (!this.strict && p?.['rho'] !== undefined) numberParam(p, 'rho', { min: Number.MIN_VALUE });
+    this.threshold = numberParam(p, 'threshold', { default: 0.5, min: 0 });
     const size = monomialCount(d, g);
-    const extra = size * 8 + this.maxCells * 8;
-    const bytes = expansionBytes(d, s, g, this.maxCells) + extra;
+    const allocated = expansionBytes(d, s, g, this.maxCells) + size * 8 + this.maxCells * 8;
     checkMemoryLimit(
       'multipole',
-      bytes,
+      allocated,
       maxBytes,
       `${this.maxCells} cells × C(${d}+${g}, ${g}) = ${size} monomials × (s+1 = ${s + 1}) Float64 moments; lower the degree or the number of cells, or raise maxBytes`,
     );
-    checkBudgetHolds(spec, tokenEquivalents(bytes, d, s), `lower the degree (now ${g}) or the number of cells (now ${this.maxCells})`);
+    requireSummaryFits(spec, expansionStateBytes(d, s, g, this.maxCells));
     this.expansions = new MomentExpansions(new MonomialBasis(d, g), this.maxCells, s);
     this.psi = new Float64Array(size);
     this.bounds = new Float64Array(this.maxCells);
     this.part = createKernelSums(s);
   }
 
-  /** Token-equivalents of the held bytes (constant). */
+  /** Token-equivalents of the held bytes. */
   get stored(): number {
-    if (this.seen === 0) return 0;
-    // The arrays are allocated once, so the size is computed once.
-    return (this.storedConstant ??= tokenEquivalents(this.bytes, this.keyDim, this.valueDim));
+    return this.seen === 0 ? 0 : tokenEquivalents(this.bytes, this.keyDim, this.valueDim);
+  }
+
+  /** The opened cells' moments, centres, radii, scales and counts, and the basis tables. */
+  override get bytes(): number {
+    return expansionStateBytes(this.keyDim, this.valueDim, this.degree, this.active);
   }
 
   /** Cells opened so far. */
@@ -153,6 +186,16 @@ export class MultipoleCache extends BaseHeadCache {
     return this.bounds.subarray(0, this.active);
   }
 
+  /** Answers in which at least one cell fell back to its mean token, so far. */
+  get fallbacks(): number {
+    return this.fallbackCount;
+  }
+
+  /** Cells that fell back in the last answer. */
+  get lastFallbackCells(): number {
+    return this.lastFallbacks;
+  }
+
   /**
    * Radius R_c = max ||k − c|| of a cell.
    * @param cell - Cell index (< cellCount).
@@ -160,14 +203,6 @@ export class MultipoleCache extends BaseHeadCache {
    */
   cellRadius(cell: number): number {
     return this.expansions.radii[cell]!;
-  }
-
-  /**
-   * The held arrays: all cells' moments, centres, radii, scratch and basis tables.
-   * @returns The arrays.
-   */
-  buffers(): readonly ArrayBufferView[] {
-    return [...this.expansions.buffers(), this.psi, this.bounds];
   }
 
   /**
@@ -183,16 +218,16 @@ export class MultipoleCache extends BaseHeadCache {
   }
 
   /**
-   * The estimate of one cell's kernel sums (for inspection and tests).
+   * The degree-p estimate of one cell's kernel sums (for inspection and tests).
    * @param cell - Cell index (< cellCount).
    * @param query - Query of length d.
    * @param out - Receives the cell's sums.
    * @returns `out`.
-   * @throws `DimensionMismatchError` or `NonFiniteInputError` on a bad query;
+   * @throws `DimensionMismatchError`, `NonFiniteInputError` or `InvalidInputError` on a bad query;
    *   `InvalidParamsError` on a cell index out of range.
    */
   cellSums(cell: number, query: Float32Array, out: KernelSums): KernelSums {
-    checkVector('query', query, this.keyDim);
+    checkFloat32Vector('query', query, this.keyDim);
     if (out.n.length !== this.valueDim) throw new DimensionMismatchError('sums.n', out.n.length, this.valueDim);
     if (!Number.isInteger(cell) || cell < 0 || cell >= this.active) {
       throw new InvalidParamsError(`cell is ${cell}, expected an integer in [0, ${this.active})`);
@@ -200,6 +235,38 @@ export class MultipoleCache extends BaseHeadCache {
     const e = this.expansions;
     const qn = e.queryFeatures(query, this.psi);
     return e.evaluate(cell, query, qn, this.psi, this.tau, out);
+  }
+
+  protected override byteCost(): ByteCost {
+    return { fixed: expansionStateBytes(this.keyDim, this.valueDim, this.degree, this.maxCells), perRow: 0 };
+  }
+
+  protected saveState(): CacheState {
+    return {
+      scalars: { active: this.active, last: this.last, maxValueNorm: this.maxValueNorm, fallbacks: this.fallbackCount },
+      arrays: {},
+      parts: { cells: this.expansions.state(this.active) },
+    };
+  }
+
+  protected restoreState(r: StateReader): void {
+    const active = r.integer('active', 0, this.maxCells);
+    const last = r.integer('last', -1, active - 1);
+    const maxValueNorm = r.number('maxValueNorm');
+    const fallbacks = r.integer('fallbacks', 0, Number.MAX_SAFE_INTEGER);
+    this.expansions.loadState(r.part('cells'), active);
+    this.active = active;
+    this.last = last;
+    this.maxValueNorm = maxValueNorm;
+    this.fallbackCount = fallbacks;
+  }
+
+  protected override describeSummary(): string {
+    return `multipole: ${this.active}/${this.maxCells} cells of degree ${this.degree} (${formatBytes(this.bytes)}), ${this.fallbackCount} answers with fallback cells`;
+  }
+
+  protected override describeStats(): Record<string, number | string | boolean> {
+    return { degree: this.degree, cells: this.active, maxCells: this.maxCells, fallbacks: this.fallbackCount, fallbackCells: this.lastFallbacks };
   }
 
   protected onAppend(key: Float32Array, value: Float32Array): void {
@@ -250,31 +317,52 @@ export class MultipoleCache extends BaseHeadCache {
     let worstTrunc = 0;
     let worstRound = 0;
     let worst = 0;
+    let fellBack = 0;
     for (let c = 0; c < this.active; c++) {
-      e.evaluate(c, query, qn, this.psi, this.tau, this.part);
-      mergeSums(out, this.part);
       const rho = qn * e.radii[c]! * this.tau;
       const trunc = taylorRemainderBound(rho, g);
       const round = roundingBound(e.tokens[c]!, e.basis.size, g, rho);
       this.bounds[c] = trunc + round;
-      if (trunc > worstTrunc) worstTrunc = trunc;
-      if (round > worstRound) worstRound = round;
-      if (trunc + round > worst) worst = trunc + round;
+      if (!this.strict && trunc + round > this.threshold) {
+        e.meanSums(c, query, this.tau, this.part);
+        fellBack++;
+      } else {
+        e.evaluate(c, query, qn, this.psi, this.tau, this.part);
+        if (trunc > worstTrunc) worstTrunc = trunc;
+        if (round > worstRound) worstRound = round;
+        if (trunc + round > worst) worst = trunc + round;
+      }
+      mergeSums(out, this.part);
     }
     if (!(out.z > 0) || !Number.isFinite(out.z)) {
-      throw new AssumptionViolatedError(
-        `multipole: the degree-${g} estimate of Z is ${out.z} (largest ρ_c = ${worstRho.toPrecision(4)}); lower the radius or raise the degree`,
-      );
+      if (this.strict) {
+        throw new AssumptionViolatedError(
+          `multipole: the degree-${g} estimate of Z is ${out.z} (largest ρ_c = ${worstRho.toPrecision(4)}); lower the radius or raise the degree`,
+        );
+      }
+      clearSums(out);
+      for (let c = 0; c < this.active; c++) mergeSums(out, e.meanSums(c, query, this.tau, this.part));
+      fellBack = this.active;
     }
+    this.lastFallbacks = fellBack;
     const cert = this.lastCertificate;
     cert.exact = false;
     cert.degree = g;
     cert.rho = worstRho;
-    cert.truncation = worstTrunc;
-    cert.rounding = worstRound;
-    cert.relative = worst;
     cert.maxValueNorm = this.maxValueNorm;
-    cert.output = outputBound(worst, this.maxValueNorm);
+    if (fellBack > 0) {
+      this.fallbackCount++;
+      cert.fallback = true;
+      cert.truncation = cert.rounding = cert.relative = Infinity;
+      // Mean cells answer convex combinations of the values; expanded ones are within their bound of one.
+      cert.output = this.maxValueNorm * (2 + outputBound(worst, 1));
+    } else {
+      cert.fallback = false;
+      cert.truncation = worstTrunc;
+      cert.rounding = worstRound;
+      cert.relative = worst;
+      cert.output = outputBound(worst, this.maxValueNorm);
+    }
     return out;
   }
 
@@ -284,9 +372,9 @@ export class MultipoleCache extends BaseHeadCache {
     this.active = 0;
     this.last = -1;
     this.maxValueNorm = 0;
-    const cert = this.lastCertificate;
-    cert.exact = false;
-    cert.rho = cert.truncation = cert.rounding = cert.relative = cert.output = cert.maxValueNorm = 0;
+    this.fallbackCount = 0;
+    this.lastFallbacks = 0;
+    this.lastCertificate.clear();
   }
 }
 
@@ -302,7 +390,7 @@ export class MultipoleCache extends BaseHeadCache {
  */
 export const multipolePolicy: PolicyDefinition = {
   name: 'multipole',
-  summary: 'Online key cells with degree-p moments about each centre (fixed size); per-cell relative error ≤ (||q||R_cτ)^{p+1}e^{||q||R_cτ}/(p+1)!.',
+  summary: 'Online key cells with degree-p moments about each centre (fixed size, sized to the budget); per-cell relative error ≤ (||q||R_cτ)^{p+1}e^{||q||R_cτ}/(p+1)!, counted mean-token fallback beyond the threshold.',
   params: multipoleParams,
   budget: 'optional',
   create: (spec) => new MultipoleCache(spec),

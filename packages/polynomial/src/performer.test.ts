@@ -79,7 +79,7 @@ describe('performer cache', () => {
       const n0: number[] = [];
       const out = createKernelSums(s);
       for (let seed = 0; seed < trials; seed++) {
-        const cache = performer(d, s, seed, { features: 8, orthogonal }, tau);
+        const cache = performer(d, s, seed, { features: 8, orthogonal, strict: true }, tau);
         keys.forEach((k, i) => cache.append(k, values[i]!));
         cache.sums(q, out);
         expect(out.z).toBeGreaterThan(0);
@@ -109,7 +109,7 @@ describe('performer cache', () => {
       let total = 0;
       const out = createKernelSums(s);
       for (let seed = 0; seed < 10; seed++) {
-        const cache = performer(d, s, seed, { features: m });
+        const cache = performer(d, s, seed, { features: m, strict: true });
         keys.forEach((k, i) => cache.append(k, values[i]!));
         total += sumsError(cache.sums(q, out), want).output;
       }

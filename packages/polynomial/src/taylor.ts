@@ -2,6 +2,8 @@ import {
   AssumptionViolatedError,
   BaseHeadCache,
   booleanParam,
+  type ByteCost,
+  type CacheState,
   integerParam,
   InvalidParamsError,
   type KernelSums,
@@ -11,11 +13,12 @@ import {
   type PolicyDefinition,
   type PolicySpec,
   SlotStore,
+  type StateReader,
 } from '@kv/core';
 import { outputBound, roundingBound, taylorDegreeFor, taylorRemainderBound } from './bounds.js';
 import { ErrorCertificate } from './certificate.js';
-import { checkBudgetHolds, checkMemoryLimit, DEFAULT_MAX_BYTES, maxBytesParam, tokenEquivalents } from './memory.js';
-import { expansionBytes, MomentExpansions } from './moments.js';
+import { checkMemoryLimit, DEFAULT_MAX_BYTES, formatBytes, maxBytesParam, requireSummaryFits, summaryLimit, tokenEquivalents } from './memory.js';
+import { expansionBytes, expansionStateBytes, MomentExpansions } from './moments.js';
 import { MAX_DEGREE, monomialCount, MonomialBasis } from './monomials.js';
 
 /**
@@ -29,19 +32,19 @@ import { MAX_DEGREE, monomialCount, MonomialBasis } from './monomials.js';
  * ```
  */
 export const taylorParams: readonly ParamInfo[] = [
-  { name: 'degree', type: 'integer', description: 'Taylor degree g (even unless allowOdd); default: taylorDegreeFor(rho, eps).' },
+  { name: 'degree', type: 'integer', description: 'Taylor degree g (even unless allowOdd); default: taylorDegreeFor(rho, eps), lowered to the largest that fits the budget and maxBytes.' },
   { name: 'rho', type: 'number', default: 1, description: 'Assumed logit radius ||q||·||k − c||·τ: picks the degree and is the strict-mode limit.' },
   { name: 'eps', type: 'number', default: 1e-3, description: 'Target relative error of Z and N terms when the degree is derived from rho.' },
   { name: 'allowOdd', type: 'boolean', default: false, description: 'Accept an odd degree (the truncated series may then be negative).' },
-  { name: 'warmup', type: 'integer', default: 32, description: 'Tokens kept exactly whose key mean becomes the fixed centre (0: centre at the origin).' },
-  { name: 'strict', type: 'boolean', default: false, description: 'Throw AssumptionViolatedError when a query has ||q||·max||k − c||·τ > rho.' },
+  { name: 'warmup', type: 'integer', default: 32, description: 'Tokens kept exactly whose key mean becomes the fixed centre (0: centre at the origin); fewer when the budget holds fewer.' },
+  { name: 'strict', type: 'boolean', default: false, description: 'Throw AssumptionViolatedError when a query has ||q||·max||k − c||·τ > rho or Z is not positive, instead of falling back.' },
+  { name: 'threshold', type: 'number', default: 0.5, description: 'A certificate above this answers from the mean-token fallback (counted); 0.5 is where its bound 2·max||v|| beats the certificate\'s.' },
   maxBytesParam,
 ];
 
-/** The degree of a spec: given, or derived from (rho, eps); odd degrees need allowOdd. */
-function readDegree(spec: PolicySpec, rho: number, eps: number, allowOdd: boolean): number {
-  const given = spec.params?.['degree'];
-  if (given === undefined) return taylorDegreeFor(rho, eps, { even: !allowOdd, maxDegree: MAX_DEGREE });
+/** Whether a spec gives the degree explicitly; an odd one needs allowOdd. */
+function givenDegree(spec: PolicySpec, allowOdd: boolean): number | undefined {
+  if (spec.params?.['degree'] === undefined) return undefined;
   const g = integerParam(spec.params, 'degree', { min: 0, max: MAX_DEGREE });
   if (g % 2 === 1 && !allowOdd) {
     throw new InvalidParamsError(
@@ -52,11 +55,11 @@ function readDegree(spec: PolicySpec, rho: number, eps: number, allowOdd: boolea
   return g;
 }
 
-/** The largest degree (of the same parity step) whose arrays fit in maxBytes, for error hints. */
-function largestFittingDegree(d: number, s: number, count: number, maxBytes: number, extraPerMonomial: number, extra: number, step: number): number {
+/** The largest degree ≤ `cap` (same parity step) whose state fits `limit` bytes (−1 if none). */
+function largestFittingDegree(d: number, s: number, cap: number, limit: number, step: number): number {
   let best = -1;
-  for (let g = 0; g <= MAX_DEGREE; g += step) {
-    if (expansionBytes(d, s, g, count) + monomialCount(d, g) * extraPerMonomial + extra > maxBytes) break;
+  for (let g = 0; g <= cap; g += step) {
+    if (expansionStateBytes(d, s, g, 1) > limit) break;
     best = g;
   }
   return best;
@@ -82,17 +85,22 @@ function largestFittingDegree(d: number, s: number, count: number, maxBytes: num
  * If every key satisfies ||q||·||k − c||·τ ≤ `rho`, r ≤ taylorRemainderBound(rho, g) + rounding.
  * When keys have ||k|| ≤ r₀ then ||k − c|| ≤ 2r₀, so ρ ≤ 2·||q||·r₀·τ.
  *
- * **Outside the assumption** (large ρ) the answer degrades smoothly and the certificate grows like
- * ρ^{g+1}e^{ρ}/(g+1)! (it passes 1 and then bounds nothing); with `strict: true` a query whose ρ
- * exceeds `rho` throws `AssumptionViolatedError` instead. Even g keeps the denominator
- * positive (T_g(x) > 0 for every real x when g is even); if rounding ever destroys it (only when
- * the certificate is already ≥ 1) the query throws `AssumptionViolatedError`.
+ * **Outside the assumption** (large ρ) the certificate grows like ρ^{g+1}e^{ρ}/(g+1)! and passes
+ * `threshold` (default 0.5, where the certificate's output bound 2r·max||v||/(1 − r) exceeds the
+ * fallback's 2·max||v||): the answer then comes from the **fallback**, the tokens merged into one
+ * weighted token at their key mean ({@link MomentExpansions.meanSums}: a Jensen lower bound on Z,
+ * output the mean value), marked in the certificate and counted in `describe()` (`fallbacks`). So
+ * a query never gets an unbounded answer without a sign. Even g keeps the exact-arithmetic
+ * denominator positive; a Z destroyed by rounding also falls back. With `strict: true` a query
+ * whose ρ exceeds `rho`, or whose Z is not positive, throws `AssumptionViolatedError` instead.
  *
- * **Memory.** C(d+g, g)·(s+1) Float64 moments, plus a C(d+g, g) feature scratch and 7-byte-per-
- * monomial index tables; `bytes` counts all of them and `stored` = ceil(bytes/(4(d+s))) is constant
- * once the warm-up is folded. Configurations above `maxBytes` are refused with
- * `InvalidParamsError`; a token budget smaller than `stored` is refused with
- * `InvalidBudgetError` (the degree is never silently lowered to fit a budget).
+ * **Memory.** C(d+g, g)·(s+1) Float64 moments, the centre, and 7-byte-per-monomial index tables,
+ * plus the warm-up rows until the centre is fixed: `bytes` is exactly these (the state), and
+ * `stored` = ceil(bytes/(4(d+s))). The size is chosen once: an explicit degree is refused with
+ * `InvalidBudgetError` (naming the smallest budget that fits) when it does not fit the smallest
+ * bytes the budget gives; a derived degree is lowered to the largest that fits (and the warm-up
+ * shortened), and only a budget below the degree-0 state is refused. Arrays above `maxBytes` are
+ * refused with `InvalidParamsError`.
  * Cost per token: O(C(d+g, g)·s) for append and for a query.
  * @see Alman & Song, "Fast Attention Requires Bounded Entries", NeurIPS 2023 (arXiv 2302.13214).
  * @see Aggarwal & Alman, "Optimal-Degree Polynomial Approximations for Exponentials and Gaussian
@@ -114,23 +122,25 @@ export class TaylorCache extends BaseHeadCache {
   readonly degree: number;
   /** The assumed logit radius (used for the degree and by strict mode). */
   readonly rho: number;
-  /** Whether queries beyond `rho` throw. */
+  /** Whether queries beyond `rho` (or with Z ≤ 0) throw instead of falling back. */
   readonly strict: boolean;
+  /** Certificate above which an answer falls back to the mean token. */
+  readonly threshold: number;
   /** Warm-up length (tokens kept exactly before the centre is fixed). */
   readonly warmup: number;
   /** The certificate of the last answer (overwritten by every query). */
   readonly lastCertificate = new ErrorCertificate();
   private readonly expansion: MomentExpansions;
   private readonly psi: Float64Array;
-  private warm: SlotStore | null;
+  private readonly warmRows: SlotStore;
+  private centredNow: boolean;
   private maxValueNorm = 0;
-  private storedWarm: number | undefined;
-  private storedFolded: number | undefined;
+  private fallbackCount = 0;
 
   /**
-   * @param spec - A validated spec (`params`: degree, rho, eps, allowOdd, warmup, strict, maxBytes).
+   * @param spec - A validated spec (`params`: degree, rho, eps, allowOdd, warmup, strict, threshold, maxBytes).
    * @throws `InvalidParamsError` on a bad parameter or arrays beyond `maxBytes`.
-   * @throws `InvalidBudgetError` when a budget is smaller than the fixed summary size.
+   * @throws `InvalidBudgetError` when the budget holds no degree (or not the given one), naming the smallest that fits.
    */
   constructor(spec: PolicySpec) {
     super(spec);
@@ -141,34 +151,45 @@ export class TaylorCache extends BaseHeadCache {
     const eps = numberParam(p, 'eps', { default: 1e-3, min: Number.MIN_VALUE, max: 0.999999 });
     const allowOdd = booleanParam(p, 'allowOdd', false);
     this.strict = booleanParam(p, 'strict', false);
-    this.warmup = integerParam(p, 'warmup', { default: 32, min: 0, max: 1 << 20 });
+    this.threshold = numberParam(p, 'threshold', { default: 0.5, min: 0 });
+    const warmup = integerParam(p, 'warmup', { default: 32, min: 0, max: 1 << 20 });
     const maxBytes = integerParam(p, 'maxBytes', { default: DEFAULT_MAX_BYTES, min: 1 });
-    this.degree = readDegree(spec, this.rho, eps, allowOdd);
-    const g = this.degree;
-    const warmBytes = this.warmup * (4 * (d + s) + 4);
+    const limit = summaryLimit(spec, maxBytes);
+    const given = givenDegree(spec, allowOdd);
+    const step = allowOdd ? 1 : 2;
+    const wanted = given ?? taylorDegreeFor(this.rho, eps, { even: !allowOdd, maxDegree: MAX_DEGREE });
+    const g = given ?? Math.max(0, largestFittingDegree(d, s, wanted, limit, step));
+    this.degree = g;
     const size = monomialCount(d, g);
-    const bytes = expansionBytes(d, s, g, 1) + size * 8 + warmBytes;
-    const best = largestFittingDegree(d, s, 1, maxBytes, 8, warmBytes, allowOdd ? 1 : 2);
+    const allocated = expansionBytes(d, s, g, 1) + size * 8;
+    const best = largestFittingDegree(d, s, MAX_DEGREE, maxBytes, step);
     checkMemoryLimit(
       'taylor',
-      bytes,
+      allocated,
       maxBytes,
       `C(${d}+${g}, ${g}) = ${size} monomials × (s+1 = ${s + 1}) Float64 moments; ` +
         (best >= 0 ? `the largest degree that fits is ${best}` : 'no degree fits') +
         ', or raise maxBytes',
     );
-    checkBudgetHolds(spec, tokenEquivalents(bytes, d, s), `lower the degree (now ${g})`);
+    const momentBytes = expansionStateBytes(d, s, g, 1);
+    // Warm-up rows are float32 keys and values (positions are not needed).
+    const rowBytes = 4 * (d + s);
+    this.warmup = Math.max(0, Math.min(warmup, Math.floor((limit - momentBytes) / rowBytes)));
+    this.warmRows = new SlotStore(d, s, { maxSlots: Math.max(this.warmup, 1), initialSlots: 0, positions: false });
+    requireSummaryFits(spec, momentBytes + this.warmup * rowBytes);
     this.expansion = new MomentExpansions(new MonomialBasis(d, g), 1, s);
     this.psi = new Float64Array(size);
-    this.warm = this.warmup > 0 ? new SlotStore(d, s, { maxSlots: this.warmup, initialSlots: this.warmup }) : null;
+    this.centredNow = this.warmup === 0;
   }
 
   /** Token-equivalents of the held bytes, ceil(bytes / (4·(d+s))). */
   get stored(): number {
-    if (this.seen === 0) return 0;
-    // Cached per phase (warm-up rows held or released): the arrays never change size otherwise.
-    if (this.warm !== null) return (this.storedWarm ??= tokenEquivalents(this.bytes, this.keyDim, this.valueDim));
-    return (this.storedFolded ??= tokenEquivalents(this.bytes, this.keyDim, this.valueDim));
+    return this.seen === 0 ? 0 : tokenEquivalents(this.bytes, this.keyDim, this.valueDim);
+  }
+
+  /** Moments, centre and tables, plus the warm-up rows until the centre is fixed. */
+  override get bytes(): number {
+    return expansionStateBytes(this.keyDim, this.valueDim, this.degree, 1) + (this.centredNow ? 0 : this.warmRows.heldBytes);
   }
 
   /** Number of monomials C(d+g, g). */
@@ -183,7 +204,12 @@ export class TaylorCache extends BaseHeadCache {
 
   /** Whether the centre is fixed (the warm-up is over). */
   get centred(): boolean {
-    return this.warm === null;
+    return this.centredNow;
+  }
+
+  /** Answers that came from the mean-token fallback so far. */
+  get fallbacks(): number {
+    return this.fallbackCount;
   }
 
   /**
@@ -192,16 +218,6 @@ export class TaylorCache extends BaseHeadCache {
    */
   centre(): Float64Array {
     return this.expansion.centres.slice();
-  }
-
-  /**
-   * The held arrays: moments, centre, scratch, basis tables and, during the warm-up, the exact rows.
-   * @returns The arrays.
-   */
-  buffers(): readonly ArrayBufferView[] {
-    const b = [...this.expansion.buffers(), this.psi];
-    if (this.warm) b.push(...this.warm.buffers());
-    return b;
   }
 
   /**
@@ -216,24 +232,62 @@ export class TaylorCache extends BaseHeadCache {
     return this.lastCertificate;
   }
 
-  protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
-    this.addToken(key, 0, value, 0, position);
+  protected override byteCost(): ByteCost {
+    return { fixed: expansionStateBytes(this.keyDim, this.valueDim, this.degree, 1) + this.warmup * this.warmRows.perRowBytes, perRow: 0 };
   }
 
-  protected override onPrefill(keys: Float32Array, values: Float32Array, count: number, firstPosition: number): void {
-    for (let i = 0; i < count; i++) this.addToken(keys, i * this.keyDim, values, i * this.valueDim, firstPosition + i);
+  protected saveState(): CacheState {
+    const parts: Record<string, CacheState> = { moments: this.expansion.state() };
+    if (!this.centredNow) parts['warm'] = this.warmRows.state();
+    return {
+      scalars: { centred: this.centredNow, maxValueNorm: this.maxValueNorm, fallbacks: this.fallbackCount },
+      arrays: {},
+      parts,
+    };
+  }
+
+  protected restoreState(r: StateReader): void {
+    const centred = r.boolean('centred');
+    if (!centred && this.warmup === 0) r.refuse('a cache without warm-up is always centred');
+    const maxValueNorm = r.number('maxValueNorm');
+    const fallbacks = r.integer('fallbacks', 0, Number.MAX_SAFE_INTEGER);
+    this.expansion.loadState(r.part('moments'), 1);
+    if (!centred) {
+      this.warmRows.loadState(r.part('warm'));
+      if (this.warmRows.count >= this.warmup) r.refuse(`the warm-up holds ${this.warmRows.count} rows, expected fewer than ${this.warmup}`);
+    }
+    this.centredNow = centred;
+    this.maxValueNorm = maxValueNorm;
+    this.fallbackCount = fallbacks;
+  }
+
+  protected override describeSummary(): string {
+    const phase = this.centredNow ? `centred, radius ${this.radius.toPrecision(3)}` : `warm-up ${this.warmRows.count}/${this.warmup} exact`;
+    return `taylor: degree ${this.degree} (${this.monomials} monomials, ${formatBytes(this.bytes)}), ${phase}, ${this.fallbackCount} fallback answers`;
+  }
+
+  protected override describeStats(): Record<string, number | string | boolean> {
+    return { degree: this.degree, monomials: this.monomials, warmup: this.warmup, centred: this.centredNow, radius: this.radius, fallbacks: this.fallbackCount };
+  }
+
+  protected onAppend(key: Float32Array, value: Float32Array): void {
+    this.addToken(key, 0, value, 0);
+  }
+
+  protected override onPrefill(keys: Float32Array, values: Float32Array, count: number): void {
+    for (let i = 0; i < count; i++) this.addToken(keys, i * this.keyDim, values, i * this.valueDim);
   }
 
   /** Adds one token read at offsets (no per-token views). */
-  private addToken(key: Float32Array, keyOffset: number, value: Float32Array, valueOffset: number, position: number): void {
+  private addToken(key: Float32Array, keyOffset: number, value: Float32Array, valueOffset: number): void {
     const vn = nrm2(this.valueDim, value, 1, valueOffset);
     if (vn > this.maxValueNorm) this.maxValueNorm = vn;
-    const warm = this.warm;
-    if (warm === null) {
+    if (this.centredNow) {
       this.expansion.add(0, key, value, keyOffset, valueOffset);
       return;
     }
-    warm.push(key, keyOffset, value, valueOffset, position, 0);
+    const warm = this.warmRows;
+    warm.push(key, keyOffset, value, valueOffset, 0, 0);
     if (warm.count === this.warmup) this.fold(warm);
   }
 
@@ -242,25 +296,26 @@ export class TaylorCache extends BaseHeadCache {
     const d = this.keyDim;
     const s = this.valueDim;
     const c = this.expansion.centres;
+    const row = new Float64Array(d);
+    const value = new Float64Array(s);
     c.fill(0);
-    for (let i = 0; i < warm.count; i++) for (let j = 0; j < d; j++) c[j] += warm.keys[i * d + j]!;
+    for (let i = 0; i < warm.count; i++) {
+      warm.readKey(i, row);
+      for (let j = 0; j < d; j++) c[j] += row[j]!;
+    }
     for (let j = 0; j < d; j++) c[j]! /= warm.count;
-    for (let i = 0; i < warm.count; i++) this.expansion.add(0, warm.keys, warm.values, i * d, i * s);
-    this.warm = null;
+    for (let i = 0; i < warm.count; i++) this.expansion.add(0, warm.readKey(i, row), warm.readValue(i, value));
+    warm.clear();
+    this.centredNow = true;
   }
 
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
     const cert = this.lastCertificate;
-    const warm = this.warm;
-    if (warm !== null) {
-      warm.sums(query, this.tau, out);
+    if (!this.centredNow) {
+      this.warmRows.sums(query, this.tau, out);
+      cert.clear();
       cert.exact = true;
       cert.degree = this.degree;
-      cert.rho = 0;
-      cert.truncation = 0;
-      cert.rounding = 0;
-      cert.relative = 0;
-      cert.output = 0;
       cert.maxValueNorm = this.maxValueNorm;
       return out;
     }
@@ -273,40 +328,50 @@ export class TaylorCache extends BaseHeadCache {
           `the certificate would be ${taylorRemainderBound(rho, this.degree).toPrecision(3)}`,
       );
     }
-    e.queryFeatures(query, this.psi);
-    e.evaluate(0, query, qn, this.psi, this.tau, out);
-    if (!(out.z > 0) || !Number.isFinite(out.z)) {
-      throw new AssumptionViolatedError(
-        `taylor: the degree-${this.degree} estimate of Z is ${out.z} at ρ = ${rho.toPrecision(4)} (rounding or an odd degree); ` +
-          'lower the key spread or the query norm, or raise the degree',
-      );
-    }
     const truncation = taylorRemainderBound(rho, this.degree);
     const rounding = roundingBound(e.tokens[0]!, e.basis.size, this.degree, rho);
-    cert.exact = false;
-    cert.degree = this.degree;
-    cert.rho = rho;
-    cert.truncation = truncation;
-    cert.rounding = rounding;
-    cert.relative = truncation + rounding;
-    cert.maxValueNorm = this.maxValueNorm;
-    cert.output = outputBound(cert.relative, this.maxValueNorm);
+    const relative = truncation + rounding;
+    if (this.strict || relative <= this.threshold) {
+      e.queryFeatures(query, this.psi);
+      e.evaluate(0, query, qn, this.psi, this.tau, out);
+      if (out.z > 0 && Number.isFinite(out.z)) {
+        cert.exact = false;
+        cert.fallback = false;
+        cert.degree = this.degree;
+        cert.rho = rho;
+        cert.truncation = truncation;
+        cert.rounding = rounding;
+        cert.relative = relative;
+        cert.maxValueNorm = this.maxValueNorm;
+        cert.output = outputBound(relative, this.maxValueNorm);
+        return out;
+      }
+      if (this.strict) {
+        throw new AssumptionViolatedError(
+          `taylor: the degree-${this.degree} estimate of Z is ${out.z} at ρ = ${rho.toPrecision(4)} (rounding or an odd degree); ` +
+            'lower the key spread or the query norm, or raise the degree',
+        );
+      }
+    }
+    e.meanSums(0, query, this.tau, out);
+    cert.markFallback(this.degree, rho, this.maxValueNorm);
+    this.fallbackCount++;
     return out;
   }
 
   protected onReset(): void {
     this.expansion.clear();
+    this.warmRows.clear();
+    this.centredNow = this.warmup === 0;
     this.maxValueNorm = 0;
-    if (this.warmup > 0) this.warm = new SlotStore(this.keyDim, this.valueDim, { maxSlots: this.warmup, initialSlots: this.warmup });
-    const cert = this.lastCertificate;
-    cert.exact = false;
-    cert.rho = cert.truncation = cert.rounding = cert.relative = cert.output = cert.maxValueNorm = 0;
+    this.fallbackCount = 0;
+    this.lastCertificate.clear();
   }
 }
 
 /**
  * The `taylor` policy: Taylor moments up to degree g about a fixed key centre, with a per-query
- * error certificate. Budget optional (the size is fixed; a smaller budget is refused).
+ * error certificate. Budget optional (the size is chosen once to fit it; a budget below degree 0 is refused).
  *
  * @example
  * ```ts
@@ -317,7 +382,7 @@ export class TaylorCache extends BaseHeadCache {
  */
 export const taylorPolicy: PolicyDefinition = {
   name: 'taylor',
-  summary: 'Taylor moments of degree g about a key centre (fixed size C(d+g,g)·(s+1)); relative error ≤ ρ^{g+1}e^ρ/(g+1)! per term, certified per query.',
+  summary: 'Taylor moments of degree g about a key centre (fixed size C(d+g,g)·(s+1), sized to the budget); relative error ≤ ρ^{g+1}e^ρ/(g+1)! per term, certified per query; counted mean-token fallback beyond it.',
   params: taylorParams,
   budget: 'optional',
   create: (spec) => new TaylorCache(spec),

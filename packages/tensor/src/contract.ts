@@ -1,4 +1,4 @@
-import type { KernelSums, ParamInfo, PolicySpec } from '@kv/core';
+import type { CacheDescription, CacheState, KernelSums, ParamInfo, PolicySpec } from '@kv/core';
 
 /**
  * The per-head contract of a tensor-attention cache, mirroring core's `HeadCache`.
@@ -26,7 +26,7 @@ import type { KernelSums, ParamInfo, PolicySpec } from '@kv/core';
  * const k = new Float32Array([1, 0]);
  * cache.append(k, k, new Float32Array([2]), new Float32Array([3]));
  * cache.attend(k, new Float32Array(1)); // [6]: one pair, v1 ∘ v2 = 2·3
- * cache.bytes; // 384 = 8·(2+1)·16 bytes: 16 token rows of k1, k2, v1, v2
+ * cache.bytes; // 24 = 8·(2+1) bytes: one token's k1, k2, v1, v2
  * ```
  */
 export interface TensorHeadCache {
@@ -45,9 +45,15 @@ export interface TensorHeadCache {
    * layouts that are not one row per token (one tensor token is k1, k2, v1, v2 in fp32).
    */
   readonly stored: number;
-  /** Largest `stored` the budget allows at the current `seen` (Infinity when unbounded). */
+  /**
+   * Largest `stored` the budget allows at the current `seen` (Infinity when unbounded). Byte budgets
+   * count float32 tensor tokens: `{ fraction: f }` is f·8·(d+s) bytes per token seen.
+   */
   readonly capacity: number;
-  /** Exact bytes of state held: the sum of the byte lengths of {@link TensorHeadCache.buffers}. */
+  /**
+   * Bytes held: the byte lengths of the arrays of {@link TensorHeadCache.state} (allocation slack and
+   * query scratch are not counted). Under a byte budget it is at most the budget after every append.
+   */
   readonly bytes: number;
   /**
    * Appends one token.
@@ -79,10 +85,26 @@ export interface TensorHeadCache {
    * @returns `out`.
    */
   attend(query: Float32Array, out: Float32Array): Float32Array;
-  /** Forgets every token; the cache is then as if newly created (allocation included). */
+  /** Forgets every token; the cache is then as if newly created. */
   reset(): void;
-  /** The typed arrays holding the cache's state; `bytes` is the sum of their byte lengths. */
-  buffers(): readonly ArrayBufferView[];
+  /**
+   * The state needed to continue exactly (arrays may be views of live memory); `bytes` is the sum of
+   * its arrays' byte lengths.
+   * @returns The state.
+   */
+  state(): CacheState;
+  /**
+   * Loads a state produced by `state()` of a cache created from the same spec; on failure the cache
+   * is reset.
+   * @param state - The state.
+   * @throws `SnapshotError` when the state does not fit this cache.
+   */
+  loadState(state: CacheState): void;
+  /**
+   * What the cache holds and chose (degree, fallbacks so far).
+   * @returns The description.
+   */
+  describe(): CacheDescription;
 }
 
 /**

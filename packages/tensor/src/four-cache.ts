@@ -1,4 +1,5 @@
 import {
+  type CacheState,
   choiceParam,
   clearSums,
   createKernelSums,
@@ -6,6 +7,7 @@ import {
   type KernelSums,
   mergeSums,
   type PolicySpec,
+  type StateReader,
   sumsFromLogits,
 } from '@kv/core';
 import { BaseTensorCache } from './base-tensor-cache.js';
@@ -40,8 +42,8 @@ export const PAIR_BLOCK = 256;
 export type PairMode = 'factorized' | 'materialized';
 
 /**
- * The **four-cache** (arXiv 2503.11108): stores K1, K2, V1, V2 (Θ(nd) memory, exactly
- * `8·(d+s)·n` live bytes, see {@link fourCacheBytes}) and recomputes all n² pair terms at every
+ * The **four-cache** (arXiv 2503.11108): stores K1, K2, V1, V2 (Θ(nd) memory: `bytes` is exactly
+ * `8·(d+s)·n`, see {@link fourCacheBytes}) and recomputes all n² pair terms at every
  * query (O(n²(d+s)) time), with no approximation.
  *
  * @remarks Exact: equals {@link tensorReferenceSums} up to floating-point rounding (Float64
@@ -98,9 +100,42 @@ export class FourCache extends BaseTensorCache {
     return Infinity;
   }
 
-  /** K1, K2, V1, V2 (query scratch of fixed size is not state and is excluded). */
-  buffers(): readonly ArrayBufferView[] {
-    return [this.keys1, this.keys2, this.values1, this.values2];
+  /** The live rows of K1, K2, V1, V2 (growth slack and query scratch are not state). */
+  protected saveState(): CacheState {
+    const n = this.count;
+    const d = this.keyDim;
+    const s = this.valueDim;
+    return {
+      scalars: { count: n },
+      arrays: {
+        keys1: this.keys1.subarray(0, n * d),
+        keys2: this.keys2.subarray(0, n * d),
+        values1: this.values1.subarray(0, n * s),
+        values2: this.values2.subarray(0, n * s),
+      },
+    };
+  }
+
+  protected restoreState(r: StateReader): void {
+    const n = r.integer('count', 0, 2 ** 31 - 1);
+    const d = this.keyDim;
+    const s = this.valueDim;
+    const k1 = r.array('keys1', Float32Array, n * d);
+    const k2 = r.array('keys2', Float32Array, n * d);
+    const v1 = r.array('values1', Float32Array, n * s);
+    const v2 = r.array('values2', Float32Array, n * s);
+    let rows = INITIAL_TOKEN_ROWS;
+    while (rows < n) rows *= 2;
+    this.grow(rows);
+    this.keys1.set(k1);
+    this.keys2.set(k2);
+    this.values1.set(v1);
+    this.values2.set(v2);
+    this.count = n;
+  }
+
+  protected override describeSummary(): string {
+    return `tensor-four-cache: ${this.count} tokens (K1, K2, V1, V2 in float32), ${this.pairMode} pairs`;
   }
 
   protected onAppend(key1: Float32Array, key2: Float32Array, value1: Float32Array, value2: Float32Array): void {

@@ -1,5 +1,7 @@
 import {
-  checkRows,
+  type CacheDescription,
+  type CacheState,
+  checkFloat32Rows,
   DimensionMismatchError,
   type HeadCache,
   type KernelSums,
@@ -92,9 +94,9 @@ export class MatrixSliceCache implements HeadCache {
   prefill(keys: Float32Array, values: Float32Array, queries?: Float32Array): void {
     const d = this.keyDim;
     const s = this.valueDim;
-    const count = checkRows('keys', keys, d);
-    if (checkRows('values', values, s) !== count) throw new DimensionMismatchError('values', values.length, count * s);
-    if (queries !== undefined) checkRows('queries', queries, d);
+    const count = checkFloat32Rows('keys', keys, d);
+    if (checkFloat32Rows('values', values, s) !== count) throw new DimensionMismatchError('values', values.length, count * s);
+    if (queries !== undefined) checkFloat32Rows('queries', queries, d);
     for (let i = 0; i < count; i++) {
       this.append(keys.subarray(i * d, (i + 1) * d), values.subarray(i * s, (i + 1) * s));
     }
@@ -130,9 +132,30 @@ export class MatrixSliceCache implements HeadCache {
     this.inner.reset();
   }
 
-  /** The inner cache's buffers. */
-  buffers(): readonly ArrayBufferView[] {
-    return this.inner.buffers();
+  /**
+   * The inner cache's state.
+   * @returns The state.
+   */
+  state(): CacheState {
+    return this.inner.state();
+  }
+
+  /**
+   * Loads a state of the inner cache.
+   * @param state - The state.
+   * @throws `SnapshotError` when it does not fit.
+   */
+  loadState(state: CacheState): void {
+    this.inner.loadState(state);
+  }
+
+  /**
+   * The inner cache's description, under this policy's name.
+   * @returns The description.
+   */
+  describe(): CacheDescription {
+    const inner = this.inner.describe();
+    return { ...inner, summary: `matrix slice (k2 = v2 = 1) of ${inner.summary}` };
   }
 }
 

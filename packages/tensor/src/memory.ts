@@ -30,19 +30,20 @@ export function allocatedTokenRows(n: number): number {
 }
 
 /**
- * Bytes of a cache: what its arrays allocate, and what its formula in n counts (no slack).
+ * Bytes of a cache: what its arrays allocate (growth slack included), and what it holds (its
+ * `bytes`: the formula in n, no slack).
  * @example
  * ```ts
  * import { type CacheBytes, fourCacheBytes } from '@kv/tensor';
  * const b: CacheBytes = fourCacheBytes(100, 16, 16);
  * b.allocated; // 32768 = 8·32·128: storage has doubled to 128 token rows
- * b.live; // 25600 = 8·32·100
+ * b.live; // 25600 = 8·32·100, the cache's bytes
  * ```
  */
 export interface CacheBytes {
-  /** Byte length of the arrays held (equals the cache's `bytes`). */
+  /** Byte length of the arrays allocated, growth slack included. */
   readonly allocated: number;
-  /** The Θ-formula evaluated at n without growth slack (equals `allocated` when n is a power of two ≥ 16). */
+  /** Bytes held (the cache's `bytes`): the Θ-formula evaluated at n. */
   readonly live: number;
 }
 
@@ -88,9 +89,8 @@ export function twoCacheBytes(n: number, d: number, s: number): CacheBytes {
  * Memory of the Taylor-moment cache after its first token, independent of n: F = C(d+g, g)
  * features (`monomialCount` of `@kv/polynomial`), each with two scalar moments and two s-vectors
  * of moments in Float64, plus the per-coordinate value maxima of v1 and v2 (2s doubles) and four
- * key-norm maxima, `8·(F·(2 + 2s) + 2s + 4)` bytes; plus what the cache holds from construction
- * on: the monomial tables (`7F + 4(g + 2)` bytes) and the Float64 feature and scaled-query scratch
- * (`8F + 8d`).
+ * key-norm maxima, `8·(F·(2 + 2s) + 2s + 4)` bytes, and the monomial tables (`7F + 4(g + 2)`
+ * bytes). The Float64 feature and scaled-query scratch (`8F + 8d`) is not state and not counted.
  *
  * @param d - Key dimension.
  * @param s - Value dimension.
@@ -99,13 +99,13 @@ export function twoCacheBytes(n: number, d: number, s: number): CacheBytes {
  * @example
  * ```ts
  * import { taylorCacheBytes } from '@kv/tensor';
- * taylorCacheBytes(16, 16, 4).live; // 1318128
+ * taylorCacheBytes(16, 16, 4).live; // 1352067
  * ```
  */
 export function taylorCacheBytes(d: number, s: number, degree: number): CacheBytes {
   const f = monomialCount(d, degree);
   // Moments, value maxima and norms; the basis tables (Int32 parent, Uint16 variable, Uint8
-  // exponent per monomial, Int32 block starts); the Float64 feature and scaled-query scratch.
-  const bytes = 8 * (f * (2 + 2 * s) + 2 * s + 4) + 7 * f + 4 * (degree + 2) + 8 * f + 8 * d;
+  // exponent per monomial, Int32 block starts).
+  const bytes = 8 * (f * (2 + 2 * s) + 2 * s + 4) + 7 * f + 4 * (degree + 2);
   return { allocated: bytes, live: bytes };
 }

@@ -11,6 +11,9 @@ import { createTensorCache } from './registry.js';
 import { MAX_MONOMIALS, TaylorCache, taylorCacheDefinition, taylorRelativeError } from './taylor-cache.js';
 import { tensorConformanceChecks } from './testing/conformance.js';
 
+/** A threshold no bound reaches: the series always answers. */
+const NEVER = 1e300;
+
 function expectKvError(fn: () => unknown, code: KvErrorCode): void {
   let caught: unknown;
   try {
@@ -26,7 +29,7 @@ describe('TaylorCache features (the monomial basis of @kv/polynomial)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 5 }), fc.constantFrom(2, 4, 6, 8), fc.nat(), (d, g, seed) => {
         const st = gaussianStream(d, 1, 1, seed, 1.5);
-        const cache = new TaylorCache({ policy: 'tensor-taylor', keyDim: d, valueDim: 1, tau: 0.7, params: { degree: g } });
+        const cache = new TaylorCache({ policy: 'tensor-taylor', keyDim: d, valueDim: 1, tau: 0.7, params: { degree: g, threshold: NEVER } });
         const k1 = row(st.keys1, 0, d);
         const k2 = row(st.keys2, 0, d);
         cache.append(k1, k2, row(st.values1, 0, 1), row(st.values2, 0, 1));
@@ -85,7 +88,7 @@ describe('TaylorCache guarantee', () => {
     fc.assert(
       fc.property(arb, ({ d, s, n, degree, seed, norm }) => {
         const st = gaussianStream(d, s, n, seed, norm);
-        const spec: PolicySpec = { policy: 'tensor-taylor', keyDim: d, valueDim: s, params: { degree } };
+        const spec: PolicySpec = { policy: 'tensor-taylor', keyDim: d, valueDim: s, params: { degree, threshold: NEVER } };
         const cache = new TaylorCache(spec);
         const sums = createKernelSums(s);
         const out = new Float32Array(s);
@@ -129,7 +132,7 @@ describe('TaylorCache guarantee', () => {
   it('is an approximation, not secretly exact: at ρ ≈ 1.3 and g = 2 the error is visible and within its bound', () => {
     const d = 2;
     const st = gaussianStream(d, 1, 6, 11, 1.6);
-    const cache = new TaylorCache({ policy: 'tensor-taylor', keyDim: d, valueDim: 1, tau: 1, params: { degree: 2 } });
+    const cache = new TaylorCache({ policy: 'tensor-taylor', keyDim: d, valueDim: 1, tau: 1, params: { degree: 2, threshold: NEVER } });
     for (let t = 0; t < 6; t++) cache.append(row(st.keys1, t, d), row(st.keys2, t, d), row(st.values1, t, 1), row(st.values2, t, 1));
     const q = new Float32Array([1.2, -0.9]);
     const want = referenceTensorAttention(q, st.keys1, st.keys2, st.values1, st.values2, 6, 1, new Float64Array(1));
@@ -141,9 +144,9 @@ describe('TaylorCache guarantee', () => {
     expect(relZ).toBeLessThanOrEqual(taylorRelativeError(rho, 2));
   });
 
-  it('outside its assumptions it degrades as documented: finite, positive Z̃, vacuous bound, large error', () => {
+  it('outside its assumptions the series degrades as documented: finite, positive Z̃, vacuous bound, large error', () => {
     // Pairs (i, j) with logits ±L and values ±1: exact output tanh(L); degree 2 gives 2L/(2 + L²).
-    const cache = new TaylorCache({ policy: 'tensor-taylor', keyDim: 1, valueDim: 1, tau: 1, params: { degree: 2 } });
+    const cache = new TaylorCache({ policy: 'tensor-taylor', keyDim: 1, valueDim: 1, tau: 1, params: { degree: 2, threshold: NEVER } });
     const one = new Float32Array([1]);
     const minus = new Float32Array([-1]);
     cache.append(one, one, one, one);
@@ -192,14 +195,16 @@ describe('TaylorCache guarantee', () => {
     expectKvError(() => createTensorCache({ ...base, params: { degre: 4 } }), KvErrorCode.InvalidParams);
     expectKvError(() => createTensorCache({ ...base, budget: 10 }), KvErrorCode.InvalidBudget);
     expectKvError(() => createTensorCache({ ...base, budget: { ratio: 0.5 } }), KvErrorCode.InvalidBudget);
-    const needed = Math.ceil(taylorCacheBytes(4, 2, 4).allocated / (8 * 6));
-    const cache = createTensorCache({ ...base, budget: needed });
-    expect(cache.capacity).toBe(needed);
+    const needed = Math.ceil(taylorCacheBytes(4, 2, 4).live / (8 * 6));
+    expect(createTensorCache({ ...base, budget: needed }).capacity).toBe(needed);
+    expectKvError(() => createTensorCache({ ...base, budget: needed - 1, params: { degree: 4 } }), KvErrorCode.InvalidBudget);
+    // By default the degree is the largest that fits: 2 here.
+    expect((createTensorCache({ ...base, budget: needed - 1 }) as TaylorCache).degree).toBe(2);
   });
 });
 
 describe('TaylorCache memory matches its formula exactly', () => {
-  it('moments, basis tables and scratch after the first token, whatever n; 0 when empty', () => {
+  it('moments and basis tables after the first token, whatever n; 0 when empty', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.constantFrom(2, 4, 6), fc.integer({ min: 1, max: 40 }), (d, s, degree, n) => {
         const cache = new TaylorCache({ policy: 'tensor-taylor', keyDim: d, valueDim: s, params: { degree } });
@@ -208,12 +213,12 @@ describe('TaylorCache memory matches its formula exactly', () => {
         const st = gaussianStream(d, s, n, n, 1);
         const f = taylorCacheBytes(d, s, degree);
         const F = monomialCount(d, degree);
-        // Moments and maxima, the basis tables (7 bytes per monomial + block starts), the scratch.
-        expect(f.allocated).toBe(8 * (F * (2 + 2 * s) + 2 * s + 4) + 7 * F + 4 * (degree + 2) + 8 * F + 8 * d);
+        // Moments and maxima and the basis tables (7 bytes per monomial + block starts); no scratch.
+        expect(f.live).toBe(8 * (F * (2 + 2 * s) + 2 * s + 4) + 7 * F + 4 * (degree + 2));
         for (let t = 0; t < n; t++) {
           cache.append(row(st.keys1, t, d), row(st.keys2, t, d), row(st.values1, t, s), row(st.values2, t, s));
-          expect(cache.bytes).toBe(f.allocated);
-          expect(cache.stored).toBe(Math.ceil(f.allocated / (8 * (d + s))));
+          expect(cache.bytes).toBe(f.live);
+          expect(cache.stored).toBe(Math.ceil(f.live / (8 * (d + s))));
         }
         cache.reset();
         expect(cache.bytes).toBe(0);
@@ -241,4 +246,16 @@ describe('core conformance of the matrix slice of tensor-taylor', () => {
   for (const c of conformanceChecks({ registry, spec: { policy: policy.name, keyDim: 4, valueDim: 3, params: { degree: 6 } }, steps: 48, norm: 1 })) {
     it(c.name, c.run);
   }
+});
+
+describe.each([{ bytes: 6000 }, { fraction: 0.5, minBytes: 6000 }])('tensor-taylor sized to the budget %j', (budget) => {
+  const spec: PolicySpec = { policy: 'tensor-taylor', keyDim: 4, valueDim: 3, budget };
+  it('picks the largest even degree ≤ 4 whose state fits', () => {
+    expect((createTensorCache(spec) as TaylorCache).degree).toBe(4);
+    expect(taylorCacheBytes(4, 3, 4).live).toBeLessThanOrEqual(6000);
+  });
+  for (const c of tensorConformanceChecks({ spec, norm: 1 })) it(c.name, c.run);
+  const policy = matrixSlicePolicy(taylorCacheDefinition);
+  const registry = new PolicyRegistry().register(policy);
+  for (const c of conformanceChecks({ registry, spec: { ...spec, policy: policy.name }, steps: 48, norm: 1 })) it(`matrix slice: ${c.name}`, c.run);
 });

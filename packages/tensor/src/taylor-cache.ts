@@ -1,15 +1,19 @@
 import {
   AssumptionViolatedError,
   axpy,
-  checkVector,
+  booleanParam,
+  type ByteCost,
+  type CacheState,
+  checkFloat32Vector,
   DimensionMismatchError,
-  fixedBudget,
+  floorBytes,
   integerParam,
-  InvalidBudgetError,
   InvalidParamsError,
   type KernelSums,
   numberParam,
   type PolicySpec,
+  requireFits,
+  type StateReader,
 } from '@kv/core';
 import { monomialCount, MonomialBasis, monomialFeatures } from '@kv/polynomial';
 import { BaseTensorCache } from './base-tensor-cache.js';
@@ -75,9 +79,16 @@ export function taylorRelativeError(rho: number, degree: number): number {
  * degree g must be even, so T_g > 0 and Z̃ > 0 in exact arithmetic at any ρ; outside δ < 1 the
  * estimate degrades (no bound; {@link TaylorCache.outputErrorBound} reports Infinity). With
  * `maxLogit` set the cache refuses (throws `AssumptionViolatedError`) any query whose certified
- * ρ(q) exceeds it; it also refuses when rounding makes Z̃ non-positive or non-finite.
- * Memory: exactly `8·(F·(2+2s) + 2s + 4)` bytes with F = C(d+g, g) ({@link taylorCacheBytes}) once a
- * token has arrived (0 bytes when empty), whatever n.
+ * ρ(q) exceeds it. **Fallback**: when δ exceeds `threshold` (default 0.5, where the bound
+ * 2δ/(1−δ)·V_c passes the fallback's 2·V_c), or Z̃ is not positive and finite (rounding or
+ * overflow far outside the bound), the answer comes from the degree-0 pair moments merged into one
+ * weighted pair at the key means, n²·e^{τ<q, μ1∘μ2>} (a Jensen lower bound of Z) with output
+ * (mean v1)∘(mean v2), counted in `describe()` (`fallbacks`); `strict: true` throws
+ * `AssumptionViolatedError` instead when Z̃ is not positive.
+ * Memory: exactly {@link taylorCacheBytes} once a token has arrived (0 bytes when empty), whatever
+ * n. By default the degree is the largest even g ≤ 4 whose state fits the smallest bytes of the
+ * budget; an explicit degree that does not fit is refused with `InvalidBudgetError` naming the
+ * smallest budget that fits.
  * @see Alman, Song, arXiv 2310.04064 (polynomial method for tensor attention).
  * @example
  * ```ts
@@ -95,6 +106,11 @@ export class TaylorCache extends BaseTensorCache {
   readonly maxLogit: number | undefined;
   /** Number of monomials |α| ≤ g in d variables, F = C(d+g, g). */
   readonly featureCount: number;
+  /** Whether a broken estimate throws instead of falling back. */
+  readonly strict: boolean;
+  /** δ above which the answer comes from the mean-pair fallback. */
+  readonly threshold: number;
+  private fallbackCount = 0;
   // Allocated at the first token and released by reset(), so an empty cache holds nothing: the
   // monomial basis (shared machinery of `@kv/polynomial`), its feature scratch and the moments.
   private basis: MonomialBasis | null = null;
@@ -108,33 +124,38 @@ export class TaylorCache extends BaseTensorCache {
   private keyNorms = EMPTY;
 
   /**
-   * @param spec - The spec; `params.degree` (even, default 4) and `params.maxLogit` (optional).
+   * @param spec - The spec; `params.degree` (even, default: the largest ≤ 4 that fits the budget),
+   *   `params.maxLogit` (optional), `params.strict`, `params.threshold`.
    * @throws `InvalidParamsError` for an odd or out-of-range degree, a bad `maxLogit`
-   *   or more than {@link MAX_MONOMIALS} monomials; `InvalidBudgetError` when a budget is given that is a
-   *   ratio or smaller than the fixed moment state.
+   *   or more than {@link MAX_MONOMIALS} monomials; `InvalidBudgetError` when the budget cannot
+   *   hold the moment state (naming the smallest budget that fits).
    */
   constructor(spec: PolicySpec) {
     super(spec);
-    this.degree = integerParam(spec.params, 'degree', { default: 4, min: 2, max: 32 });
+    const p = spec.params;
+    const d = this.keyDim;
+    const s = this.valueDim;
+    if (p?.['degree'] !== undefined) {
+      this.degree = integerParam(p, 'degree', { min: 2, max: 32 });
+    } else {
+      // A tensor token is two float32 rows of each, so the budget is read at (2d, 2s).
+      const limit = floorBytes(spec.budget, 2 * d, 2 * s);
+      let g = 4;
+      while (g > 2 && taylorCacheBytes(d, s, g).live > limit) g -= 2;
+      this.degree = g;
+    }
     if (this.degree % 2 !== 0) {
       throw new InvalidParamsError(`parameter "degree" is ${this.degree}, expected an even integer (T_g > 0 needs even g)`);
     }
-    this.maxLogit =
-      spec.params?.maxLogit === undefined ? undefined : numberParam(spec.params, 'maxLogit', { min: Number.MIN_VALUE });
-    const count = monomialCount(this.keyDim, this.degree);
+    this.maxLogit = p?.['maxLogit'] === undefined ? undefined : numberParam(p, 'maxLogit', { min: Number.MIN_VALUE });
+    this.strict = booleanParam(p, 'strict', false);
+    this.threshold = numberParam(p, 'threshold', { default: 0.5, min: 0 });
+    const count = monomialCount(d, this.degree);
     if (count > MAX_MONOMIALS) {
-      throw new InvalidParamsError(
-        `degree ${this.degree} in dimension ${this.keyDim} needs ${count} monomials, more than ${MAX_MONOMIALS}`,
-      );
+      throw new InvalidParamsError(`degree ${this.degree} in dimension ${d} needs ${count} monomials, more than ${MAX_MONOMIALS}`);
     }
     this.featureCount = count;
-    if (spec.budget !== undefined) {
-      const budget = fixedBudget(spec, spec.policy);
-      const needed = Math.ceil(taylorCacheBytes(this.keyDim, this.valueDim, this.degree).allocated / this.tokenBytes);
-      if (needed > budget) {
-        throw new InvalidBudgetError(`${spec.policy} holds ${needed} token-equivalents at degree ${this.degree}, budget is ${budget}`);
-      }
-    }
+    requireFits(spec.policy, spec.budget, this.byteCost(), 2 * d, 2 * s);
   }
 
   /** The moment state in tensor-token-equivalents, ⌈bytes / (8·(d+s))⌉ (0 before the first token). */
@@ -142,20 +163,63 @@ export class TaylorCache extends BaseTensorCache {
     return Math.ceil(this.bytes / this.tokenBytes);
   }
 
-  /** Moments, value maxima, key-norm maxima, the monomial tables and the feature scratch (none before the first token). */
-  buffers(): readonly ArrayBufferView[] {
-    if (!this.basis) return [];
-    return [
-      this.moments1,
-      this.moments2,
-      this.valueMoments1,
-      this.valueMoments2,
-      this.valueMax,
-      this.keyNorms,
-      ...this.basis.buffers(),
-      this.features,
-      this.scaledQuery,
-    ];
+  /** Answers that came from the mean-pair fallback so far. */
+  get fallbacks(): number {
+    return this.fallbackCount;
+  }
+
+  protected override byteCost(): ByteCost {
+    return { fixed: taylorCacheBytes(this.keyDim, this.valueDim, this.degree).live, perRow: 0 };
+  }
+
+  /** Moments, value maxima, key-norm maxima and the monomial tables (nothing before the first token). */
+  protected saveState(): CacheState {
+    const b = this.basis;
+    if (!b) return { scalars: { fallbacks: this.fallbackCount }, arrays: {} };
+    return {
+      scalars: { fallbacks: this.fallbackCount },
+      arrays: {
+        moments1: this.moments1,
+        moments2: this.moments2,
+        valueMoments1: this.valueMoments1,
+        valueMoments2: this.valueMoments2,
+        valueMax: this.valueMax,
+        keyNorms: this.keyNorms,
+        basisParent: b.parent,
+        basisVariable: b.variable,
+        basisExponent: b.exponent,
+        basisStarts: b.starts,
+      },
+    };
+  }
+
+  protected restoreState(r: StateReader): void {
+    const fallbacks = r.integer('fallbacks', 0, Number.MAX_SAFE_INTEGER);
+    if (r.state.arrays['moments1'] !== undefined) {
+      this.allocate();
+      const f = this.featureCount;
+      const s = this.valueDim;
+      this.moments1.set(r.array('moments1', Float64Array, f));
+      this.moments2.set(r.array('moments2', Float64Array, f));
+      this.valueMoments1.set(r.array('valueMoments1', Float64Array, f * s));
+      this.valueMoments2.set(r.array('valueMoments2', Float64Array, f * s));
+      this.valueMax.set(r.array('valueMax', Float64Array, 2 * s));
+      this.keyNorms.set(r.array('keyNorms', Float64Array, 4));
+      const b = this.basis!;
+      for (const [name, want] of [['basisParent', b.parent], ['basisVariable', b.variable], ['basisExponent', b.exponent], ['basisStarts', b.starts]] as const) {
+        const got = r.array(name, want.constructor as typeof Int32Array, want.length);
+        for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) r.refuse(`array "${name}" is not the basis of degree ${this.degree}`);
+      }
+    }
+    this.fallbackCount = fallbacks;
+  }
+
+  protected override describeSummary(): string {
+    return `tensor-taylor: degree ${this.degree} (${this.featureCount} monomials), ${this.fallbackCount} fallback answers`;
+  }
+
+  protected override describeStats(): Record<string, number | string | boolean> {
+    return { degree: this.degree, monomials: this.featureCount, fallbacks: this.fallbackCount };
   }
 
   /**
@@ -165,7 +229,7 @@ export class TaylorCache extends BaseTensorCache {
    * @throws `DimensionMismatchError` or `NonFiniteInputError` on a bad query.
    */
   logitBound(query: Float32Array): number {
-    checkVector('query', query, this.keyDim);
+    checkFloat32Vector('query', query, this.keyDim);
     return this.rhoOf(query);
   }
 
@@ -219,6 +283,7 @@ export class TaylorCache extends BaseTensorCache {
         `certified pair-logit bound ρ(q) = ${rho} exceeds maxLogit = ${this.maxLogit} (degree ${this.degree})`,
       );
     }
+    if (!this.strict && !(taylorRelativeError(rho, this.degree) <= this.threshold)) return this.fallback(query, out);
     const basis = this.basis!;
     const scaled = this.scaledQuery;
     for (let c = 0; c < scaled.length; c++) scaled[c] = this.tau * query[c]!;
@@ -239,20 +304,41 @@ export class TaylorCache extends BaseTensorCache {
       const row = f * s;
       for (let j = 0; j < s; j++) n[j] += c * m1[row + j]! * m2[row + j]!;
     }
-    if (!(z > 0) || !Number.isFinite(z)) {
-      throw new AssumptionViolatedError(
-        `Taylor estimate broke down (Z̃ = ${z}) at certified ρ(q) = ${rho}, degree ${this.degree}: outside the bound's assumptions`,
-      );
-    }
-    const invZ = 1 / z;
-    for (let j = 0; j < s; j++) {
-      n[j] *= invZ;
-      if (!Number.isFinite(n[j]!)) {
-        throw new AssumptionViolatedError(`Taylor estimate broke down (Ñ not finite) at certified ρ(q) = ${rho}`);
+    let finite = z > 0 && Number.isFinite(z);
+    if (finite) {
+      const invZ = 1 / z;
+      for (let j = 0; j < s; j++) {
+        n[j] *= invZ;
+        if (!Number.isFinite(n[j]!)) finite = false;
       }
+    }
+    if (!finite) {
+      if (this.strict) {
+        throw new AssumptionViolatedError(
+          `Taylor estimate broke down (Z̃ = ${z}) at certified ρ(q) = ${rho}, degree ${this.degree}: outside the bound's assumptions`,
+        );
+      }
+      return this.fallback(query, out);
     }
     out.m = Math.log(z);
     out.z = 1;
+    return out;
+  }
+
+  /**
+   * Every pair merged into one at the key means: n²·e^{τ<q, μ1∘μ2>} (Jensen: at most Z), output
+   * (Σv1 ∘ Σv2)/n². The degree-1 'query' features are the key coordinates themselves.
+   */
+  private fallback(query: Float32Array, out: KernelSums): KernelSums {
+    const d = this.keyDim;
+    const s = this.valueDim;
+    const n = this.seen;
+    let logit = 0;
+    for (let j = 0; j < d; j++) logit += query[j]! * (this.moments1[1 + j]! / n) * (this.moments2[1 + j]! / n);
+    out.m = this.tau * logit;
+    out.z = n * n;
+    for (let j = 0; j < s; j++) out.n[j] = this.valueMoments1[j]! * this.valueMoments2[j]!;
+    this.fallbackCount++;
     return out;
   }
 
@@ -260,6 +346,7 @@ export class TaylorCache extends BaseTensorCache {
     this.moments1 = this.moments2 = this.valueMoments1 = this.valueMoments2 = this.valueMax = this.keyNorms = EMPTY;
     this.features = this.scaledQuery = EMPTY;
     this.basis = null;
+    this.fallbackCount = 0;
   }
 
   private allocate(): void {
@@ -322,12 +409,14 @@ export const taylorCacheDefinition: TensorCacheDefinition = {
   summary:
     'Taylor moments of the pair kernel, factorized over k1 and k2 (8(F(2+2s)+2s+4) bytes, F = C(d+g,g), independent of n); |õut_c − out_c| ≤ 2δ/(1−δ)·V_c with δ = ρ^{g+1}e^ρ/(g+1)!.',
   params: [
-    { name: 'degree', type: 'integer', default: 4, description: 'Even Taylor degree g (2..32).' },
+    { name: 'degree', type: 'integer', default: 4, description: 'Even Taylor degree g (2..32); by default the largest ≤ 4 that fits the budget.' },
     {
       name: 'maxLogit',
       type: 'number',
-      description: 'Refuse queries whose certified pair-logit bound ρ(q) exceeds this (omitted: answer and degrade).',
+      description: 'Refuse queries whose certified pair-logit bound ρ(q) exceeds this (omitted: answer, falling back when δ > threshold).',
     },
+    { name: 'strict', type: 'boolean', default: false, description: 'Throw AssumptionViolatedError when Z̃ is not positive, and never fall back.' },
+    { name: 'threshold', type: 'number', default: 0.5, description: 'Per-pair relative bound δ above which the answer comes from the mean-pair fallback (counted).' },
   ],
   budget: 'optional',
   create: (spec) => new TaylorCache(spec),

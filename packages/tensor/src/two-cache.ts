@@ -1,4 +1,4 @@
-import { clearSums, createKernelSums, gemv, type KernelSums, mergeSums, type PolicySpec, sumsFromLogits } from '@kv/core';
+import { type CacheState, clearSums, createKernelSums, gemv, type KernelSums, mergeSums, type PolicySpec, type StateReader, sumsFromLogits } from '@kv/core';
 import { BaseTensorCache } from './base-tensor-cache.js';
 import type { TensorCacheDefinition } from './contract.js';
 import { PAIR_BLOCK } from './four-cache.js';
@@ -7,7 +7,7 @@ import { INITIAL_TOKEN_ROWS } from './memory.js';
 /**
  * The **two-cache** (arXiv 2503.11108): stores the pair products K1⊘K2 (rows k1_i ∘ k2_j) and
  * V1⊘V2 (rows v1_i ∘ v2_j) for all n² ordered pairs, built incrementally: token t (0-based) adds
- * its 2t+1 pairs (t, j), (i, t), (t, t). Θ(n²d) memory, exactly `4·(d+s)·(n² + 2n)` live bytes
+ * its 2t+1 pairs (t, j), (i, t), (t, t). Θ(n²d) memory: `bytes` is exactly `4·(d+s)·(n² + 2n)`
  * (the raw K1, K2, V1, V2 are kept too, since future tokens pair with them; see
  * {@link twoCacheBytes}). A query is one GEMV over the pair rows plus a weighted sum of pair
  * values, with no product recomputed.
@@ -68,9 +68,50 @@ export class TwoCache extends BaseTensorCache {
     return Infinity;
   }
 
-  /** K1, K2, V1, V2 and the pair rows K1⊘K2, V1⊘V2 (fixed query scratch excluded). */
-  buffers(): readonly ArrayBufferView[] {
-    return [this.keys1, this.keys2, this.values1, this.values2, this.pairKeys, this.pairValues];
+  /** Live K1, K2, V1, V2 and pair rows K1⊘K2, V1⊘V2 (growth slack and query scratch are not state). */
+  protected saveState(): CacheState {
+    const n = this.count;
+    const p = this.pairCount;
+    const d = this.keyDim;
+    const s = this.valueDim;
+    return {
+      scalars: { count: n },
+      arrays: {
+        keys1: this.keys1.subarray(0, n * d),
+        keys2: this.keys2.subarray(0, n * d),
+        values1: this.values1.subarray(0, n * s),
+        values2: this.values2.subarray(0, n * s),
+        pairKeys: this.pairKeys.subarray(0, p * d),
+        pairValues: this.pairValues.subarray(0, p * s),
+      },
+    };
+  }
+
+  protected restoreState(r: StateReader): void {
+    const n = r.integer('count', 0, 46340);
+    const d = this.keyDim;
+    const s = this.valueDim;
+    const k1 = r.array('keys1', Float32Array, n * d);
+    const k2 = r.array('keys2', Float32Array, n * d);
+    const v1 = r.array('values1', Float32Array, n * s);
+    const v2 = r.array('values2', Float32Array, n * s);
+    const pk = r.array('pairKeys', Float32Array, n * n * d);
+    const pv = r.array('pairValues', Float32Array, n * n * s);
+    let rows = INITIAL_TOKEN_ROWS;
+    while (rows < n) rows *= 2;
+    this.grow(rows);
+    this.keys1.set(k1);
+    this.keys2.set(k2);
+    this.values1.set(v1);
+    this.values2.set(v2);
+    this.pairKeys.set(pk);
+    this.pairValues.set(pv);
+    this.count = n;
+    this.pairCount = n * n;
+  }
+
+  protected override describeSummary(): string {
+    return `tensor-two-cache: ${this.count} tokens and their ${this.pairCount} pair rows in float32`;
   }
 
   protected onAppend(key1: Float32Array, key2: Float32Array, value1: Float32Array, value2: Float32Array): void {

@@ -1,4 +1,4 @@
-import { createKernelSums, isKvError, KvErrorCode, type PolicySpec, Rng, sumsToOutput } from '@kv/core';
+import { budgetBytes, createKernelSums, isByteBudget, isKvError, KvErrorCode, type PolicySpec, Rng, stateBytes, sumsToOutput } from '@kv/core';
 import { type ConformanceCheck, ConformanceError } from '@kv/core/testing';
 import type { TensorCacheDefinition, TensorHeadCache } from '../contract.js';
 import { tensorReferenceSums } from '../reference.js';
@@ -44,11 +44,6 @@ function expectKvError(fn: () => void, code: KvErrorCode, what: string): void {
   throw new ConformanceError(`${what}: expected a KvError ${code}, nothing was thrown`);
 }
 
-function heldBytes(cache: TensorHeadCache): number {
-  let total = 0;
-  for (const b of new Set(cache.buffers())) total += b.byteLength;
-  return total;
-}
 
 function snapshot(cache: TensorHeadCache): string {
   return JSON.stringify({ seen: cache.seen, stored: cache.stored, bytes: cache.bytes, capacity: cache.capacity });
@@ -69,7 +64,8 @@ function rows(list: Float32Array[], count: number, width: number): Float32Array 
 /**
  * The conformance suite of tensor caches, on the ideas of core's `conformanceChecks`: finite
  * answers equal to N/Z of the sums; `seen` counts and `stored ≤ capacity`; `bytes` equals the
- * held arrays; bad input (wrong lengths, NaN/±Infinity in any of k1, k2, v1, v2, q, ragged
+ * arrays of its state and stays within a byte budget (read at (2d, 2s): a tensor token is two
+ * float32 rows of each); a state loaded into a fresh cache continues bit for bit; bad input (wrong lengths, NaN/±Infinity in any of k1, k2, v1, v2, q, ragged
  * prefills, an empty cache) throws typed `KvError`s and leaves the state unchanged; caller buffers
  * are copied; determinism; `reset()` restores a fresh cache; prefill equals appends; large norms
  * stay finite or are refused with `AssumptionViolatedError`; and, with `exact`, equality with the
@@ -151,14 +147,35 @@ export function tensorConformanceChecks(options: TensorConformanceOptions): Conf
       },
     },
     {
-      name: 'reports exactly the bytes of the arrays it holds',
+      name: 'reports as bytes exactly the arrays of its state, and its byte budget bounds them',
       run() {
         const cache = create();
-        assert(cache.bytes === heldBytes(cache), `fresh: bytes ${cache.bytes} ≠ held ${heldBytes(cache)}`);
+        const held = (): number => stateBytes(cache.state());
+        assert(cache.bytes === held(), `fresh: bytes ${cache.bytes} ≠ ${held()} held in its state`);
         for (let t = 0; t < steps; t++) {
           append(cache, t);
-          assert(cache.bytes === heldBytes(cache), `step ${t}: bytes ${cache.bytes} ≠ held ${heldBytes(cache)}`);
+          assert(cache.bytes === held(), `step ${t}: bytes ${cache.bytes} ≠ ${held()} held in its state`);
           assert(cache.bytes > 0, `step ${t}: a non-empty cache reports 0 bytes`);
+          if (isByteBudget(spec.budget)) {
+            const limit = budgetBytes(spec.budget, cache.seen, 2 * d, 2 * s);
+            assert(cache.bytes <= limit, `step ${t}: holds ${cache.bytes} bytes, over its byte budget of ${limit}`);
+          }
+        }
+      },
+    },
+    {
+      name: 'a state loaded into a fresh cache continues bit for bit',
+      run() {
+        for (const at of [0, Math.floor(steps / 3), steps - 2]) {
+          const cache = create();
+          replay(cache, 0, at + 1);
+          const copy = create();
+          copy.loadState(cache.state());
+          assert(copy.seen === cache.seen && copy.bytes === cache.bytes, `after loading at step ${at}: seen ${copy.seen}, bytes ${copy.bytes} vs ${cache.seen}, ${cache.bytes}`);
+          const a = replay(cache, at + 1, steps);
+          const b = replay(copy, at + 1, steps);
+          for (let t = 0; t < a.length; t++) assert(sameArrays(a[t]!, b[t]!), `step ${at + 1 + t}: the loaded cache answers differently`);
+          assert(copy.bytes === cache.bytes, `bytes ${copy.bytes} vs ${cache.bytes} at the end`);
         }
       },
     },
