@@ -10,7 +10,7 @@ const prompt = validationBytes(200);
 // A policy that keeps the last rows with a weight each (a logit bias), or keeps no rows at all:
 // declared query-free by mistake, the session must still refuse them when it reads their rows.
 class Weighted extends BaseHeadCache {
-  private readonly store = new SlotStore(this.keyDim, this.valueDim, { weighted: true });
+  protected readonly store = new SlotStore(this.keyDim, this.valueDim, { weighted: true });
   get stored(): number {
     return this.store.count;
   }
@@ -28,6 +28,13 @@ class Weighted extends BaseHeadCache {
   }
   protected restoreState(r: StateReader): void {
     this.store.loadState(r.part('store'));
+  }
+}
+// The recent rows stored as int8 codes (the precision layer's storage at rest).
+class Int8Recent extends Weighted {
+  protected override readonly store = new SlotStore(this.keyDim, this.valueDim, { precision: 'int8' });
+  protected override onAppend(k: Float32Array, v: Float32Array, pos: number): void {
+    this.store.push(k, 0, v, 0, pos, 0);
   }
 }
 class MeanValue extends BaseHeadCache {
@@ -57,6 +64,7 @@ class MeanValue extends BaseHeadCache {
 const custom: PolicyDefinition[] = [
   { name: 'weighted-recent', summary: 'test', params: [], budget: 'none', create: (spec) => new Weighted(spec) },
   { name: 'mean-value', summary: 'test', params: [], budget: 'none', create: (spec) => new MeanValue(spec) },
+  { name: 'int8-recent', summary: 'test', params: [], budget: 'none', create: (spec) => new Int8Recent(spec) },
 ];
 
 describe('which policies a session runs', () => {
@@ -88,14 +96,16 @@ describe('which policies a session runs', () => {
     await expect(s.step(prompt[9]!)).rejects.toThrow(UnsupportedError);
   });
 
-  it('catches a weighted or summary policy declared query-free when it reads its rows', async () => {
+  it('catches a weighted, quantized or summary policy declared query-free when it reads its rows', async () => {
     const model = await tinyModel();
     const withCustom = new PolicyRegistry().register(...heuristicPolicies, ...custom);
-    const kinds = { 'weighted-recent': 'query-free', 'mean-value': 'query-free' } as const;
-    // A weighted store is seen as soon as the session reads the (empty) caches.
-    await expect(CompressedSession.create(model, { policy: { policy: 'weighted-recent' }, registry: withCustom, kinds })).rejects.toThrow(/weighted rows/);
+    const kinds = { 'weighted-recent': 'query-free', 'mean-value': 'query-free', 'int8-recent': 'query-free' } as const;
+    const w = await CompressedSession.create(model, { policy: { policy: 'weighted-recent' }, registry: withCustom, kinds });
+    await expect(w.step(65)).rejects.toThrow(/weighted rows/);
     const m = await CompressedSession.create(model, { policy: { policy: 'mean-value' }, registry: withCustom, kinds });
     await expect(m.step(65)).rejects.toThrow(/readable float32 rows/);
+    // A quantized store is seen as soon as the session reads the (empty) caches.
+    await expect(CompressedSession.create(model, { policy: { policy: 'int8-recent' }, registry: withCustom, kinds })).rejects.toThrow(/int8 codes/);
   });
 
   it('runs a declared custom query-free policy', async () => {
