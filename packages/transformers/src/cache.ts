@@ -1,4 +1,5 @@
 import * as transformers from '@huggingface/transformers';
+import type { DynamicCache } from '@huggingface/transformers';
 import { InvalidParamsError, type ModelCache, UnsupportedError } from '@kv/core';
 import { type CausalLM, type DecoderShape, decoderShape, presentName, type TensorLike } from './model.js';
 import { buildCache, type SessionOptions } from './options.js';
@@ -56,7 +57,7 @@ export class CompressedCache {
    * Creates an empty compressed cache for `model` and wraps the model's `forward` (once).
    * @param model - A decoder-only transformers.js 4.x model with float32 pasts.
    * @param options - Policy, registry, budget, seed, query proxies, declared kinds.
-   * @returns The cache.
+   * @returns The cache, typed also as transformers.js's `DynamicCache` so that `generate()` takes it.
    * @throws {@link UnsupportedError} under transformers.js 3.x, and as {@link CompressedSession.create}.
    * @throws {@link InvalidParamsError} for bad options; any error of the registry.
    * @example
@@ -72,10 +73,10 @@ export class CompressedCache {
    * const cache = await CompressedCache.create(model, { policy: { policy: 'sliding-window' }, budget: 256, registry });
    * ```
    */
-  static async create(model: CausalLM, options: SessionOptions): Promise<CompressedCache> {
+  static async create(model: CausalLM, options: SessionOptions): Promise<CompressedCache & DynamicCache> {
     const shape = checkModel(model);
     const { cache, proxies } = buildCache(shape, options);
-    return new CompressedCache(new CompressedPast(shape, cache, proxies));
+    return new CompressedCache(new CompressedPast(shape, cache, proxies)) as CompressedCache & DynamicCache;
   }
 
   /**
@@ -99,10 +100,10 @@ export class CompressedCache {
    * const again = await CompressedCache.restore(model, cache.save(), { registry });
    * ```
    */
-  static async restore(model: CausalLM, bytes: Uint8Array, options: RestoreOptions): Promise<CompressedCache> {
+  static async restore(model: CausalLM, bytes: Uint8Array, options: RestoreOptions): Promise<CompressedCache & DynamicCache> {
     const shape = checkModel(model);
     const r = readSession('kv-transformers-cache', bytes, shape, options);
-    return new CompressedCache(new CompressedPast(shape, r.cache, r.proxies));
+    return new CompressedCache(new CompressedPast(shape, r.cache, r.proxies)) as CompressedCache & DynamicCache;
   }
 
   /**
