@@ -50,7 +50,21 @@ export { booleanParam, choiceParam, integerParam, type NumberParamOptions, numbe
 export { type ReferenceAttentionResult, referenceAttention } from './reference.js';
 export { PolicyRegistry, validateSpec } from './registry.js';
 export { mixSeed, Reservoir, Rng } from './rng.js';
-export { SlotStore } from './slot-store.js';
+export { SlotStore, type SlotStoreOptions } from './slot-store.js';
+export {
+  type CodecName,
+  codecBits,
+  CODECS,
+  isIntegerCodec,
+  parsePrecision,
+  type Precision,
+  precisionLabel,
+  precisionParam,
+  type PrecisionSpec,
+  type ResolvedPrecision,
+  resolvePrecision,
+} from './precision/spec.js';
+export { HadamardRotation } from './precision/hadamard.js';
 export {
   clearSums,
   copySums,

@@ -2,6 +2,7 @@ import {
   AssumptionViolatedError,
   BaseHeadCache,
   booleanParam,
+  type CacheState,
   createKernelSums,
   dotUnit,
   integerParam,
@@ -12,6 +13,7 @@ import {
   type PolicyDefinition,
   type PolicySpec,
   mixSeed,
+  type StateReader,
 } from '@kv/core';
 import { MergeAndReduce } from './merge-and-reduce.js';
 import { combineSeparateSums } from './separate-sums.js';
@@ -249,11 +251,59 @@ export class BalanceKVTheory extends BaseHeadCache {
     return this.buckets.length;
   }
 
-  /** Arrays of every instance. */
-  buffers(): readonly ArrayBufferView[] {
-    const out = [...this.denominator.buffers()];
-    for (const b of this.buckets) out.push(...b.buffers());
-    return out;
+  /** Bytes held by every instance. */
+  override get bytes(): number {
+    let total = this.denominator.heldBytes;
+    for (const b of this.buckets) total += b.heldBytes;
+    return total;
+  }
+
+  protected saveState(): CacheState {
+    const parts: Record<string, CacheState> = { denominator: this.denominator.state() };
+    this.buckets.forEach((b, i) => (parts[`bucket${i}`] = b.state()));
+    return {
+      scalars: {
+        bucketIds: [...this.bucketIds],
+        violations: this.violations,
+        walkFailures: [this.denominatorWalk.failures, this.numeratorWalk.failures],
+        walks: [this.denominatorWalk.walks, this.numeratorWalk.walks],
+      },
+      arrays: {},
+      parts,
+    };
+  }
+
+  protected restoreState(r: StateReader): void {
+    const ids = r.numbers('bucketIds');
+    if (!ids.every((id) => Number.isInteger(id) && Math.abs(id) < 2000) || new Set(ids).size !== ids.length) r.refuse('bucket ids are not distinct small integers');
+    const violations = r.integer('violations', 0, 2 ** 53);
+    const failures = r.numbers('walkFailures', 2);
+    const walks = r.numbers('walks', 2);
+    this.denominator.loadState(r.part('denominator'));
+    ids.forEach((id, i) => {
+      const bucket = this.openBucket(id);
+      bucket.loadState(r.part(`bucket${i}`));
+    });
+    this.violations = violations;
+    this.denominatorWalk.failures = failures[0]!;
+    this.numeratorWalk.failures = failures[1]!;
+    this.denominatorWalk.walks = walks[0]!;
+    this.numeratorWalk.walks = walks[1]!;
+  }
+
+  protected override describeSummary(): string {
+    return `balancekv-theory: block ${this.blockSize} (derived ${this.derived.blockSize}), ${this.buckets.length} value buckets, ${this.stored} rows${this.violations > 0 ? `, ${this.violations} inputs outside the assumptions (guarantee void)` : ''}`;
+  }
+
+  protected override describeStats(): Record<string, number | string | boolean> {
+    return { blockSize: this.blockSize, derivedBlockSize: this.derived.blockSize, buckets: this.buckets.length, halvings: this.halvings, walkFailures: this.walkFailures, violations: this.violations };
+  }
+
+  private openBucket(id: number): MergeAndReduce {
+    this.bucketIds.push(id);
+    const bucket = new MergeAndReduce(this.keyDim, this.valueDim, this.numeratorWalk, mixSeed(this.seed, 1, id), { blockSize: this.blockSize });
+    this.buckets.push(bucket);
+    return bucket;
   }
 
   /**
@@ -280,13 +330,8 @@ export class BalanceKVTheory extends BaseHeadCache {
     const vn = Math.sqrt(dotUnit(this.valueDim, value, 0, value, 0));
     if (vn === 0) return;
     const id = Math.floor(Math.log2(vn)) + 1;
-    let k = this.bucketIds.indexOf(id);
-    if (k < 0) {
-      k = this.buckets.length;
-      this.bucketIds.push(id);
-      this.buckets.push(new MergeAndReduce(this.keyDim, this.valueDim, this.numeratorWalk, mixSeed(this.seed, 1, id), { blockSize: this.blockSize }));
-    }
-    this.buckets[k]!.push(key, 0, value, 0, position);
+    const k = this.bucketIds.indexOf(id);
+    (k < 0 ? this.openBucket(id) : this.buckets[k]!).push(key, 0, value, 0, position);
   }
 
   /**
@@ -318,6 +363,10 @@ export class BalanceKVTheory extends BaseHeadCache {
     this.buckets.length = 0;
     this.bucketIds.length = 0;
     this.violations = 0;
+    this.denominatorWalk.failures = 0;
+    this.denominatorWalk.walks = 0;
+    this.numeratorWalk.failures = 0;
+    this.numeratorWalk.walks = 0;
   }
 }
 

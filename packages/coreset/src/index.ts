@@ -13,6 +13,9 @@ export {
   balanceKVTheoryPolicy,
   deriveBalanceKVTheoryParameters,
 } from './balancekv-theory.js';
+export { budgetFloorRows, fitEdges, middleCapacity, samplingRates } from './edge-budget.js';
+export { type Admission, ExactEdges } from './edges.js';
+export { KeyClusters } from './key-clusters.js';
 export { MergeAndReduce, type MergeAndReduceOptions, type RowKernel } from './merge-and-reduce.js';
 export { type Halver, halveBatch, RowBatch } from './row-batch.js';
 export {
@@ -22,9 +25,11 @@ export {
   type SoftmaxBalanceOptions,
   walkConstant,
 } from './softmax-balance.js';
+export { PrioritySample } from './priority-sample.js';
 export { combineSeparateSums } from './separate-sums.js';
 export { SubGen, subGenPolicy } from './subgen.js';
 export { UniformSampling, uniformSamplingPolicy } from './uniform.js';
+export { WeightedSample } from './weighted-sample.js';
 
 /**
  * Every policy of this package, to register explicitly:

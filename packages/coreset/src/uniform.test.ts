@@ -1,6 +1,6 @@
-import { createKernelSums, ExactCache, InvalidBudgetError, PolicyRegistry, Rng } from '@kv/core';
+import { budgetBytes, createKernelSums, ExactCache, PolicyRegistry, Rng } from '@kv/core';
 import { describe, expect, it } from 'vitest';
-import { uniformSamplingPolicy } from './uniform.js';
+import { type UniformSampling, uniformSamplingPolicy } from './uniform.js';
 
 const registry = new PolicyRegistry().register(uniformSamplingPolicy);
 
@@ -38,8 +38,32 @@ describe('uniform', () => {
     }
   });
 
-  it('rejects budgets without room for the reservoir, and ratio budgets', () => {
-    expect(() => registry.create({ policy: 'uniform', keyDim: 2, valueDim: 2, budget: 4, params: { sink: 2, window: 2 } })).toThrow(InvalidBudgetError);
-    expect(() => registry.create({ policy: 'uniform', keyDim: 2, valueDim: 2, budget: { ratio: 0.5 } })).toThrow(InvalidBudgetError);
+  it('runs at a budget of a handful of tokens: shrinks sinks and window to leave a middle', () => {
+    const cache = registry.create({ policy: 'uniform', keyDim: 2, valueDim: 2, budget: 3, params: { sink: 2, window: 2 } }) as UniformSampling;
+    expect([cache.sink, cache.window, cache.shrunk]).toEqual([1, 1, true]);
+    const rng = new Rng(1);
+    for (let i = 0; i < 50; i++) cache.append(rng.fillGaussian(new Float32Array(2)), rng.fillGaussian(new Float32Array(2)));
+    expect(cache.stored).toBe(3);
+    expect(cache.describe().summary).toContain('shrunk');
+  });
+
+  it('fills a growing {fraction} budget (rates follow the budget growth)', () => {
+    // 1/8 of 4000 rows of 32 bytes is 16000 bytes; the window holds 4·36, sampled rows cost 44:
+    // 360 rows. A sample whose threshold only fell would stay near its early, noisy rates (a
+    // median fill of 5% on this schedule); over 9 seeds the median fill must be ≥ 90%.
+    const d = 4;
+    const room = Math.floor((16000 - 4 * 36) / 44);
+    const fills: number[] = [];
+    for (let seed = 0; seed < 9; seed++) {
+      const cache = registry.create({ policy: 'uniform', keyDim: d, valueDim: d, seed, budget: { fraction: 1 / 8 }, params: { window: 4 } }) as UniformSampling;
+      const rng = new Rng(seed);
+      for (let i = 0; i < 4000; i++) {
+        cache.append(rng.fillGaussian(new Float32Array(d)), rng.fillGaussian(new Float32Array(d)));
+        expect(cache.bytes).toBeLessThanOrEqual(budgetBytes({ fraction: 1 / 8 }, cache.seen, d, d));
+      }
+      fills.push((cache.stored - 4) / room);
+    }
+    fills.sort((a, b) => a - b);
+    expect(fills[4]).toBeGreaterThan(0.9);
   });
 });

@@ -94,7 +94,7 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions = {}
       budget: r.budget,
       seed: r.seed,
       epsilon: r.normalized.p90,
-      measuredBytes: r.bytes,
+      measuredBytes: r.bytes / r.heads.length,
       bounds: spaceBounds({ n: w.n, d: w.d, s: w.s, epsilon: r.normalized.p90, r: w.radius, tau: w.tau }),
     });
   }

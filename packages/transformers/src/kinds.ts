@@ -92,6 +92,11 @@ export function checkPolicy(choice: PolicyChoice, declared: Readonly<Record<stri
       `policy "${choice.policy}" is not known to @kv/transformers; if its choices need only keys, values and positions, declare it with kinds: { "${choice.policy}": "query-free" }`,
     );
   }
+  if (choice.params?.['pool'] !== undefined) {
+    throw new UnsupportedError(
+      `policy "${choice.policy}" shares one budget among the heads of a layer (params.pool, AdaKV), so its heads keep different numbers of rows; a layer's past is one tensor [batch, kvHeads, rows, headDim] under one attention mask, which needs the same rows in every head`,
+    );
+  }
   if (kind === 'query-free') return false;
   if (kind === 'query-aware' && queryProxy) return true;
   throw new UnsupportedError(`policy "${choice.policy}" cannot drive a transformers.js past: ${WHY[kind]}`);

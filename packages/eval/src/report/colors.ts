@@ -1,13 +1,14 @@
 import type { EvalReport } from './types.js';
 
-// Four blocks in the same hue order (Tableau 10, then darker, lighter and muted variants): any
-// ten consecutive colours are ten different hues, so a family panel of up to ten policies,
-// coloured consecutively, never repeats a hue, and the forty colours are all distinct.
+// Four blocks in the same hue order (Tableau 10 with its grey replaced, then darker, lighter and
+// muted variants): any ten consecutive colours are ten different hues, so a family panel of up to
+// ten policies, coloured consecutively, never repeats a hue, and the forty colours are all
+// distinct. No colour is a light grey, which marks context points.
 const PALETTE = [
-  '#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac',
-  '#2b4f73', '#b35f0f', '#a3262b', '#3f7f7a', '#2f6b2a', '#a88a14', '#7a4a6e', '#c9566a', '#674a38', '#7d756f',
-  '#9fc1e0', '#f9c18c', '#f2a3a4', '#b5dcd8', '#a3d49b', '#f6e19e', '#d8b7cf', '#ffcfd4', '#cdb3a2', '#dcd6d3',
-  '#6b8fb3', '#c98d55', '#c07a7c', '#8fa9a6', '#7f9c73', '#c4b16a', '#a08a9b', '#d9a4ab', '#9e8a7c', '#9a9692',
+  '#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#3b3b3b',
+  '#2b4f73', '#b35f0f', '#a3262b', '#3f7f7a', '#2f6b2a', '#a88a14', '#7a4a6e', '#c9566a', '#674a38', '#17becf',
+  '#9fc1e0', '#f9c18c', '#f2a3a4', '#b5dcd8', '#a3d49b', '#f6e19e', '#d8b7cf', '#ffcfd4', '#cdb3a2', '#bcbd22',
+  '#6b8fb3', '#c98d55', '#c07a7c', '#8fa9a6', '#7f9c73', '#c4b16a', '#a08a9b', '#d9a4ab', '#9e8a7c', '#8c6d31',
 ];
 
 /**

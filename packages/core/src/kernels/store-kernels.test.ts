@@ -11,8 +11,7 @@ import { SlotStore } from '../slot-store.js';
 import { createKernelSums, type KernelSums } from '../sums.js';
 import { conformanceChecks } from '../testing/conformance.js';
 import { getKernelBackend, type KernelBackend, setKernelBackend } from './backend.js';
-import { dotUnit } from './dot.js';
-import { ATTENTION_BLOCK, AttentionArena, wasmAttentionAvailable } from './wasm-attention.js';
+import { wasmAttentionAvailable } from './store-kernels.js';
 import { ATTENTION_WASM } from './wasm-attention-bytes.js';
 
 const EPS64 = 2 ** -53;
@@ -30,7 +29,7 @@ function withBackend<T>(backend: KernelBackend, fn: () => T): T {
   }
 }
 
-const usesWasm = (store: SlotStore) => (store as unknown as { arena: AttentionArena | null }).arena !== null;
+const usesWasm = (store: SlotStore) => (store as unknown as { kernels: { active: boolean } }).kernels.active;
 
 // Random rows from a seed (fast-check picks dimensions and the seed; filling 10^5 floats through
 // fast-check arbitraries would cost seconds per run). Values are rounded to float32 on store.
@@ -138,26 +137,28 @@ describe('kernel backend selection', () => {
     const store = new SlotStore(4, 2);
     const k = new Float32Array([1, 2, 3, 4]);
     const v = new Float32Array([5, 6]);
-    for (let i = 0; i < 128; i++) store.push(k, 0, v, 0, i, 0);
-    expect(store.allocated).toBe(128);
+    for (let i = 0; i < 255; i++) store.push(k, 0, v, 0, i, 0);
     expect(usesWasm(store)).toBe(false);
-    for (let i = 128; i < 256; i++) store.push(k, 0, v, 0, i, 0);
+    store.push(k, 0, v, 0, 255, 0);
     expect(usesWasm(store)).toBe(true);
-    expect(store.allocated).toBe(256);
-    // bytes stay honest: the views cover exactly the allocated rows.
-    expect(store.keys.byteLength).toBe(256 * 4 * 4);
-    expect(store.values.byteLength).toBe(256 * 2 * 4);
+    expect(store.heldBytes).toBe(256 * (4 * 6 + 4));
+    const key = new Float32Array(4);
+    const value = new Float32Array(2);
     for (let i = 0; i < 256; i++) {
-      expect([...store.keys.subarray(i * 4, i * 4 + 4)]).toEqual([1, 2, 3, 4]);
-      expect([...store.values.subarray(i * 2, i * 2 + 2)]).toEqual([5, 6]);
+      expect([...store.readKey(i, key)]).toEqual([1, 2, 3, 4]);
+      expect([...store.readValue(i, value)]).toEqual([5, 6]);
     }
     // Under the JS backend, stores never move.
-    const js = withBackend('js', () => new SlotStore(4, 2, { initialSlots: 1024 }));
+    const js = withBackend('js', () => {
+      const st = new SlotStore(4, 2, { initialSlots: 1024 });
+      for (let i = 0; i < 300; i++) st.push(k, 0, v, 0, i, 0);
+      return st;
+    });
     expect(usesWasm(js)).toBe(false);
   });
 });
 
-describe('wasm dots and accumulate kernels', () => {
+describe('wasm attention module', () => {
   it('ships exactly the assembly of attention.wat (regenerate with pnpm build:wasm)', async () => {
     const wabt = await wabtInit();
     const wat = readFileSync(new URL('./attention.wat', import.meta.url), 'utf8');
@@ -168,55 +169,6 @@ describe('wasm dots and accumulate kernels', () => {
     parsed.destroy();
     expect([...buffer]).toEqual([...ATTENTION_WASM]);
   });
-
-  it('dots equals dotUnit bit for bit, for every d including d mod 4 ≠ 0', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 70 }),
-        fc.integer({ min: 1, max: ATTENTION_BLOCK }),
-        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-        (d, rows, seed) => {
-          const rng = new Rng(seed);
-          const arena = AttentionArena.create(d, 3)!;
-          const keys = gaussians(rng, (rows + 5) * d, 3);
-          expect(arena.resize(rows + 5, rows + 5, keys, new Float32Array((rows + 5) * 3))).toBe(true);
-          const q = gaussians(rng, d, 3);
-          arena.setQuery(q);
-          arena.dots(5, rows);
-          for (let i = 0; i < rows; i++) {
-            expect(Object.is(arena.scratch[i], dotUnit(d, keys, (5 + i) * d, q, 0))).toBe(true);
-          }
-        },
-      ),
-      { numRuns: 60 },
-    );
-  });
-
-  it('accumulate equals the scalar Float64 loop bit for bit', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 70 }),
-        fc.integer({ min: 1, max: ATTENTION_BLOCK }),
-        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-        (s, rows, seed) => {
-          const rng = new Rng(seed);
-          const arena = AttentionArena.create(2, s)!;
-          const values = gaussians(rng, (rows + 3) * s, 5);
-          expect(arena.resize(rows + 3, rows + 3, new Float32Array((rows + 3) * 2), values)).toBe(true);
-          const want = new Float64Array(s);
-          for (let j = 0; j < s; j++) want[j] = arena.acc[j] = rng.gaussian();
-          for (let i = 0; i < rows; i++) arena.scratch[i] = rng.uniform();
-          for (let i = 0; i < rows; i++) {
-            const w = arena.scratch[i]!;
-            for (let j = 0; j < s; j++) want[j] += w * values[(3 + i) * s + j]!;
-          }
-          arena.accumulate(3, rows);
-          for (let j = 0; j < s; j++) expect(Object.is(arena.acc[j], want[j])).toBe(true);
-        },
-      ),
-      { numRuns: 60 },
-    );
-  });
 });
 
 describe('SlotStore on the wasm backend', () => {
@@ -225,7 +177,7 @@ describe('SlotStore on the wasm backend', () => {
       fc.property(cases, (c) => {
         const wasm = withBackend('wasm', () => fill(c));
         const js = withBackend('js', () => fill(c));
-        expect(usesWasm(wasm)).toBe(wasm.allocated >= 256);
+        expect(usesWasm(wasm)).toBe(c.n >= 256);
         expect(usesWasm(js)).toBe(false);
         const tau = 1 / Math.sqrt(c.d);
         const a = withBackend('wasm', () => wasm.sums(c.query, tau, createKernelSums(c.s)));
@@ -335,9 +287,8 @@ describe('SlotStore on the wasm backend', () => {
     }
     expect(usesWasm(wasm)).toBe(true);
     expect(wasm.count).toBe(js.count);
-    expect(wasm.allocated).toBe(js.allocated);
-    expect([...wasm.keys.subarray(0, wasm.count * d)]).toEqual([...js.keys.subarray(0, js.count * d)]);
-    expect([...wasm.values.subarray(0, wasm.count * s)]).toEqual([...js.values.subarray(0, js.count * s)]);
+    expect([...wasm.copyKeys()]).toEqual([...js.copyKeys()]);
+    expect([...wasm.copyValues()]).toEqual([...js.copyValues()]);
     expect([...wasm.positions()]).toEqual([...js.positions()]);
     expect(wasm.heldBytes).toBe(js.heldBytes);
     const a = withBackend('wasm', () => wasm.sums(q, 0.5, createKernelSums(s)));
