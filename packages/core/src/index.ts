@@ -6,7 +6,7 @@ export type { FloatArray } from './kernels/types.js';
 export { type WasmMemory, WasmSimdModule, type WasmSimdInstance } from './kernels/wasm-module.js';
 export { BaseHeadCache } from './base-cache.js';
 export { budgetBytes, capacityRows, floorBytes, isByteBudget, maxRows, partBudget, requireFits, validateBudget } from './budget.js';
-export { ModelCache, type ModelCacheOptions, type PolicyChoice } from './container.js';
+export { ModelCache, type ModelCacheOptions, type PolicyChoice, type StoreAttention } from './container.js';
 export type {
   Budget,
   ByteCost,
