@@ -250,7 +250,7 @@ export class SlotStore {
     const slot = this.pools.count++;
     this.place(slot, key, keyOffset, value, valueOffset, logWeight);
     if (this.pos) this.pos.data[slot] = position;
-    if (!this.pools.mapped) this.kernels.maybeMove(this.count);
+    this.kernels.maybeMove(this.count);
     return slot;
   }
 
@@ -655,7 +655,7 @@ export class SlotStore {
       this.reserve(rows);
       return this.pos?.data ?? null;
     });
-    if (!this.pools.mapped) this.kernels.maybeMove(n);
+    this.kernels.maybeMove(n);
     this.preparedFor = null;
   }
 

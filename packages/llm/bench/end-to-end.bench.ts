@@ -14,7 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exactPolicy, type PolicyChoice, type PolicyDefinition, PolicyRegistry } from '@kv/core';
+import { exactPolicy, type PolicyChoice, PolicyRegistry } from '@kv/core';
 import { heuristicPolicies } from '@kv/heuristics';
 import { type ContextScoredHead, kvzipPolicy, kvzipScores, type LlamaModel } from '../src/index.js';
 import { findModel, loadModel } from '../src/node.js';
@@ -31,17 +31,14 @@ const P = 512;
 const windows = (process.env.BENCH_WINDOWS ?? '0,2048').split(',').map(Number);
 
 const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies, kvzipPolicy);
-// Policies other packages add this round, when present.
-for (const name of ['expected-attention']) {
-  const defs = heuristicPolicies as readonly PolicyDefinition[];
-  if (!defs.some((d) => d.name === name)) console.log(`(${name} is not registered by @kv/heuristics yet: its rows are skipped)`);
-}
 const all: (PolicyChoice & { label: string })[] = [
   { label: 'streaming-llm', policy: 'streaming-llm' },
   { label: 'h2o', policy: 'h2o' },
   { label: 'sliding-window', policy: 'sliding-window' },
   { label: 'tova', policy: 'tova' },
+  { label: 'snapkv', policy: 'snapkv' },
   { label: 'expected-attention', policy: 'expected-attention' },
+  { label: 'kivi int2', policy: 'kivi', params: { bits: 2 } },
   { label: 'kvzip', policy: 'kvzip' },
   { label: 'kvzip (context scores only)', policy: 'kvzip', params: { online: false } },
 ];

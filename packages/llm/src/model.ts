@@ -120,7 +120,8 @@ export class LlamaModel {
    *
    * @param policy - One policy choice for every head, or a function of (layer, KV head). A policy
    *   whose definition declares integer params `layer` and `layers` (PyramidKV's per-layer budget
-   *   schedule) gets them filled in per layer when the choice leaves them out.
+   *   schedule) gets them filled in per layer when the choice leaves them out, and one declaring
+   *   `rope` (Expected Attention) gets the model's `{ theta, pairing: 'interleaved' }`.
    * @param options - Registry, budget override(s) and seed.
    * @returns A new, empty cache.
    * @throws Any error of the registry (unknown policy, bad params, missing budget).
@@ -168,7 +169,7 @@ export class LlamaModel {
       queryHeads: c.nHeads,
       keyDim: c.headDim,
       valueDim: c.headDim,
-      policy: typeof policy === 'function' ? policy : withLayerParams(policy, registry, c.nLayers),
+      policy: typeof policy === 'function' ? policy : withModelParams(policy, registry, c),
       registry,
       ...(budgets !== undefined ? { budgets } : {}),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
@@ -508,14 +509,18 @@ export class LlamaDecoder {
   }
 }
 
-// Policies that shape their budget by depth (PyramidKV) declare `layer` and `layers` params; the
-// model knows both, so a plain choice works for them as for any other policy.
-function withLayerParams(choice: PolicyChoice, registry: PolicyRegistryLike, nLayers: number): PolicyChoice | ((layer: number) => PolicyChoice) {
+// What the model knows and some policies declare as params: the layer and the number of layers
+// (PyramidKV's per-layer budget), and the RoPE the keys carry (Expected Attention de-rotates
+// queries with it: llama2.c's adjacent pairs, θ from the config). A choice that sets one keeps it.
+function withModelParams(choice: PolicyChoice, registry: PolicyRegistryLike, config: LlamaConfig): PolicyChoice | ((layer: number) => PolicyChoice) {
   const get = (registry as { get?: (name: string) => PolicyDefinition }).get;
   if (typeof get !== 'function' || !registry.has(choice.policy)) return choice;
   const names = new Set(get.call(registry, choice.policy).params.map((p) => p.name));
-  if (!names.has('layer') || !names.has('layers') || choice.params?.layer !== undefined) return choice;
-  return (layer) => ({ ...choice, params: { ...choice.params, layer, layers: nLayers } });
+  const params: Record<string, unknown> = { ...choice.params };
+  if (names.has('rope') && params['rope'] === undefined) params['rope'] = { theta: config.ropeTheta, pairing: 'interleaved' };
+  const filled: PolicyChoice = Object.keys(params).length > 0 ? { ...choice, params } : choice;
+  if (!names.has('layer') || !names.has('layers') || choice.params?.layer !== undefined) return filled;
+  return (layer) => ({ ...filled, params: { ...params, layer, layers: config.nLayers } });
 }
 
 // out = weight ⊙ x / sqrt(mean(x²) + ε); out may alias x.

@@ -4,7 +4,7 @@ interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { readonly exports: unknown };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
 }
 
 /**
@@ -79,17 +79,18 @@ export class WasmSimdModule {
   }
 
   /**
-   * A new instance importing a fresh one-page memory as `env.memory`.
+   * A new instance importing `memory` (default: a fresh one-page memory) as `env.memory`.
+   * @param memory - A memory to share with other instances (another module's, or a shared one).
    * @returns The instance, or null when the module is unavailable or the engine refuses.
    */
-  instantiate(): WasmSimdInstance | null {
+  instantiate(memory?: WasmMemory): WasmSimdInstance | null {
     const module = this.module();
     const api = wasmApi();
     if (module === null || api === undefined) return null;
     try {
-      const memory = new api.Memory({ initial: 1 });
-      const instance = new api.Instance(module, { env: { memory } });
-      return { memory, exports: instance.exports };
+      const mem = memory ?? new api.Memory({ initial: 1 });
+      const instance = new api.Instance(module, { env: { memory: mem } });
+      return { memory: mem, exports: instance.exports };
     } catch {
       return null;
     }

@@ -162,7 +162,10 @@ function streamSpec(report: EvalReport, w: WorkloadInfo): TopLevelSpec {
     });
   }
   const y = logScale(values.map((v) => v.error));
-  const panels = plotPanels(report).filter((p) => values.some((v) => p.labels.includes(v.label)));
+  const drawn = new Set(values.map((v) => v.label));
+  const panels = plotPanels(report)
+    .map((p) => ({ ...p, labels: p.labels.filter((l) => drawn.has(l)) }))
+    .filter((p) => p.labels.length > 0);
   return {
     $schema: SCHEMA,
     title: { text: `Error along the stream: ${w.name}`, subtitle: `relative error at each query time (median over heads, seed ${seed}); rows: policy families; columns: budgets` },
