@@ -85,7 +85,7 @@ const align64 = (n: number) => Math.ceil(n / 64) * 64;
 const D = {
   stride: 0, d: 4, s: 8, kbits: 12, vbits: 16, kcode: 20, vcode: 24, kscale: 28, vscale: 32, lw: 36,
   kgroups: 40, vgroups: 44, half: 48, kg16: 52, block: 56, q: 60, qsum: 64, w: 68, acc: 72, zacc: 76,
-  vsc: 80, bias: 84, vg16: 88, ksc: 92,
+  vsc: 80, bias: 84, vg16: 88, ksc: 92, qh: 96, ql: 100,
 } as const;
 
 /**
@@ -105,7 +105,7 @@ export class StoreKernels {
   private f64: F64Exports | null = null;
   /** Bytes of scratch before the pools once the rows are in a WebAssembly memory. */
   readonly scratchBytes: number;
-  private readonly off: Record<'qf' | 'qsum' | 'w' | 'acc' | 'zacc' | 'vsc' | 'ksc' | 'tot' | 'desc' | 'q64' | 'w64' | 'acc64' | 'qs', number>;
+  private readonly off: Record<'qf' | 'qsum' | 'w' | 'acc' | 'zacc' | 'vsc' | 'ksc' | 'tot' | 'desc' | 'q64' | 'w64' | 'acc64' | 'qs' | 'qh' | 'ql', number>;
   /** Float32 records the fused kernel reads (d, s multiples of 4). */
   private readonly f32Records: boolean;
   /** Quantized records the code kernel reads (null: the JavaScript loops answer). */
@@ -119,8 +119,10 @@ export class StoreKernels {
     const vg = Math.max(1, layout.values.groups);
     const sizes: [keyof StoreKernels['off'], number][] = [
       ['qf', 4 * d], ['qsum', 4 * kg], ['w', 4 * (ATTENTION_BLOCK + 4)], ['acc', 4 * s], ['zacc', 4 * vg],
-      ['vsc', 32 * vg], ['ksc', 32 * kg], ['tot', 8 * (2 + s)], ['desc', 128], ['q64', 8 * d],
-      ['w64', 8 * ATTENTION_BLOCK], ['acc64', 8 * s], ['qs', 4 * d],
+      // Transposed scale tables: (lo, step) of each group for four rows, 16 bytes per entry,
+      // written four entries at a time.
+      ['vsc', 16 * (2 * vg + 4)], ['ksc', 16 * (2 * kg + 4)], ['tot', 8 * (2 + s)], ['desc', 128], ['q64', 8 * d],
+      ['w64', 8 * ATTENTION_BLOCK], ['acc64', 8 * s], ['qs', 4 * d], ['qh', 2 * d + 16], ['ql', 2 * d + 16],
     ];
     const off = {} as Record<keyof StoreKernels['off'], number>;
     let at = 0;
@@ -197,8 +199,12 @@ export class StoreKernels {
     set(D.zacc, o.zacc);
     set(D.vsc, o.vsc);
     set(D.ksc, o.ksc);
+    set(D.qh, o.qh);
+    set(D.ql, o.ql);
     m.f32[(o.desc + D.bias) >> 2] = 0;
-    if (L.channel) for (let r = 0; r < 4; r++) m.f32.set([0, 1], (o.ksc >> 2) + 2 * r);
+    // Channel-wise keys: one "group" per row with lo = 0 and step = 1 for the four rows (the query
+    // is folded into the group's steps instead).
+    if (L.channel) m.f32.set([0, 0, 0, 0, 1, 1, 1, 1], o.ksc >> 2);
   }
 
   /**
@@ -471,8 +477,9 @@ function codeSides(L: RowLayout): { k: number; v: number } | null {
     if (!c.integer || c.levels !== null || c.bits === 3) return null;
     const p = c.planes[0]!;
     if (p.width !== 16 || p.bytes % 16 !== 0 || length % 16 !== 0) return null;
-    // Scale groups of whole 16-channel fields that tile the row.
-    if (c.axis === 'token' && (c.group % 16 !== 0 || (c.group < length && length % c.group !== 0))) return null;
+    // Scale groups of whole 16-channel fields that tile the row, small enough for exact i32 key sums.
+    if (c.axis === 'token' && (c.group % 16 !== 0 || (c.group < length && length % c.group !== 0) || Math.min(c.group, length) > 256)) return null;
+    if (c.axis === 'channel' && length > 256) return null;
     return c.bits;
   };
   const k = side(L.keys, L.d);
