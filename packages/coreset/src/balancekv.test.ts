@@ -1,4 +1,4 @@
-import { InvalidBudgetError, InvalidParamsError, PolicyRegistry, Rng } from '@kv/core';
+import { budgetBytes, InvalidParamsError, isByteBudget, PolicyRegistry, Rng } from '@kv/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type BalanceKV, balanceKVPolicy } from './balancekv.js';
@@ -6,32 +6,54 @@ import { type BalanceKV, balanceKVPolicy } from './balancekv.js';
 const registry = new PolicyRegistry().register(balanceKVPolicy);
 
 describe('balancekv', () => {
-  it('keeps stored ≤ capacity and Σ weights = seen at every step, for random params and budgets', () => {
+  it('keeps stored ≤ capacity and bytes ≤ budget at every step, at any budget down to a handful of tokens', () => {
+    const d = 3;
+    const s = 2;
+    const row = 4 * (d + s);
     fc.assert(
       fc.property(
-        fc.integer({ min: 0, max: 6 }),
-        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 0, max: 8 }),
         fc.constantFrom(4, 8, 16),
-        fc.integer({ min: 1, max: 2 }),
-        fc.integer({ min: 0, max: 40 }),
-        fc.boolean(),
-        fc.integer({ min: 1, max: 400 }),
+        fc.oneof(
+          fc.integer({ min: 4, max: 80 }),
+          fc.record({ bytes: fc.integer({ min: 4 * row, max: 80 * row }) }),
+          fc.record({ fraction: fc.double({ min: 0.05, max: 0.5, noNaN: true }), minBytes: fc.integer({ min: 0, max: 20 * row }) }),
+          fc.record({ ratio: fc.double({ min: 0.05, max: 0.5, noNaN: true }), min: fc.integer({ min: 4, max: 30 }) }),
+        ),
+        fc.integer({ min: 1, max: 300 }),
         fc.integer(),
-        (sink, window, blockSize, halvings, extra, ratio, n, seed) => {
-          const need = sink + window + blockSize - 1 + 32;
-          const budget = ratio ? { ratio: 0.2, min: need + extra } : need + extra;
-          const cache = registry.create({ policy: 'balancekv', keyDim: 3, valueDim: 2, budget, seed, params: { sink, window, blockSize, halvings } }) as BalanceKV;
+        (sink, window, blockSize, budget, n, seed) => {
+          const cache = registry.create({ policy: 'balancekv', keyDim: d, valueDim: s, budget, seed, params: { sink, window, blockSize } }) as BalanceKV;
           const rng = new Rng(seed);
           for (let i = 0; i < n; i++) {
-            cache.append(rng.fillGaussian(new Float32Array(3)), rng.fillGaussian(new Float32Array(2)));
+            cache.append(rng.fillGaussian(new Float32Array(d)), rng.fillGaussian(new Float32Array(s)));
             expect(cache.stored).toBeLessThanOrEqual(cache.capacity);
-            expect(cache.representedTokens).toBe(cache.seen);
+            if (isByteBudget(budget)) expect(cache.bytes).toBeLessThanOrEqual(budgetBytes(budget, cache.seen, d, s));
+            const st = cache.describe().stats;
+            if (st['mixedHalvings'] === 0 && st['droppedTokens'] === 0) expect(cache.representedTokens).toBe(cache.seen);
           }
           expect(cache.positions().length).toBe(cache.stored);
         },
       ),
-      { numRuns: 40 },
+      { numRuns: 60 },
     );
+  });
+
+  it('at 32 tokens shrinks its sinks, window and block to fit, says so, and stays within 32 rows', () => {
+    const cache = registry.create({ policy: 'balancekv', keyDim: 4, valueDim: 4, budget: 32 }) as BalanceKV;
+    expect([cache.sink, cache.window, cache.shrunk]).toEqual([8, 8, true]);
+    expect(cache.blockSize).toBeLessThanOrEqual(8);
+    const rng = new Rng(3);
+    for (let i = 0; i < 500; i++) cache.append(rng.fillGaussian(new Float32Array(4)), rng.fillGaussian(new Float32Array(4)));
+    expect(cache.stored).toBeLessThanOrEqual(32);
+    const { summary, stats } = cache.describe();
+    expect(summary).toContain('shrunk to fit the budget');
+    expect(stats['sinks']).toBe(8);
+    expect(stats['halvings']).toBeGreaterThan(10);
+    // The default budgetless layout needs 192 rows; a {fraction} with a floor of 256 rows keeps it.
+    const roomy = registry.create({ policy: 'balancekv', keyDim: 4, valueDim: 4, budget: { fraction: 1 / 8, minBytes: 256 * 36 } }) as BalanceKV;
+    expect([roomy.sink, roomy.window, roomy.blockSize, roomy.shrunk]).toEqual([32, 32, 128, false]);
   });
 
   it('without a budget keeps exactly sink + window + middle/2^halvings rows at block boundaries', () => {
@@ -44,12 +66,9 @@ describe('balancekv', () => {
     expect(pos.slice(-8)).toEqual(Array.from({ length: 8 }, (_, i) => 16 + 320 - 8 + i)); // window
   });
 
-  it('rejects budgets that cannot hold its exact parts and params that do not divide', () => {
+  it('rejects params that do not divide', () => {
     const base = { policy: 'balancekv', keyDim: 2, valueDim: 2 };
-    expect(() => registry.create({ ...base, budget: 100 })).toThrow(InvalidBudgetError); // needs 32+32+127+32
-    expect(() => registry.create({ ...base, budget: { ratio: 0.25 } })).toThrow(InvalidBudgetError);
     expect(() => registry.create({ ...base, params: { blockSize: 24, halvings: 4 } })).toThrow(InvalidParamsError);
     expect(() => registry.create({ ...base, params: { halvings: 0 } })).toThrow(InvalidParamsError);
-    expect(registry.create({ ...base, budget: 223 }).capacity).toBe(223);
   });
 });

@@ -1,116 +1,140 @@
 import {
   BaseHeadCache,
+  booleanParam,
+  type ByteCost,
+  choiceParam,
+  type CacheState,
+  capacityRows,
   createKernelSums,
   integerParam,
-  InvalidBudgetError,
   InvalidParamsError,
+  isByteBudget,
   type KernelSums,
   mergeSums,
   numberParam,
   type PolicyDefinition,
   type PolicySpec,
-  SlotStore,
+  type StateReader,
 } from '@kv/core';
 import { BalancedHalving } from './balanced-halving.js';
+import { budgetFloorRows, fitEdges } from './edge-budget.js';
+import { ExactEdges } from './edges.js';
 import { MergeAndReduce } from './merge-and-reduce.js';
-
-// Rows the groups may need after the budget forced every possible merge: at most one row per
-// weight level 2^0..2^31.
-const GROUP_ROOM = 32;
+import { RandomHalving } from './random-halving.js';
 
 /**
  * BalanceKV, practical version (the authors' released code, made streaming): the first `sink`
  * tokens and the last `window` tokens are kept exactly; a token leaving the window joins a middle
- * block; a full block of `blockSize` tokens is halved `halvings` times by {@link BalancedHalving}
- * (block-centred keys, kernel e^{<k̃,k̃'>τ}·(<v,v'> + 0.025), γ = 4, unclipped probabilities, exact
- * halving) and stored as a group of blockSize/2^halvings rows of weight 2^halvings, applied as the
- * logit bias ln w.
+ * block; the middle is compressed by {@link BalancedHalving} (block-centred keys, kernel
+ * e^{<k̃,k̃'>τ}·(<v,v'> + 0.025), γ = 4, unclipped probabilities, exact halving), each halving
+ * doubling the weights of the rows it keeps, applied as the logit bias ln w.
  *
  * @remarks
- * - Without a budget the middle keeps exactly 1/2^halvings of its tokens (the released code's
- *   `itrs` knob), plus the open block: memory grows as n/2^halvings.
- * - With a budget (tokens, or a ratio whose `min` is large enough) groups are merged lazily,
- *   merge-and-reduce style: whenever a flushed block would leave too little room, the two
- *   lowest-weight groups are concatenated and halved again, so `stored ≤ capacity` at every step.
- *   Halvings only ever see rows of equal weight, so weights stay exact; the budget must hold
- *   sink + window + (blockSize − 1) + 32 rows (32: one row per weight level of any stream with
- *   Int32 positions, the most that exact halving may be unable to merge).
+ * - Without a budget a full block of `blockSize` tokens is halved `halvings` times (the released
+ *   code's `itrs` knob): the middle keeps 1/2^halvings of its tokens plus the open block.
+ * - With a budget (tokens, ratio, `{bytes}` or `{fraction}`) nothing is halved before the budget
+ *   asks for it: full blocks become weight-1 groups, and whenever the cache would hold more than
+ *   its budget the lowest weight level is halved, merge-and-reduce style
+ *   ({@link MergeAndReduce.compressOnce}), so the held bytes stay within the budget after every
+ *   append and each token is halved as few times as the budget allows. When no equal-weight
+ *   halving is left (at most one row per level) rows of different weights are halved together,
+ *   and as a last resort the lightest row is dropped; both are counted in `describe()`.
+ * - No floors: sinks, window and block size are sized from the smallest budget the cache will get.
+ *   Sinks and window given as params are kept while a middle of a few rows still fits (else both
+ *   shrink in proportion); default ones, when they do not fit with a full block, leave half of
+ *   that floor to the middle. The block is at most the middle's floor (half of it by default);
+ *   `describe()` says what was chosen.
  * - No theorem: an empirical policy (see the package benchmark for its error against uniform sampling).
  * - Differences from the released code: it compresses the prompt once at prefill; here the same
- *   halving runs block by block as tokens stream. Kept rows all double their weight (see
- *   {@link BalancedHalving}).
+ *   halving runs as tokens stream. Kept rows all double their weight (see {@link BalancedHalving}).
  * @see ksheth96/BalanceKV `src/balanced_walk.py`, `src/llama_forward.py`; arXiv 2502.07861.
  * @example
  * ```ts
  * import { PolicyRegistry } from '@kv/core';
  * import { balanceKVPolicy } from '@kv/coreset';
  * const registry = new PolicyRegistry().register(balanceKVPolicy);
- * const cache = registry.create({ policy: 'balancekv', keyDim: 128, valueDim: 128, params: { halvings: 2 } });
+ * const cache = registry.create({ policy: 'balancekv', keyDim: 128, valueDim: 128, budget: { fraction: 1 / 8 } });
  * ```
  */
 export class BalanceKV extends BaseHeadCache {
-  /** Exact leading tokens. */
+  /** Exact leading tokens (after fitting the budget). */
   readonly sink: number;
-  /** Exact trailing tokens. */
+  /** Exact trailing tokens (after fitting the budget). */
   readonly window: number;
-  /** Middle block size. */
+  /** Middle block size (after fitting the budget). */
   readonly blockSize: number;
-  /** Halvings of a full block. */
+  /** Halvings of a full block without a budget (0 with a budget: halvings happen on demand). */
   readonly halvings: number;
-  private readonly sinks: SlotStore;
-  private readonly recent: SlotStore;
-  private oldest = 0;
+  /** Whether the requested sinks, window or block were shrunk to fit the budget. */
+  readonly shrunk: boolean;
+  private readonly edges: ExactEdges;
   private readonly middle: MergeAndReduce;
   private readonly budgeted: boolean;
+  private readonly byBytes: boolean;
   private readonly part: KernelSums;
 
   /**
    * @param spec - Spec with params sink, window, blockSize, halvings, gamma, valueConstant.
-   * @throws `InvalidParamsError` on bad parameters; `InvalidBudgetError` when a budget
-   *   cannot hold the exact parts, an open block and one group.
+   * @throws `InvalidParamsError` on bad parameters.
    */
   constructor(spec: PolicySpec) {
     super(spec);
     const p = spec.params;
-    this.sink = integerParam(p, 'sink', { default: 32, min: 0 });
-    this.window = integerParam(p, 'window', { default: 32, min: 0 });
-    this.blockSize = integerParam(p, 'blockSize', { default: 128, min: 2 });
-    this.halvings = integerParam(p, 'halvings', { default: 2, min: 1 });
-    if (this.blockSize % 2 ** this.halvings !== 0) {
-      throw new InvalidParamsError(`blockSize ${this.blockSize} must be divisible by 2^halvings = ${2 ** this.halvings}`);
+    const d = this.keyDim;
+    const s = this.valueDim;
+    const sink = integerParam(p, 'sink', { default: 32, min: 0 });
+    const window = integerParam(p, 'window', { default: 32, min: 0 });
+    const explicitBlock = p?.['blockSize'] !== undefined;
+    const blockSize = integerParam(p, 'blockSize', { default: 128, min: 2 });
+    const halvings = integerParam(p, 'halvings', { default: 2, min: 1 });
+    if (blockSize % 2 ** halvings !== 0) {
+      throw new InvalidParamsError(`blockSize ${blockSize} must be divisible by 2^halvings = ${2 ** halvings}`);
     }
     const gamma = numberParam(p, 'gamma', { default: 4, min: 0 });
     const valueConstant = numberParam(p, 'valueConstant', { default: 0.025, min: 0 });
-    const need = this.sink + this.window + this.blockSize - 1 + GROUP_ROOM;
-    const b = spec.budget;
-    this.budgeted = b !== undefined;
-    if (b !== undefined) {
-      const floor = typeof b === 'number' ? b : 'tokens' in b ? b.tokens : (b.min ?? 1);
-      if (floor < need) {
-        throw new InvalidBudgetError(
-          `balancekv needs a budget (or ratio min) of at least sink + window + blockSize − 1 + ${GROUP_ROOM} = ${need}, got ${floor}`,
-        );
-      }
+    const centre = booleanParam(p, 'centre', true);
+    const kernelScale = numberParam(p, 'kernelScale', { default: 1, min: Number.MIN_VALUE, max: 1e6 });
+    const halving = choiceParam(p, 'halving', ['balanced', 'random'] as const, 'balanced');
+    this.budgeted = spec.budget !== undefined;
+    this.byBytes = isByteBudget(spec.budget);
+    const probe = new ExactEdges(d, s, 0, 0);
+    const floor = budgetFloorRows(spec.budget, probe.rowBytes, d, s);
+    const explicitEdges = p?.['sink'] !== undefined || p?.['window'] !== undefined;
+    if (!this.budgeted || sink + window + blockSize <= floor) {
+      this.sink = sink;
+      this.window = window;
+      this.blockSize = blockSize;
+      this.shrunk = false;
+    } else {
+      // Sizes the caller chose are kept while a middle of a few rows fits; default ones give the
+      // middle half of the floor.
+      const fit = fitEdges(floor, sink, window, explicitEdges ? Math.min(4, Math.max(2, floor - sink - window)) : Math.ceil(floor / 2));
+      const middle = Math.max(2, floor - fit.sink - fit.window);
+      this.sink = fit.sink;
+      this.window = fit.window;
+      this.blockSize = explicitBlock ? Math.min(blockSize, Math.max(2, 2 * Math.floor(middle / 2))) : Math.min(blockSize, Math.max(2, 2 * Math.floor(middle / 4)));
+      this.shrunk = fit.shrunk || this.blockSize < blockSize;
     }
-    this.sinks = new SlotStore(this.keyDim, this.valueDim, { maxSlots: this.sink, initialSlots: Math.min(2, this.sink) });
-    this.recent = new SlotStore(this.keyDim, this.valueDim, { maxSlots: this.window, initialSlots: Math.min(2, this.window) });
-    const halver = new BalancedHalving({ tau: this.tau, gamma, valueConstant });
-    this.middle = new MergeAndReduce(this.keyDim, this.valueDim, halver, spec.seed ?? 0, {
-      blockSize: this.blockSize,
-      firstHalvings: this.halvings,
-      carry: 'lazy',
-    });
-    this.part = createKernelSums(this.valueDim);
+    this.halvings = this.budgeted ? 0 : halvings;
+    this.edges = new ExactEdges(d, s, this.sink, this.window);
+    const halver = halving === 'random' ? new RandomHalving() : new BalancedHalving({ tau: this.tau * kernelScale, gamma, valueConstant, centre });
+    this.middle = new MergeAndReduce(d, s, halver, spec.seed ?? 0, { blockSize: this.blockSize, firstHalvings: this.halvings, carry: 'lazy' });
+    this.part = createKernelSums(s);
   }
 
   /** Sinks + window + middle rows. */
   get stored(): number {
-    return this.sinks.count + this.recent.count + this.middle.stored;
+    return this.edges.rows + this.middle.stored;
   }
 
-  /** Tokens the held rows stand for (Σ of weights): always equals `seen`. */
+  /** Bytes held: exact rows, middle rows, group sizes. */
+  override get bytes(): number {
+    return this.edges.heldBytes + this.middle.heldBytes;
+  }
+
+  /** Tokens the held rows stand for (Σ of weights): equals `seen` unless a budget forced mixed halvings or drops. */
   get representedTokens(): number {
-    return this.sinks.count + this.recent.count + this.middle.totalWeight;
+    return this.edges.rows + this.middle.totalWeight;
   }
 
   /** Rows of the compressed middle (open block and groups). */
@@ -118,67 +142,76 @@ export class BalanceKV extends BaseHeadCache {
     return this.middle.stored;
   }
 
-  /** Arrays of the sinks, the window and the middle. */
-  buffers(): readonly ArrayBufferView[] {
-    return [...this.sinks.buffers(), ...this.recent.buffers(), ...this.middle.buffers()];
+  protected override byteCost(): ByteCost {
+    return { fixed: 0, perRow: this.edges.rowBytes };
   }
 
   /** Positions of the held rows (sinks, window, middle). */
   positions(): Int32Array {
     const out = new Int32Array(this.stored);
-    out.set(this.sinks.positionOf.subarray(0, this.sinks.count), 0);
-    out.set(this.recent.positionOf.subarray(0, this.recent.count), this.sinks.count);
-    this.middle.writePositions(out, this.sinks.count + this.recent.count);
+    this.middle.writePositions(out, this.edges.writePositions(out, 0));
     return out;
   }
 
-  /**
-   * Sinks first, then the window ring; the evicted window row joins the middle.
-   * @param key - Key.
-   * @param value - Value.
-   * @param position - Logical position.
-   */
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
-    if (this.sinks.count < this.sink) {
-      this.sinks.push(key, 0, value, 0, position, 0);
-      return;
-    }
-    let flushed: boolean;
-    if (this.window === 0) {
-      flushed = this.middle.push(key, 0, value, 0, position);
-    } else if (this.recent.count < this.window) {
-      this.recent.push(key, 0, value, 0, position, 0);
-      return;
+    const e = this.edges;
+    const where = e.admit(key, value, position);
+    if (where === 'kept') return;
+    if (where === 'through') this.middle.push(key, 0, value, 0, position);
+    else this.middle.push(e.leavingKey, 0, e.leavingValue, 0, e.leavingPosition);
+    if (this.budgeted) this.fit(position + 1);
+  }
+
+  // Compresses the middle until the cache is within its budget at `seen` tokens.
+  private fit(seen: number): void {
+    if (this.byBytes) {
+      const limit = this.budgetBytesAt(seen);
+      while (this.bytes > limit && this.middle.compressOnce() > 0);
     } else {
-      const slot = this.oldest;
-      const r = this.recent;
-      flushed = this.middle.push(r.keys, slot * this.keyDim, r.values, slot * this.valueDim, r.positionOf[slot]!);
-      r.write(slot, key, 0, value, 0, position, 0);
-      this.oldest = (slot + 1) % this.window;
-    }
-    if (flushed && this.budgeted) {
-      this.middle.reduceTo(this.capacity - this.sink - this.window - (this.blockSize - 1));
+      const limit = capacityRows(this.spec.budget, seen, this.byteCost(), this.keyDim, this.valueDim);
+      while (this.stored > limit && this.middle.compressOnce() > 0);
     }
   }
 
-  /**
-   * Exact sums of sinks and window merged with the weighted middle.
-   * @param query - Query.
-   * @param out - Receives the sums.
-   * @returns `out`.
-   */
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
-    this.sinks.sums(query, this.tau, out);
-    mergeSums(out, this.recent.sums(query, this.tau, this.part));
+    this.edges.sums(query, this.tau, out);
     return mergeSums(out, this.middle.sums(query, this.tau, this.part));
   }
 
-  /** Forgets every token. */
   protected onReset(): void {
-    this.sinks.clear();
-    this.recent.clear();
-    this.oldest = 0;
+    this.edges.clear();
     this.middle.reset();
+  }
+
+  protected saveState(): CacheState {
+    return { scalars: {}, arrays: {}, parts: { edges: this.edges.state(), middle: this.middle.state() } };
+  }
+
+  protected restoreState(r: StateReader): void {
+    this.edges.loadState(r.part('edges'));
+    this.middle.loadState(r.part('middle'));
+  }
+
+  protected override describeSummary(): string {
+    const m = this.middle;
+    const how = this.budgeted ? 'halved on demand to fit the budget' : `each block halved ${this.halvings} times`;
+    return `balancekv: ${this.sink} sinks + ${this.window} window exact${this.shrunk ? ' (shrunk to fit the budget)' : ''}, middle of ${m.stored} rows in blocks of ${this.blockSize}, ${how} (top weight 2^${m.topLevel})`;
+  }
+
+  protected override describeStats(): Record<string, number | string | boolean> {
+    const m = this.middle;
+    return {
+      sinks: this.sink,
+      window: this.window,
+      blockSize: this.blockSize,
+      shrunk: this.shrunk,
+      middleRows: m.stored,
+      groups: m.groupTotal,
+      topLevel: m.topLevel,
+      halvings: m.halvings,
+      mixedHalvings: m.mixedHalvings,
+      droppedTokens: m.droppedWeight,
+    };
   }
 }
 
@@ -194,14 +227,17 @@ export class BalanceKV extends BaseHeadCache {
  */
 export const balanceKVPolicy: PolicyDefinition = {
   name: 'balancekv',
-  summary: 'BalanceKV (released-code variant): exact sinks and window, middle blocks halved by a balanced walk; weights as logit biases. Empirical, no theorem.',
+  summary: 'BalanceKV (released-code variant): exact sinks and window, middle halved by a balanced walk (on demand under a budget); weights as logit biases. Empirical, no theorem.',
   params: [
-    { name: 'sink', type: 'integer', default: 32, description: 'Leading tokens kept exactly.' },
-    { name: 'window', type: 'integer', default: 32, description: 'Trailing tokens kept exactly.' },
-    { name: 'blockSize', type: 'integer', default: 128, description: 'Middle block size (divisible by 2^halvings).' },
-    { name: 'halvings', type: 'integer', default: 2, description: 'Halvings of a full block (the middle keeps 1/2^halvings without a budget).' },
+    { name: 'sink', type: 'integer', default: 32, description: 'Leading tokens kept exactly (shrunk when the budget is smaller).' },
+    { name: 'window', type: 'integer', default: 32, description: 'Trailing tokens kept exactly (shrunk when the budget is smaller).' },
+    { name: 'blockSize', type: 'integer', default: 128, description: 'Middle block size (divisible by 2^halvings; at most half the middle under a budget).' },
+    { name: 'halvings', type: 'integer', default: 2, description: 'Halvings of a full block without a budget (the middle keeps 1/2^halvings).' },
     { name: 'gamma', type: 'number', default: 4, description: 'Walk step size γ.' },
     { name: 'valueConstant', type: 'number', default: 0.025, description: 'Constant added to <v,v\'> in the walk kernel.' },
+    { name: 'halving', type: 'string', default: 'balanced', description: "Halving rule: 'balanced' (the walk) or 'random' (the ablation baseline: a uniformly random half)." },
+    { name: 'kernelScale', type: 'number', default: 1, description: "Scale β of the walk kernel's logit, e^{β·τ<k̃,k̃'>} (the released code's temp; below 1 the walk balances a smoother kernel)." },
+    { name: 'centre', type: 'boolean', default: true, description: 'Centre the keys of each halved batch (exact for attention; shrinks the walk kernel).' },
   ],
   budget: 'optional',
   create: (spec) => new BalanceKV(spec),

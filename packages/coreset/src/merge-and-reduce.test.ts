@@ -1,4 +1,4 @@
-import { createKernelSums, InvalidParamsError, type KernelSums, Rng, type SlotStore } from '@kv/core';
+import { createKernelSums, InvalidParamsError, type KernelSums, Rng, type SlotStore, StateReader, stateBytes } from '@kv/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BalancedHalving } from './balanced-halving.js';
@@ -140,30 +140,61 @@ describe('MergeAndReduce', () => {
     expect(got.n[0]! * Math.exp(got.m)).toBeCloseTo(100, 4);
   });
 
-  it('with groupRows, keeps its bytes fixed; a binary counter holds no second t-row batch', () => {
+  it('holds exactly its rows and group sizes, and continues bit for bit from its state', () => {
     const d = 4;
     const s = 2;
     const t = 16;
     const rng = new Rng(8);
-    const capped = new MergeAndReduce(d, s, new SoftmaxBalance({ tau: 0.5 }), 1, { blockSize: t, groupRows: 40 + t / 2 });
-    const bytes = (m: MergeAndReduce) => m.buffers().reduce((a, b) => a + b.byteLength, 0);
-    const before = bytes(capped);
-    for (let i = 0; i < 3000; i++) {
-      capped.push(rng.fillGaussian(new Float32Array(d)), 0, rng.fillGaussian(new Float32Array(s)), 0, i);
-      capped.reduceTo(40, true);
-      expect(capped.groupSlots).toBeLessThanOrEqual(40);
+    const a = new MergeAndReduce(d, s, new SoftmaxBalance({ tau: 0.5 }), 1, { blockSize: t });
+    const keys = rng.fillGaussian(new Float32Array(900 * d));
+    const values = rng.fillGaussian(new Float32Array(900 * s));
+    for (let i = 0; i < 500; i++) a.push(keys, i * d, values, i * s, i);
+    const held = a.rawCount * (4 * (d + s) + 4) + a.groupSlots * (4 * (d + s) + 8) + 4 * a.groupTotal;
+    expect(a.heldBytes).toBe(held);
+    expect(stateBytes(a.state())).toBe(held);
+    const b = new MergeAndReduce(d, s, new SoftmaxBalance({ tau: 0.5 }), 99, { blockSize: t });
+    b.loadState(new StateReader(a.state(), 'mr'));
+    const q = new Float32Array([0.3, -1, 0.5, 2]);
+    for (let i = 500; i < 900; i++) {
+      a.push(keys, i * d, values, i * s, i);
+      b.push(keys, i * d, values, i * s, i);
+      if (i % 50 === 0) a.reduceTo(40, true), b.reduceTo(40, true);
+      const x = a.sums(q, 0.5, createKernelSums(s));
+      const y = b.sums(q, 0.5, createKernelSums(s));
+      expect([y.m, y.z, ...y.n]).toEqual([x.m, x.z, ...x.n]);
     }
-    expect(bytes(capped)).toBe(before);
-    // Unbudgeted: raw block (keys, values, positions), weighted groups, a 3-array group table,
-    // and t levels + t keep indices: the halvings borrow the raw block's rows.
-    const mr = new MergeAndReduce(d, s, new SoftmaxBalance({ tau: 0.5 }), 1, { blockSize: t });
-    for (let i = 0; i < 500; i++) mr.push(rng.fillGaussian(new Float32Array(d)), 0, rng.fillGaussian(new Float32Array(s)), 0, i);
-    const raw = t * (4 * (d + s) + 4);
-    const buffers = mr.buffers();
-    const groupBytes = buffers.slice(3, 7).reduce((a, b) => a + b.byteLength, 0);
-    const table = buffers.slice(7, 10).reduce((a, b) => a + b.byteLength, 0);
-    expect(bytes(mr)).toBe(raw + groupBytes + table + 2 * 4 * t);
+    expect(b.heldBytes).toBe(a.heldBytes);
     expect(() => new MergeAndReduce(d, s, new SoftmaxBalance({ tau: 0.5 }), 1, { blockSize: t, groupRows: 3 })).toThrow(InvalidParamsError);
+  });
+
+  it('compressOnce halves the lightest rows first', () => {
+    const mr = new MergeAndReduce(2, 1, new BalancedHalving({ tau: 0.5 }), 4, { blockSize: 8, firstHalvings: 0, carry: 'lazy' });
+    const rng = new Rng(3);
+    const push = (k: number) => {
+      for (let i = 0; i < k; i++) mr.push(rng.fillGaussian(new Float32Array(2)), 0, rng.fillGaussian(new Float32Array(1)), 0, i);
+    };
+    push(8); // one weight-1 group of 8
+    mr.compressOnce(); // → one weight-2 group of 4
+    expect(mr.topLevel).toBe(1);
+    push(8); // a weight-1 group of 8 beside it
+    mr.compressOnce(); // the weight-1 group is halved, not the weight-2 one
+    expect(mr.topLevel).toBe(1);
+    expect(mr.stored).toBe(8);
+    expect(mr.totalWeight).toBe(16);
+  });
+
+  it('compressOnce frees rows lowest weight first, down to nothing', () => {
+    const mr = new MergeAndReduce(3, 2, new BalancedHalving({ tau: 0.5 }), 4, { blockSize: 8, firstHalvings: 0, carry: 'lazy' });
+    const rng = new Rng(2);
+    for (let i = 0; i < 60; i++) mr.push(rng.fillGaussian(new Float32Array(3)), 0, rng.fillGaussian(new Float32Array(2)), 0, i);
+    expect(mr.stored).toBe(60);
+    expect(mr.totalWeight).toBe(60);
+    while (mr.stored > 20) expect(mr.compressOnce()).toBeGreaterThan(0);
+    expect(mr.totalWeight).toBe(60); // equal-weight halvings only so far
+    expect(mr.mixedHalvings).toBe(0);
+    while (mr.stored > 0) expect(mr.compressOnce()).toBeGreaterThan(0);
+    expect(mr.compressOnce()).toBe(0);
+    expect(mr.droppedWeight).toBeGreaterThan(0);
   });
 
   it('rejects bad block sizes with typed errors', () => {

@@ -1,4 +1,4 @@
-import { createKernelSums, InvalidParamsError, type KernelSums, mergeSums, Rng, SlotStore } from '@kv/core';
+import { type CacheState, createKernelSums, InvalidParamsError, type KernelSums, mergeSums, Rng, SlotStore, type StateReader } from '@kv/core';
 import { type Halver, halveBatch, RowBatch } from './row-batch.js';
 
 /**
@@ -15,7 +15,10 @@ import { type Halver, halveBatch, RowBatch } from './row-batch.js';
 export interface MergeAndReduceOptions {
   /** Block size t: raw tokens collected before the first halving (even, ≥ 2). */
   readonly blockSize: number;
-  /** Halvings applied to a full raw block (default 1: the paper's structure). */
+  /**
+   * Halvings applied to a full raw block (default 1: the paper's structure). With `lazy` carry it
+   * may be 0: a full block becomes a weight-1 group, halved only when a reduction asks for room.
+   */
   readonly firstHalvings?: number;
   /**
    * When groups merge: `binary` (default) merges two groups of equal weight as soon as both exist
@@ -29,12 +32,10 @@ export interface MergeAndReduceOptions {
    */
   readonly kernel?: RowKernel;
   /**
-   * Allocates the raw block, the halving scratch (levels and keep indices; with `lazy` carry also a
-   * t-row batch) and this many group rows up front, and makes it the groups' hard limit, so
-   * `buffers()` never change size (with a halver that keeps at most half). The caller keeps the groups below
-   * it (e.g. {@link MergeAndReduce.reduceTo} after every flush, with a limit at least t/2 above
-   * its target); going past it throws a `RangeError` (a bug, not a user error). Default: grow by
-   * doubling.
+   * Allocates this many group rows up front and makes it the groups' hard limit. The caller keeps
+   * the groups below it (e.g. {@link MergeAndReduce.reduceTo} after every flush, with a limit at
+   * least t/2 above its target); going past it throws a `RangeError` (a bug, not a user error).
+   * Default: grow by doubling.
    */
   readonly groupRows?: number;
 }
@@ -43,11 +44,12 @@ export interface MergeAndReduceOptions {
  * The evaluation hook of {@link MergeAndReduce}: Σ_i w_i·κ(<q,k_i>τ)·[1, v_i] over the live rows of
  * one of its stores (the raw block, whose `logWeights` is null, or the groups, weighted by
  * e^{logWeights[i]}), in log-scaled `KernelSums` form (from `@kv/core`). The stores are read-only
- * here. The default is the exponential kernel κ = exp; a kernel may return signed sums.
+ * here; read rows through their accessors (`keyDot`, `readValue`). The default is the exponential
+ * kernel κ = exp; a kernel may return signed sums.
  *
  * @example
  * ```ts
- * import { createKernelSums, dotUnit } from '@kv/core';
+ * import { createKernelSums } from '@kv/core';
  * import { MergeAndReduce, type RowKernel, SoftmaxBalance } from '@kv/coreset';
  * // The linear kernel κ(x) = x (signed sums, m = 0), weights applied as e^{logWeight}.
  * const linear: RowKernel = {
@@ -55,10 +57,12 @@ export interface MergeAndReduceOptions {
  *     out.m = 0;
  *     out.z = 0;
  *     out.n.fill(0);
+ *     const v = new Float64Array(store.s);
  *     for (let i = 0; i < store.count; i++) {
- *       const w = tau * dotUnit(store.d, store.keys, i * store.d, query, 0) * Math.exp(store.logWeights?.[i] ?? 0);
+ *       const w = tau * store.keyDot(i, query) * Math.exp(store.logWeights?.[i] ?? 0);
  *       out.z += w;
- *       for (let j = 0; j < store.s; j++) out.n[j]! += w * store.values[i * store.s + j]!;
+ *       store.readValue(i, v);
+ *       for (let j = 0; j < store.s; j++) out.n[j]! += w * v[j]!;
  *     }
  *     return out;
  *   },
@@ -93,30 +97,33 @@ const exponentialKernel: RowKernel = {
  * @remarks
  * - Memory: with a halver that keeps at most half (both provided halvers do), a group never has
  *   more than t/2 rows and at most one group per weight remains, so for n ≥ t tokens at most
- *   t + (t/2)·(⌊log2(n/t)⌋ + 1) ≤ t·(log2(n/t) + 2) rows are held, plus t level and t keep
- *   indices: the halving batch borrows the raw block's arrays whenever the raw block is empty
- *   (always with `binary` carry); a reduction with live raw rows (`lazy`) allocates a t-row batch.
+ *   t + (t/2)·(⌊log2(n/t)⌋ + 1) ≤ t·(log2(n/t) + 2) rows are held. {@link MergeAndReduce.heldBytes}
+ *   counts the rows (keys, values, positions, group log-weights) and one Int32 size per group;
+ *   the halving batch is scratch, not held.
  * - Weights are integer levels (2^ℓ), so no rounding enters the count: they sum to n exactly when
- *   every halving keeps exactly half of its batch ({@link BalancedHalving}); {@link SoftmaxBalance}
+ *   every halving keeps exactly half of an even batch ({@link BalancedHalving}); {@link SoftmaxBalance}
  *   keeps the smaller sign class, so with it they sum to at most n.
  * - Guarantee with {@link SoftmaxBalance}: each halving at weight 2^{ℓ−1} errs by at most 2^{ℓ−1}
  *   times the {@link softmaxBalanceBound}; at most n/(t·2^{ℓ−1}) halvings happen at that weight, so
  *   over L levels the error is ≤ L·(n/t)·(one-halving bound): with t = O(√s·e^{2ρ}/ε) (up to
  *   logarithms) the estimate is within ε·n·e^{−ρ}·max||v|| of the true kernel sum.
  * - `lazy` carry with `firstHalvings` h gives the practical BalanceKV layout: full blocks become
- *   groups of t/2^h rows that merge only when the budget demands it.
+ *   groups of t/2^h rows that merge only when a budget demands it ({@link MergeAndReduce.reduceTo},
+ *   {@link MergeAndReduce.compressOnce}).
  * - Other kernels: the `kernel` option ({@link RowKernel}) replaces the exponential evaluation of
  *   `sums` (e.g. the residual kernel of `@kv/hybrid`'s Taylor + coreset construction); with a
  *   halver that keeps fewer than half of the rows, the memory bound only improves, but the weights
- *   then no longer sum to n. `groupRows` preallocates everything for budgeted use.
+ *   then no longer sum to n.
+ * - {@link MergeAndReduce.state} / {@link MergeAndReduce.loadState} save and continue it bit for
+ *   bit (rows, group sizes, the halvings' generator).
  * @see BalanceKV, arXiv 2502.07861, Thm 3.4 (MergeAndReduce).
  * @example
  * ```ts
  * import { MergeAndReduce, SoftmaxBalance } from '@kv/coreset';
  * import { createKernelSums } from '@kv/core';
  * const mr = new MergeAndReduce(2, 1, new SoftmaxBalance({ tau: 1 }), 1, { blockSize: 8 });
- * for (let i = 0; i < 64; i++) mr.push([Math.cos(i), Math.sin(i)], 0, [1], 0, i);
- * mr.totalWeight; // 64
+ * for (let i = 0; i < 64; i++) mr.push(new Float32Array([Math.cos(i), Math.sin(i)]), 0, new Float32Array([1]), 0, i);
+ * mr.totalWeight; // ≤ 64
  * mr.sums(new Float32Array([1, 0]), 1, createKernelSums(1));
  * ```
  */
@@ -131,25 +138,28 @@ export class MergeAndReduce {
   readonly firstHalvings: number;
   /** Carry rule. */
   readonly carry: 'binary' | 'lazy';
-  /** Halvings run so far (each one reduces a batch of ≤ t rows). */
+  /** Halvings run so far (each one reduces a batch of ≤ t rows, or 2t with lazy weight-1 groups). */
   halvings = 0;
   /**
    * Σ over the halvings run so far of the largest row weight in the halved batch: the factor that
    * multiplies a one-halving discrepancy bound in the accumulated error (see the class remarks).
    */
   halvedWeight = 0;
+  /** Halvings of rows of different weights (a budget forced them; weights then only approximate the count). */
+  mixedHalvings = 0;
+  /** Tokens dropped outright because a budget left no room even for one row. */
+  droppedWeight = 0;
   private readonly halver: Halver;
   private readonly seed: number;
   private rng: Rng;
   private readonly raw: SlotStore;
   private readonly groups: SlotStore;
-  private groupStart = new Int32Array(4);
-  private groupSize = new Int32Array(4);
-  private groupLevel = new Int32Array(4);
+  private groupStart = new Int32Array(8);
+  private groupSize = new Int32Array(8);
+  private groupLevel = new Int32Array(8);
   private groupCount = 0;
-  private batch: RowBatch | null = null;
-  private shared: RowBatch | null = null;
-  private keep: Int32Array | null = null;
+  private readonly batch: RowBatch;
+  private keep = new Int32Array(0);
   private readonly partial: KernelSums;
   private readonly kernel: RowKernel;
 
@@ -160,42 +170,34 @@ export class MergeAndReduce {
    * @param seed - Seed of the halvings' randomness (reset() restarts from it).
    * @param options - Block size, first halvings, carry rule, and optionally the evaluation kernel
    *   and a preallocated group-row limit.
-   * @throws `InvalidParamsError` when t is not an even integer ≥ 2 or not divisible by 2^h, or
-   *   when `groupRows` is not an integer ≥ t/2.
+   * @throws `InvalidParamsError` when t is not an even integer ≥ 2 or not divisible by 2^h, when
+   *   h = 0 without lazy carry, or when `groupRows` is not an integer ≥ t/2.
    */
   constructor(d: number, s: number, halver: Halver, seed: number, options: MergeAndReduceOptions) {
     const t = options.blockSize;
     const h = options.firstHalvings ?? 1;
+    const carry = options.carry ?? 'binary';
     if (!Number.isInteger(t) || t < 2 || t % 2 !== 0) throw new InvalidParamsError(`blockSize is ${t}, expected an even integer >= 2`);
-    if (!Number.isInteger(h) || h < 1 || t % 2 ** h !== 0) {
-      throw new InvalidParamsError(`firstHalvings is ${h}, expected an integer >= 1 with blockSize divisible by 2^firstHalvings`);
+    if (!Number.isInteger(h) || h < (carry === 'lazy' ? 0 : 1) || t % 2 ** h !== 0) {
+      throw new InvalidParamsError(`firstHalvings is ${h}, expected an integer >= ${carry === 'lazy' ? 0 : 1} with blockSize divisible by 2^firstHalvings`);
+    }
+    const rows = options.groupRows;
+    if (rows !== undefined && !(Number.isInteger(rows) && rows >= t / 2)) {
+      throw new InvalidParamsError(`groupRows is ${rows}, expected an integer >= blockSize/2 = ${t / 2}`);
     }
     this.d = d;
     this.s = s;
     this.blockSize = t;
     this.firstHalvings = h;
-    this.carry = options.carry ?? 'binary';
+    this.carry = carry;
     this.halver = halver;
     this.seed = seed;
     this.rng = new Rng(seed);
-    const rows = options.groupRows;
-    if (rows !== undefined && !(Number.isInteger(rows) && rows >= t / 2)) {
-      throw new InvalidParamsError(`groupRows is ${rows}, expected an integer >= blockSize/2 = ${t / 2}`);
-    }
-    this.raw = new SlotStore(d, s, { maxSlots: t, initialSlots: rows === undefined ? 2 : t });
-    this.groups = new SlotStore(d, s, { weighted: true, ...(rows === undefined ? { initialSlots: 2 } : { initialSlots: rows, maxSlots: rows }) });
+    this.raw = new SlotStore(d, s, { maxSlots: t, initialSlots: Math.min(16, t) });
+    this.groups = new SlotStore(d, s, { weighted: true, ...(rows === undefined ? {} : { initialSlots: rows, maxSlots: rows }) });
+    this.batch = new RowBatch(d, s, Math.min(16, t));
     this.partial = createKernelSums(s);
     this.kernel = options.kernel ?? exponentialKernel;
-    if (rows !== undefined) {
-      // Room for two groups (one of them an odd row out) on each of 32 levels; grows if ever exceeded.
-      this.groupStart = new Int32Array(64);
-      this.groupSize = new Int32Array(64);
-      this.groupLevel = new Int32Array(64);
-      this.keep = new Int32Array(t);
-      this.shared = new RowBatch(d, s, 0);
-      this.shared.levels = new Int32Array(t);
-      if (this.carry === 'lazy') this.batch = new RowBatch(d, s, t);
-    }
   }
 
   /** Rows held (raw block plus groups). */
@@ -218,10 +220,33 @@ export class MergeAndReduce {
     return this.groupCount;
   }
 
+  /** Bytes of one raw row (key, value, position). */
+  get rawRowBytes(): number {
+    return this.raw.perRowBytes;
+  }
+
+  /** Bytes of one group row (key, value, position, log-weight) plus its share of a group size. */
+  get groupRowBytes(): number {
+    return this.groups.perRowBytes + 4;
+  }
+
+  /** Bytes held: raw rows, group rows and one Int32 size per group (the arrays of {@link MergeAndReduce.state}). */
+  get heldBytes(): number {
+    return this.raw.heldBytes + this.groups.heldBytes + 4 * this.groupCount;
+  }
+
+  /** Largest weight level held (0 when only raw rows or nothing). */
+  get topLevel(): number {
+    let top = 0;
+    for (let g = 0; g < this.groupCount; g++) if (this.groupLevel[g]! > top) top = this.groupLevel[g]!;
+    return top;
+  }
+
   /**
    * Tokens the held rows stand for: Σ 2^level, an exact integer. It equals the tokens pushed when
-   * every halving keeps exactly half of an even batch ({@link BalancedHalving} does); a halver that
-   * keeps fewer rows ({@link SoftmaxBalance} keeps the smaller sign class) makes it smaller.
+   * every halving keeps exactly half of an even batch ({@link BalancedHalving} does) and no budget
+   * forced a mixed halving or a drop; a halver that keeps fewer rows ({@link SoftmaxBalance} keeps
+   * the smaller sign class) makes it smaller.
    */
   get totalWeight(): number {
     let total = this.raw.count;
@@ -231,7 +256,7 @@ export class MergeAndReduce {
   }
 
   /**
-   * Adds one token of weight 1; a full raw block is halved and carried.
+   * Adds one token of weight 1; a full raw block is halved `firstHalvings` times and carried.
    * @param key - Key storage.
    * @param keyOffset - Index of the key's first element.
    * @param value - Value storage (ignored when s = 0).
@@ -242,14 +267,9 @@ export class MergeAndReduce {
   push(key: ArrayLike<number>, keyOffset: number, value: ArrayLike<number>, valueOffset: number, position: number): boolean {
     this.raw.push(key, keyOffset, value, valueOffset, position, 0);
     if (this.raw.count < this.blockSize) return false;
-    // The full raw block is halved where it is: its rows are handed over to the batch, not copied.
-    this.raw.clear();
-    const batch = this.scratch();
-    batch.count = this.blockSize;
-    batch.levels.fill(0, 0, this.blockSize);
-    for (let i = 0; i < this.firstHalvings && batch.count > 1; i++) this.halve(batch);
-    let level = this.appendGroup(batch);
+    this.flushRaw(this.firstHalvings);
     if (this.carry === 'binary') {
+      let level = this.groupLevel[this.groupCount - 1]!;
       for (;;) {
         const newest = this.groupCount - 1;
         let twin = -1;
@@ -276,50 +296,29 @@ export class MergeAndReduce {
    */
   reduceTo(maxGroupSlots: number, mixLevels = false): void {
     while (this.groups.count > maxGroupSlots) {
-      let level = -1;
-      for (let g = 0; g < this.groupCount; g++) {
-        const l = this.groupLevel[g]!;
-        if (level >= 0 && l >= level) continue;
-        let rows = 0;
-        for (let h = 0; h < this.groupCount; h++) if (this.groupLevel[h] === l) rows += this.groupSize[h]!;
-        if (rows >= 2) level = l;
-      }
-      if (level < 0) {
-        if (!mixLevels || this.groupCount < 2) return;
-        this.mergeLightest();
-        continue;
-      }
-      let a = -1;
-      let b = -1;
-      for (let g = 0; g < this.groupCount; g++) {
-        if (this.groupLevel[g] !== level) continue;
-        const size = this.groupSize[g]!;
-        if (a < 0 || size < this.groupSize[a]!) {
-          b = a;
-          a = g;
-        } else if (b < 0 || size < this.groupSize[b]!) b = g;
-      }
-      const batch = this.scratch();
-      batch.clear();
-      batch.reserve(this.groupSize[a]! + (b >= 0 ? this.groupSize[b]! : 0));
-      batch.pushFromStore(this.groups, this.groupStart[a]!, this.groupSize[a]!);
-      if (b >= 0) batch.pushFromStore(this.groups, this.groupStart[b]!, this.groupSize[b]!);
-      if (b > a) {
-        this.removeGroup(b);
-        this.removeGroup(a);
-      } else {
-        this.removeGroup(a);
-        if (b >= 0) this.removeGroup(b);
-      }
-      if (batch.count % 2 === 1) {
-        // The odd row out keeps its weight in a group of its own.
-        const last = batch.count - 1;
-        this.appendRows(batch, last, 1);
-        batch.count = last;
-      }
-      this.halve(batch);
-      this.appendGroup(batch);
+      if (this.halveLowestLevel()) continue;
+      if (!mixLevels || this.groupCount < 2) return;
+      this.mergeLightest();
     }
+  }
+
+  /**
+   * One step of budget-driven compression, freeing at least one row when anything can be freed:
+   * in order, halving at the lowest weight level of the groups (as {@link MergeAndReduce.reduceTo}
+   * does), halving the open raw block early (≥ 2 rows), a mixed-weight halving of the two lightest
+   * groups, and finally dropping the lightest single row (its tokens are then lost, counted in
+   * {@link MergeAndReduce.droppedWeight}).
+   * @returns Rows freed (0 when nothing is held).
+   */
+  compressOnce(): number {
+    const before = this.stored;
+    if (this.raw.count >= Math.max(2, this.blockSize / 2) && this.lowestGroupLevel() > 0) this.flushRaw(1);
+    else if (!this.halveLowestLevel()) {
+      if (this.raw.count >= 2) this.flushRaw(1);
+      else if (this.groupCount >= 2) this.mergeLightest();
+      else this.dropLightest();
+    }
+    return before - this.stored;
   }
 
   /**
@@ -343,8 +342,8 @@ export class MergeAndReduce {
    * @returns The index after the last written one.
    */
   writePositions(out: Int32Array, offset: number): number {
-    out.set(this.raw.positionOf.subarray(0, this.raw.count), offset);
-    out.set(this.groups.positionOf.subarray(0, this.groups.count), offset + this.raw.count);
+    out.set(this.raw.positions(), offset);
+    out.set(this.groups.positions(), offset + this.raw.count);
     return offset + this.stored;
   }
 
@@ -356,55 +355,155 @@ export class MergeAndReduce {
     this.groupCount = 0;
     this.halvings = 0;
     this.halvedWeight = 0;
+    this.mixedHalvings = 0;
+    this.droppedWeight = 0;
   }
 
   /**
-   * The typed arrays held (raw block, groups, group table, the halving batch's levels and keep
-   * indices, and a batch of its own when one was needed), each once.
-   * @returns The arrays.
+   * Everything needed to continue bit for bit: the raw block, the group rows, the group sizes, the
+   * counters and the halvings' generator (views of live memory).
+   * @returns The state.
    */
-  buffers(): ArrayBufferView[] {
-    const raw = this.raw;
-    const out: ArrayBufferView[] = [...raw.buffers(), ...this.groups.buffers(), this.groupStart, this.groupSize, this.groupLevel];
-    const shared = this.shared;
-    if (shared) {
-      out.push(shared.levels);
-      // Arrays the borrowing batch had to grow past the raw block (a halver keeping over half).
-      if (shared.keys !== raw.keys) out.push(shared.keys);
-      if (shared.values !== raw.values) out.push(shared.values);
-      if (shared.positions !== raw.positionOf) out.push(shared.positions);
-    }
-    if (this.batch) out.push(...this.batch.buffers());
-    if (this.keep) out.push(this.keep);
-    return out;
+  state(): CacheState {
+    return {
+      scalars: {
+        halvings: this.halvings,
+        halvedWeight: this.halvedWeight,
+        mixedHalvings: this.mixedHalvings,
+        droppedWeight: this.droppedWeight,
+        rng: this.rng.getState(),
+      },
+      arrays: { groupSizes: this.groupSize.subarray(0, this.groupCount) },
+      parts: { raw: this.raw.state(), groups: this.groups.state() },
+    };
   }
 
-  // The halving batch. Whenever the raw block holds no live rows (a flush hands its rows over; the
-  // carries and a reduction right after a flush find it empty) the batch borrows the raw block's
-  // t-row arrays, so no second t-row copy is held. Only a reduction while raw rows are live (lazy
-  // carry between flushes) needs a batch of its own, allocated then.
-  private scratch(): RowBatch {
-    const t = this.blockSize;
-    this.keep ??= new Int32Array(t);
-    const raw = this.raw;
-    if (raw.count > 0 || raw.allocated < t) {
-      this.batch ??= new RowBatch(this.d, this.s, t);
-      return this.batch;
+  /**
+   * Loads a state of a structure of the same shape (dimensions, block size).
+   * @param r - A reader of the state.
+   * @throws `SnapshotError` when it does not fit.
+   */
+  loadState(r: StateReader): void {
+    const halvings = r.integer('halvings', 0, 2 ** 53);
+    const halvedWeight = r.number('halvedWeight');
+    const mixed = r.integer('mixedHalvings', 0, 2 ** 53);
+    const dropped = r.number('droppedWeight');
+    const gen = new Rng(0);
+    gen.setState(r.numbers('rng', 6));
+    const raw = r.part('raw');
+    const groups = r.part('groups');
+    const rows = groups.integer('count', 0, Math.min(this.groups.maxSlots, 2 ** 31 - 1));
+    const sizes = r.array('groupSizes', Int32Array);
+    let total = 0;
+    for (const size of sizes) {
+      if (!(size >= 1)) r.refuse(`a group of ${size} rows`);
+      total += size;
     }
-    const b = (this.shared ??= new RowBatch(this.d, this.s, 0));
-    b.keys = raw.keys;
-    b.values = raw.values;
-    b.positions = raw.positionOf;
-    if (b.levels.length !== raw.allocated) b.levels = new Int32Array(raw.allocated);
-    b.count = 0;
-    return b;
+    if (total !== rows) r.refuse(`group sizes add up to ${total}, the groups hold ${rows} rows`);
+    const lw = groups.array('logWeights', Float32Array, rows);
+    for (const w of lw) {
+      const level = Math.round(w / Math.LN2);
+      if (!(level >= 0 && level < 64) || Math.abs(w - level * Math.LN2) > 1e-4) r.refuse(`log-weight ${w} is not a weight level`);
+    }
+    this.raw.loadState(raw);
+    this.groups.loadState(groups);
+    this.groupCount = 0;
+    let start = 0;
+    for (const size of sizes) {
+      this.growGroupTable();
+      let level = 0;
+      for (let i = start; i < start + size; i++) level = Math.max(level, Math.round(lw[i]! / Math.LN2));
+      const g = this.groupCount++;
+      this.groupStart[g] = start;
+      this.groupSize[g] = size;
+      this.groupLevel[g] = level;
+      start += size;
+    }
+    this.halvings = halvings;
+    this.halvedWeight = halvedWeight;
+    this.mixedHalvings = mixed;
+    this.droppedWeight = dropped;
+    this.rng = gen;
+  }
+
+  // Halves the raw block `halvings` times (fewer when it runs out of rows) into a new group.
+  private flushRaw(halvings: number): void {
+    const batch = this.batch;
+    batch.clear();
+    batch.pushFromStore(this.raw, 0, this.raw.count);
+    this.raw.clear();
+    for (let i = 0; i < halvings && batch.count > 1; i++) {
+      if (batch.count % 2 === 1) {
+        // An odd row out (an early flush) keeps its weight in a group of its own.
+        const last = batch.count - 1;
+        this.appendRows(batch, last, 1);
+        batch.count = last;
+      }
+      this.halve(batch);
+    }
+    this.appendGroup(batch);
+  }
+
+  // The lowest level of any group (Infinity without groups).
+  private lowestGroupLevel(): number {
+    let low = Infinity;
+    for (let g = 0; g < this.groupCount; g++) low = Math.min(low, this.groupLevel[g]!);
+    return low;
+  }
+
+  // One equal-weight halving at the lowest level with ≥ 2 rows; false when no level has 2 rows.
+  private halveLowestLevel(): boolean {
+    let level = -1;
+    for (let g = 0; g < this.groupCount; g++) {
+      const l = this.groupLevel[g]!;
+      if (level >= 0 && l >= level) continue;
+      let rows = 0;
+      for (let h = 0; h < this.groupCount; h++) if (this.groupLevel[h] === l) rows += this.groupSize[h]!;
+      if (rows >= 2) level = l;
+    }
+    if (level < 0) return false;
+    let a = -1;
+    let b = -1;
+    for (let g = 0; g < this.groupCount; g++) {
+      if (this.groupLevel[g] !== level) continue;
+      const size = this.groupSize[g]!;
+      if (a < 0 || size < this.groupSize[a]!) {
+        b = a;
+        a = g;
+      } else if (b < 0 || size < this.groupSize[b]!) b = g;
+    }
+    const batch = this.batch;
+    batch.clear();
+    batch.pushFromStore(this.groups, this.groupStart[a]!, this.groupSize[a]!);
+    if (b >= 0) batch.pushFromStore(this.groups, this.groupStart[b]!, this.groupSize[b]!);
+    if (b > a) {
+      this.removeGroup(b);
+      this.removeGroup(a);
+    } else {
+      this.removeGroup(a);
+      if (b >= 0) this.removeGroup(b);
+    }
+    if (batch.count % 2 === 1) {
+      // The odd row out keeps its weight in a group of its own.
+      const last = batch.count - 1;
+      this.appendRows(batch, last, 1);
+      batch.count = last;
+    }
+    this.halve(batch);
+    this.appendGroup(batch);
+    return true;
   }
 
   private halve(batch: RowBatch): void {
-    if (this.keep!.length < batch.count) this.keep = new Int32Array(batch.capacity);
+    if (this.keep.length < batch.count) this.keep = new Int32Array(Math.max(batch.count, 2 * this.keep.length));
     let top = 0;
-    for (let i = 0; i < batch.count; i++) if (batch.levels[i]! > top) top = batch.levels[i]!;
-    halveBatch(this.halver, batch, this.rng, this.keep!);
+    let low = Infinity;
+    for (let i = 0; i < batch.count; i++) {
+      top = Math.max(top, batch.levels[i]!);
+      low = Math.min(low, batch.levels[i]!);
+    }
+    if (low < top) this.mixedHalvings++;
+    halveBatch(this.halver, batch, this.rng, this.keep);
     this.halvings++;
     this.halvedWeight += 2 ** top;
   }
@@ -414,21 +513,24 @@ export class MergeAndReduce {
     return this.appendRows(batch, 0, batch.count);
   }
 
+  private growGroupTable(): void {
+    if (this.groupCount < this.groupStart.length) return;
+    const grow = (a: Int32Array): Int32Array<ArrayBuffer> => {
+      const b = new Int32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.groupStart = grow(this.groupStart);
+    this.groupSize = grow(this.groupSize);
+    this.groupLevel = grow(this.groupLevel);
+  }
+
   // Appends rows [from, from + count) of the batch as a new group; returns its level.
   private appendRows(batch: RowBatch, from: number, count: number): number {
-    if (this.groupCount === this.groupStart.length) {
-      const grow = (a: Int32Array) => {
-        const b = new Int32Array(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.groupStart = grow(this.groupStart);
-      this.groupSize = grow(this.groupSize);
-      this.groupLevel = grow(this.groupLevel);
-    }
+    if (count === 0) return 0;
+    this.growGroupTable();
     const store = this.groups;
     const start = store.count;
-    store.reserve(start + count);
     let level = 0;
     for (let r = from; r < from + count; r++) {
       const l = batch.levels[r]!;
@@ -455,11 +557,26 @@ export class MergeAndReduce {
     this.mergeGroups(Math.min(a, b), Math.max(a, b));
   }
 
+  // Drops the single row of lowest weight (the raw block's oldest row first).
+  private dropLightest(): void {
+    if (this.raw.count > 0) {
+      this.droppedWeight += 1;
+      const last = this.raw.count - 1;
+      for (let i = 0; i < last; i++) this.raw.move(i + 1, i);
+      this.raw.removeSwap(last);
+      return;
+    }
+    if (this.groupCount === 0) return;
+    let g = 0;
+    for (let h = 1; h < this.groupCount; h++) if (this.groupLevel[h]! < this.groupLevel[g]!) g = h;
+    this.droppedWeight += 2 ** this.groupLevel[g]!;
+    this.removeGroup(g);
+  }
+
   // Concatenates groups a < b, removes them, halves once and appends the result (last group).
   private mergeGroups(a: number, b: number): number {
-    const batch = this.scratch();
+    const batch = this.batch;
     batch.clear();
-    batch.reserve(this.groupSize[a]! + this.groupSize[b]!);
     batch.pushFromStore(this.groups, this.groupStart[a]!, this.groupSize[a]!);
     batch.pushFromStore(this.groups, this.groupStart[b]!, this.groupSize[b]!);
     this.removeGroup(b);
@@ -468,18 +585,13 @@ export class MergeAndReduce {
     return this.appendGroup(batch);
   }
 
+  // Removes group g's rows, shifting the later groups down so rows stay in group order.
   private removeGroup(g: number): void {
     const store = this.groups;
     const start = this.groupStart[g]!;
     const size = this.groupSize[g]!;
-    const end = start + size;
-    const d = this.d;
-    const s = this.s;
-    store.keys.copyWithin(start * d, end * d, store.count * d);
-    if (s > 0) store.values.copyWithin(start * s, end * s, store.count * s);
-    store.positionOf.copyWithin(start, end, store.count);
-    store.logWeights!.copyWithin(start, end, store.count);
-    store.count -= size;
+    for (let r = start + size; r < store.count; r++) store.move(r, r - size);
+    for (let i = 0; i < size; i++) store.removeSwap(store.count - 1);
     for (let h = g + 1; h < this.groupCount; h++) {
       this.groupStart[h - 1] = this.groupStart[h]! - size;
       this.groupSize[h - 1] = this.groupSize[h]!;

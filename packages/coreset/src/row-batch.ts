@@ -95,8 +95,9 @@ export class RowBatch {
   }
 
   /**
-   * Appends `count` rows of a weighted or unweighted {@link SlotStore}, starting at slot `start`.
-   * The level of a weighted slot is its log-weight divided by ln 2 (rounded, so exact).
+   * Appends `count` rows of a weighted or unweighted {@link SlotStore}, starting at slot `start`,
+   * read through the store's accessors (decoded to float32 whatever its storage). The level of a
+   * weighted slot is its log-weight divided by ln 2 (rounded, so exact).
    * @param store - Source store (same d; its s must equal this batch's s).
    * @param start - First slot.
    * @param count - Number of slots.
@@ -105,11 +106,16 @@ export class RowBatch {
     this.reserve(this.count + count);
     const d = this.d;
     const s = this.s;
-    this.keys.set(store.keys.subarray(start * d, (start + count) * d), this.count * d);
-    if (s > 0) this.values.set(store.values.subarray(start * s, (start + count) * s), this.count * s);
-    this.positions.set(store.positionOf.subarray(start, start + count), this.count);
     const lw = store.logWeights;
-    for (let i = 0; i < count; i++) this.levels[this.count + i] = lw ? Math.round(lw[start + i]! / Math.LN2) : 0;
+    const pos = store.tracksPositions ? store.positionOf : null;
+    for (let i = 0; i < count; i++) {
+      const r = this.count + i;
+      const slot = start + i;
+      store.readKey(slot, this.keys, r * d);
+      if (s > 0) store.readValue(slot, this.values, r * s);
+      this.positions[r] = pos ? pos[slot]! : slot;
+      this.levels[r] = lw ? Math.round(lw[slot]! / Math.LN2) : 0;
+    }
     this.count += count;
   }
 
@@ -132,11 +138,6 @@ export class RowBatch {
       this.levels[r] = this.levels[from]! + 1;
     }
     this.count = kept;
-  }
-
-  /** The typed arrays of the batch. */
-  buffers(): ArrayBufferView[] {
-    return [this.keys, this.values, this.positions, this.levels];
   }
 }
 

@@ -1,4 +1,4 @@
-import { createKernelSums, ExactCache, InvalidBudgetError, PolicyRegistry, relativeError, Rng } from '@kv/core';
+import { createKernelSums, ExactCache, PolicyRegistry, relativeError, Rng } from '@kv/core';
 import { describe, expect, it } from 'vitest';
 import { type SubGen, subGenPolicy } from './subgen.js';
 
@@ -102,7 +102,25 @@ describe('subgen', () => {
     expect(guarded.relative).toBeLessThan(raw.relative / 100);
   });
 
-  it('rejects budgets without room for a cluster', () => {
-    expect(() => registry.create({ policy: 'subgen', keyDim: 2, valueDim: 2, budget: 4 })).toThrow(InvalidBudgetError);
+  it('runs at a budget of a handful of tokens, and holds no more than it keeps at a huge one (issue 22)', () => {
+    const tiny = registry.create({ policy: 'subgen', keyDim: 2, valueDim: 2, budget: 8 }) as SubGen;
+    const four = registry.create({ policy: 'subgen', keyDim: 2, valueDim: 2, budget: 4 }) as SubGen;
+    // 1e9 tokens used to allocate 5e8 samples on the first append (a RangeError, with state changed).
+    const huge = registry.create({ policy: 'subgen', keyDim: 2, valueDim: 2, budget: 1e9 }) as SubGen;
+    const rng = new Rng(4);
+    for (let i = 0; i < 200; i++) {
+      const k = rng.fillGaussian(new Float32Array(2));
+      const v = rng.fillGaussian(new Float32Array(2));
+      tiny.append(k, v);
+      four.append(k, v);
+      huge.append(k, v);
+      expect(tiny.stored).toBeLessThanOrEqual(8);
+      expect(four.stored).toBeLessThanOrEqual(4);
+    }
+    expect(tiny.clusterCount).toBeGreaterThan(0);
+    for (const c of [tiny, four]) for (const x of c.attend(new Float32Array([1, 0]), new Float32Array(2))) expect(Number.isFinite(x)).toBe(true);
+    // The huge budget keeps every token as a value sample: 200 rows of 2+2 floats and 3 Float32s.
+    expect(huge.describe().stats['valueSamples']).toBe(200);
+    expect(huge.bytes).toBeLessThan(200 * 40 + huge.clusterCount * 1000);
   });
 });

@@ -1,152 +1,142 @@
 import {
   BaseHeadCache,
+  type ByteCost,
+  type CacheState,
   createKernelSums,
-  fixedBudget,
   integerParam,
-  InvalidBudgetError,
   type KernelSums,
   mergeSums,
   type PolicyDefinition,
   type PolicySpec,
-  Reservoir,
-  Rng,
-  SlotStore,
+  type StateReader,
 } from '@kv/core';
+import { budgetFloorRows, fitEdges, middleCapacity, samplingRates } from './edge-budget.js';
+import { ExactEdges } from './edges.js';
+import { PrioritySample } from './priority-sample.js';
 
 /**
  * Uniform sampling with importance weights, the baseline every coreset must beat: optional exact
- * sinks and window, and a reservoir (Vitter's Algorithm R) of k = budget − sink − window middle
- * tokens. After m middle tokens each is held with probability k/m, so every kept token gets the
- * log-weight ln(m/k) (a logit bias).
+ * sinks and window, and a uniform sample of the middle (the tokens that left the window) that
+ * fills whatever the budget leaves. Each sampled token stands for 1/τ middle tokens, τ being the
+ * sample's inclusion threshold ({@link PrioritySample}), applied as the logit bias −ln τ.
  *
  * @remarks
- * - Unbiased: E[Ñ] = N and E[Z̃] = Z for every query (each middle token contributes
- *   (m/k)·1[kept]·e^{logit}·v, whose mean is its true term). The ratio Ñ/Z̃ is slightly biased.
- * - Error ~ 1/√k (sampling variance). Needs a fixed token budget.
+ * - Unbiased: E[Ñ] = N and E[Z̃] = Z for every query, for token, ratio and byte budgets alike
+ *   (the capacity depends only on the tokens seen). The ratio Ñ/Z̃ is slightly biased.
+ * - Error ~ 1/√k for k sampled tokens (sampling variance).
+ * - A row costs its float32 key and value and an Int32 position, plus a Float32 priority for
+ *   sampled rows. Sinks and window are sized to the smallest budget the cache will get; when the
+ *   requested ones do not fit with one middle row, both shrink (see `describe()`).
  * @see BalanceKV's `uniform_sampling` baseline (ksheth96/BalanceKV).
  * @example
  * ```ts
  * import { PolicyRegistry } from '@kv/core';
  * import { uniformSamplingPolicy } from '@kv/coreset';
  * const registry = new PolicyRegistry().register(uniformSamplingPolicy);
- * const cache = registry.create({ policy: 'uniform', keyDim: 8, valueDim: 8, budget: 64 });
+ * const cache = registry.create({ policy: 'uniform', keyDim: 8, valueDim: 8, budget: { fraction: 1 / 8 } });
  * ```
  */
 export class UniformSampling extends BaseHeadCache {
-  /** Exact leading tokens. */
+  /** Exact leading tokens (after fitting the budget). */
   readonly sink: number;
-  /** Exact trailing tokens. */
+  /** Exact trailing tokens (after fitting the budget). */
   readonly window: number;
-  /** Reservoir size k. */
-  readonly reservoirSize: number;
-  private readonly sinks: SlotStore;
-  private readonly recent: SlotStore;
-  private oldest = 0;
-  private readonly sample: SlotStore;
-  private reservoir: Reservoir;
+  /** Whether the requested sinks and window were shrunk to fit the budget. */
+  readonly shrunk: boolean;
+  private readonly edges: ExactEdges;
+  private readonly sample: PrioritySample;
+  private readonly middleRows: (seen: number, rowBytes: number) => number;
   private readonly part: KernelSums;
 
   /**
-   * @param spec - Spec with a fixed budget and params sink, window.
-   * @throws `InvalidBudgetError` without a fixed budget larger than sink + window.
+   * @param spec - Spec with a budget and params sink, window.
+   * @throws `InvalidParamsError` on bad parameters.
    */
   constructor(spec: PolicySpec) {
     super(spec);
-    const budget = fixedBudget(spec, 'uniform');
-    this.sink = integerParam(spec.params, 'sink', { default: 0, min: 0 });
-    this.window = integerParam(spec.params, 'window', { default: 0, min: 0 });
-    this.reservoirSize = budget - this.sink - this.window;
-    if (this.reservoirSize < 1) {
-      throw new InvalidBudgetError(`uniform needs a budget above sink + window = ${this.sink + this.window}, got ${budget}`);
-    }
-    this.sinks = new SlotStore(this.keyDim, this.valueDim, { maxSlots: this.sink, initialSlots: Math.min(2, this.sink) });
-    this.recent = new SlotStore(this.keyDim, this.valueDim, { maxSlots: this.window, initialSlots: Math.min(2, this.window) });
-    this.sample = new SlotStore(this.keyDim, this.valueDim, { maxSlots: this.reservoirSize, initialSlots: 2 });
-    this.reservoir = new Reservoir(this.reservoirSize, new Rng(spec.seed ?? 0));
-    this.part = createKernelSums(this.valueDim);
+    const d = this.keyDim;
+    const s = this.valueDim;
+    const probe = new ExactEdges(d, s, 0, 0);
+    const floor = budgetFloorRows(spec.budget, probe.rowBytes, d, s);
+    const fit = fitEdges(floor, integerParam(spec.params, 'sink', { default: 0, min: 0 }), integerParam(spec.params, 'window', { default: 0, min: 0 }), 1);
+    this.sink = fit.sink;
+    this.window = fit.window;
+    this.shrunk = fit.shrunk;
+    this.edges = new ExactEdges(d, s, this.sink, this.window);
+    this.middleRows = middleCapacity(spec.budget, this.sink + this.window, this.edges.rowBytes, d, s);
+    const rowBytes = new PrioritySample(d, s, 0, 0).rowBytes;
+    const most = this.middleRows(2 ** 31 - 1, rowBytes);
+    const edges = this.sink + this.window;
+    const rates = samplingRates((count) => this.middleRows(count + edges, rowBytes));
+    this.sample = new PrioritySample(d, s, spec.seed ?? 0, most, (position) => rates(position - this.sink));
+    this.part = createKernelSums(s);
   }
 
   /** Rows held. */
   get stored(): number {
-    return this.sinks.count + this.recent.count + this.sample.count;
+    return this.edges.rows + this.sample.count;
   }
 
-  /** Middle tokens offered to the reservoir so far. */
+  /** Middle tokens offered to the sample so far. */
   get middleSeen(): number {
-    return this.reservoir.offered;
+    return this.sample.offeredCount;
   }
 
-  /** Arrays of the sinks, window and reservoir. */
-  buffers(): readonly ArrayBufferView[] {
-    return [...this.sinks.buffers(), ...this.recent.buffers(), ...this.sample.buffers()];
+  /** Bytes held: exact rows plus sampled rows with their priorities. */
+  override get bytes(): number {
+    return this.edges.heldBytes + this.sample.heldBytes;
   }
 
-  /** Positions of the held rows. */
+  protected override byteCost(): ByteCost {
+    return { fixed: 0, perRow: this.edges.rowBytes };
+  }
+
+  protected override capacityAt(seen: number): number {
+    return this.sink + this.window + this.middleRows(seen, this.sample.rowBytes);
+  }
+
+  /** Positions of the held rows (sinks, window, sample). */
   positions(): Int32Array {
     const out = new Int32Array(this.stored);
-    out.set(this.sinks.positionOf.subarray(0, this.sinks.count), 0);
-    out.set(this.recent.positionOf.subarray(0, this.recent.count), this.sinks.count);
-    out.set(this.sample.positionOf.subarray(0, this.sample.count), this.sinks.count + this.recent.count);
+    out.set(this.sample.store.positions(), this.edges.writePositions(out, 0));
     return out;
   }
 
-  /**
-   * Sinks, then the window ring; evicted window rows are offered to the reservoir.
-   * @param key - Key.
-   * @param value - Value.
-   * @param position - Logical position.
-   */
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
-    if (this.sinks.count < this.sink) {
-      this.sinks.push(key, 0, value, 0, position, 0);
-      return;
-    }
-    if (this.window === 0) {
-      this.offer(key, 0, value, 0, position);
-      return;
-    }
-    const r = this.recent;
-    if (r.count < this.window) {
-      r.push(key, 0, value, 0, position, 0);
-      return;
-    }
-    const slot = this.oldest;
-    this.offer(r.keys, slot * this.keyDim, r.values, slot * this.valueDim, r.positionOf[slot]!);
-    r.write(slot, key, 0, value, 0, position, 0);
-    this.oldest = (slot + 1) % this.window;
+    const e = this.edges;
+    const where = e.admit(key, value, position);
+    if (where === 'kept') return;
+    const capacity = this.middleRows(position + 1, this.sample.rowBytes);
+    if (where === 'through') this.sample.offer(key, value, position, capacity);
+    else this.sample.offer(e.leavingKey, e.leavingValue, e.leavingPosition, capacity);
   }
 
-  /**
-   * Exact parts plus the reservoir shifted by ln(m/k).
-   * @param query - Query.
-   * @param out - Receives the sums.
-   * @returns `out`.
-   */
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
-    this.sinks.sums(query, this.tau, out);
-    mergeSums(out, this.recent.sums(query, this.tau, this.part));
-    if (this.sample.count > 0) {
-      const part = this.sample.sums(query, this.tau, this.part);
-      part.m += Math.log(this.reservoir.offered / this.sample.count);
-      mergeSums(out, part);
-    }
-    return out;
+    this.edges.sums(query, this.tau, out);
+    return mergeSums(out, this.sample.sums(query, this.tau, this.part));
   }
 
-  /** Forgets every token. */
   protected onReset(): void {
-    this.sinks.clear();
-    this.recent.clear();
+    this.edges.clear();
     this.sample.clear();
-    this.oldest = 0;
-    this.reservoir = new Reservoir(this.reservoirSize, new Rng(this.spec.seed ?? 0));
   }
 
-  private offer(key: ArrayLike<number>, ko: number, value: ArrayLike<number>, vo: number, position: number): void {
-    const slot = this.reservoir.offer();
-    if (slot < 0) return;
-    if (slot === this.sample.count) this.sample.push(key, ko, value, vo, position, 0);
-    else this.sample.write(slot, key, ko, value, vo, position, 0);
+  protected saveState(): CacheState {
+    return { scalars: {}, arrays: {}, parts: { edges: this.edges.state(), sample: this.sample.state() } };
+  }
+
+  protected restoreState(r: StateReader): void {
+    this.edges.loadState(r.part('edges'));
+    this.sample.loadState(r.part('sample'));
+  }
+
+  protected override describeSummary(): string {
+    const m = this.sample;
+    return `uniform: ${this.sink} sinks + ${this.window} window exact${this.shrunk ? ' (shrunk to fit the budget)' : ''}, ${m.count} of ${m.offeredCount} middle tokens sampled`;
+  }
+
+  protected override describeStats(): Record<string, number | string | boolean> {
+    return { sinks: this.sink, window: this.window, shrunk: this.shrunk, sampled: this.sample.count, middleSeen: this.sample.offeredCount };
   }
 }
 
@@ -162,10 +152,10 @@ export class UniformSampling extends BaseHeadCache {
  */
 export const uniformSamplingPolicy: PolicyDefinition = {
   name: 'uniform',
-  summary: 'Uniform reservoir sampling with importance weights ln(m/k); unbiased N and Z, error ~ 1/√k.',
+  summary: 'Uniform (priority) sampling of the middle with importance weights 1/τ; unbiased N and Z at any budget, error ~ 1/√k.',
   params: [
-    { name: 'sink', type: 'integer', default: 0, description: 'Leading tokens kept exactly.' },
-    { name: 'window', type: 'integer', default: 0, description: 'Trailing tokens kept exactly.' },
+    { name: 'sink', type: 'integer', default: 0, description: 'Leading tokens kept exactly (shrunk when the budget is smaller).' },
+    { name: 'window', type: 'integer', default: 0, description: 'Trailing tokens kept exactly (shrunk when the budget is smaller).' },
   ],
   budget: 'required',
   create: (spec) => new UniformSampling(spec),

@@ -6,9 +6,10 @@ import { spaceBounds } from './bounds.js';
 import { type EvalConfig, expandJobs, folderName, resolveConfig } from './config.js';
 import { loadRegistry } from './job-context.js';
 import { autoWorkers, runJobs } from './pool.js';
+import { policyFamilies } from './report/families.js';
 import { htmlReport } from './report/html.js';
-import { renderSvg, reportPlots } from './report/plots.js';
-import { markdownReport, resultsCsv } from './report/tables.js';
+import { plotFile, renderSvg, reportPlots } from './report/plots.js';
+import { headsCsv, markdownReport, resultsCsv } from './report/tables.js';
 import type { BoundComparison, EvalReport, WorkloadInfo } from './report/types.js';
 import { buildWorkload } from './workloads/build.js';
 
@@ -36,13 +37,16 @@ export interface EvaluateOptions {
 }
 
 /**
- * Runs an evaluation: resolves the config, runs the grid (in worker threads when several cores are
- * available), and evaluates every bound at the error each run reached.
+ * Runs an evaluation: resolves the config, runs the grid with the decode protocol (in worker
+ * threads when several cores are available), and evaluates every bound at the error each run
+ * reached. `durationMs` is the wall time of all of it.
  *
  * @param config - The config.
  * @param options - Registry, workers and progress.
  * @returns The report (also what `results.json` holds).
- * @throws {@link ConfigError} for a bad config.
+ * @throws {@link ConfigError} for a bad config, registry module or model workload;
+ *   {@link TraceFormatError} for a bad trace; `InvalidParamsError` (from `@kv/core`) for a bad
+ *   synthetic workload.
  * @example
  * ```ts
  * import { createDefaultRegistry, evaluate } from '@kv/eval';
@@ -51,6 +55,7 @@ export interface EvaluateOptions {
  * ```
  */
 export async function evaluate(config: EvalConfig, options: EvaluateOptions = {}): Promise<EvalReport> {
+  const started = performance.now();
   const registry = options.registry ?? (await loadRegistry(options.registryModule));
   const resolved = resolveConfig(config, registry);
   const jobs = expandJobs(resolved, registry);
@@ -73,7 +78,6 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions = {}
       hard: w.hard,
     };
   });
-  const started = performance.now();
   const results = await runJobs(jobs, {
     workers,
     ...(workers <= 1 ? { registry } : {}),
@@ -91,7 +95,7 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions = {}
       budget: r.budget,
       seed: r.seed,
       epsilon: r.normalized.p90,
-      measuredBytes: r.bytes,
+      measuredBytes: r.bytes / r.heads.length,
       bounds: spaceBounds({ n: w.n, d: w.d, s: w.s, epsilon: r.normalized.p90, r: w.radius, tau: w.tau }),
     });
   }
@@ -100,6 +104,7 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions = {}
     config: resolved,
     environment: { node: process.versions.node, platform: process.platform, cpus: availableParallelism(), workers },
     durationMs,
+    families: policyFamilies(registry),
     workloads,
     results,
     bounds,
@@ -112,7 +117,8 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions = {}
  * @example
  * ```ts
  * import type { ReportFiles } from '@kv/eval';
- * const f: ReportFiles = { dir: 'out', markdown: 'out/results.md', json: 'out/results.json', csv: 'out/results.csv', html: 'out/report.html', plots: [] };
+ * const f: ReportFiles = { dir: 'out', markdown: 'out/results.md', json: 'out/results.json', csv: 'out/results.csv',
+ *   headsCsv: 'out/heads.csv', html: 'out/report.html', plots: [] };
  * ```
  */
 export interface ReportFiles {
@@ -122,8 +128,10 @@ export interface ReportFiles {
   readonly markdown: string;
   /** `results.json`. */
   readonly json: string;
-  /** `results.csv`. */
+  /** `results.csv`: one row per run. */
   readonly csv: string;
+  /** `heads.csv`: one row per head of every finished run. */
+  readonly headsCsv: string;
   /** `report.html` (tables and plots inline). */
   readonly html: string;
   /** The SVG plots. */
@@ -132,7 +140,7 @@ export interface ReportFiles {
 
 /**
  * Writes a report into `<root>/<folder name of the config name>`: results.md, results.json,
- * results.csv, one SVG per plot and a self-contained report.html.
+ * results.csv, heads.csv, one SVG per plot and a self-contained report.html.
  *
  * @param report - The report.
  * @param root - Parent folder (created).
@@ -152,19 +160,22 @@ export async function writeReport(report: EvalReport, root: string): Promise<Rep
     markdown: join(dir, 'results.md'),
     json: join(dir, 'results.json'),
     csv: join(dir, 'results.csv'),
+    headsCsv: join(dir, 'heads.csv'),
     html: join(dir, 'report.html'),
   };
-  writeFileSync(files.markdown, markdownReport(report));
+  const pareto = (w: string): string => plotFile('pareto', w);
+  writeFileSync(files.markdown, markdownReport(report, pareto));
   // JSON has no Infinity/NaN: they are written as strings so the file round-trips without loss.
   writeFileSync(files.json, `${JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n`);
   writeFileSync(files.csv, resultsCsv(report));
-  const rendered: { title: string; svg: string; path: string }[] = [];
+  writeFileSync(files.headsCsv, headsCsv(report));
+  const rendered: { file: string; title: string; svg: string; path: string }[] = [];
   for (const plot of reportPlots(report)) {
     const svg = await renderSvg(plot.spec);
     const path = join(dir, plot.file);
     writeFileSync(path, svg);
-    rendered.push({ title: plot.title, svg, path });
+    rendered.push({ file: plot.file, title: plot.title, svg, path });
   }
-  writeFileSync(files.html, htmlReport(report, rendered));
+  writeFileSync(files.html, htmlReport(report, rendered, pareto));
   return { ...files, plots: rendered.map((p) => p.path) };
 }

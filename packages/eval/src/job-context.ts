@@ -1,13 +1,13 @@
-import type { PolicyRegistry } from '@kv/core';
-import { pathToFileURL } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { PolicyRegistry } from '@kv/core';
 import { ConfigError } from './errors.js';
-import { createDefaultRegistry } from './registry.js';
-import { prepareWorkload, type PreparedWorkload, type RunJob } from './runner.js';
+import { prepareWorkload, type PreparedWorkload } from './prepare.js';
+import type { RunJob } from './runner.js';
 
 /**
  * Keeps the last few prepared workloads (built stream and exact answers), keyed by workload index,
- * seed and stride, so the policies run on one workload share a single reference pass.
+ * seed and query schedule, so the policies run on one workload share a single reference pass.
  *
  * @example
  * ```ts
@@ -28,16 +28,18 @@ export class PreparedCache {
    * The prepared workload of a job, built on first use.
    * @param job - The job.
    * @returns Its prepared workload.
+   * @throws {@link TraceFormatError} for a bad trace, {@link ConfigError} for a model workload that
+   *   cannot be read, `InvalidParamsError` (from `@kv/core`) for a bad synthetic workload.
    */
   get(job: RunJob): PreparedWorkload {
-    const key = `${job.workloadIndex}:${job.seed}:${job.queryStride}`;
+    const key = `${job.workloadIndex}:${job.seed}:${job.queries.from}:${job.queries.every}`;
     let p = this.entries.get(key);
     if (p) {
       this.entries.delete(key);
       this.entries.set(key, p);
       return p;
     }
-    p = prepareWorkload(job.workload, job.seed, job.queryStride);
+    p = prepareWorkload(job.workload, job.seed, job.queries);
     this.entries.set(key, p);
     if (this.entries.size > this.limit) this.entries.delete(this.entries.keys().next().value as string);
     return p;
@@ -50,7 +52,7 @@ export class PreparedCache {
  *
  * @param registryModule - Optional module path or URL.
  * @returns The registry.
- * @throws {@link ConfigError} when the module has no `createRegistry` function.
+ * @throws {@link ConfigError} when the module cannot be loaded or has no `createRegistry` function.
  * @example
  * ```ts
  * import { loadRegistry } from '@kv/eval';
@@ -58,9 +60,17 @@ export class PreparedCache {
  * ```
  */
 export async function loadRegistry(registryModule?: string): Promise<PolicyRegistry> {
-  if (registryModule === undefined) return createDefaultRegistry();
+  // Loaded on demand: a custom registry (in a worker too) does not load every policy package.
+  if (registryModule === undefined) return (await import('./registry.js')).createDefaultRegistry();
   const url = /^[a-z]+:/i.test(registryModule) && !isAbsolute(registryModule) ? registryModule : pathToFileURL(resolve(registryModule)).href;
-  const mod = (await import(url)) as { createRegistry?: () => PolicyRegistry | Promise<PolicyRegistry> };
-  if (typeof mod.createRegistry !== 'function') throw new ConfigError(`${registryModule} does not export a createRegistry() function`);
+  let mod: { createRegistry?: () => PolicyRegistry | Promise<PolicyRegistry> };
+  try {
+    mod = (await import(url)) as typeof mod;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why = code === 'ERR_MODULE_NOT_FOUND' && (e as Error).message.includes(url) ? 'no such file' : ((e as Error).message.split('\n')[0] ?? String(e));
+    throw new ConfigError(`--registry ${registryModule}: cannot load the module (${why})`);
+  }
+  if (typeof mod.createRegistry !== 'function') throw new ConfigError(`--registry ${registryModule} does not export a createRegistry() function`);
   return await mod.createRegistry();
 }

@@ -1,15 +1,9 @@
-import {
-  ExactCache,
-  type HeadCache,
-  mixSeed,
-  normalizedError,
-  type PolicyRegistry,
-  relativeError,
-} from '@kv/core';
+import { type Budget, budgetBytes, type HeadCache, isByteBudget, mixSeed, normalizedError, type PolicyRegistry, relativeError } from '@kv/core';
 import { type BudgetChoice, resolveBudget } from './budgets.js';
-import { type Summary, summarize } from './stats.js';
-import { buildWorkload } from './workloads/build.js';
-import type { Workload, WorkloadSpec } from './workloads/types.js';
+import type { PreparedWorkload } from './prepare.js';
+import type { QuerySchedule } from './queries.js';
+import { acrossHeads, type ErrorSummary, quantileSorted, type Summary, summarize } from './stats.js';
+import type { WorkloadSpec } from './workloads/types.js';
 
 /**
  * A policy to evaluate: registered name, parameters and a display label.
@@ -36,7 +30,7 @@ export interface PolicyChoice {
  * ```ts
  * import type { RunJob } from '@kv/eval';
  * const job: RunJob = { index: 0, policy: { policy: 'exact' }, budget: { kind: 'full', value: 0, label: 'full' },
- *   workload: { family: 'gaussian', n: 64, d: 16 }, workloadIndex: 0, seed: 0, queryStride: 1 };
+ *   workload: { family: 'gaussian', n: 64, d: 16 }, workloadIndex: 0, seed: 0, queries: { from: '1/4', every: '1/32' } };
  * ```
  */
 export interface RunJob {
@@ -52,39 +46,64 @@ export interface RunJob {
   readonly workloadIndex: number;
   /** Seed of the workload draws and of the policy. */
   readonly seed: number;
-  /** Ask a query every `queryStride` steps (and at the last step). */
-  readonly queryStride: number;
+  /** When queries are scored. */
+  readonly queries: Required<QuerySchedule>;
 }
 
 /**
- * The error of a policy along the stream: the mean over heads at each asked step, thinned to at
- * most 256 points.
+ * The error of a policy along the stream: the median over heads at each query time.
  *
  * @example
  * ```ts
  * import type { ErrorSeries } from '@kv/eval';
- * const s: ErrorSeries = { step: [0, 1], relative: [0, 0.1], normalized: [0, 0.01] };
+ * const s: ErrorSeries = { step: [256, 288], relative: [0.04, 0.05], normalized: [0.001, 0.002] };
  * ```
  */
 export interface ErrorSeries {
-  /** Step t (0-based) of each point. */
+  /** Query time t (0-based) of each point. */
   step: number[];
-  /** Mean relative error over heads at that step. */
+  /** Median relative error over heads at that time. */
   relative: number[];
-  /** Mean normalised error over heads at that step. */
+  /** Median normalised error over heads at that time. */
   normalized: number[];
 }
 
 /**
- * The outcome of one {@link RunJob}: errors over every asked query of every head, memory and time.
+ * One head of a finished run: its errors over its query times, and its memory.
  *
  * @example
  * ```ts
- * import type { RunResult } from '@kv/eval';
- * const worst = (r: RunResult) => r.relative.max;
+ * import type { HeadResult } from '@kv/eval';
+ * const worstHead = (heads: HeadResult[]) => heads.reduce((a, b) => (b.relative.median > a.relative.median ? b : a));
  * ```
  */
-export interface RunResult {
+export interface HeadResult {
+  /** Head label (`L1.H2` for traces, `h0` for synthetic streams). */
+  label: string;
+  /** Query times scored. */
+  queries: number;
+  /** Relative error ||z − Attn|| / ||Attn|| over the query times. */
+  relative: Summary;
+  /** Normalised error ||z − Attn|| / (||softmax||·||V||_F) over the query times. */
+  normalized: Summary;
+  /** Bytes held at the last query time. */
+  bytes: number;
+  /** The budget in bytes at the last query time (token budgets count float32 rows; null: none). */
+  budgetBytes: number | null;
+  /** Largest bytes held / budget over the query times (null: no budget). */
+  budgetRatio: number | null;
+}
+
+/**
+ * What every result carries, finished or not.
+ *
+ * @example
+ * ```ts
+ * import type { RunIdentity } from '@kv/eval';
+ * const key = (r: RunIdentity) => `${r.workload}/${r.label}@${r.budget}`;
+ * ```
+ */
+export interface RunIdentity {
   /** Grid position. */
   index: number;
   /** Policy name. */
@@ -95,29 +114,48 @@ export interface RunResult {
   params: Readonly<Record<string, unknown>>;
   /** Budget label. */
   budget: string;
-  /** The core budget given to the policy (a token count, {ratio}, or null when none). */
-  budgetValue: unknown;
+  /** The core budget given to the first head (null when none). */
+  budgetValue: Budget | null;
   /** Workload name. */
   workload: string;
   /** Seed. */
   seed: number;
-  /** Whether the run finished; otherwise `error` says why. */
-  ok: boolean;
-  /** The error that stopped the run (`Name: message`). */
-  error?: string;
-  /** Number of queries scored (over all heads). */
+}
+
+/**
+ * A finished run: errors per head over the query times and summarised over heads, memory at the
+ * query times, time.
+ *
+ * @example
+ * ```ts
+ * import type { RunOk } from '@kv/eval';
+ * const headline = (r: RunOk) => `${r.label}: ${r.relative.median} at ${r.bytes} B`;
+ * ```
+ */
+export interface RunOk extends RunIdentity {
+  /** The run finished. */
+  ok: true;
+  /** Queries scored, over all heads. */
   queries: number;
-  /** Relative error ||z − Attn|| / ||Attn||. */
-  relative: Summary;
-  /** Normalised error ||z − Attn|| / (||softmax||·||V||_F). */
-  normalized: Summary;
-  /** Bytes held at the end of the stream, summed over heads. */
+  /** Relative error: median over query times per head, then over heads, with the spread. */
+  relative: ErrorSummary;
+  /** Normalised error, summarised the same way. */
+  normalized: ErrorSummary;
+  /** Every head. */
+  heads: HeadResult[];
+  /** Bytes held at the last query time, summed over heads. */
   bytes: number;
-  /** Largest bytes held at any asked step, summed over heads. */
+  /** Largest bytes held at a query time, summed over heads. */
   peakBytes: number;
-  /** Token-equivalents stored at the end, summed over heads. */
+  /** The budget in bytes at the last query time, summed over heads (null: no budget). */
+  budgetBytes: number | null;
+  /** Largest bytes held / budget of any head at any query time (null: no budget). */
+  budgetRatio: number | null;
+  /** Whether a byte budget (`{bytes}`, `{fraction}`) was exceeded at some query time. */
+  overBudget: boolean;
+  /** Token-equivalents stored at the last query time, summed over heads. */
   stored: number;
-  /** Full fp32 cache bytes over final bytes (4·n·(d+s)·heads / bytes). */
+  /** Float32 bytes of the tokens seen at the last query time over `bytes`. */
   compression: number;
   /** Mean append time per token, nanoseconds. */
   appendNs: number;
@@ -125,114 +163,156 @@ export interface RunResult {
   attendNs: number;
   /** Errors along the stream. */
   series: ErrorSeries;
+  /** What the first head's cache chose (`describe().summary` at the end). */
+  chose: string;
 }
 
 /**
- * The exact answers of one head at its asked steps.
+ * A run that stopped: no numbers, only the error.
  *
  * @example
  * ```ts
- * import { prepareWorkload } from '@kv/eval';
- * const ref = prepareWorkload({ family: 'gaussian', n: 8, d: 4 }, 0, 1).reference[0]!;
- * ref.steps.length; // 8
+ * import type { RunFailed } from '@kv/eval';
+ * const line = (r: RunFailed) => `${r.label} @ ${r.budget}: ${r.error}`;
  * ```
  */
-export interface HeadReference {
-  /** The asked steps, ascending. */
-  readonly steps: Int32Array;
-  /** Exact outputs, steps × s, row-major. */
-  readonly outputs: Float32Array;
-  /** ||softmax(K·q·τ)||₂ at each asked step. */
-  readonly softmaxNorms: Float64Array;
-  /** ||V||_F over the tokens seen at each asked step. */
-  readonly valueNorms: Float64Array;
+export interface RunFailed extends RunIdentity {
+  /** The run failed. */
+  ok: false;
+  /** The error that stopped it (`Name: message (head, step)`). */
+  error: string;
 }
 
 /**
- * A built workload with its exact answers at the asked steps, shared by every policy run on it.
+ * The outcome of one {@link RunJob}.
  *
  * @example
  * ```ts
- * import { type PreparedWorkload, prepareWorkload } from '@kv/eval';
- * const p: PreparedWorkload = prepareWorkload({ family: 'gaussian', n: 64, d: 16 }, 0, 4);
- * p.reference[0]!.steps; // [3, 7, …, 63]: the steps asked with stride 4
+ * import type { RunResult } from '@kv/eval';
+ * const worst = (r: RunResult) => (r.ok ? r.relative.max : NaN);
  * ```
  */
-export interface PreparedWorkload {
-  /** The workload. */
-  readonly workload: Workload;
-  /** Exact outputs per head at the asked steps. */
-  readonly reference: readonly HeadReference[];
-}
-
-/**
- * The steps at which queries are asked: every `stride`-th step from `first` on, and the last.
- * @param n - Stream length.
- * @param stride - Query stride (≥ 1).
- * @param first - First step that may be asked (default 0).
- * @returns Ascending steps.
- * @example
- * ```ts
- * import { querySteps } from '@kv/eval';
- * querySteps(10, 4); // [3, 7, 9]
- * ```
- */
-export function querySteps(n: number, stride: number, first = 0): Int32Array {
-  const steps: number[] = [];
-  for (let t = first + stride - 1; t < n; t += stride) steps.push(t);
-  if (steps[steps.length - 1] !== n - 1) steps.push(n - 1);
-  return Int32Array.from(steps);
-}
-
-/**
- * Builds a workload and replays it through core's `ExactCache` to record the exact outputs,
- * softmax norms and ||V||_F at the asked steps.
- *
- * @param spec - Workload description.
- * @param seed - Seed of its draws.
- * @param queryStride - Query stride.
- * @returns The workload and its reference answers.
- * @example
- * ```ts
- * import { prepareWorkload } from '@kv/eval';
- * const p = prepareWorkload({ family: 'gaussian', n: 32, d: 8 }, 0, 1);
- * ```
- */
-export function prepareWorkload(spec: WorkloadSpec, seed: number, queryStride: number): PreparedWorkload {
-  const workload = buildWorkload(spec, seed);
-  const reference = workload.heads.map((h) => {
-    const steps = querySteps(h.length, queryStride, h.firstQuery ?? 0);
-    const exact = new ExactCache({ policy: 'exact', keyDim: h.keyDim, valueDim: h.valueDim, tau: workload.tau });
-    const outputs = new Float32Array(steps.length * h.valueDim);
-    const softmaxNorms = new Float64Array(steps.length);
-    const valueNorms = new Float64Array(steps.length);
-    let next = 0;
-    for (let t = 0; t < h.length; t++) {
-      exact.append(h.keys.subarray(t * h.keyDim, (t + 1) * h.keyDim), h.values.subarray(t * h.valueDim, (t + 1) * h.valueDim));
-      if (steps[next] === t) {
-        const q = h.queries.subarray(t * h.keyDim, (t + 1) * h.keyDim);
-        exact.attend(q, outputs.subarray(next * h.valueDim, (next + 1) * h.valueDim));
-        softmaxNorms[next] = exact.softmaxNorm(q);
-        valueNorms[next] = exact.valueFrobeniusNorm;
-        next++;
-      }
-    }
-    return { steps, outputs, softmaxNorms, valueNorms };
-  });
-  return { workload, reference };
-}
-
-const MAX_SERIES_POINTS = 256;
+export type RunResult = RunOk | RunFailed;
 
 function describeError(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`;
   return String(e);
 }
 
+function medianOf(values: number[]): number {
+  return quantileSorted(Float64Array.from(values).sort(), 0.5);
+}
+
+interface HeadRun {
+  readonly result: HeadResult;
+  readonly relative: Float64Array;
+  readonly normalized: Float64Array;
+  readonly peak: number;
+  readonly stored: number;
+  readonly fullBytes: number;
+  readonly chose: string;
+  readonly appendMs: number;
+  readonly attendMs: number;
+  readonly attends: number;
+}
+
+function runHead(registry: PolicyRegistry, job: RunJob, prepared: PreparedWorkload, hi: number, budget: Budget | undefined): HeadRun {
+  const { workload } = prepared;
+  const h = workload.heads[hi]!;
+  const ref = prepared.reference[hi]!;
+  const d = h.keyDim;
+  const s = h.valueDim;
+  let cache: HeadCache;
+  try {
+    cache = registry.create({
+      policy: job.policy.policy,
+      keyDim: d,
+      valueDim: s,
+      tau: workload.tau,
+      seed: mixSeed(job.seed, hi),
+      ...(job.policy.params ? { params: job.policy.params } : {}),
+      ...(budget !== undefined ? { budget } : {}),
+    });
+  } catch (e) {
+    throw new Error(`${describeError(e)} (creating head ${h.label})`);
+  }
+  const steps = ref.steps;
+  const last = steps[steps.length - 1]!;
+  const relative = new Float64Array(steps.length);
+  const normalized = new Float64Array(steps.length);
+  const out = new Float32Array(s);
+  let next = 0;
+  let peak = 0;
+  let ratio = budget === undefined ? null : 0;
+  let bytes = 0;
+  let budgetAtLast: number | null = null;
+  let appendMs = 0;
+  let attendMs = 0;
+  let t = 0;
+  try {
+    for (; t <= last; t++) {
+      const t0 = performance.now();
+      cache.append(h.keys.subarray(t * d, (t + 1) * d), h.values.subarray(t * s, (t + 1) * s));
+      const t1 = performance.now();
+      // Every query is answered, so query-aware policies see each one; only query times are scored.
+      cache.attend(h.queries.subarray(t * d, (t + 1) * d), out);
+      appendMs += t1 - t0;
+      attendMs += performance.now() - t1;
+      if (steps[next] !== t) continue;
+      const want = ref.outputs.subarray(next * s, (next + 1) * s);
+      for (let j = 0; j < s; j++) if (!Number.isFinite(out[j]!)) throw new Error(`NonFiniteOutput: the answer holds ${out[j]}`);
+      relative[next] = relativeError(out, want);
+      normalized[next] = normalizedError(out, want, ref.softmaxNorms[next]!, ref.valueNorms[next]!);
+      bytes = cache.bytes;
+      peak = Math.max(peak, bytes);
+      if (budget !== undefined) {
+        budgetAtLast = budgetBytes(budget, t + 1, d, s);
+        ratio = Math.max(ratio!, bytes / budgetAtLast);
+      }
+      next++;
+    }
+  } catch (e) {
+    throw new Error(`${describeError(e)} (head ${h.label}, step ${t})`);
+  }
+  return {
+    result: { label: h.label, queries: steps.length, relative: summarize(relative), normalized: summarize(normalized), bytes, budgetBytes: budgetAtLast, budgetRatio: ratio },
+    relative,
+    normalized,
+    peak,
+    stored: cache.stored,
+    fullBytes: 4 * (last + 1) * (d + s),
+    chose: cache.describe().summary,
+    appendMs,
+    attendMs,
+    attends: last + 1,
+  };
+}
+
+function seriesOf(prepared: PreparedWorkload, runs: readonly HeadRun[]): ErrorSeries {
+  const steps = prepared.reference[0]!.steps;
+  const series: ErrorSeries = { step: [], relative: [], normalized: [] };
+  steps.forEach((step, i) => {
+    const rel: number[] = [];
+    const nrm: number[] = [];
+    runs.forEach((r, hi) => {
+      // Heads of a trace share query times when they have equal lengths; others are left out.
+      if (prepared.reference[hi]!.steps[i] !== step) return;
+      rel.push(r.relative[i]!);
+      nrm.push(r.normalized[i]!);
+    });
+    series.step.push(step);
+    series.relative.push(medianOf(rel));
+    series.normalized.push(medianOf(nrm));
+  });
+  return series;
+}
+
 /**
- * Runs one policy on a prepared workload: every head is replayed causally (append k_t, v_t, then
- * answer q_t at the asked steps), and each answer is scored against the exact one.
- * A policy that throws yields `ok: false` with the error, not an exception.
+ * Runs one policy on a prepared workload with the decode protocol: every head is fed causally
+ * (append k_t, v_t, then answer q_t at every step), holds the budget computed for its stream
+ * (a fraction is a fraction of what it has seen, never below its value at the first query time),
+ * and is scored at the query times. A policy that throws yields `ok: false` with the error and
+ * no numbers, not an exception.
  *
  * @param registry - Registry holding the policy.
  * @param job - The grid cell.
@@ -240,117 +320,56 @@ function describeError(e: unknown): string {
  * @returns The result.
  * @example
  * ```ts
- * import { createDefaultRegistry, prepareWorkload, runJob } from '@kv/eval';
- * const w = { family: 'gaussian', n: 64, d: 16 } as const;
- * const r = runJob(createDefaultRegistry(), { index: 0, policy: { policy: 'exact' },
- *   budget: { kind: 'full', value: 0, label: 'full' }, workload: w, workloadIndex: 0, seed: 0, queryStride: 1 },
- *   prepareWorkload(w, 0, 1));
+ * import { createDefaultRegistry, prepareWorkload, runJob, parseBudget, DEFAULT_QUERIES } from '@kv/eval';
+ * const w = { family: 'gaussian', n: 256, d: 16 } as const;
+ * const r = runJob(createDefaultRegistry(), { index: 0, policy: { policy: 'sliding-window' },
+ *   budget: parseBudget('1/4'), workload: w, workloadIndex: 0, seed: 0, queries: DEFAULT_QUERIES },
+ *   prepareWorkload(w, 0));
+ * if (r.ok) console.log(r.relative.median, r.budgetRatio);
  * ```
  */
 export function runJob(registry: PolicyRegistry, job: RunJob, prepared: PreparedWorkload): RunResult {
-  const { workload, reference } = prepared;
-  const budgetValue = resolveBudget(job.budget, workload.length);
-  const relative: number[] = [];
-  const normalized: number[] = [];
-  const seriesSteps = reference[0]!.steps;
-  const seriesRel = new Float64Array(seriesSteps.length);
-  const seriesNorm = new Float64Array(seriesSteps.length);
-  const seriesCount = new Float64Array(seriesSteps.length);
-  let bytes = 0;
-  let stored = 0;
-  let peakBytes = 0;
-  let fullBytes = 0;
-  let appendMs = 0;
-  let attendMs = 0;
-  let appends = 0;
-  let attends = 0;
-  let error: string | undefined;
-  const heads: HeadCache[] = [];
-  const peakPerHead: number[] = [];
-  try {
-    workload.heads.forEach((h, hi) => {
-      const ref = reference[hi]!;
-      const spec = {
-        policy: job.policy.policy,
-        keyDim: h.keyDim,
-        valueDim: h.valueDim,
-        tau: workload.tau,
-        seed: mixSeed(job.seed, hi),
-        ...(job.policy.params ? { params: job.policy.params } : {}),
-        ...(budgetValue !== undefined ? { budget: budgetValue } : {}),
-      };
-      const cache = registry.create(spec);
-      heads.push(cache);
-      const out = new Float32Array(h.valueDim);
-      let next = 0;
-      let peak = 0;
-      for (let t = 0; t < h.length; t++) {
-        const k = h.keys.subarray(t * h.keyDim, (t + 1) * h.keyDim);
-        const v = h.values.subarray(t * h.valueDim, (t + 1) * h.valueDim);
-        const t0 = performance.now();
-        cache.append(k, v);
-        appendMs += performance.now() - t0;
-        appends++;
-        if (ref.steps[next] !== t) continue;
-        const q = h.queries.subarray(t * h.keyDim, (t + 1) * h.keyDim);
-        const t1 = performance.now();
-        cache.attend(q, out);
-        attendMs += performance.now() - t1;
-        attends++;
-        const want = ref.outputs.subarray(next * h.valueDim, (next + 1) * h.valueDim);
-        const rel = relativeError(out, want);
-        const nrm = normalizedError(out, want, ref.softmaxNorms[next]!, ref.valueNorms[next]!);
-        relative.push(rel);
-        normalized.push(nrm);
-        // Heads of a trace share step indices when they have equal lengths; others are skipped.
-        if (seriesSteps[next] === t) {
-          seriesRel[next]! += rel;
-          seriesNorm[next]! += nrm;
-          seriesCount[next]! += 1;
-        }
-        peak = Math.max(peak, cache.bytes);
-        next++;
-      }
-      peakPerHead.push(peak);
-      fullBytes += 4 * h.length * (h.keyDim + h.valueDim);
-    });
-  } catch (e) {
-    error = describeError(e);
-  }
-  for (const c of heads) {
-    bytes += c.bytes;
-    stored += c.stored;
-  }
-  for (const p of peakPerHead) peakBytes += p;
-  const thin = Math.max(1, Math.ceil(seriesSteps.length / MAX_SERIES_POINTS));
-  const series: ErrorSeries = { step: [], relative: [], normalized: [] };
-  for (let i = 0; i < seriesSteps.length; i++) {
-    if (seriesCount[i] === 0 || (i % thin !== 0 && i !== seriesSteps.length - 1)) continue;
-    series.step.push(seriesSteps[i]!);
-    series.relative.push(seriesRel[i]! / seriesCount[i]!);
-    series.normalized.push(seriesNorm[i]! / seriesCount[i]!);
-  }
-  const result: RunResult = {
+  const { workload } = prepared;
+  const budgets = workload.heads.map((h, hi) => resolveBudget(job.budget, { keyDim: h.keyDim, valueDim: h.valueDim, firstQuery: prepared.reference[hi]!.steps[0]! }));
+  const identity: RunIdentity = {
     index: job.index,
     policy: job.policy.policy,
     label: job.policy.label ?? job.policy.policy,
     params: job.policy.params ?? {},
     budget: job.budget.label,
-    budgetValue: budgetValue ?? null,
+    budgetValue: budgets[0] ?? null,
     workload: workload.name,
     seed: job.seed,
-    ok: error === undefined,
-    queries: relative.length,
-    relative: summarize(relative),
-    normalized: summarize(normalized),
-    bytes,
-    peakBytes: Math.max(peakBytes, bytes),
-    stored,
-    compression: bytes === 0 ? (fullBytes === 0 ? 0 : Infinity) : fullBytes / bytes,
-    appendNs: appends === 0 ? NaN : (appendMs * 1e6) / appends,
-    attendNs: attends === 0 ? NaN : (attendMs * 1e6) / attends,
-    series,
   };
-  if (error !== undefined) result.error = error;
-  return result;
+  const runs: HeadRun[] = [];
+  try {
+    for (let hi = 0; hi < workload.heads.length; hi++) runs.push(runHead(registry, job, prepared, hi, budgets[hi]));
+  } catch (e) {
+    return { ...identity, ok: false, error: (e as Error).message };
+  }
+  const heads = runs.map((r) => r.result);
+  const bytes = heads.reduce((a, h) => a + h.bytes, 0);
+  const fullBytes = runs.reduce((a, r) => a + r.fullBytes, 0);
+  const hasBudget = budgets[0] !== undefined;
+  const budgetRatio = hasBudget ? Math.max(...heads.map((h) => h.budgetRatio!)) : null;
+  const attends = runs.reduce((a, r) => a + r.attends, 0);
+  return {
+    ...identity,
+    ok: true,
+    queries: heads.reduce((a, h) => a + h.queries, 0),
+    relative: acrossHeads(heads.map((h) => h.relative)),
+    normalized: acrossHeads(heads.map((h) => h.normalized)),
+    heads,
+    bytes,
+    peakBytes: runs.reduce((a, r) => a + r.peak, 0),
+    budgetBytes: hasBudget ? heads.reduce((a, h) => a + h.budgetBytes!, 0) : null,
+    budgetRatio,
+    overBudget: isByteBudget(budgets[0]) && budgetRatio! > 1,
+    stored: runs.reduce((a, r) => a + r.stored, 0),
+    compression: bytes === 0 ? Infinity : fullBytes / bytes,
+    appendNs: (runs.reduce((a, r) => a + r.appendMs, 0) * 1e6) / attends,
+    attendNs: (runs.reduce((a, r) => a + r.attendMs, 0) * 1e6) / attends,
+    series: seriesOf(prepared, runs),
+    chose: runs[0]!.chose,
+  };
 }

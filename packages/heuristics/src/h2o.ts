@@ -1,12 +1,38 @@
-import {
-  InvalidParamsError,
-  integerParam,
-  type KernelSums,
-  numberParam,
-  type PolicyDefinition,
-  type PolicySpec,
-} from '@kv/core';
-import { EvictionCache } from './eviction-cache.js';
+import type { PolicyDefinition, PolicySpec } from '@kv/core';
+import { EvictionCache } from './eviction/eviction-cache.js';
+import { evictionParams } from './eviction/params.js';
+import type { Scorer } from './eviction/scorer.js';
+
+/**
+ * H2O's score: the attention probability every answered query paid to a token, summed over the
+ * queries since it was stored (Float32, one column). New tokens start at 0.
+ *
+ * @returns A live scorer.
+ * @example
+ * ```ts
+ * import { accumulatedAttentionScorer } from '@kv/heuristics';
+ * accumulatedAttentionScorer().probs; // true: it reads every query's attention
+ * ```
+ */
+export function accumulatedAttentionScorer(): Scorer {
+  return {
+    name: 'accumulated attention',
+    columns: 1,
+    probs: true,
+    queries: true,
+    live: true,
+    nonNegative: true,
+    fixedBytes: () => 0,
+    stored(view, slot) {
+      view.column(0)[slot] = 0;
+    },
+    observe(view, _query, probs) {
+      const c = view.column(0);
+      for (let i = 0, n = view.count; i < n; i++) c[i] += probs![i]!;
+    },
+    score: (view) => view.column(0),
+  };
+}
 
 /**
  * H2O (heavy-hitter oracle): every answered query adds its attention probabilities to the score
@@ -21,8 +47,8 @@ import { EvictionCache } from './eviction-cache.js';
  * (which adds its probabilities to every kept token, k_t included). With capacity C and recent R
  * this makes exactly the decisions of the reference with cache size C − 1 and recent R − 1, and
  * attends over the same C tokens (the reference evicts right after attending; here that eviction
- * is deferred to the next append). New tokens start at score 0, so before any query arrives the
- * oldest non-recent token goes first. The observation queries of `prefill` are not used.
+ * is deferred to the next append). R is `recent`, or `recentRatio` (default 0.5) of the capacity.
+ * Scores are Float32 (4 bytes per row). The observation queries of `prefill` are not used.
  * No approximation guarantee: it is a baseline.
  *
  * @example
@@ -35,75 +61,13 @@ import { EvictionCache } from './eviction-cache.js';
  * @see Zhang et al., H2O: Heavy-Hitter Oracle for Efficient Generative Inference (arXiv 2306.14048).
  */
 export class H2O extends EvictionCache {
-  /** Fixed number of protected recent tokens (undefined: derived from {@link H2O.recentRatio}). */
-  readonly recent: number | undefined;
-  /** Fraction of the capacity reserved for recent tokens when `recent` is not given. */
-  readonly recentRatio: number;
-  private probs: Float64Array;
-
   /**
    * @param spec - A validated spec with a budget; `params.recent` (integer ≥ 0) or
-   *   `params.recentRatio` (in [0, 1], default 0.5).
-   * @throws An {@link InvalidParamsError} when both are given or one is out of range.
+   *   `params.recentRatio` (in [0, 1], default 0.5), and the shared eviction parameters.
+   * @throws An `InvalidParamsError` when both are given or one is out of range.
    */
   constructor(spec: PolicySpec) {
-    super(spec, { slotData: true });
-    const p = spec.params;
-    if (p?.['recent'] !== undefined && p['recentRatio'] !== undefined) {
-      throw new InvalidParamsError('h2o takes "recent" or "recentRatio", not both');
-    }
-    this.recent = p?.['recent'] === undefined ? undefined : integerParam(p, 'recent', { min: 0 });
-    this.recentRatio = numberParam(p, 'recentRatio', { default: 0.5, min: 0, max: 1 });
-    this.probs = new Float64Array(this.store.allocated);
-  }
-
-  /** Per-slot probabilities scratch of the last query (working memory that grows with the cache). */
-  override buffers(): readonly ArrayBufferView[] {
-    return [...super.buffers(), this.probs];
-  }
-
-  /**
-   * Number of protected recent tokens at a capacity.
-   * @param capacity - Slots allowed.
-   * @returns min(R, capacity).
-   */
-  recentAt(capacity: number): number {
-    const r = this.recent ?? Math.round(this.recentRatio * capacity);
-    return Math.min(r, capacity);
-  }
-
-  /**
-   * The lowest accumulated score outside the protected recent positions.
-   * @param _key - Arriving key (unused).
-   * @param position - Position of the arriving token.
-   * @returns A slot (one always qualifies: the cache is full and only R − 1 kept tokens are recent).
-   */
-  protected victim(_key: Float32Array, position: number): number {
-    const r = this.recentAt(this.capacityAfter(position));
-    return this.lowestScoreSlot(position - r);
-  }
-
-  /**
-   * A new token starts with no accumulated attention.
-   * @param slot - Its slot.
-   */
-  protected override onStored(slot: number): void {
-    this.slotData[slot] = 0;
-  }
-
-  /**
-   * Exact attention over the kept tokens; adds each token's probability to its score.
-   * @param query - Validated query.
-   * @param out - Receives the sums.
-   * @returns `out`.
-   */
-  protected override onSums(query: Float32Array, out: KernelSums): KernelSums {
-    if (this.probs.length < this.store.count) this.probs = new Float64Array(this.store.allocated);
-    this.store.sumsWithProbs(query, this.tau, out, this.probs);
-    const score = this.slotData;
-    const probs = this.probs;
-    for (let i = 0, n = this.store.count; i < n; i++) score[i] += probs[i]!;
-    return out;
+    super(spec, accumulatedAttentionScorer(), { recentRatio: 0.5 });
   }
 }
 
@@ -120,10 +84,7 @@ export class H2O extends EvictionCache {
 export const h2oPolicy: PolicyDefinition = {
   name: 'h2o',
   summary: 'Heavy hitters by accumulated attention plus the last R tokens; evicts the lowest score.',
-  params: [
-    { name: 'recent', type: 'integer', description: 'Protected recent tokens R (overrides recentRatio).' },
-    { name: 'recentRatio', type: 'number', default: 0.5, description: 'R as a fraction of the capacity.' },
-  ],
+  params: evictionParams({ recentRatio: 0.5 }),
   budget: 'required',
   create: (spec) => new H2O(spec),
 };

@@ -1,4 +1,4 @@
-import { ExactCache, PolicyRegistry, Rng, setKernelBackend, type PolicySpec } from '@kv/core';
+import { budgetBytes, ExactCache, PolicyRegistry, Rng, setKernelBackend, type PolicySpec } from '@kv/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kivi, kiviPolicy } from './kivi.js';
@@ -223,7 +223,9 @@ for (const backend of ['wasm', 'js'] as const) {
           const pos = cache.positions();
           expect(pos[pos.length - 1]).toBe(t);
         }
-        expect(cache.quantizedTokens).toBe(cache.maxGroups * 4);
+        // As many groups as fit beside the residual: one more would break the budget.
+        const groupBytes = 4 * 4 + 4 * 4 + 8 * d + 8 * 4 * 2;
+        expect(cache.bytes + groupBytes).toBeGreaterThan(40 * 4 * (d + s));
         expect(cache.positions().length).toBeLessThan(300);
       });
 
@@ -241,16 +243,28 @@ for (const backend of ['wasm', 'js'] as const) {
           if (t % 500 === 499) held.push(cache.positions().length);
         }
         for (let i = 1; i < held.length; i++) expect(held[i]!).toBeGreaterThan(held[i - 1]!);
-        // Growth in steps of ≥ 1/4 uses at least 4/5 of what the capacity allows.
-        expect(cache.quantizedTokens).toBeGreaterThanOrEqual(0.8 * 4 * cache.maxGroups - 4);
+        // The groups grow with the budget: one more would not fit.
+        const groupBytes = 4 * 4 + 4 * 4 + 8 * d + 8 * 4 * 2;
+        expect(cache.bytes + groupBytes).toBeGreaterThan(Math.ceil(0.2 * 3000) * 4 * (d + s));
       });
 
-      it('refuses budgets below the residual plus a group, ratio budgets without such a min, and bad bit widths', () => {
-        const base = { keyDim: 8, valueDim: 8 };
-        expect(() => kivi({ ...base, budget: { ratio: 0.5 } })).toThrow(expect.objectContaining({ code: 'KV_INVALID_BUDGET' }));
-        expect(() => kivi({ ...base, budget: { ratio: 0.5, min: 64 } })).toThrow(expect.objectContaining({ code: 'KV_INVALID_BUDGET' }));
-        expect(() => kivi({ ...base, budget: 64 })).toThrow(expect.objectContaining({ code: 'KV_INVALID_BUDGET' }));
-        expect(() => kivi({ ...base, params: { bits: 3 } })).toThrow(expect.objectContaining({ code: 'KV_INVALID_PARAMS' }));
+      it('fits budgets below the residual plus a group as a float32 window, and refuses bad bit widths', () => {
+        const d = 8;
+        const s = 8;
+        const rng = new Rng(6);
+        for (const budget of [4, { ratio: 0.05 }, { bytes: 300 }, { fraction: 1 / 16 }] as const) {
+          const cache = kivi({ keyDim: d, valueDim: s, budget, params: { bits: 2, group: 32, residual: 32 } });
+          for (let t = 0; t < 200; t++) {
+            cache.append(rng.fillGaussian(new Float32Array(d)), rng.fillGaussian(new Float32Array(s)));
+            const allowed = budgetBytes(budget, t + 1, d, s);
+            expect(cache.bytes).toBeLessThanOrEqual(allowed);
+            // Nothing is quantized (a group needs 64 float32 rows first): the newest rows that fit.
+            const rows = Math.min(t + 1, Math.floor(allowed / (4 * (d + s))));
+            expect([...cache.positions()]).toEqual(Array.from({ length: rows }, (_, i) => t + 1 - rows + i));
+            expect(cache.quantizedTokens).toBe(0);
+          }
+        }
+        expect(() => kivi({ keyDim: d, valueDim: s, params: { bits: 3 } })).toThrow(expect.objectContaining({ code: 'KV_INVALID_PARAMS' }));
       });
     });
   });

@@ -1,15 +1,17 @@
 import {
   BaseHeadCache,
-  budgetCapacity,
+  budgetBytes,
+  type ByteCost,
+  type CacheState,
   dotUnit,
-  fixedBudget,
   getKernelBackend,
   integerParam,
-  InvalidBudgetError,
   InvalidParamsError,
   type KernelSums,
   type PolicyDefinition,
   type PolicySpec,
+  type StateArray,
+  type StateReader,
 } from '@kv/core';
 import { KiviArena } from './kernels/kivi-wasm.js';
 
@@ -81,13 +83,13 @@ export interface KiviSnapshot {
  * the value sums within γ_{n+4} of theirs (tested with fast-check). Groups that do not start on a
  * byte boundary (G not a multiple of 8/bits) accumulate values in JavaScript on both paths.
  *
- * Budget: none (every token is kept, memory grows) or a token-equivalent budget B: memory then
- * never exceeds 4·B·(d + s) bytes — the residual plus as many quantized groups as fit — and when
- * the quantized part is full the oldest group of G tokens is dropped (a window over quantized
- * groups). A ratio budget needs `{ratio, min}` with `min` at least the residual plus one group
- * (the full-precision residual cannot fit a fraction of a short stream); the arrays then grow
- * with the capacity in steps of at least a quarter, dropping old groups in between, so the cost
- * stays amortised O(d + s) per token. Smaller budgets are refused ({@link InvalidBudgetError}).
+ * Budget: none (every token is kept, memory grows), or any budget (tokens, `{ratio}`,
+ * `{bytes}`, `{fraction}`): after every append the cache fits its bytes by dropping the oldest
+ * quantized group (a window over quantized groups behind the float32 residual); when no group is
+ * left and the budget holds fewer float32 rows than the residual plus one group, the oldest
+ * float32 rows go (a sliding window, until the budget grows enough to quantize). So any budget
+ * works; `describe()` counts the groups and rows dropped. `bytes` counts the live codes, scales,
+ * zero points and residual rows (`state()` copies the groups when they wrap around the ring).
  * 2-bit and 4-bit caches are never exact; 8-bit
  * is close (see the package README for the measured error).
  *
@@ -129,9 +131,12 @@ export class Kivi extends BaseHeadCache {
   private resKeys = new Float32Array(0);
   private resValues = new Float32Array(0);
   private resCount = 0;
+  private readonly groupCap: number;
+  private droppedGroups = 0;
+  private droppedRows = 0;
   // Where the codes, scales and scratch live when the WebAssembly kernels run (null: plain arrays).
   private arena: KiviArena | null = null;
-  // Fixed-size scratch (not state, excluded from buffers like SlotStore's block scratch); views of
+  // Fixed-size scratch (not state, not counted in bytes, like SlotStore's block scratch); views of
   // the arena once there is one.
   private qs: Float64Array;
   private acc: Float64Array;
@@ -140,9 +145,8 @@ export class Kivi extends BaseHeadCache {
 
   /**
    * @param spec - A validated spec; params `bits` (2, 4 or 8; default 2), `group` (default 32),
-   *   `residual` (default 32); optional budget (tokens, or `{ratio, min}`).
-   * @throws An {@link InvalidParamsError} on a bad parameter; {@link InvalidBudgetError} for a
-   *   budget (or a ratio budget's `min`) too small for the residual plus one quantized group.
+   *   `residual` (default 32); optional budget of any form.
+   * @throws An {@link InvalidParamsError} on a bad parameter.
    */
   constructor(spec: PolicySpec) {
     super(spec);
@@ -170,30 +174,30 @@ export class Kivi extends BaseHeadCache {
     this.residualBytes = this.residualRows * this.rowBytes;
     this.bytesPerGroup = this.groupBytes();
     const b = spec.budget;
-    if (b !== undefined) {
-      const need = Math.ceil((this.residualBytes + this.bytesPerGroup) / this.rowBytes);
-      const floor = typeof b === 'object' && 'ratio' in b ? b.min : fixedBudget(spec, 'kivi');
-      if (floor === undefined || floor < need) {
-        throw new InvalidBudgetError(
-          typeof b === 'object' && 'ratio' in b
-            ? `kivi needs {ratio, min} with min >= ${need} (residual + one ${bits}-bit group), got min ${String(floor)}`
-            : `kivi budget is ${floor} token-equivalents, expected at least ${need} (residual + one ${bits}-bit group)`,
-        );
-      }
-    }
-  }
-
-  /**
-   * Largest number of quantized groups the budget allows at the current `seen` (Infinity without
-   * budget): what fits in the capacity's bytes after the full residual.
-   */
-  get maxGroups(): number {
-    return this.groupLimit(this.capacity);
+    // A fixed budget bounds the groups ever held, so the arrays are never sized past it.
+    this.groupCap = b === undefined || (typeof b === 'object' && ('ratio' in b || 'fraction' in b))
+      ? Infinity
+      : Math.max(0, Math.floor(budgetBytes(b, 0, d, s) / this.bytesPerGroup));
   }
 
   /** Token-equivalents held: ⌈bytes / (4·(d + s))⌉. */
   get stored(): number {
-    return Math.ceil(this.bytes / (4 * (this.keyDim + this.valueDim)));
+    return Math.ceil(this.bytes / this.rowBytes);
+  }
+
+  /** Token-equivalents the budget allows now: ⌈budget bytes / (4·(d + s))⌉ (Infinity without one). */
+  override get capacity(): number {
+    return Math.ceil(this.budgetBytesAt(this.seen) / this.rowBytes);
+  }
+
+  /** Codes, scales and zero points of the quantized groups, and the full-precision residual. */
+  override get bytes(): number {
+    return this.groups * this.bytesPerGroup + this.resCount * this.rowBytes;
+  }
+
+  protected override byteCost(): ByteCost {
+    // Rows are quantized a group at a time: the cost of a row is its share of a group.
+    return { fixed: this.residualBytes, perRow: this.bytesPerGroup / this.group };
   }
 
   /** Tokens held in quantized form. */
@@ -206,18 +210,72 @@ export class Kivi extends BaseHeadCache {
     return this.resCount;
   }
 
-  /** Codes, scales, zero points and the full-precision residual. */
-  buffers(): readonly ArrayBufferView[] {
-    return [
-      this.keyCodes,
-      this.valueCodes,
-      this.keyScale,
-      this.keyZero,
-      this.valueScale,
-      this.valueZero,
-      this.resKeys,
-      this.resValues,
-    ];
+  protected saveState(): CacheState {
+    const G = this.group;
+    const d = this.keyDim;
+    const vg = this.valueGroups;
+    const g = this.groups;
+    // The live groups in age order: views when they do not wrap around the ring, copies otherwise.
+    const live = <T extends StateArray>(a: T, per: number): T => {
+      if (this.head + g <= this.allocGroups) return a.subarray(this.head * per, (this.head + g) * per) as T;
+      const out = new (a.constructor as new (n: number) => T)(g * per);
+      for (let i = 0; i < g; i++) {
+        const from = (this.head + i) % this.allocGroups;
+        out.set(a.subarray(from * per, (from + 1) * per), i * per);
+      }
+      return out;
+    };
+    return {
+      scalars: { groups: g, residualRows: this.resCount },
+      arrays: {
+        keyCodes: live(this.keyCodes, G * this.keyRowBytes),
+        valueCodes: live(this.valueCodes, G * this.valueRowBytes),
+        keyScale: live(this.keyScale, d),
+        keyZero: live(this.keyZero, d),
+        valueScale: live(this.valueScale, G * vg),
+        valueZero: live(this.valueZero, G * vg),
+        residualKeys: this.resKeys.subarray(0, this.resCount * d),
+        residualValues: this.resValues.subarray(0, this.resCount * this.valueDim),
+      },
+    };
+  }
+
+  protected restoreState(r: StateReader): void {
+    const G = this.group;
+    const d = this.keyDim;
+    const vg = this.valueGroups;
+    const g = r.integer('groups', 0, Math.min(this.groupCap, 2 ** 31 - 1));
+    const rc = r.integer('residualRows', 0, this.residualRows);
+    const arrays = {
+      keyCodes: r.array('keyCodes', Uint8Array, g * G * this.keyRowBytes),
+      valueCodes: r.array('valueCodes', Uint8Array, g * G * this.valueRowBytes),
+      keyScale: r.array('keyScale', Float32Array, g * d),
+      keyZero: r.array('keyZero', Float32Array, g * d),
+      valueScale: r.array('valueScale', Float32Array, g * G * vg),
+      valueZero: r.array('valueZero', Float32Array, g * G * vg),
+      residualKeys: r.array('residualKeys', Float32Array, rc * d),
+      residualValues: r.array('residualValues', Float32Array, rc * this.valueDim),
+    };
+    if (g > 0) this.reserveGroups(g);
+    this.keyCodes.set(arrays.keyCodes);
+    this.valueCodes.set(arrays.valueCodes);
+    this.keyScale.set(arrays.keyScale);
+    this.keyZero.set(arrays.keyZero);
+    this.valueScale.set(arrays.valueScale);
+    this.valueZero.set(arrays.valueZero);
+    this.groups = g;
+    this.reserveResidual(rc);
+    this.resKeys.set(arrays.residualKeys);
+    this.resValues.set(arrays.residualValues);
+    this.resCount = rc;
+  }
+
+  protected override describeSummary(): string {
+    return `kivi: ${this.quantizedTokens} tokens at ${this.bits} bits (groups of ${this.group}) + ${this.resCount} in float32`;
+  }
+
+  protected override describeStats(): Record<string, number | string | boolean> {
+    return { kernel: this.arena !== null ? 'wasm' : 'js', bits: this.bits, group: this.group, residual: this.residual, quantizedTokens: this.quantizedTokens, residualTokens: this.resCount, droppedGroups: this.droppedGroups, droppedRows: this.droppedRows };
   }
 
   /**
@@ -268,11 +326,26 @@ export class Kivi extends BaseHeadCache {
    * @param value - Validated value.
    */
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
-    if (this.resCount === this.residualRows) this.flush(this.groupLimit(budgetCapacity(this.spec.budget, position + 1)));
+    if (this.resCount === this.residualRows) this.flush();
     this.reserveResidual(this.resCount + 1);
     this.resKeys.set(key, this.resCount * this.keyDim);
     this.resValues.set(value, this.resCount * this.valueDim);
     this.resCount++;
+    // Fit the budget: the oldest quantized groups go first, then (when no group is left, so the
+    // budget holds fewer float32 rows than a group needs) the oldest float32 rows.
+    const limit = this.budgetBytesAt(position + 1);
+    while (this.bytes > limit) {
+      if (this.groups > 0) {
+        this.head = (this.head + 1) % this.allocGroups;
+        this.groups--;
+        this.droppedGroups++;
+      } else {
+        this.resKeys.copyWithin(0, this.keyDim, this.resCount * this.keyDim);
+        this.resValues.copyWithin(0, this.valueDim, this.resCount * this.valueDim);
+        this.resCount--;
+        this.droppedRows++;
+      }
+    }
   }
 
   /**
@@ -437,6 +510,8 @@ export class Kivi extends BaseHeadCache {
     this.resKeys = new Float32Array(0);
     this.resValues = new Float32Array(0);
     this.resCount = 0;
+    this.droppedGroups = 0;
+    this.droppedRows = 0;
     if (this.arena !== null) this.dropArena();
   }
 
@@ -447,11 +522,6 @@ export class Kivi extends BaseHeadCache {
     this.acc = new Float64Array(this.acc.length);
     this.zacc = new Float64Array(this.zacc.length);
     this.logits = new Float64Array(this.logits.length);
-  }
-
-  private groupLimit(capacity: number): number {
-    if (capacity === Infinity) return Infinity;
-    return Math.floor((capacity * this.rowBytes - this.residualBytes) / this.bytesPerGroup);
   }
 
   private groupBytes(): number {
@@ -542,25 +612,27 @@ export class Kivi extends BaseHeadCache {
   }
 
   /**
-   * Quantizes the oldest G residual tokens into a new group, dropping the oldest group when
-   * `limit` groups are held (or, under a ratio budget, when growing the arrays would not pay).
+   * Quantizes the oldest G residual tokens into a new group; the arrays grow by doubling up to
+   * what a fixed budget can ever hold, and past that the oldest group is overwritten.
    */
-  private flush(limit: number): void {
+  private flush(): void {
     const G = this.group;
     const d = this.keyDim;
     const s = this.valueDim;
     if (this.groups === this.allocGroups) {
-      const next = Math.min(limit, Math.max(1, 2 * this.allocGroups));
-      // A ratio budget raises the limit a little at a time: grow only by ≥ 1/4 so the copies
-      // stay amortised O(1) per token, and drop the oldest group meanwhile.
-      const ratio = typeof this.spec.budget === 'object' && 'ratio' in this.spec.budget;
-      if (next > this.allocGroups && (!ratio || this.allocGroups === 0 || next >= 1.25 * this.allocGroups)) {
-        this.reserveGroups(next);
-      }
+      const next = Math.min(this.groupCap, Math.max(1, 2 * this.allocGroups));
+      if (next > this.allocGroups) this.reserveGroups(next);
     }
-    if (this.groups === this.allocGroups || this.groups >= limit) {
+    if (this.allocGroups === 0) {
+      // Not even one group fits the budget: the oldest G rows leave unquantized.
+      this.dropResidual(G);
+      this.droppedRows += G;
+      return;
+    }
+    if (this.groups === this.allocGroups) {
       this.head = (this.head + 1) % this.allocGroups;
       this.groups--;
+      this.droppedGroups++;
     }
     const gs = (this.head + this.groups) % this.allocGroups;
     this.groups++;
@@ -612,9 +684,13 @@ export class Kivi extends BaseHeadCache {
         }
       }
     }
-    keys.copyWithin(0, G * d, this.resCount * d);
-    values.copyWithin(0, G * s, this.resCount * s);
-    this.resCount -= G;
+    this.dropResidual(G);
+  }
+
+  private dropResidual(rows: number): void {
+    this.resKeys.copyWithin(0, rows * this.keyDim, this.resCount * this.keyDim);
+    this.resValues.copyWithin(0, rows * this.valueDim, this.resCount * this.valueDim);
+    this.resCount -= rows;
   }
 }
 

@@ -1,5 +1,36 @@
 import { nrm2, type PolicyDefinition, type PolicySpec } from '@kv/core';
-import { DROP_INCOMING, EvictionCache } from './eviction-cache.js';
+import { EvictionCache } from './eviction/eviction-cache.js';
+import { evictionParams } from './eviction/params.js';
+import type { Scorer } from './eviction/scorer.js';
+
+/**
+ * K-norm's score: −‖k‖₂ (Float32, one column), so the smallest-norm keys are kept; an arriving
+ * key of larger norm than every kept one is not stored.
+ *
+ * @returns A live, query-free scorer.
+ * @example
+ * ```ts
+ * import { keyNormScorer } from '@kv/heuristics';
+ * keyNormScorer().queries; // false: usable where only keys and values are visible
+ * ```
+ */
+export function keyNormScorer(): Scorer {
+  const score = (key: Float32Array): number => Math.fround(-nrm2(key.length, key, 1, 0));
+  return {
+    name: 'key norm',
+    columns: 1,
+    probs: false,
+    queries: false,
+    live: true,
+    nonNegative: false,
+    fixedBytes: () => 0,
+    stored(view, slot, key) {
+      view.column(0)[slot] = score(key);
+    },
+    incoming: (_view, key) => score(key),
+    score: (view) => view.column(0),
+  };
+}
 
 /**
  * K-norm: keeps the tokens whose keys have the smallest L2 norm (kvpress `KnormPress` scores
@@ -7,9 +38,9 @@ import { DROP_INCOMING, EvictionCache } from './eviction-cache.js';
  *
  * @remarks
  * Guarantee: after every append the cache holds the `capacity` smallest-norm keys seen so far
- * (a fixed budget; ties keep the earlier token), because a full cache admits a token only by
- * evicting a larger norm. Query-agnostic, so it needs no attention scores (usable where only
- * K/V are visible). No approximation guarantee: it is a baseline.
+ * (a fixed budget, no sinks or recent window; ties keep the earlier token), because a full cache
+ * admits a token only by evicting a larger norm. Query-agnostic, so it needs no attention scores
+ * (usable where only K/V are visible). No approximation guarantee: it is a baseline.
  *
  * @example
  * ```ts
@@ -21,37 +52,9 @@ import { DROP_INCOMING, EvictionCache } from './eviction-cache.js';
  * @see Devoto et al., A Simple and Effective L2 Norm-Based Strategy for KV Cache Compression (arXiv 2406.11430).
  */
 export class KNorm extends EvictionCache {
-  /** @param spec - A validated spec with a budget. */
+  /** @param spec - A validated spec with a budget and the shared eviction parameters. */
   constructor(spec: PolicySpec) {
-    super(spec, { slotData: true });
-  }
-
-  /**
-   * The largest-norm kept key, or the arriving token when its norm is at least that large.
-   * @param key - Arriving key.
-   * @returns A slot or {@link DROP_INCOMING}.
-   */
-  protected victim(key: Float32Array): number {
-    const norm = nrm2(key.length, key, 1, 0);
-    const score = this.slotData;
-    let best = -1;
-    let bestNorm = -Infinity;
-    for (let i = 0, n = this.store.count; i < n; i++) {
-      if (score[i]! > bestNorm) {
-        bestNorm = score[i]!;
-        best = i;
-      }
-    }
-    return best < 0 || norm >= bestNorm ? DROP_INCOMING : best;
-  }
-
-  /**
-   * Records the key norm of the new slot.
-   * @param slot - Its slot.
-   * @param key - Its key.
-   */
-  protected override onStored(slot: number, key: Float32Array): void {
-    this.slotData[slot] = nrm2(key.length, key, 1, 0);
+    super(spec, keyNormScorer());
   }
 }
 
@@ -68,7 +71,7 @@ export class KNorm extends EvictionCache {
 export const knormPolicy: PolicyDefinition = {
   name: 'knorm',
   summary: 'Keeps the keys of smallest L2 norm (query-agnostic).',
-  params: [],
+  params: evictionParams(),
   budget: 'required',
   create: (spec) => new KNorm(spec),
 };

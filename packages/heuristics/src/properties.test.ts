@@ -1,4 +1,5 @@
-import { type Budget, ExactCache, isKvError, KvErrorCode, PolicyRegistry, type PolicySpec, Rng } from '@kv/core';
+import { type Budget, budgetBytes, ExactCache, PolicyRegistry, type PolicySpec, Rng } from '@kv/core';
+import { checkByteBudget } from '@kv/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { heuristicPolicies } from './policies.js';
@@ -30,10 +31,9 @@ function specFor(policy: string, c: StreamCase, budget: Budget): PolicySpec {
     case 'snapkv':
       return { ...base, params: { window: c.seed % 6, after: c.seed % 2 ? 'keep' : 'window' } };
     case 'pyramidkv':
-      return { ...base, budget: Math.max(4, tokens ?? 4), params: { layers: 3, layer: c.seed % 3, window: 2 } };
+      return { ...base, params: { layers: 3, layer: c.seed % 3, window: 2 } };
     case 'kivi':
-      // A ratio budget needs a min that holds the residual and one group (12 is enough here).
-      return { ...base, ...(tokens === undefined ? { budget: { ratio: (budget as { ratio: number }).ratio, min: 12 } } : {}), params: { bits: 2, group: 2, residual: 2 } };
+      return { ...base, params: { bits: 2, group: 2, residual: 2 } };
     default:
       return base;
   }
@@ -70,34 +70,42 @@ function replay(
 
 describe('every policy never stores more than its budget', () => {
   for (const def of heuristicPolicies) {
-    it(`${def.name}: stored ≤ capacity after every step of random streams (fixed and ratio budgets)`, () => {
+    it(`${def.name}: stored ≤ capacity and bytes ≤ budget after every step of random streams (token and ratio budgets)`, () => {
       fc.assert(
         fc.property(streamArb, (c) => {
-          const budget: Budget = c.ratio === undefined ? c.tokens + (def.name === 'kivi' ? 40 : 0) : { ratio: c.ratio };
-          let spec: PolicySpec;
-          try {
-            spec = specFor(def.name, c, budget);
-            registry.create(spec);
-          } catch (e) {
-            // Documented refusal: PyramidKV needs a fixed budget (the per-layer average).
-            expect(isKvError(e, KvErrorCode.InvalidBudget)).toBe(true);
-            expect(def.name).toBe('pyramidkv');
-            expect(typeof budget).toBe('object');
-            return;
-          }
+          const budget: Budget = c.ratio === undefined ? c.tokens : { ratio: c.ratio };
+          const spec = specFor(def.name, c, budget);
           replay(c, spec, (cache, t, out) => {
             expect(cache.seen).toBe(t + 1);
             expect(cache.stored).toBeLessThanOrEqual(cache.capacity);
-            // Memory is bounded too: KIVI by its budget bytes; slot stores by their allocation,
-            // capped at a fixed budget, or grown by doubling from 16 slots under a ratio budget.
-            const slots = typeof budget === 'number' ? cache.capacity : Math.max(16, 2 * cache.capacity);
-            expect(cache.bytes).toBeLessThanOrEqual(
-              def.name === 'kivi' ? 4 * cache.capacity * (c.d + c.s) : slots * (4 * (c.d + c.s) + 4 + 16),
-            );
+            // A token budget counts float32 rows: eviction policies hold a position and at most
+            // one Float32 score beside each row (Expected Attention also its diagonal query
+            // statistics); KIVI fits the row bytes.
+            const rows = def.name === 'pyramidkv' ? cache.capacity : budgetBytes(budget, t + 1, c.d, c.s) / (4 * (c.d + c.s));
+            const fixed = def.name === 'expected-attention' ? 8 * c.d : 0;
+            expect(cache.bytes).toBeLessThanOrEqual(def.name === 'kivi' ? rows * 4 * (c.d + c.s) : rows * (4 * (c.d + c.s) + 8) + fixed);
             for (const x of out) expect(Number.isFinite(x)).toBe(true);
           });
         }),
-        { numRuns: 40 },
+        { numRuns: 25 },
+      );
+    });
+
+    it(`${def.name}: bytes ≤ budget after every append at random {bytes} and {fraction} budgets`, () => {
+      fc.assert(
+        fc.property(
+          streamArb,
+          fc.oneof(
+            fc.integer({ min: 1, max: 4000 }).map((bytes): Budget => ({ bytes })),
+            fc.record({ fraction: fc.double({ min: 0.01, max: 1, noNaN: true }), minBytes: fc.integer({ min: 0, max: 2000 }) }),
+          ),
+          (c, budget) => {
+            // PyramidKV's layers hold their share of the average: the last layer's is the smallest.
+            const spec = specFor(def.name, c, budget);
+            checkByteBudget(registry, def.name === 'pyramidkv' ? { ...spec, params: { layers: 3, layer: 2, window: 2 } } : spec, { steps: c.n, seed: c.seed });
+          },
+        ),
+        { numRuns: 20 },
       );
     });
   }

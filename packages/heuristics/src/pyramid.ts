@@ -1,5 +1,5 @@
 import {
-  fixedBudget,
+  type Budget,
   InvalidBudgetError,
   integerParam,
   InvalidParamsError,
@@ -7,7 +7,9 @@ import {
   type PolicyDefinition,
   type PolicySpec,
 } from '@kv/core';
-import { SnapKV } from './snapkv.js';
+import { evictionParams } from './eviction/params.js';
+import { layerBudgets } from './layer-budgets.js';
+import { SnapKV, snapkvParams } from './snapkv.js';
 
 /**
  * Options of {@link pyramidBudgets}.
@@ -72,13 +74,32 @@ export function pyramidBudgets(average: number, layers: number, options: Pyramid
 }
 
 /**
+ * The budget of one layer of a PyramidKV model: {@link pyramidBudgets} for a token budget (the
+ * uniform budget when the average does not exceed the window, as kvpress falls back), and
+ * {@link layerBudgets} with the pyramid shape for ratio and byte budgets (the shape without the
+ * window, which has no meaning as a fraction).
+ * @internal
+ */
+function pyramidLayerBudget(budget: Budget, layer: number, layers: number, beta: number, window: number): Budget {
+  if (typeof budget === 'number' || 'tokens' in budget) {
+    const tokens = typeof budget === 'number' ? budget : budget.tokens;
+    if (tokens <= window) return tokens;
+    return pyramidBudgets(tokens, layers, { beta, window })[layer]!;
+  }
+  return layerBudgets(budget, layers, { pyramid: { beta } })[layer]!;
+}
+
+/**
  * PyramidKV as a self-contained policy: SnapKV whose budget is this layer's share of a pyramid.
  * The spec's budget is the per-layer average; `params.layer` and `params.layers` place the head.
  *
  * @remarks
- * Same selection as {@link SnapKV}; only the budget depends on depth ({@link pyramidBudgets}).
- * The cache's `spec.budget` is the layer's budget, so `capacity` reports what this head may hold.
- * Equivalent to a `"snapkv"` policy with `ModelCache`'s `budgets: pyramidBudgets(…)`.
+ * Same selection as {@link SnapKV}; only the budget depends on depth. With a token budget it is
+ * {@link pyramidBudgets} (an average not above the window gives every layer the average, as
+ * kvpress falls back to uniform SnapKV); with `{ratio}`, `{bytes}` or `{fraction}` budgets the
+ * layer's share follows the same linear profile ({@link layerBudgets} with `{ pyramid: { beta } }`),
+ * so the layers' bytes add up to `layers ×` the average.
+ * The cache's `spec.budget` is the average; `capacity` reports what this layer may hold.
  * No approximation guarantee: it is a baseline.
  *
  * @example
@@ -89,7 +110,7 @@ export function pyramidBudgets(average: number, layers: number, options: Pyramid
  * const cache = new ModelCache({
  *   layers, kvHeads: 2, keyDim: 64, valueDim: 64,
  *   registry: new PolicyRegistry().register(pyramidkvPolicy),
- *   policy: (layer) => ({ policy: 'pyramidkv', budget: 256, params: { layer, layers } }),
+ *   policy: (layer) => ({ policy: 'pyramidkv', budget: { fraction: 1 / 8 }, params: { layer, layers } }),
  * });
  * ```
  * @see Cai et al., PyramidKV (arXiv 2406.02069).
@@ -101,20 +122,18 @@ export class PyramidKV extends SnapKV {
   readonly layers: number;
 
   /**
-   * @param spec - A spec with a fixed average budget; params `layer`, `layers`, `beta`
+   * @param spec - A spec with a budget (the per-layer average); params `layer`, `layers`, `beta`
    *   (default 20) and SnapKV's `window`, `kernel`, `after`.
-   * @throws An {@link InvalidParamsError} on a bad parameter; {@link InvalidBudgetError} for a ratio
-   *   budget or one not above the window.
+   * @throws An {@link InvalidParamsError} on a bad parameter.
    */
   constructor(spec: PolicySpec) {
     const layers = integerParam(spec.params, 'layers', { min: 1 });
     const layer = integerParam(spec.params, 'layer', { min: 0, max: layers - 1 });
     const beta = numberParam(spec.params, 'beta', { default: 20, min: 1 });
     const window = integerParam(spec.params, 'window', { default: 32, min: 0 });
-    const budgets = pyramidBudgets(fixedBudget(spec, 'pyramidkv'), layers, { beta, window });
-    super({ ...spec, budget: budgets[layer]! });
-    this.layer = layer;
+    super(spec, pyramidLayerBudget(spec.budget!, layer, layers, beta, window));
     this.layers = layers;
+    this.layer = layer;
   }
 }
 
@@ -130,14 +149,13 @@ export class PyramidKV extends SnapKV {
  */
 export const pyramidkvPolicy: PolicyDefinition = {
   name: 'pyramidkv',
-  summary: 'SnapKV selection with per-layer budgets decreasing linearly with depth (budget = layer average).',
+  summary: 'SnapKV selection with per-layer budgets decreasing linearly with depth (budget = the layer average).',
   params: [
     { name: 'layer', type: 'integer', description: 'Layer index of this head (required).' },
     { name: 'layers', type: 'integer', description: 'Number of layers (required).' },
     { name: 'beta', type: 'number', default: 20, description: 'Pyramid steepness: deepest selection = (average − window)/beta.' },
-    { name: 'window', type: 'integer', default: 32, description: 'Observation window w; the last w prompt tokens are kept.' },
-    { name: 'kernel', type: 'integer', default: 5, description: 'Average-pooling kernel size (odd).' },
-    { name: 'after', type: 'string', default: 'window', description: "Tokens appended after prefill: 'window' or 'keep'." },
+    ...snapkvParams,
+    ...evictionParams(),
   ],
   budget: 'required',
   create: (spec) => new PyramidKV(spec),

@@ -1,17 +1,67 @@
 import { type PolicyDefinition, type PolicySpec, Rng } from '@kv/core';
-import { DROP_INCOMING, EvictionCache } from './eviction-cache.js';
+import { EvictionCache } from './eviction/eviction-cache.js';
+import { evictionParams } from './eviction/params.js';
+import type { Scorer } from './eviction/scorer.js';
 
 /**
- * Random: a uniform random subset of the tokens seen, by reservoir sampling (Vitter's
- * Algorithm R, as core's `Reservoir`), seeded by `spec.seed`.
+ * A uniform random priority per token (Float32, one column), drawn from a seeded generator whose
+ * state is saved with the cache; keeping the highest priorities keeps a uniform random subset.
+ *
+ * @param seed - Seed of the priorities.
+ * @returns A live scorer.
+ * @example
+ * ```ts
+ * import { randomPriorityScorer } from '@kv/heuristics';
+ * randomPriorityScorer(7).name; // 'random priority'
+ * ```
+ */
+export function randomPriorityScorer(seed: number): Scorer {
+  let rng = new Rng(seed);
+  // The priority drawn for an arriving token when the cache had to decide whether to keep it.
+  let pendingPosition = -1;
+  let pending = 0;
+  const draw = (position: number): number => {
+    if (pendingPosition === position) return pending;
+    pendingPosition = position;
+    pending = Math.fround(rng.uniform());
+    return pending;
+  };
+  return {
+    name: 'random priority',
+    columns: 1,
+    probs: false,
+    queries: false,
+    live: true,
+    nonNegative: true,
+    fixedBytes: () => 0,
+    stored(view, slot, _key, _value, position) {
+      view.column(0)[slot] = draw(position);
+    },
+    incoming: (_view, _key, _value, position) => draw(position),
+    score: (view) => view.column(0),
+    save: () => ({ scalars: { rng: rng.getState() }, arrays: {} }),
+    load(r) {
+      rng.setState(r.numbers('rng', 6));
+      pendingPosition = -1;
+    },
+    reset() {
+      rng = new Rng(seed);
+      pendingPosition = -1;
+    },
+  };
+}
+
+/**
+ * Random: a uniform random subset of the tokens seen, seeded by `spec.seed` (priority sampling:
+ * each token draws a uniform priority, the cache keeps the highest).
  *
  * @remarks
- * Guarantee (fixed budget k): after n ≥ k appends every token seen is kept with probability
- * exactly k/n, and the kept set is a uniform k-subset. With a ratio budget the capacity grows
- * with the stream and a growing reservoir cannot stay uniform (the tokens that were dropped
- * earlier are gone): the arriving token takes each new slot, which biases the sample towards
- * recent tokens by at most the growth. No approximation guarantee: it is the baseline that
- * tells whether a policy's choices beat chance.
+ * Guarantee (fixed budget k, no sinks or recent window): after n ≥ k appends every token seen is
+ * kept with probability exactly k/n, and the kept set is a uniform k-subset (the top k of n
+ * i.i.d. priorities). With a growing budget (`{ratio}`, `{fraction}`) a sample cannot stay
+ * uniform (the tokens dropped earlier are gone): the arriving token takes each new row, which
+ * biases the sample towards recent tokens by at most the growth. No approximation guarantee: it
+ * is the baseline that tells whether a policy's choices beat chance.
  *
  * @example
  * ```ts
@@ -20,32 +70,12 @@ import { DROP_INCOMING, EvictionCache } from './eviction-cache.js';
  * const cache = new PolicyRegistry().register(randomPolicy)
  *   .create({ policy: 'random', keyDim: 64, valueDim: 64, budget: 256, seed: 7 });
  * ```
- * @see Vitter, Random Sampling with a Reservoir (ACM TOMS 1985).
+ * @see Duffield, Lund, Thorup, Priority sampling for estimation of arbitrary subset sums (J. ACM 2007).
  */
 export class RandomSubset extends EvictionCache {
-  private rng: Rng;
-
   /** @param spec - A validated spec with a budget; `seed` fixes the sample. */
   constructor(spec: PolicySpec) {
-    super(spec);
-    this.rng = new Rng(spec.seed ?? 0);
-  }
-
-  /**
-   * Algorithm R: the token at position i replaces a uniform kept slot with probability k/(i+1).
-   * @param _key - Arriving key (unused).
-   * @param position - Its position i.
-   * @returns A slot or {@link DROP_INCOMING}.
-   */
-  protected victim(_key: Float32Array, position: number): number {
-    const j = this.rng.int(position + 1);
-    return j < this.store.count ? j : DROP_INCOMING;
-  }
-
-  /** Forgets every token and restarts the random stream from the seed. */
-  protected override onReset(): void {
-    super.onReset();
-    this.rng = new Rng(this.spec.seed ?? 0);
+    super(spec, randomPriorityScorer(spec.seed ?? 0));
   }
 }
 
@@ -61,8 +91,8 @@ export class RandomSubset extends EvictionCache {
  */
 export const randomPolicy: PolicyDefinition = {
   name: 'random',
-  summary: 'A uniform random subset of the tokens seen (reservoir sampling, seeded).',
-  params: [],
+  summary: 'A uniform random subset of the tokens seen (priority sampling, seeded).',
+  params: evictionParams(),
   budget: 'required',
   create: (spec) => new RandomSubset(spec),
 };

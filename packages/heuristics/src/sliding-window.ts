@@ -1,37 +1,31 @@
 import type { PolicyDefinition, PolicySpec } from '@kv/core';
-import { EvictionCache } from './eviction-cache.js';
+import { ageScorer } from './eviction/age.js';
+import { EvictionCache } from './eviction/eviction-cache.js';
+import { evictionParams } from './eviction/params.js';
 
 /**
- * Sliding window: keeps the last W tokens, W = the budget's capacity (a token count, or
- * `{ratio}` of the tokens seen).
+ * Sliding window: keeps the last W tokens, W = the rows the budget allows (a token count, a
+ * ratio of the tokens seen, or as many float32 rows as fit the bytes).
  *
  * @remarks
  * Guarantee: after every append the cache holds exactly the positions
  * `max(0, seen − W) … seen − 1`, and its answers are exact softmax attention over them. When
  * the budget covers the stream it equals exact attention. Keys are cached as given (post-RoPE),
- * so no re-rotation is involved.
+ * so no re-rotation is involved. Each row holds its key, value and an Int32 position.
  *
  * @example
  * ```ts
  * import { PolicyRegistry } from '@kv/core';
  * import { slidingWindowPolicy } from '@kv/heuristics';
  * const cache = new PolicyRegistry().register(slidingWindowPolicy)
- *   .create({ policy: 'sliding-window', keyDim: 64, valueDim: 64, budget: 512 });
+ *   .create({ policy: 'sliding-window', keyDim: 64, valueDim: 64, budget: { fraction: 1 / 8 } });
  * ```
  * @see Beltagy et al., Longformer (arXiv 2004.05150), local attention windows.
  */
 export class SlidingWindow extends EvictionCache {
   /** @param spec - A validated spec with a budget (the window). */
   constructor(spec: PolicySpec) {
-    super(spec);
-  }
-
-  /**
-   * The oldest kept token.
-   * @returns Its slot.
-   */
-  protected victim(): number {
-    return this.oldestSlot();
+    super(spec, ageScorer());
   }
 }
 
@@ -47,8 +41,8 @@ export class SlidingWindow extends EvictionCache {
  */
 export const slidingWindowPolicy: PolicyDefinition = {
   name: 'sliding-window',
-  summary: 'Keeps the last W tokens (W = budget); exact attention over them.',
-  params: [],
+  summary: 'Keeps the last W tokens (W = the rows the budget allows); exact attention over them.',
+  params: evictionParams(),
   budget: 'required',
   create: (spec) => new SlidingWindow(spec),
 };

@@ -1,14 +1,8 @@
-import {
-  budgetCapacity,
-  choiceParam,
-  dotUnit,
-  integerParam,
-  InvalidParamsError,
-  type PolicyDefinition,
-  type PolicySpec,
-  UnsupportedError,
-} from '@kv/core';
-import { EvictionCache } from './eviction-cache.js';
+import { type Budget, choiceParam, dotUnit, type ParamInfo, integerParam, InvalidParamsError, type PolicyDefinition, type PolicySpec, UnsupportedError } from '@kv/core';
+import { EvictionCache } from './eviction/eviction-cache.js';
+import { evictionParams } from './eviction/params.js';
+import type { Scorer } from './eviction/scorer.js';
+import { selectTop } from './eviction/select.js';
 
 /**
  * What SnapKV does with tokens appended after the prefill selection.
@@ -23,6 +17,44 @@ import { EvictionCache } from './eviction-cache.js';
  * ```
  */
 export type SnapKVAfter = 'keep' | 'window';
+
+/**
+ * SnapKV's score: the pooled observation-window attention of each prompt token, set by a scored
+ * prefill (Float32, one column). Tokens stored otherwise are unscored: with `after: 'window'`
+ * they go first (`-Infinity`, oldest first: a sliding window beside the frozen heavy hitters),
+ * with `'keep'` last (`+Infinity`).
+ *
+ * @param after - What happens to tokens appended after the prefill.
+ * @returns A live scorer.
+ * @example
+ * ```ts
+ * import { pooledAttentionScorer } from '@kv/heuristics';
+ * pooledAttentionScorer('keep').name; // 'pooled observation attention'
+ * ```
+ */
+export function pooledAttentionScorer(after: SnapKVAfter): Scorer {
+  const unscored = after === 'window' ? -Infinity : Infinity;
+  return {
+    name: 'pooled observation attention',
+    columns: 1,
+    probs: false,
+    queries: false,
+    live: true,
+    nonNegative: true,
+    fixedBytes: () => 0,
+    stored(view, slot) {
+      view.column(0)[slot] = unscored;
+    },
+    score: (view) => view.column(0),
+  };
+}
+
+/** SnapKV's own parameters (PyramidKV shares them). */
+export const snapkvParams = [
+  { name: 'window', type: 'integer', default: 32, description: 'Observation window w; the last w prompt tokens are kept.' },
+  { name: 'kernel', type: 'integer', default: 5, description: 'Average-pooling kernel size (odd).' },
+  { name: 'after', type: 'string', default: 'window', description: "Tokens appended after prefill: 'window' or 'keep'." },
+] as const satisfies readonly ParamInfo[];
 
 /**
  * SnapKV: at prefill, scores every prompt token by the mean attention the observation queries
@@ -70,44 +102,18 @@ export class SnapKV extends EvictionCache {
 
   /**
    * @param spec - A validated spec with a budget; params `window` (default 32), `kernel`
-   *   (odd, default 5), `after` (`'window'` or `'keep'`, default `'window'`).
+   *   (odd, default 5), `after` (`'window'` or `'keep'`, default `'window'`), and the shared
+   *   eviction parameters.
+   * @param budget - The budget to hold to (default `spec.budget`).
    * @throws An {@link InvalidParamsError} on a bad parameter.
    */
-  constructor(spec: PolicySpec) {
-    super(spec, { slotData: true });
+  constructor(spec: PolicySpec, budget: Budget | undefined = spec.budget) {
+    const after = choiceParam(spec.params, 'after', ['keep', 'window'] as const, 'window');
+    super(spec, pooledAttentionScorer(after), {}, budget);
     this.window = integerParam(spec.params, 'window', { default: 32, min: 0 });
     this.kernel = integerParam(spec.params, 'kernel', { default: 5, min: 1 });
     if (this.kernel % 2 === 0) throw new InvalidParamsError(`parameter "kernel" is ${this.kernel}, expected an odd integer`);
-    this.after = choiceParam(spec.params, 'after', ['keep', 'window'] as const, 'window');
-  }
-
-  /**
-   * Chooses the victim according to {@link SnapKV.after}.
-   * @returns A slot.
-   */
-  protected victim(): number {
-    if (this.after === 'window') {
-      const pos = this.store.positionOf;
-      const score = this.slotData;
-      let best = -1;
-      let bestPos = Infinity;
-      for (let i = 0, n = this.store.count; i < n; i++) {
-        if (score[i] === Infinity && pos[i]! < bestPos) {
-          bestPos = pos[i]!;
-          best = i;
-        }
-      }
-      if (best >= 0) return best;
-    }
-    return this.lowestScoreSlot();
-  }
-
-  /**
-   * Appended tokens are unscored (they belong to the window class).
-   * @param slot - Its slot.
-   */
-  protected override onStored(slot: number): void {
-    this.slotData[slot] = Infinity;
+    this.after = after;
   }
 
   /**
@@ -133,25 +139,17 @@ export class SnapKV extends EvictionCache {
     if (firstPosition !== 0) throw new UnsupportedError('snapkv accepts one scored prefill per cache, on an empty cache');
     const d = this.keyDim;
     const s = this.valueDim;
-    const cap = budgetCapacity(this.spec.budget, firstPosition + count);
+    const cap = this.capacityAt(firstPosition + count);
     const observed = Math.min(this.window, count);
     const kept = Math.min(observed, cap); // window tokens kept
     const prefix = count - kept;
     const scores = this.observationScores(keys, count, queries, observed, prefix);
-    const pooled = this.pool(scores);
-    const heavy = Math.min(prefix, cap - kept);
-    const selected = new Uint8Array(prefix);
-    if (heavy >= prefix) selected.fill(1);
-    else {
-      const order = Array.from({ length: prefix }, (_, i) => i);
-      order.sort((a, b) => pooled[b]! - pooled[a]! || a - b);
-      for (let i = 0; i < heavy; i++) selected[order[i]!] = 1;
-    }
+    const pooled = this.avgPool(scores);
+    const selected = selectTop(pooled, Math.min(prefix, cap - kept));
     for (let t = 0; t < count; t++) {
       if (t < prefix && !selected[t]) continue;
-      const slot = this.store.push(keys, t * d, values, t * s, firstPosition + t, 0);
-      this.syncSlotData();
-      this.slotData[slot] = t < prefix ? pooled[t]! : Infinity;
+      const slot = this.storeSelected(keys, t * d, values, t * s, firstPosition + t);
+      if (t < prefix) this.column(0)[slot] = Math.fround(pooled[t]!);
     }
   }
 
@@ -184,7 +182,7 @@ export class SnapKV extends EvictionCache {
     return acc;
   }
 
-  private pool(scores: Float64Array): Float64Array {
+  private avgPool(scores: Float64Array): Float64Array {
     const n = scores.length;
     const half = (this.kernel - 1) / 2;
     const out = new Float64Array(n);
@@ -210,11 +208,7 @@ export class SnapKV extends EvictionCache {
 export const snapkvPolicy: PolicyDefinition = {
   name: 'snapkv',
   summary: 'Prefill-time top-k by pooled observation-window attention plus the window (SnapKV).',
-  params: [
-    { name: 'window', type: 'integer', default: 32, description: 'Observation window w; the last w prompt tokens are kept.' },
-    { name: 'kernel', type: 'integer', default: 5, description: 'Average-pooling kernel size (odd).' },
-    { name: 'after', type: 'string', default: 'window', description: "Tokens appended after prefill: 'window' or 'keep'." },
-  ],
+  params: [...snapkvParams, ...evictionParams()],
   budget: 'required',
   create: (spec) => new SnapKV(spec),
 };

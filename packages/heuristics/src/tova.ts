@@ -1,5 +1,38 @@
-import type { KernelSums, PolicyDefinition, PolicySpec } from '@kv/core';
-import { EvictionCache } from './eviction-cache.js';
+import type { PolicyDefinition, PolicySpec } from '@kv/core';
+import { EvictionCache } from './eviction/eviction-cache.js';
+import { evictionParams } from './eviction/params.js';
+import type { Scorer } from './eviction/scorer.js';
+
+/**
+ * TOVA's score: the attention probability the most recent query paid to a token (Float32, one
+ * column); a token stored since is unscored (`+Infinity`) until a query sees it.
+ *
+ * @returns A live scorer.
+ * @example
+ * ```ts
+ * import { lastAttentionScorer } from '@kv/heuristics';
+ * lastAttentionScorer().live; // true
+ * ```
+ */
+export function lastAttentionScorer(): Scorer {
+  return {
+    name: 'last attention',
+    columns: 1,
+    probs: true,
+    queries: true,
+    live: true,
+    nonNegative: true,
+    fixedBytes: () => 0,
+    stored(view, slot) {
+      view.column(0)[slot] = Infinity;
+    },
+    observe(view, _query, probs) {
+      const c = view.column(0);
+      for (let i = 0, n = view.count; i < n; i++) c[i] = probs![i]!;
+    },
+    score: (view) => view.column(0),
+  };
+}
 
 /**
  * TOVA (token omission via attention): once over budget, evicts the token the most recent query
@@ -26,35 +59,9 @@ import { EvictionCache } from './eviction-cache.js';
  * @see Oren et al., Transformers are Multi-State RNNs (arXiv 2401.06104).
  */
 export class Tova extends EvictionCache {
-  /** @param spec - A validated spec with a budget. */
+  /** @param spec - A validated spec with a budget and the shared eviction parameters. */
   constructor(spec: PolicySpec) {
-    super(spec, { slotData: true });
-  }
-
-  /**
-   * The token the last query attended to least (ties: the oldest).
-   * @returns Its slot.
-   */
-  protected victim(): number {
-    return this.lowestScoreSlot();
-  }
-
-  /**
-   * A new token is unscored until a query sees it.
-   * @param slot - Its slot.
-   */
-  protected override onStored(slot: number): void {
-    this.slotData[slot] = Infinity;
-  }
-
-  /**
-   * Exact attention over the kept tokens; the probabilities become the scores.
-   * @param query - Validated query.
-   * @param out - Receives the sums.
-   * @returns `out`.
-   */
-  protected override onSums(query: Float32Array, out: KernelSums): KernelSums {
-    return this.store.sumsWithProbs(query, this.tau, out, this.slotData);
+    super(spec, lastAttentionScorer());
   }
 }
 
@@ -71,7 +78,7 @@ export class Tova extends EvictionCache {
 export const tovaPolicy: PolicyDefinition = {
   name: 'tova',
   summary: 'Evicts the token the most recent query attended to least, once over budget.',
-  params: [],
+  params: evictionParams(),
   budget: 'required',
   create: (spec) => new Tova(spec),
 };

@@ -1,5 +1,6 @@
-import { type Budget, InvalidParamsError, type PolicyChoice, type PolicyRegistryLike, Rng } from '@kv/core';
+import { type Budget, InvalidParamsError, type PolicyChoice, type PolicyRegistryLike } from '@kv/core';
 import type { LlamaModel } from './model.js';
+import { Sampler, type SamplingOptions } from './sampler.js';
 
 /**
  * Options of {@link generate}.
@@ -14,15 +15,9 @@ import type { LlamaModel } from './model.js';
  * generate(model, new TextEncoder().encode('In the beginning'), options);
  * ```
  */
-export interface GenerateOptions {
+export interface GenerateOptions extends SamplingOptions {
   /** Number of tokens to generate (≥ 0). */
   readonly maxTokens: number;
-  /** Sampling temperature; 0 (the default) is greedy decoding. */
-  readonly temperature?: number;
-  /** Sample only among the k most likely tokens (default: the whole vocabulary). */
-  readonly topK?: number;
-  /** Seed of the sampler (default 0); the same seed gives the same text. */
-  readonly seed?: number;
   /** KV-cache policy (default `{ policy: 'exact' }`). */
   readonly policy?: PolicyChoice;
   /** Registry that builds the policy (default: core's `exact` only). */
@@ -76,25 +71,18 @@ export interface GenerateResult {
  * reproduces the text across runs and platforms (up to floating-point ties).
  */
 export function generate(model: LlamaModel, prompt: ArrayLike<number>, options: GenerateOptions): GenerateResult {
-  const temperature = options.temperature ?? 0;
-  const v = model.config.vocabSize;
   if (prompt.length < 1) throw new InvalidParamsError('the prompt is empty; generation needs at least one token');
   if (!Number.isInteger(options.maxTokens) || options.maxTokens < 0) throw new InvalidParamsError(`maxTokens is ${options.maxTokens}, expected an integer >= 0`);
-  if (!(temperature >= 0 && Number.isFinite(temperature))) throw new InvalidParamsError(`temperature is ${temperature}, expected a finite number >= 0`);
-  const topK = options.topK ?? v;
-  if (!Number.isInteger(topK) || topK < 1) throw new InvalidParamsError(`topK is ${topK}, expected an integer >= 1`);
+  const sampler = new Sampler(options, model.config.vocabSize);
   const base = options.policy ?? { policy: 'exact' };
   const choice = options.budget !== undefined ? { ...base, budget: options.budget } : base;
   const decoder = model.decoder(model.createCache(choice, options.registry ? { registry: options.registry } : {}));
-  const rng = new Rng(options.seed ?? 0);
   let logits: Float32Array = new Float32Array(0);
   for (let i = 0; i < prompt.length; i++) logits = decoder.step(prompt[i]!);
   const out = new Int32Array(options.maxTokens);
-  const probs = new Float64Array(v);
-  const order = new Int32Array(v);
   let produced = 0;
   for (; produced < options.maxTokens; produced++) {
-    const next = temperature === 0 ? argmax(logits) : sample(logits, temperature, Math.min(topK, v), rng, probs, order);
+    const next = sampler.pick(logits);
     out[produced] = next;
     if (next === options.stopToken) {
       produced++;
@@ -103,29 +91,4 @@ export function generate(model: LlamaModel, prompt: ArrayLike<number>, options: 
     if (produced + 1 < options.maxTokens) logits = decoder.step(next);
   }
   return { tokens: out.slice(0, produced), cacheBytes: decoder.cache.bytes };
-}
-
-function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
-  return best;
-}
-
-function sample(logits: Float32Array, temperature: number, k: number, rng: Rng, probs: Float64Array, order: Int32Array): number {
-  const v = logits.length;
-  for (let i = 0; i < v; i++) order[i] = i;
-  if (k < v) order.sort((a, b) => logits[b]! - logits[a]! || a - b);
-  let m = -Infinity;
-  for (let i = 0; i < k; i++) m = Math.max(m, logits[order[i]!]!);
-  let z = 0;
-  for (let i = 0; i < k; i++) {
-    probs[i] = Math.exp((logits[order[i]!]! - m) / temperature);
-    z += probs[i]!;
-  }
-  let u = rng.uniform() * z;
-  for (let i = 0; i < k; i++) {
-    u -= probs[i]!;
-    if (u < 0) return order[i]!;
-  }
-  return order[k - 1]!;
 }

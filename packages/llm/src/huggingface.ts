@@ -134,6 +134,8 @@ export function permuteRope(w: Float32Array, heads: number, headDim: number, col
  * @throws {@link ModelFormatError} when a tensor is missing or has the wrong shape;
  *   `UnsupportedError` for features {@link huggingFaceConfig} refuses; any error of
  *   {@link readSafetensors}.
+ * @throws {UnsupportedDtypeError} for a tensor dtype other than F32, F16, BF16, F64.
+ * @throws {InvalidParamsError} when the weights disagree with the config (see `validateWeights`).
  * @example
  * ```ts
  * import { readFile } from 'node:fs/promises';
@@ -185,11 +187,14 @@ export function parseHuggingFace(checkpoint: HuggingFaceCheckpoint): LlamaWeight
 }
 
 /**
- * Converts weights to a Hugging Face Llama checkpoint (one F32 `model.safetensors`), the inverse
+ * Converts weights to a Hugging Face Llama checkpoint (one `model.safetensors`, F32 unless asked), the inverse
  * of {@link parseHuggingFace}; for example to hand a llama2.c model to other Hugging Face tools.
  *
  * @param w - Weights in llama2.c conventions.
+ * @param options - `dtype: 'F16'` stores every tensor as float16 (half the bytes; see `writeSafetensors`).
  * @returns The `config.json` object and the safetensors bytes.
+ * @throws {ModelFormatError} when an array's length disagrees with the config's shapes.
+ * @throws {UnsupportedDtypeError} for a dtype other than F32 and F16.
  * @example
  * ```ts
  * import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -203,7 +208,7 @@ export function parseHuggingFace(checkpoint: HuggingFaceCheckpoint): LlamaWeight
  * ```
  * @remarks A shared classifier is written as `tie_word_embeddings: true` without `lm_head.weight`.
  */
-export function toHuggingFace(w: LlamaWeights): HuggingFaceCheckpoint {
+export function toHuggingFace(w: LlamaWeights, options: { readonly dtype?: 'F32' | 'F16' } = {}): HuggingFaceCheckpoint {
   const c = w.config;
   const qDim = c.nHeads * c.headDim;
   const kvDim = c.nKvHeads * c.headDim;
@@ -222,6 +227,8 @@ export function toHuggingFace(w: LlamaWeights): HuggingFaceCheckpoint {
   });
   tensors['model.norm.weight'] = { shape: [c.dim], data: w.rmsFinal };
   if (!c.sharedClassifier) tensors['lm_head.weight'] = { shape: [c.vocabSize, c.dim], data: w.wcls };
+  const dtype = options.dtype ?? 'F32';
+  for (const t of Object.values(tensors)) t.dtype = dtype;
   const config = {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
@@ -240,7 +247,7 @@ export function toHuggingFace(w: LlamaWeights): HuggingFaceCheckpoint {
     tie_word_embeddings: c.sharedClassifier,
     attention_bias: false,
     mlp_bias: false,
-    torch_dtype: 'float32',
+    torch_dtype: dtype === 'F16' ? 'float16' : 'float32',
   };
   return { config, safetensors: [writeSafetensors(tensors, { format: 'pt' })] };
 }

@@ -7,3 +7,8 @@ export { type CacheOptions, exactRegistry, LlamaDecoder, LlamaModel } from './mo
 export { type AttentionErrors, ShadowedCache } from './shadow.js';
 export { readSafetensors, type SafeTensor, type SafetensorsFile, type TensorToWrite, writeSafetensors } from './safetensors.js';
 export { type LlamaConfig, type LlamaLayerWeights, type LlamaWeights, parameterCount, validateWeights } from './weights.js';
+export { Sampler, type SamplingOptions } from './sampler.js';
+export { LlamaSession } from './session.js';
+export { type KvzipOptions, type KvzipScores, kvzipScores } from './kvzip.js';
+export type { ContextScoredHead } from './context-scores.js';
+export { KvzipCache, kvzipPolicy } from './kvzip-cache.js';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isKvError, KvErrorCode } from '@kv/core';
+import { isKvError, KvErrorCode, type PolicyChoice, setKernelBackend } from '@kv/core';
 import { describe, expect, it } from 'vitest';
-import { randomWeights, repoRoot, sharedModelDir } from '../test/helpers.js';
+import { inRepoModelDir, randomWeights, repoRoot, sharedModelDir } from '../test/helpers.js';
 import { generate } from './generate.js';
 import { evaluateText, evaluateTokens, referenceRun } from './metrics.js';
 import { LlamaModel } from './model.js';
@@ -19,12 +19,19 @@ interface Reference {
 }
 
 describe('tinyllama-bytes (shared model)', () => {
-  it.skipIf(!modelDir)(`reproduces reference-logits.json within 1e-3 (${needs})`, async () => {
-    const model = await loadModel(join(modelDir!, 'tinyllama-bytes.bin'));
-    const ref = JSON.parse(readFileSync(join(modelDir!, 'reference-logits.json'), 'utf8')) as Reference;
-    const text = readFileSync(join(modelDir!, 'sample-validation.txt'));
+  // Logits against the numpy float32 reference of the first 64 bytes: max |Δ| of the true byte's
+  // log-probability, of the max logit, and of all 256 logits at positions 0 and 63.
+  async function referenceError(path: string, backend: 'wasm' | 'js'): Promise<number> {
+    const model = await loadModel(path);
+    const dir = path.endsWith('.bin') ? join(path, '..') : path;
+    const ref = JSON.parse(readFileSync(join(dir, 'reference-logits.json'), 'utf8')) as Reference;
+    const text = readFileSync(join(dir, 'sample-validation.txt'));
+    setKernelBackend(backend);
     const decoder = model.decoder(model.createCache({ policy: 'exact' }));
+    setKernelBackend('auto');
+    expect(model.kernels(backend).matvec.backend).toBe(backend);
     expect(ref.positions).toHaveLength(64);
+    let worst = 0;
     for (const r of ref.positions) {
       expect(text[r.pos]).toBe(r.input_byte);
       const logits = decoder.step(text[r.pos]!);
@@ -34,16 +41,30 @@ describe('tinyllama-bytes (shared model)', () => {
       for (let j = 0; j < 256; j++) z += Math.exp(logits[j]! - logits[am]!);
       const lp = logits[text[r.pos + 1]!]! - logits[am]! - Math.log(z);
       expect(am).toBe(r.argmax_next_byte);
-      expect(Math.abs(lp - r.logprob_true_next)).toBeLessThan(1e-3);
-      expect(Math.abs(logits[am]! - r.max_logit)).toBeLessThan(1e-3);
+      worst = Math.max(worst, Math.abs(lp - r.logprob_true_next), Math.abs(logits[am]! - r.max_logit));
       const full = r.pos === 0 ? ref.logits_pos0 : r.pos === 63 ? ref.logits_pos63 : undefined;
-      if (full) for (let j = 0; j < 256; j++) expect(Math.abs(logits[j]! - full[j]!)).toBeLessThan(1e-3);
+      if (full) for (let j = 0; j < 256; j++) worst = Math.max(worst, Math.abs(logits[j]! - full[j]!));
     }
+    return worst;
+  }
+
+  // Measured: 6.7e-6 on both backends (float32 sums in another order than numpy's).
+  it.skipIf(!modelDir).each(['wasm', 'js'] as const)(`the float32 model reproduces reference-logits.json within 1e-4 on the %s kernels (${needs})`, async (backend) => {
+    expect(await referenceError(join(modelDir!, 'tinyllama-bytes.bin'), backend)).toBeLessThan(1e-4);
   });
 
-  it.skipIf(!modelDir)(`with the exact cache KL = 0 and agreement = 1; with every policy at budget >= text length the same (${needs})`, async () => {
-    const model = await loadModel(modelDir!);
-    const text = readFileSync(join(modelDir!, 'sample-validation.txt')).subarray(0, 48);
+  // Measured: 2.6e-3 on both backends. Rounding each weight to float16 moves it by up to 2^-11
+  // of itself (4.9e-4); over four layers that reaches a few 1e-3 on logits of magnitude ~20. The
+  // bound is 4x the measured error; bits per byte over the first 1024 bytes move by 0.0004%.
+  it.each(['wasm', 'js'] as const)('the in-repo float16 copy reproduces reference-logits.json within 1e-2, same argmax, on the %s kernels', async (backend) => {
+    const worst = await referenceError(inRepoModelDir, backend);
+    expect(worst).toBeLessThan(1e-2);
+    expect(worst).toBeGreaterThan(1e-4); // it is the float16 copy, not the float32 original
+  });
+
+  it('with the exact cache KL = 0 and agreement = 1; with every policy at budget >= text length the same (in-repo model)', async () => {
+    const model = await loadModel(inRepoModelDir);
+    const text = readFileSync(join(inRepoModelDir, 'sample-validation.txt')).subarray(0, 48);
     const reference = referenceRun(model, text);
     expect(reference.bitsPerToken).toBeGreaterThan(0.5);
     expect(reference.bitsPerToken).toBeLessThan(4);
@@ -61,8 +82,8 @@ describe('tinyllama-bytes (shared model)', () => {
     }
   });
 
-  it.skipIf(!modelDir)(`greedy generation continues a KJV prompt with printable text and common words (${needs})`, async () => {
-    const model = await loadModel(modelDir!);
+  it('greedy generation continues a KJV prompt with printable text and common words (in-repo model)', async () => {
+    const model = await loadModel(inRepoModelDir);
     const prompt = new TextEncoder().encode('And God said, Let there be ');
     const greedy = generate(model, prompt, { maxTokens: 24 });
     expect(greedy.tokens).toHaveLength(24);
@@ -72,7 +93,9 @@ describe('tinyllama-bytes (shared model)', () => {
     expect(text).toMatch(/\b(the|and|of|light|God|that)\b/);
   });
 
-  it('findModel says where to put a model when none is found', () => {
+  it('findModel finds the in-repo copy first, and says where to put a model when none is found', () => {
+    expect(findModel(repoRoot, {})).toEqual({ path: inRepoModelDir, dir: inRepoModelDir });
+    expect(findModel(repoRoot, { KV_MODEL: join(repoRoot, 'nowhere') })).toEqual({ path: inRepoModelDir, dir: inRepoModelDir });
     expect(findModel('/nonexistent/repo', {})).toBeUndefined();
     const msg = whereToPutAModel('/nonexistent/repo');
     expect(msg).toContain('/nonexistent/shared/models');
@@ -211,6 +234,22 @@ describe('decoder and metrics on a random GQA model', () => {
     // The same policy without the shadow gives the same model outputs.
     const plain = evaluateText(model, text, { policy: 'sliding-window' }, { reference, registry: testRegistry(), budget: 6 });
     expect(plain.meanKl).toBe(win.meanKl);
+  });
+
+  it('the WebAssembly and JavaScript kernels give the same logits to float32 rounding', () => {
+    setKernelBackend('js');
+    const js = model.decoder(model.createCache({ policy: 'exact' }));
+    setKernelBackend('auto');
+    const wasm = model.decoder(model.createCache({ policy: 'exact' }));
+    expect(model.kernels('wasm').matvec.backend).toBe('wasm');
+    let worst = 0;
+    for (const t of text) {
+      const a = js.step(t);
+      const b = wasm.step(t);
+      for (let j = 0; j < a.length; j++) worst = Math.max(worst, Math.abs(a[j]! - b[j]!) / (1 + Math.abs(a[j]!)));
+    }
+    expect(worst).toBeGreaterThan(0); // two summation orders: not bit-identical
+    expect(worst).toBeLessThan(1e-5);
   });
 
   it('reset returns the decoder to position 0 with the same logits', () => {

@@ -1,5 +1,33 @@
-import { axpy, type Budget, exactPolicy, gemv, InvalidParamsError, ModelCache, type ModelCacheOptions, type PolicyChoice, type PolicyDefinition, PolicyRegistry, type PolicyRegistryLike } from '@kv/core';
+import { type Budget, exactPolicy, getKernelBackend, InvalidParamsError, type KernelBackend, ModelCache, type ModelCacheOptions, type PolicyChoice, type PolicyDefinition, PolicyRegistry, type PolicyRegistryLike } from '@kv/core';
+import { type ContextScoredHead, contextScoring } from './context-scores.js';
+import { createMatvecKernels, type Matvec, type MatvecKernels } from './kernels/matvec.js';
+import { type KvzipOptions, scoreContext } from './kvzip.js';
 import { type LlamaConfig, type LlamaWeights, validateWeights } from './weights.js';
+
+/**
+ * The products of one layer: fused q|k|v, the output projection, fused gate|up, the down
+ * projection, and views of q, k, v inside the fused output.
+ * @internal
+ */
+export interface LayerKernels {
+  readonly qkv: Matvec;
+  readonly wo: Matvec;
+  readonly w13: Matvec;
+  readonly w2: Matvec;
+  readonly q: Float32Array;
+  readonly k: Float32Array;
+  readonly v: Float32Array;
+}
+
+/**
+ * Every product of a model's forward pass, on one backend.
+ * @internal
+ */
+export interface ModelKernels {
+  readonly matvec: MatvecKernels;
+  readonly layers: readonly LayerKernels[];
+  readonly classifier: Matvec;
+}
 
 /**
  * Options of {@link LlamaModel.createCache}.
@@ -23,7 +51,10 @@ import { type LlamaConfig, type LlamaWeights, validateWeights } from './weights.
 export interface CacheOptions {
   /** Registry that builds the per-head caches (default: one holding only core's `exact`). */
   readonly registry?: PolicyRegistryLike;
-  /** Budget overriding the policy choice's own, for every head. */
+  /**
+   * Budget overriding the policy choice's own, for every head: tokens, `{ bytes }` per head, or
+   * `{ fraction }` of the float32 bytes the exact cache would hold for the tokens each head has seen.
+   */
   readonly budget?: Budget;
   /** Per-layer budgets, or a function of (layer, KV head); see `ModelCacheOptions.budgets`. */
   readonly budgets?: readonly (Budget | undefined)[] | ((layer: number, kvHead: number) => Budget | undefined);
@@ -62,13 +93,17 @@ export function exactRegistry(): PolicyRegistry {
  * const logits = decoder.step(72); // next-token logits after the byte 'H'
  * ```
  * @remarks Platform-neutral: it takes weights parsed from ArrayBuffers (see `@kv/llm/node` for
- * reading files). All matrix-vector products go through core's `gemv`.
+ * reading files). The matrix-vector products run in WebAssembly SIMD over a copy of the weights
+ * packed once for the kernel (q|k|v and gate|up fused), made when the first decoder of core's
+ * `wasm` (or `wasm-f64`) kernel backend starts; with the `js` backend (`setKernelBackend('js')`), where
+ * WebAssembly SIMD is missing, or for weights beyond 2 GiB, they go through core's `gemv`.
  */
 export class LlamaModel {
   /** The weights, in llama2.c conventions. */
   readonly weights: LlamaWeights;
   /** The model shape. */
   readonly config: LlamaConfig;
+  private readonly built = new Map<'wasm' | 'js', ModelKernels>();
 
   /**
    * @param weights - Weights from {@link parseLlama2c} or {@link parseHuggingFace}.
@@ -85,7 +120,8 @@ export class LlamaModel {
    *
    * @param policy - One policy choice for every head, or a function of (layer, KV head). A policy
    *   whose definition declares integer params `layer` and `layers` (PyramidKV's per-layer budget
-   *   schedule) gets them filled in per layer when the choice leaves them out.
+   *   schedule) gets them filled in per layer when the choice leaves them out, and one declaring
+   *   `rope` (Expected Attention) gets the model's `{ theta, pairing: 'interleaved' }`.
    * @param options - Registry, budget override(s) and seed.
    * @returns A new, empty cache.
    * @throws Any error of the registry (unknown policy, bad params, missing budget).
@@ -133,7 +169,7 @@ export class LlamaModel {
       queryHeads: c.nHeads,
       keyDim: c.headDim,
       valueDim: c.headDim,
-      policy: typeof policy === 'function' ? policy : withLayerParams(policy, registry, c.nLayers),
+      policy: typeof policy === 'function' ? policy : withModelParams(policy, registry, c),
       registry,
       ...(budgets !== undefined ? { budgets } : {}),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
@@ -145,7 +181,9 @@ export class LlamaModel {
    *
    * @param cache - An empty cache from {@link LlamaModel.createCache} (or any `ModelCache`
    *   of matching shape).
-   * @returns A decoder at position 0.
+   * @param resume - To continue a sequence whose tokens `cache` already holds: its position and
+   *   next-token logits (see {@link LlamaDecoder}'s constructor).
+   * @returns A decoder at position 0 (or at `resume.position`).
    * @throws `InvalidParamsError` when the cache's shape does not match the model or it is not empty.
    * @example
    * ```ts
@@ -155,8 +193,51 @@ export class LlamaModel {
    * const decoder = model.decoder(model.createCache({ policy: 'exact' }));
    * ```
    */
-  decoder(cache: ModelCache): LlamaDecoder {
-    return new LlamaDecoder(this, cache);
+  decoder(cache: ModelCache, resume?: { readonly position: number; readonly logits: Float32Array }): LlamaDecoder {
+    return new LlamaDecoder(this, cache, resume);
+  }
+
+  /**
+   * The forward pass's products on a backend, built on first use and shared by every decoder.
+   * @param kernelBackend - Core's kernel backend: the products run in WebAssembly for `wasm` and
+   *   `wasm-f64` (whose bit-identical promise is about attention sums; the products are float32
+   *   either way), falling back to `js` where unavailable.
+   * @returns The kernels.
+   * @internal
+   */
+  kernels(kernelBackend: KernelBackend = getKernelBackend()): ModelKernels {
+    const backend = kernelBackend === 'js' ? 'js' : 'wasm';
+    const have = this.built.get(backend);
+    if (have) return have;
+    const c = this.config;
+    const w = this.weights;
+    const qDim = c.nHeads * c.headDim;
+    const kvDim = c.nKvHeads * c.headDim;
+    const matrices = w.layers.flatMap((l) => [
+      { cols: c.dim, parts: [l.wq, l.wk, l.wv] },
+      { cols: qDim, parts: [l.wo] },
+      { cols: c.dim, parts: [l.w1, l.w3] },
+      { cols: c.hiddenDim, parts: [l.w2] },
+    ]);
+    matrices.push({ cols: c.dim, parts: [w.wcls] });
+    const matvec = createMatvecKernels(matrices, backend === 'wasm');
+    const m = matvec.matrices;
+    const layers = w.layers.map((_, i): LayerKernels => {
+      const qkv = m[4 * i]!;
+      return {
+        qkv,
+        wo: m[4 * i + 1]!,
+        w13: m[4 * i + 2]!,
+        w2: m[4 * i + 3]!,
+        q: qkv.output.subarray(0, qDim),
+        k: qkv.output.subarray(qDim, qDim + kvDim),
+        v: qkv.output.subarray(qDim + kvDim, qDim + 2 * kvDim),
+      };
+    });
+    const built: ModelKernels = { matvec, layers, classifier: m[m.length - 1]! };
+    this.built.set(backend, built);
+    if (matvec.backend !== backend) this.built.set(matvec.backend, built);
+    return built;
   }
 }
 
@@ -190,15 +271,9 @@ export class LlamaDecoder {
   /** Next-token logits after the last {@link LlamaDecoder.step} (overwritten by each step). */
   readonly logits: Float32Array;
   private pos = 0;
+  private scoringMillis = 0;
+  private readonly kern: ModelKernels;
   private readonly x: Float32Array;
-  private readonly xb: Float32Array;
-  private readonly xb2: Float32Array;
-  private readonly q: Float32Array;
-  private readonly k: Float32Array;
-  private readonly v: Float32Array;
-  private readonly att: Float32Array;
-  private readonly hb: Float32Array;
-  private readonly hb2: Float32Array;
   private readonly cos: Float64Array;
   private readonly sin: Float64Array;
   private readonly invFreq: Float64Array;
@@ -206,35 +281,45 @@ export class LlamaDecoder {
   /**
    * @param model - The model.
    * @param cache - An empty cache of matching shape.
-   * @throws `InvalidParamsError` when the cache does not match the model or is not empty.
+   * @param resume - The position and next-token logits of a saved sequence whose tokens `cache`
+   *   already holds (used by `LlamaSession.restore`); a fresh decoder when left out.
+   * @throws `InvalidParamsError` when the cache does not match the model, is not empty (or, with
+   *   `resume`, has not seen exactly `resume.position` tokens), or the logits have the wrong length.
    */
-  constructor(model: LlamaModel, cache: ModelCache) {
+  constructor(model: LlamaModel, cache: ModelCache, resume?: { readonly position: number; readonly logits: Float32Array }) {
     const c = model.config;
     if (cache.layers !== c.nLayers || cache.kvHeads !== c.nKvHeads || cache.queryHeads !== c.nHeads || cache.keyDim !== c.headDim || cache.valueDim !== c.headDim) {
       throw new InvalidParamsError(
         `cache shape (${cache.layers} layers, ${cache.queryHeads}/${cache.kvHeads} heads, d=${cache.keyDim}, s=${cache.valueDim}) does not match the model (${c.nLayers}, ${c.nHeads}/${c.nKvHeads}, ${c.headDim})`,
       );
     }
-    if (cache.seen !== 0) throw new InvalidParamsError(`the cache already holds ${cache.seen} tokens; a decoder needs an empty one`);
+    const position = resume?.position ?? 0;
+    if (cache.seen !== position) {
+      throw new InvalidParamsError(
+        resume ? `the cache has seen ${cache.seen} tokens, the saved position is ${position}` : `the cache already holds ${cache.seen} tokens; a decoder needs an empty one`,
+      );
+    }
+    if (resume && resume.logits.length !== c.vocabSize) throw new InvalidParamsError(`${resume.logits.length} saved logits, expected ${c.vocabSize}`);
     this.model = model;
     this.cache = cache;
-    const qDim = c.nHeads * c.headDim;
-    const kvDim = c.nKvHeads * c.headDim;
+    this.kern = model.kernels();
     this.x = new Float32Array(c.dim);
-    this.xb = new Float32Array(Math.max(c.dim, qDim));
-    this.xb2 = new Float32Array(c.dim);
-    this.q = new Float32Array(qDim);
-    this.k = new Float32Array(kvDim);
-    this.v = new Float32Array(kvDim);
-    this.att = new Float32Array(qDim);
-    this.hb = new Float32Array(c.hiddenDim);
-    this.hb2 = new Float32Array(c.hiddenDim);
     this.logits = new Float32Array(c.vocabSize);
+    if (resume) this.logits.set(resume.logits);
+    this.pos = position;
     const half = c.headDim / 2;
     this.cos = new Float64Array(half);
     this.sin = new Float64Array(half);
     this.invFreq = new Float64Array(half);
     for (let i = 0; i < half; i++) this.invFreq[i] = c.ropeTheta ** ((-2 * i) / c.headDim);
+  }
+
+  /**
+   * Wall time of the last {@link LlamaDecoder.prefill}'s context scoring (KVzip's reconstruction
+   * passes, when the cache's heads rank the prompt by them; else 0), ms.
+   */
+  get contextScoringMillis(): number {
+    return this.scoringMillis;
   }
 
   /** Tokens fed so far (the position of the next token). */
@@ -316,12 +401,44 @@ export class LlamaDecoder {
           if (i >= n - w) queries[layer]!.set(q, (i - (n - w)) * qDim);
         });
       }
+      this.scoreContext(tokens, keys, values);
       for (let l = 0; l < c.nLayers; l++) this.cache.prefill(l, keys[l]!, values[l]!, w > 0 ? queries[l]! : undefined);
     } catch (e) {
       this.reset();
       throw e;
     }
     return this.logits;
+  }
+
+  // Heads that rank the prompt by KVzip scores (kvzip caches) get them before their prefill.
+  private scoreContext(tokens: ArrayLike<number>, keys: readonly Float32Array[], values: readonly Float32Array[]): void {
+    const c = this.model.config;
+    let options: KvzipOptions | undefined;
+    for (let l = 0; l < c.nLayers && !options; l++) for (let h = 0; h < c.nKvHeads && !options; h++) options = contextScoring(this.cache.head(l, h));
+    this.scoringMillis = 0;
+    if (!options) return;
+    const scores = scoreContext(this.model, tokens, keys, values, this.logits, options);
+    this.scoringMillis = scores.scoringMillis;
+    for (let l = 0; l < c.nLayers; l++) {
+      for (let h = 0; h < c.nKvHeads; h++) {
+        const head = this.cache.head(l, h);
+        if (contextScoring(head)) (head as unknown as ContextScoredHead).takeContextScores(scores.head(l, h));
+      }
+    }
+  }
+
+  /**
+   * {@link LlamaDecoder.step}, showing each layer's post-RoPE query, key and value to `observe`
+   * before they reach the cache (the views are overwritten by the next layer: copy what you keep).
+   * @param token - Token id.
+   * @param observe - Called once per layer.
+   * @returns The logits.
+   * @throws `InvalidParamsError` for a token outside the vocabulary.
+   * @internal
+   */
+  stepObserved(token: number, observe: (layer: number, q: Float32Array, k: Float32Array, v: Float32Array) => void): Float32Array {
+    this.checkToken(token);
+    return this.forward(token, this.cache, observe);
   }
 
   private checkToken(token: number): void {
@@ -337,8 +454,9 @@ export class LlamaDecoder {
     const { dim, hiddenDim, headDim } = c;
     const qDim = c.nHeads * headDim;
     const kvDim = c.nKvHeads * headDim;
-    const { x, xb, xb2, q, k, v, att, hb, hb2 } = this;
-    x.set(w.tokenEmbedding.subarray(token * dim, (token + 1) * dim));
+    const x = this.x;
+    const emb = w.tokenEmbedding;
+    for (let i = 0, o = token * dim; i < dim; i++) x[i] = emb[o + i]!;
     for (let i = 0; i < this.cos.length; i++) {
       const a = this.pos * this.invFreq[i]!;
       this.cos[i] = Math.cos(a);
@@ -346,29 +464,29 @@ export class LlamaDecoder {
     }
     for (let l = 0; l < c.nLayers; l++) {
       const lw = w.layers[l]!;
-      rmsNorm(xb, x, lw.rmsAtt, dim, c.normEps);
-      gemv('N', qDim, dim, 1, lw.wq, dim, 1, 0, xb, 1, 0, 0, q, 1, 0);
-      gemv('N', kvDim, dim, 1, lw.wk, dim, 1, 0, xb, 1, 0, 0, k, 1, 0);
-      gemv('N', kvDim, dim, 1, lw.wv, dim, 1, 0, xb, 1, 0, 0, v, 1, 0);
+      const { qkv, wo, w13, w2, q, k, v } = this.kern.layers[l]!;
+      rmsNorm(qkv.input, x, lw.rmsAtt, dim, c.normEps);
+      qkv.run();
       this.rope(q, qDim);
       this.rope(k, kvDim);
       if (capture) capture(l, q, k, v);
       cache.append(l, k, v);
-      cache.attend(l, q, att);
-      gemv('N', dim, qDim, 1, lw.wo, qDim, 1, 0, att, 1, 0, 0, xb2, 1, 0);
-      axpy(dim, 1, xb2, 1, 0, x, 1, 0);
-      rmsNorm(xb, x, lw.rmsFfn, dim, c.normEps);
-      gemv('N', hiddenDim, dim, 1, lw.w1, dim, 1, 0, xb, 1, 0, 0, hb, 1, 0);
-      gemv('N', hiddenDim, dim, 1, lw.w3, dim, 1, 0, xb, 1, 0, 0, hb2, 1, 0);
+      cache.attend(l, q, wo.input);
+      const attended = wo.run();
+      for (let i = 0; i < dim; i++) x[i] += attended[i]!;
+      rmsNorm(w13.input, x, lw.rmsFfn, dim, c.normEps);
+      const gateUp = w13.run();
+      const hb = w2.input;
       for (let i = 0; i < hiddenDim; i++) {
-        const g = hb[i]!;
-        hb[i] = (g / (1 + Math.exp(-g))) * hb2[i]!;
+        const g = gateUp[i]!;
+        hb[i] = (g / (1 + Math.exp(-g))) * gateUp[hiddenDim + i]!;
       }
-      gemv('N', dim, hiddenDim, 1, lw.w2, hiddenDim, 1, 0, hb, 1, 0, 0, xb2, 1, 0);
-      axpy(dim, 1, xb2, 1, 0, x, 1, 0);
+      const down = w2.run();
+      for (let i = 0; i < dim; i++) x[i] += down[i]!;
     }
-    rmsNorm(x, x, w.rmsFinal, dim, c.normEps);
-    gemv('N', c.vocabSize, dim, 1, w.wcls, dim, 1, 0, x, 1, 0, 0, this.logits, 1, 0);
+    const cls = this.kern.classifier;
+    rmsNorm(cls.input, x, w.rmsFinal, dim, c.normEps);
+    this.logits.set(cls.run());
     this.pos++;
     return this.logits;
   }
@@ -394,14 +512,18 @@ export class LlamaDecoder {
   }
 }
 
-// Policies that shape their budget by depth (PyramidKV) declare `layer` and `layers` params; the
-// model knows both, so a plain choice works for them as for any other policy.
-function withLayerParams(choice: PolicyChoice, registry: PolicyRegistryLike, nLayers: number): PolicyChoice | ((layer: number) => PolicyChoice) {
+// What the model knows and some policies declare as params: the layer and the number of layers
+// (PyramidKV's per-layer budget), and the RoPE the keys carry (Expected Attention de-rotates
+// queries with it: llama2.c's adjacent pairs, θ from the config). A choice that sets one keeps it.
+function withModelParams(choice: PolicyChoice, registry: PolicyRegistryLike, config: LlamaConfig): PolicyChoice | ((layer: number) => PolicyChoice) {
   const get = (registry as { get?: (name: string) => PolicyDefinition }).get;
   if (typeof get !== 'function' || !registry.has(choice.policy)) return choice;
   const names = new Set(get.call(registry, choice.policy).params.map((p) => p.name));
-  if (!names.has('layer') || !names.has('layers') || choice.params?.layer !== undefined) return choice;
-  return (layer) => ({ ...choice, params: { ...choice.params, layer, layers: nLayers } });
+  const params: Record<string, unknown> = { ...choice.params };
+  if (names.has('rope') && params['rope'] === undefined) params['rope'] = { theta: config.ropeTheta, pairing: 'interleaved' };
+  const filled: PolicyChoice = Object.keys(params).length > 0 ? { ...choice, params } : choice;
+  if (!names.has('layer') || !names.has('layers') || choice.params?.layer !== undefined) return filled;
+  return (layer) => ({ ...filled, params: { ...params, layer, layers: config.nLayers } });
 }
 
 // out = weight ⊙ x / sqrt(mean(x²) + ε); out may alias x.

@@ -20,6 +20,20 @@ import { LlamaModel } from './model.js';
 export const SHARED_MODEL_FILE = 'tinyllama-bytes.bin';
 
 /**
+ * Where the float16 copy of the shared tiny model lives in a clone, relative to the repository
+ * root (a Hugging Face directory with `config.json`, `model.safetensors`, `sample-validation.txt`
+ * and `reference-logits.json`; made by `packages/llm/scripts/make-f16-model.ts`).
+ *
+ * @example
+ * ```ts
+ * import { join } from 'node:path';
+ * import { findRepoRoot, IN_REPO_MODEL_DIR, loadModel } from '@kv/llm/node';
+ * const model = await loadModel(join(findRepoRoot(), IN_REPO_MODEL_DIR));
+ * ```
+ */
+export const IN_REPO_MODEL_DIR = 'packages/llm/models/tinyllama-bytes-f16';
+
+/**
  * The environment variable naming a model file or directory.
  *
  * @example
@@ -41,6 +55,9 @@ export const MODEL_ENV = 'KV_MODEL';
  * @returns The model.
  * @throws {@link index!ModelFormatError} when the path holds no recognisable model; any error of the
  *   parsers or of the file system.
+ * @throws {UnsupportedDtypeError} / `UnsupportedError` for a Hugging Face checkpoint this package
+ *   cannot run (see `parseHuggingFace`).
+ * @throws {InvalidParamsError} when the weights disagree with their config.
  * @example
  * ```ts
  * import { loadModel } from '@kv/llm/node';
@@ -82,8 +99,9 @@ async function loadHuggingFaceDir(dir: string, single?: string): Promise<LlamaMo
 }
 
 /**
- * Where a model is looked for, in order: the path in `KV_MODEL`, then `../shared/models`
- * relative to the repository root.
+ * Where a model is looked for, in order: the path in `KV_MODEL`, the float16 copy in the
+ * repository ({@link IN_REPO_MODEL_DIR}), then `../shared/models` relative to the repository root
+ * (the float32 original).
  *
  * @param repoRoot - The repository root.
  * @param env - The environment (default `process.env`).
@@ -91,13 +109,14 @@ async function loadHuggingFaceDir(dir: string, single?: string): Promise<LlamaMo
  * @example
  * ```ts
  * import { modelSearchPaths } from '@kv/llm/node';
- * modelSearchPaths('/work/main'); // ['/work/shared/models'] when KV_MODEL is unset
+ * modelSearchPaths('/work/main'); // ['/work/main/packages/llm/models/tinyllama-bytes-f16', '/work/shared/models'] when KV_MODEL is unset
  * ```
  */
 export function modelSearchPaths(repoRoot: string, env: Record<string, string | undefined> = process.env): string[] {
   const out: string[] = [];
   const fromEnv = env[MODEL_ENV];
   if (fromEnv) out.push(resolve(fromEnv));
+  out.push(resolve(repoRoot, IN_REPO_MODEL_DIR));
   out.push(resolve(repoRoot, '..', 'shared', 'models'));
   return out;
 }
@@ -164,7 +183,8 @@ export function findModel(repoRoot: string, env: Record<string, string | undefin
 export function whereToPutAModel(repoRoot: string): string {
   return [
     'No model found.',
-    `Put ${SHARED_MODEL_FILE} (a llama2.c checkpoint) in ${resolve(repoRoot, '..', 'shared', 'models')} (../shared/models relative to the repository root),`,
+    `The repository's float16 copy of the tiny model belongs in ${resolve(repoRoot, IN_REPO_MODEL_DIR)}: run the command from inside a clone,`,
+    `or put ${SHARED_MODEL_FILE} (a llama2.c checkpoint) in ${resolve(repoRoot, '..', 'shared', 'models')} (../shared/models relative to the repository root),`,
     `or set ${MODEL_ENV} to a llama2.c .bin file or a Hugging Face Llama directory (config.json + model.safetensors),`,
     'or pass --model PATH.',
   ].join('\n');

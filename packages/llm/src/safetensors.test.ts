@@ -2,7 +2,7 @@ import { isKvError, KvErrorCode } from '@kv/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError, UnsupportedDtypeError } from './errors.js';
-import { readSafetensors, writeSafetensors } from './safetensors.js';
+import { floatToHalf, readSafetensors, writeSafetensors } from './safetensors.js';
 
 function rawFile(header: Record<string, unknown>, data: Uint8Array): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -13,7 +13,70 @@ function rawFile(header: Record<string, unknown>, data: Uint8Array): Uint8Array 
   return out;
 }
 
+// The value of a float16 bit pattern, decoded independently of the reader.
+function readBack(h: number): number {
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  const sign = h & 0x8000 ? -1 : 1;
+  if (exp === 0x1f) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return exp === 0 ? sign * frac * 2 ** -24 : sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
 describe('safetensors', () => {
+  // Every one of the 65536 float16 bit patterns: decoding it (through an F16 file) and encoding
+  // the value again gives the same bits (NaNs stay NaN).
+  it('float16: every half survives decode then encode bit for bit', () => {
+    const all = new Uint8Array(2 * 65536);
+    const view = new DataView(all.buffer);
+    for (let h = 0; h < 65536; h++) view.setUint16(2 * h, h, true);
+    const values = readSafetensors(rawFile({ h: { dtype: 'F16', shape: [65536], data_offsets: [0, all.length] } }, all)).tensors.get('h')!.data;
+    const wrong: string[] = [];
+    for (let h = 0; h < 65536; h++) {
+      const isNaN = (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
+      if (isNaN ? !Number.isNaN(values[h]!) || !Number.isNaN(readBack(floatToHalf(values[h]!))) : floatToHalf(values[h]!) !== h) wrong.push(`0x${h.toString(16)}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('float16: encoding gives the nearest half, ties to even, and Infinity past the range', () => {
+    const decode = (h: number): number => {
+      const b = new Uint8Array(2);
+      new DataView(b.buffer).setUint16(0, h, true);
+      return readSafetensors(rawFile({ h: { dtype: 'F16', shape: [1], data_offsets: [0, 2] } }, b)).tensors.get('h')!.data[0]!;
+    };
+    fc.assert(
+      fc.property(fc.float({ noNaN: true, min: -65504, max: 65504 }), (x) => {
+        const x32 = Math.fround(x);
+        const h = floatToHalf(x32);
+        const err = Math.abs(decode(h) - x32);
+        // No other half is nearer, and at a tie the even one wins.
+        for (const other of [h - 1, h + 1, h ^ 0x8000]) {
+          if (other < 0 || other > 0xffff || (other & 0x7c00) === 0x7c00) continue;
+          const e = Math.abs(decode(other) - x32);
+          expect(e).toBeGreaterThanOrEqual(err);
+          if (e === err && decode(other) !== decode(h)) expect(h & 1).toBe(0);
+        }
+      }),
+      { numRuns: 400 },
+    );
+    expect(floatToHalf(1e6)).toBe(0x7c00);
+    expect(floatToHalf(-1e6)).toBe(0xfc00);
+    expect(floatToHalf(65520)).toBe(0x7c00); // halfway between 65504 and 2^16: ties to even = Infinity
+    expect(floatToHalf(2 ** -25)).toBe(0); // halfway to the smallest subnormal: ties to even = 0
+    expect(floatToHalf(2 ** -25 * 1.5)).toBe(1);
+  });
+
+  it('writes F16 tensors at two bytes per value, read back as the nearest float16', () => {
+    const data = Float32Array.from([1, 1 / 3, -2.5e-5, 70000]);
+    const bytes = writeSafetensors({ w: { shape: [4], data, dtype: 'F16' } });
+    const t = readSafetensors(bytes).tensors.get('w')!;
+    expect(t.dtype).toBe('F16');
+    expect(bytes.length - 8 - Number(new DataView(bytes.buffer).getBigUint64(0, true))).toBe(8);
+    expect(t.data[0]).toBe(1);
+    expect(Math.abs(t.data[1]! - 1 / 3)).toBeLessThan(2 ** -12);
+    expect(t.data[3]).toBe(Number.POSITIVE_INFINITY);
+  });
+
   it('round-trips random F32 tensors and metadata', () => {
     const tensorArb = fc
       .array(fc.integer({ min: 0, max: 5 }), { minLength: 0, maxLength: 3 })

@@ -55,6 +55,8 @@ export interface TensorToWrite {
   shape: number[];
   /** The values in C order; length must equal the product of `shape`. */
   data: Float32Array;
+  /** How to store them (default `F32`); `F16` rounds each value to the nearest float16, ties to even. */
+  dtype?: 'F32' | 'F16';
 }
 
 const BYTES_PER_ELEMENT: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
@@ -68,6 +70,35 @@ function halfToFloat(h: number): number {
   if (exp === 0) return sign * frac * 2 ** -24;
   if (exp === 0x1f) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * The float16 nearest to a float32 (ties to even; beyond the float16 range, ±Infinity; NaN stays
+ * NaN), as its 16 bits.
+ * @internal
+ */
+export function floatToHalf(x: number): number {
+  f32[0] = x;
+  const b = u32[0]!;
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  const mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 112; // the float16 biased exponent
+  if (e >= 0x1f) return sign | 0x7c00;
+  // Normal results keep 10 of the 23 mantissa bits; subnormal ones fewer, with the implicit 1.
+  const shift = e > 0 ? 13 : 14 - e;
+  if (shift > 24) return sign;
+  const m = e > 0 ? mant : mant | 0x800000;
+  let h = (e > 0 ? e << 10 : 0) | (m >>> shift);
+  const rem = m & ((1 << shift) - 1);
+  const mid = 1 << (shift - 1);
+  // A carry out of the mantissa lands in the exponent: the next binade, or Infinity. Correct.
+  if (rem > mid || (rem === mid && h & 1)) h++;
+  return sign | h;
 }
 
 function shapeSize(name: string, shape: unknown): number {
@@ -184,13 +215,15 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
  *   (as the spec recommends, so the data section is aligned), then the tensors in the order given.
  * @throws {@link ModelFormatError} when a tensor's length disagrees with its shape or a name is
  *   `__metadata__`.
+ * @throws {@link UnsupportedDtypeError} for a dtype other than F32 and F16.
  * @example
  * ```ts
  * import { readSafetensors, writeSafetensors } from '@kv/llm';
  * const bytes = writeSafetensors({ w: { shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) } });
  * readSafetensors(bytes).tensors.get('w')?.data; // Float32Array [1, 2, 3, 4]
  * ```
- * @remarks Always writes F32, little-endian, independent of the host's byte order.
+ * @remarks Writes F32 (or F16 where a tensor asks), little-endian, independent of the host's
+ * byte order.
  * @see https://huggingface.co/docs/safetensors/index
  */
 export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array {
@@ -204,8 +237,11 @@ export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadat
     if (count !== t.data.length) {
       throw new ModelFormatError(`tensor "${name}" has ${t.data.length} values, expected ${count} for shape ${JSON.stringify(t.shape)}`);
     }
-    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + 4 * count] };
-    offset += 4 * count;
+    const dtype = t.dtype ?? 'F32';
+    if (dtype !== 'F32' && dtype !== 'F16') throw new UnsupportedDtypeError(name, String(dtype));
+    const width = BYTES_PER_ELEMENT[dtype]!;
+    header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + width * count] };
+    offset += width * count;
   }
   let json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8;
@@ -220,7 +256,8 @@ export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadat
   out.set(json, 8);
   let pos = 8 + json.length;
   for (const [, t] of entries) {
-    for (let i = 0; i < t.data.length; i++, pos += 4) view.setFloat32(pos, t.data[i]!, true);
+    if (t.dtype === 'F16') for (let i = 0; i < t.data.length; i++, pos += 2) view.setUint16(pos, floatToHalf(t.data[i]!), true);
+    else for (let i = 0; i < t.data.length; i++, pos += 4) view.setFloat32(pos, t.data[i]!, true);
   }
   return out;
 }

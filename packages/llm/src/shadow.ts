@@ -101,8 +101,18 @@ export class ShadowedCache extends ModelCache {
    */
   constructor(options: ModelCacheOptions) {
     super(options);
-    const { budgets: _budgets, policy: _policy, ...shape } = options;
-    this.shadow = new ModelCache({ ...shape, policy: { policy: 'exact' }, registry: exactRegistry() });
+    // The shadow takes only the shape: the policy's budgets, registry or prebuilt caches are not its own.
+    const { layers, kvHeads, queryHeads, keyDim, valueDim, tau } = options;
+    this.shadow = new ModelCache({
+      layers,
+      kvHeads,
+      keyDim,
+      valueDim,
+      ...(queryHeads !== undefined ? { queryHeads } : {}),
+      ...(tau !== undefined ? { tau } : {}),
+      policy: { policy: 'exact' },
+      registry: exactRegistry(),
+    });
     this.qRow = new Float32Array(this.keyDim);
     this.exactOut = new Float32Array(this.valueDim);
   }

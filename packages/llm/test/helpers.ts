@@ -52,3 +52,11 @@ export function randomWeights(config: Partial<LlamaConfig> = {}, seed = 1, std =
   const tokenEmbedding = rand(c.vocabSize * c.dim, 1);
   return { config: c, tokenEmbedding, layers, rmsFinal: norm(c.dim), wcls: c.sharedClassifier ? tokenEmbedding : rand(c.vocabSize * c.dim) };
 }
+
+/** The random GQA model the session tests save and resume, also rebuilt by test/resume-child.ts. */
+export function sessionTestModelWeights(): LlamaWeights {
+  return randomWeights({ vocabSize: 64, dim: 32, headDim: 8, nHeads: 4, nKvHeads: 2, hiddenDim: 48 }, 33);
+}
+
+/** The float16 copy of the tiny model committed in the repository (always present in a clone). */
+export const inRepoModelDir = join(repoRoot, 'packages', 'llm', 'models', 'tinyllama-bytes-f16');

@@ -1,14 +1,20 @@
+import { type CacheState, type StateReader } from '@kv/core';
+
+/** Cell counts up to this are addressed directly (a head and a size per cell). */
+const DIRECT_CELLS = 1 << 16;
+
 /**
- * One hash table: items (small integers, usually slot indices) grouped by bucket id, with O(1)
- * insert, remove and slot moves. Buckets are doubly linked lists threaded through per-item
- * `next`/`prev` arrays; bucket ids map to list heads through an open-addressing table with
- * linear probing and backward-shift deletion (no tombstones, so a bounded index never rehashes).
- * All storage is typed arrays, grown by doubling when unbounded.
+ * One hash table: items (small integers, the slots of a `SlotStore`) grouped by bucket id, with
+ * O(1) insert, remove and slot moves. Buckets are doubly linked lists threaded through per-item
+ * `next`/`prev` arrays. Families with at most 2^16 cells (every default family) address their
+ * list heads directly; larger ones map bucket ids to heads through an open-addressing table with
+ * linear probing and backward-shift deletion. Item arrays grow by doubling up to `maxItems`, so an
+ * index holds what it indexes, not what it might.
  *
  * @example
  * ```ts
  * import { BucketIndex } from '@kv/lsh';
- * const index = new BucketIndex(8);
+ * const index = new BucketIndex(8, false, 64);
  * index.insert(0, 42);
  * index.insert(1, 42);
  * for (let i = index.head(42); i >= 0; i = index.next[i]!) console.log(i); // 1, 0
@@ -21,32 +27,37 @@ export class BucketIndex {
   prev: Int32Array;
   /** Bucket id of each item (only meaningful for inserted items). */
   bucketOf: Int32Array;
+  /** Largest item index + 1 this index may hold. */
+  readonly maxItems: number;
+  /** Whether list heads are addressed directly by bucket id (ids must then be in [0, cells)). */
+  readonly direct: boolean;
   private mapKeys: Int32Array;
   private mapHeads: Int32Array;
   private mapSizes: Int32Array;
   private mask: number;
-  private readonly bounded: boolean;
   private used = 0;
   /** Items currently inserted. */
   size = 0;
 
   /**
-   * @param maxItems - Largest item index + 1 to preallocate for; when `growable`, a starting size.
-   * @param growable - Whether items beyond `maxItems` may be inserted (arrays then double).
-   * @param maxBuckets - Number of distinct bucket ids possible (the family's cell count): the
-   *   bucket map is sized for min(maxItems, maxBuckets) keys, so few cells cost little memory.
+   * @param maxItems - Largest item index + 1 it may hold (Infinity when `growable`).
+   * @param growable - Whether items are unbounded (kept for compatibility: same as maxItems = Infinity).
+   * @param maxBuckets - Number of distinct bucket ids possible (the family's cell count).
+   * @param direct - Address list heads directly (a head and a size per cell; default when there
+   *   are at most 2^16 cells); otherwise through a hash map that grows with the buckets used.
    */
-  constructor(maxItems: number, growable = false, maxBuckets = Infinity) {
-    const items = Math.max(1, maxItems);
+  constructor(maxItems: number, growable = false, maxBuckets = Infinity, direct = maxBuckets <= DIRECT_CELLS) {
+    this.maxItems = growable ? Infinity : Math.max(1, maxItems);
+    const items = Math.min(16, this.maxItems);
     this.next = new Int32Array(items);
     this.prev = new Int32Array(items);
     this.bucketOf = new Int32Array(items);
-    const cap = mapCapacity(Math.min(items, maxBuckets));
-    this.mapKeys = new Int32Array(cap);
+    this.direct = direct && maxBuckets <= DIRECT_CELLS;
+    const cap = this.direct ? maxBuckets : 2;
+    this.mapKeys = new Int32Array(this.direct ? 0 : cap);
     this.mapHeads = new Int32Array(cap).fill(-1);
     this.mapSizes = new Int32Array(cap);
     this.mask = cap - 1;
-    this.bounded = !growable;
   }
 
   /** Items the arrays can hold without growing. */
@@ -54,22 +65,41 @@ export class BucketIndex {
     return this.next.length;
   }
 
+  /** Bytes held whatever the items (the direct head and size arrays, or the smallest map). */
+  get fixedBytes(): number {
+    return this.direct ? 8 * this.mapHeads.length : 24;
+  }
+
+  /** Bytes per item, an upper bound for hashed indexes (their map is at most 4 slots per item). */
+  get perItemBytes(): number {
+    return this.direct ? 12 : 60;
+  }
+
+  /**
+   * Bytes held for items 0…items−1: their links and the head table.
+   * @param items - Live item count.
+   * @returns The bytes.
+   */
+  heldBytes(items: number): number {
+    return 12 * items + (this.direct ? 8 * this.mapHeads.length : 12 * this.mapHeads.length);
+  }
+
   /**
    * Inserts `item` into bucket `bucket`.
    * @param item - Item index (not currently inserted).
-   * @param bucket - Bucket id (any 32-bit integer).
-   * @throws RangeError when a bounded index is asked to hold an item past its capacity.
+   * @param bucket - Bucket id (in [0, cells) when direct, any 32-bit integer otherwise).
+   * @throws RangeError past `maxItems` (a caller bug, not user input).
    */
   insert(item: number, bucket: number): void {
-    if (item >= this.next.length) {
-      if (this.bounded) throw new RangeError(`BucketIndex: item ${item} exceeds capacity ${this.next.length}`);
-      this.growItems(item + 1);
-    }
+    if (item >= this.next.length) this.growItems(item + 1);
     const id = bucket | 0;
     let slot = this.find(id);
     if (slot < 0) {
-      if (!this.bounded && (this.used + 1) * 2 > this.mapKeys.length) this.growMap();
-      slot = this.claim(id);
+      if (this.direct) slot = id;
+      else {
+        if ((this.used + 1) * 2 > this.mapKeys.length) this.growMap();
+        slot = this.claim(id);
+      }
     }
     const head = this.mapHeads[slot]!;
     this.next[item] = head;
@@ -94,7 +124,7 @@ export class BucketIndex {
     else this.mapHeads[slot] = n;
     if (n >= 0) this.prev[n] = p;
     this.size--;
-    if (--this.mapSizes[slot]! === 0) this.deleteSlot(slot);
+    if (--this.mapSizes[slot]! === 0 && !this.direct) this.deleteSlot(slot);
   }
 
   /**
@@ -143,9 +173,66 @@ export class BucketIndex {
     this.used = 0;
   }
 
-  /** The typed arrays of the index. */
-  buffers(): ArrayBufferView[] {
-    return [this.next, this.prev, this.bucketOf, this.mapKeys, this.mapHeads, this.mapSizes];
+  /**
+   * The links of items 0…items−1 and the head table (views of live memory).
+   * @param items - Live item count (the items must be exactly 0…items−1).
+   * @returns The state.
+   */
+  state(items: number): CacheState {
+    const arrays: Record<string, Int32Array> = {
+      next: this.next.subarray(0, items),
+      prev: this.prev.subarray(0, items),
+      bucketOf: this.bucketOf.subarray(0, items),
+      heads: this.mapHeads,
+      sizes: this.mapSizes,
+    };
+    if (!this.direct) arrays['keys'] = this.mapKeys;
+    return { scalars: {}, arrays };
+  }
+
+  /**
+   * Loads a state of an index of the same kind holding items 0…items−1.
+   * @param r - A reader of the state.
+   * @param items - Item count.
+   * @throws `SnapshotError` when it does not fit.
+   */
+  loadState(r: StateReader, items: number): void {
+    if (items > this.maxItems) r.refuse(`${items} items exceed the index limit ${this.maxItems}`);
+    const next = r.array('next', Int32Array, items);
+    const prev = r.array('prev', Int32Array, items);
+    const bucketOf = r.array('bucketOf', Int32Array, items);
+    const heads = r.array('heads', Int32Array, this.direct ? this.mapHeads.length : undefined);
+    const sizes = r.array('sizes', Int32Array, heads.length);
+    const keys = this.direct ? null : r.array('keys', Int32Array, heads.length);
+    const cap = heads.length;
+    if (!this.direct && (cap < 2 || (cap & (cap - 1)) !== 0)) r.refuse(`a hashed index of ${cap} slots`);
+    let total = 0;
+    let used = 0;
+    for (let i = 0; i < cap; i++) {
+      const h = heads[i]!;
+      if (h < -1 || h >= items || (h < 0) !== (sizes[i] === 0) || sizes[i]! < 0) r.refuse(`bucket slot ${i} has head ${h} and size ${sizes[i]}`);
+      total += sizes[i]!;
+      if (h >= 0) used++;
+    }
+    for (let i = 0; i < items; i++) {
+      if (next[i]! < -1 || next[i]! >= items || prev[i]! < -1 || prev[i]! >= items) r.refuse(`item ${i} links outside the index`);
+    }
+    if (total !== items) r.refuse(`buckets hold ${total} items, expected ${items}`);
+    if (this.next.length < items) this.growItems(items);
+    this.next.set(next);
+    this.prev.set(prev);
+    this.bucketOf.set(bucketOf);
+    if (!this.direct) {
+      this.mapKeys = keys!.slice();
+      this.mapHeads = heads.slice();
+      this.mapSizes = sizes.slice();
+      this.mask = cap - 1;
+    } else {
+      this.mapHeads.set(heads);
+      this.mapSizes.set(sizes);
+    }
+    this.used = used;
+    this.size = items;
   }
 
   private home(id: number): number {
@@ -155,6 +242,7 @@ export class BucketIndex {
   }
 
   private find(id: number): number {
+    if (this.direct) return id >= 0 && id < this.mapHeads.length && this.mapHeads[id]! >= 0 ? id : -1;
     let i = this.home(id);
     while (this.mapHeads[i]! >= 0) {
       if (this.mapKeys[i] === id) return i;
@@ -193,7 +281,8 @@ export class BucketIndex {
   }
 
   private growItems(needed: number): void {
-    const size = Math.max(needed, this.next.length * 2);
+    if (needed > this.maxItems) throw new RangeError(`BucketIndex: item ${needed - 1} exceeds capacity ${this.maxItems}`);
+    const size = Math.min(this.maxItems, Math.max(needed, this.next.length * 2));
     const grow = (a: Int32Array): Int32Array => {
       const b = new Int32Array(size);
       b.set(a);
@@ -221,28 +310,4 @@ export class BucketIndex {
       this.mapSizes[slot] = sizes[i]!;
     }
   }
-}
-
-/** Smallest power of two ≥ 2·items (load ≤ 1/2 when every item has its own bucket). */
-function mapCapacity(items: number): number {
-  let cap = 2;
-  while (cap < 2 * items) cap *= 2;
-  return cap;
-}
-
-/**
- * Bytes a bounded {@link BucketIndex} for `maxItems` items holds, for budget planning.
- *
- * @param maxItems - Items it is sized for.
- * @param maxBuckets - Distinct bucket ids possible (default unbounded).
- * @returns Its exact byte size.
- * @example
- * ```ts
- * import { bucketIndexBytes } from '@kv/lsh';
- * bucketIndexBytes(100); // 3·4·100 + 3·4·256
- * ```
- */
-export function bucketIndexBytes(maxItems: number, maxBuckets = Infinity): number {
-  const items = Math.max(1, maxItems);
-  return 12 * items + 12 * mapCapacity(Math.min(items, maxBuckets));
 }

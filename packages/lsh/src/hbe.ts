@@ -158,7 +158,7 @@ export class HashingBasedEstimator {
         if (size === 0) continue;
         let item = tables.head(t);
         for (let r = this.rng.int(size); r > 0; r--) item = tables.indexes[t]!.next[item]!;
-        const dot = dotUnit(this.keyDim, this.store.keys, item * this.keyDim, query, 0);
+        const dot = this.store.keyDot(item, query);
         const denom = qNorm * this.norms[item]!;
         const cosine = denom > 0 ? dot / denom : 0;
         const lp = tables.families[t]!.logCollisionProbability(cosine);
@@ -177,18 +177,16 @@ export class HashingBasedEstimator {
     return this.median(out);
   }
 
-  /** The typed arrays held: stored keys, values and weights, norms, and the tables. */
-  buffers(): ArrayBufferView[] {
-    return [...this.store.buffers(), this.norms, ...this.tables.buffers()];
+  /** Bytes held: stored keys, values, positions and weights, their norms, and the tables. */
+  get heldBytes(): number {
+    return this.store.heldBytes + 4 * this.store.count + this.tables.heldBytes(this.store.count);
   }
 
   private single(item: number, logit: number): void {
     const part = this.part;
     part.m = logit;
     part.z = 1;
-    const s = this.valueDim;
-    const vals = this.store.values;
-    for (let j = 0; j < s; j++) part.n[j] = vals[item * s + j]!;
+    this.store.readValue(item, part.n);
   }
 
   private median(out: KernelSums): KernelSums {

@@ -15,6 +15,14 @@ describe('lsh-heavy conformance', () => {
   }
 });
 
+for (const budget of [{ bytes: 6000 }, { fraction: 1 / 4, minBytes: 3000 }, { ratio: 0.3, min: 30 }]) {
+  describe(`lsh-heavy conformance, ${JSON.stringify(budget)}`, () => {
+    for (const c of conformanceChecks({ registry, spec: { policy: 'lsh-heavy', keyDim: 16, valueDim: 8, budget, params: { hashes: 3, tables: 2, sample: 4 } } })) {
+      it(c.name, c.run);
+    }
+  });
+}
+
 describe('lsh-heavy conformance (cross-polytope, recent)', () => {
   for (const c of conformanceChecks({
     registry,
@@ -219,13 +227,39 @@ describe('lsh-heavy estimator', () => {
     expect(mean).toBeLessThan(0.8);
   });
 
-  it('rejects budgets too small for its tables, ratio budgets and bad params', () => {
+  it('refuses a budget that cannot hold one table, naming the smallest one, and bad params', () => {
     const base = { policy: 'lsh-heavy', keyDim: 16, valueDim: 8 };
-    expect(() => registry.create({ ...base, budget: 2 })).toThrow(InvalidBudgetError);
-    expect(() => registry.create({ ...base, budget: { ratio: 0.5 } })).toThrow(InvalidBudgetError);
+    expect(() => registry.create({ ...base, budget: 2 })).toThrow(/smallest budget that fits/);
+    expect(() => registry.create({ ...base, budget: { fraction: 0.5 } })).toThrow(InvalidBudgetError);
     expect(() => registry.create({ ...base, budget: 64, params: { retain: 'oldest' } })).toThrow(InvalidParamsError);
     expect(() => registry.create({ ...base, budget: 64, params: { tailFraction: 1.5 } })).toThrow(InvalidParamsError);
     expect(() => registry.create({ ...base, budget: 64, params: { family: 'e2lsh' } })).toThrow(InvalidParamsError);
+  });
+
+  it('fits a handful of tokens by halving its tables and hashes', () => {
+    const cache = registry.create({ policy: 'lsh-heavy', keyDim: 64, valueDim: 64, budget: 8 }) as LshHeavyKeys;
+    expect(cache.tableCount).toBeLessThan(8);
+    const rng = new Rng(1);
+    for (let i = 0; i < 100; i++) {
+      cache.append(rng.fillGaussian(new Float32Array(64)), rng.fillGaussian(new Float32Array(64)));
+      expect(cache.bytes).toBeLessThanOrEqual(8 * 512);
+    }
+  });
+
+  // Issue 22: budget 1e9 accepted, then the first append threw a RangeError (it allocated for the
+  // whole budget); 3e8 bytes reported 38 GB after one token. Storage now grows with what is held.
+  it('at huge budgets allocates and reports only what it holds', () => {
+    for (const budget of [1e9, { bytes: 3e8 }, { fraction: 1, minBytes: 2 ** 40 }]) {
+      for (const policy of [lshHeavyPolicy]) {
+        const cache = new PolicyRegistry().register(policy).create({ policy: policy.name, keyDim: 16, valueDim: 8, budget });
+        const rng = new Rng(2);
+        cache.append(rng.fillGaussian(new Float32Array(16)), rng.fillGaussian(new Float32Array(8)));
+        expect(cache.bytes).toBeLessThan(64 * 1024);
+        for (let i = 0; i < 200; i++) cache.append(rng.fillGaussian(new Float32Array(16)), rng.fillGaussian(new Float32Array(8)));
+        expect(cache.stored).toBe(201);
+        expect(cache.bytes).toBeLessThan(201 * 200 + 64 * 1024);
+      }
+    }
   });
 });
 

@@ -1,12 +1,12 @@
 import {
   BaseHeadCache,
+  type CacheState,
   checkVector,
   choiceParam,
   clearSums,
   createKernelSums,
   dotUnit,
-  fixedBudget,
-  InvalidBudgetError,
+  floorBytes,
   integerParam,
   type KernelSums,
   mergeSums,
@@ -16,26 +16,14 @@ import {
   Reservoir,
   Rng,
   SlotStore,
+  type StateReader,
 } from '@kv/core';
-import { createFamily, type FamilyOptions } from './family.js';
+import { fitTables, maxBudgetBytes } from './lsh-budget.js';
 import { SlotMinHeap } from './min-heap.js';
 import { familyParams, readFamilyParams } from './params.js';
-import { LshTables, tableIndexBytes } from './tables.js';
+import { LshTables } from './tables.js';
 
 const BLOCK = 256;
-
-interface HeavyState {
-  readonly tables: LshTables;
-  readonly store: SlotStore;
-  readonly heap: SlotMinHeap;
-  readonly stamp: Int32Array;
-  readonly list: Int32Array;
-  readonly tail: SlotStore | null;
-  readonly reservoir: Reservoir;
-  readonly rng: Rng;
-  readonly logits: Float64Array;
-  readonly part: KernelSums;
-}
 
 /**
  * How the indexed part chooses which keys to keep once full.
@@ -66,9 +54,15 @@ export type RetainRule = 'norm' | 'recent';
  *   deterministic function of the stream (top-`retain` score), the evicted keys are offered to
  *   the reservoir one per step in stream order (so it is a uniform sample of them), and parts 2–3
  *   are inverse-probability weighted samples of sets disjoint from part 1.
- * - **Memory is honest**: `bytes` counts the keys, values, the tables (their functions and
- *   bucket indexes), the heap, the reservoir and the scratch; `stored = ⌈bytes / 4(d+s)⌉` never
- *   exceeds the budget, so fewer tokens fit than the budget's token count.
+ * - **Memory is honest**: `bytes` counts the keys, values and positions, the tables (their
+ *   functions and bucket indexes), the heap and the reservoir (per-query scratch is not held);
+ *   storage grows with what is held, up to the budget, so a huge budget allocates nothing up
+ *   front. `stored` counts the token rows (indexed and reservoir); with the tables they hold
+ *   fewer tokens than the budget's token count.
+ * - Budgets: any form. The tables and the reservoir are sized once, from the smallest budget the
+ *   cache will get (tables are halved until they fit with room for a few keys; `create` throws
+ *   `InvalidBudgetError` naming the smallest budget when one table does not fit); the indexed part
+ *   grows with a `{fraction}` budget.
  * - **Time** per query: L hashes + |candidates| + `sample` + reservoir scores, independent of
  *   the number of tokens seen (it only depends on the budget and the cell sizes).
  * - **Retention** (`retain`): `norm` keeps the keys of largest norm (a key heavy for some query
@@ -92,71 +86,88 @@ export type RetainRule = 'norm' | 'recent';
  * ```
  */
 export class LshHeavyKeys extends BaseHeadCache {
-  /** Keys the indexed part holds at most (H). */
-  readonly indexedCapacity: number;
   /** Size of the reservoir of evicted keys (T). */
   readonly tailCapacity: number;
   /** Non-candidate indexed keys scored per query. */
   readonly sampleSize: number;
   /** Retention rule of the indexed part. */
   readonly retain: RetainRule;
-  private readonly family: FamilyOptions;
-  private readonly tableCount: number;
-  private state: HeavyState | null = null;
+  /** Tables in use (the requested count, halved to fit a small budget). */
+  readonly tableCount: number;
+  private readonly tables: LshTables;
+  private readonly store: SlotStore;
+  private readonly heap: SlotMinHeap;
+  private readonly tail: SlotStore | null;
+  private reservoir: Reservoir;
+  private rng: Rng;
+  private stamp = new Int32Array(0);
+  private list = new Int32Array(0);
+  private readonly logits = new Float64Array(BLOCK);
+  private readonly part: KernelSums;
+  private readonly fixedBytes: number;
+  private readonly indexedRowBytes: number;
   private evicted = 0;
   private epoch = 0;
 
   /**
-   * @param spec - The spec; needs a fixed token budget.
-   * @throws `InvalidBudgetError` when the budget is missing, a ratio, or too small for the
-   *   tables plus one key; `InvalidParamsError` for bad parameters.
+   * @param spec - The spec; any budget form.
+   * @throws `InvalidBudgetError` when the smallest budget cannot hold one table and a few keys;
+   *   `InvalidParamsError` for bad parameters.
    */
   constructor(spec: PolicySpec) {
     super(spec);
-    const budget = fixedBudget(spec, 'lsh-heavy');
     const { family, tables } = readFamilyParams(spec, { hashes: 8, tables: 8 });
-    this.family = family;
-    this.tableCount = tables;
     this.sampleSize = integerParam(spec.params, 'sample', { default: 32, min: 1 });
     const tailFraction = numberParam(spec.params, 'tailFraction', { default: 0.25, min: 0, max: 0.9 });
     this.retain = choiceParam(spec.params, 'retain', ['norm', 'recent'] as const, 'norm');
     const d = this.keyDim;
     const s = this.valueDim;
-    const probe = createFamily(d, family, new Rng(0));
-    const familyBytes = probe.buffers().reduce((a, b) => a + b.byteLength, 0);
     const rowBytes = 4 * (d + s) + 4;
-    const fixed = tables * familyBytes + 8 * BLOCK + 8 * s;
-    const total = budget * 4 * (d + s);
-    const avail = total - fixed;
-    const tail = tailFraction > 0 ? Math.max(1, Math.floor((tailFraction * avail) / rowBytes)) : 0;
-    const room = avail - tail * rowBytes;
-    const need = (h: number): number => h * (rowBytes + 20) + tableIndexBytes(tables, h, probe.buckets);
-    let lo = 0;
-    let hi = Math.max(0, Math.floor(room / rowBytes));
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      if (need(mid) <= room) lo = mid;
-      else hi = mid - 1;
-    }
-    if (lo < 1) {
-      const perToken = 4 * (d + s);
-      const minimum = Math.ceil((fixed + need(1) + (tailFraction > 0 ? rowBytes : 0)) / perToken);
-      throw new InvalidBudgetError(
-        `lsh-heavy: budget ${budget} tokens cannot hold its ${tables} tables and one key; need at least ${minimum} (fewer tables or hashes lower it)`,
-      );
-    }
-    this.indexedCapacity = lo;
-    this.tailCapacity = tail;
+    const fit = fitTables('lsh-heavy', spec.budget, d, s, family, tables, 0, rowBytes + 12, 2);
+    this.tableCount = fit.tables;
+    this.indexedRowBytes = rowBytes + 12 + fit.perItem;
+    // The reservoir is sized once from the floor, leaving room for two indexed keys.
+    const floor = floorBytes(spec.budget, d, s);
+    const room = Math.min(floor, 2 ** 40) - fit.fixed - 2 * this.indexedRowBytes;
+    const want = tailFraction > 0 ? Math.max(1, Math.floor((tailFraction * (floor - fit.fixed)) / rowBytes)) : 0;
+    this.tailCapacity = Math.max(0, Math.min(want, Math.floor(room / rowBytes), 2 ** 28));
+    this.fixedBytes = fit.fixed;
+    const rng = new Rng(spec.seed ?? 0);
+    const most = Math.min(2 ** 28, this.indexedCapacityAt(Infinity));
+    this.tables = new LshTables(d, this.tableCount, fit.family, rng.fork(1), most, false, fit.direct);
+    this.rng = rng.fork(2);
+    this.store = new SlotStore(d, s, { maxSlots: most });
+    this.heap = new SlotMinHeap(most);
+    this.tail = this.tailCapacity > 0 ? new SlotStore(d, s, { maxSlots: this.tailCapacity, initialSlots: Math.min(16, this.tailCapacity) }) : null;
+    this.reservoir = new Reservoir(Math.max(1, this.tailCapacity), this.rng);
+    this.part = createKernelSums(s);
   }
 
-  /** Token-equivalents of every byte held: ⌈bytes / 4(d+s)⌉. */
+  /** Keys the indexed part may hold after `seen` tokens. */
+  indexedCapacityAt(seen: number): number {
+    const budget = Number.isFinite(seen) ? this.budgetBytesAt(seen) : maxBudgetBytes(this.spec.budget, this.keyDim, this.valueDim);
+    const tailBytes = this.tailCapacity * (4 * (this.keyDim + this.valueDim) + 4);
+    return Math.max(0, Math.min(2 ** 28, Math.floor((budget - this.fixedBytes - tailBytes) / this.indexedRowBytes)));
+  }
+
+  /** Token rows held: indexed keys and the reservoir's (the tables are counted in `bytes`). */
   get stored(): number {
-    return Math.ceil(this.bytes / (4 * (this.keyDim + this.valueDim)));
+    return this.store.count + (this.tail?.count ?? 0);
+  }
+
+  protected override capacityAt(seen: number): number {
+    return Math.ceil(this.budgetBytesAt(seen) / (4 * (this.keyDim + this.valueDim)));
+  }
+
+  /** Bytes held: tables, indexed rows, heap and reservoir. */
+  override get bytes(): number {
+    const n = this.store.count;
+    return this.tables.heldBytes(n) + this.store.heldBytes + this.heap.heldBytes + (this.tail?.heldBytes ?? 0);
   }
 
   /** Keys indexed in the tables now. */
   get indexedCount(): number {
-    return this.state?.store.count ?? 0;
+    return this.store.count;
   }
 
   /** Keys evicted from the index so far (represented by the reservoir). */
@@ -164,29 +175,10 @@ export class LshHeavyKeys extends BaseHeadCache {
     return this.evicted;
   }
 
-  /** Every typed array held (none before the first token). */
-  buffers(): readonly ArrayBufferView[] {
-    const st = this.state;
-    if (!st) return [];
-    const out: ArrayBufferView[] = [
-      ...st.tables.buffers(),
-      ...st.store.buffers(),
-      ...st.heap.buffers(),
-      st.stamp,
-      st.list,
-      st.logits,
-      st.part.n,
-    ];
-    if (st.tail) out.push(...st.tail.buffers());
-    return out;
-  }
-
   /** Positions of the indexed keys, then of the reservoir's keys. */
   positions(): Int32Array {
-    const st = this.state;
-    if (!st) return new Int32Array(0);
-    const a = st.store.positions();
-    const b = st.tail ? st.tail.positions() : new Int32Array(0);
+    const a = this.store.positions();
+    const b = this.tail ? this.tail.positions() : new Int32Array(0);
     const out = new Int32Array(a.length + b.length);
     out.set(a);
     out.set(b, a.length);
@@ -202,142 +194,189 @@ export class LshHeavyKeys extends BaseHeadCache {
    */
   retrieve(query: Float32Array): Int32Array {
     checkVector('query', query, this.keyDim);
-    const st = this.state;
-    if (!st) return new Int32Array(0);
-    const count = this.collect(st, query);
+    const count = this.collect(query);
     const out = new Int32Array(count);
-    for (let i = 0; i < count; i++) out[i] = st.store.positionOf[st.list[i]!]!;
+    for (let i = 0; i < count; i++) out[i] = this.store.positionOf[this.list[i]!]!;
     return out;
   }
 
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
-    const st = this.state ?? this.materialize();
     const score = this.retain === 'norm' ? Math.sqrt(dotUnit(this.keyDim, key, 0, key, 0)) : position;
-    const store = st.store;
-    if (store.count < this.indexedCapacity) {
+    const store = this.store;
+    if (store.count < this.indexedCapacityAt(position + 1)) {
       const slot = store.push(key, 0, value, 0, position, 0);
-      st.tables.insert(slot, key, 0);
-      st.heap.push(slot, score);
+      this.tables.insert(slot, key, 0);
+      this.heap.push(slot, score);
+      this.ensureScratch(store.count);
       return;
     }
-    if (score > st.heap.minScore()) {
-      const slot = st.heap.minSlot();
-      this.toTail(st, store.keys, slot * this.keyDim, store.values, slot * this.valueDim, store.positionOf[slot]!);
-      st.tables.remove(slot);
+    if (store.count > 0 && score > this.heap.minScore()) {
+      const slot = this.heap.minSlot();
+      this.toTail(store, slot);
+      this.tables.remove(slot);
       store.write(slot, key, 0, value, 0, position, 0);
-      st.tables.insert(slot, key, 0);
-      st.heap.replaceMin(score);
+      this.tables.insert(slot, key, 0);
+      this.heap.replaceMin(score);
     } else {
-      this.toTail(st, key, 0, value, 0, position);
+      this.offerTail(key, value, position);
     }
   }
 
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
-    const st = this.state!;
     clearSums(out);
-    const count = st.store.count;
-    const nc = this.collect(st, query);
-    this.listSums(st, query, 0, nc, 0, out);
+    const count = this.store.count;
+    const nc = this.collect(query);
+    this.listSums(query, 0, nc, 0, out);
     const rest = count - nc;
     if (rest > 0) {
       const epoch = this.epoch;
       const sample = this.sampleSize;
       if (rest <= sample || (rest - sample) * 8 < count) {
         let k = nc;
-        for (let i = 0; i < count; i++) if (st.stamp[i] !== epoch) st.list[k++] = i;
-        this.listSums(st, query, nc, rest, 0, out);
+        for (let i = 0; i < count; i++) if (this.stamp[i] !== epoch) this.list[k++] = i;
+        this.listSums(query, nc, rest, 0, out);
       } else {
         let drawn = 0;
         while (drawn < sample) {
-          const i = st.rng.int(count);
-          if (st.stamp[i] === epoch) continue;
-          st.stamp[i] = epoch;
-          st.list[nc + drawn++] = i;
+          const i = this.rng.int(count);
+          if (this.stamp[i] === epoch) continue;
+          this.stamp[i] = epoch;
+          this.list[nc + drawn++] = i;
         }
-        this.listSums(st, query, nc, sample, Math.log(rest / sample), out);
+        this.listSums(query, nc, sample, Math.log(rest / sample), out);
       }
     }
-    if (st.tail && st.tail.count > 0) {
-      st.tail.sums(query, this.tau, st.part);
-      st.part.m += Math.log(this.evicted / st.tail.count);
-      mergeSums(out, st.part);
+    if (this.tail && this.tail.count > 0) {
+      this.tail.sums(query, this.tau, this.part);
+      this.part.m += Math.log(this.evicted / this.tail.count);
+      mergeSums(out, this.part);
     }
     return out;
   }
 
   protected onReset(): void {
-    this.state = null;
-    this.evicted = 0;
-    this.epoch = 0;
-  }
-
-  private materialize(): HeavyState {
+    this.store.clear();
+    this.tables.clear();
+    this.heap.clear();
+    this.tail?.clear();
     const rng = new Rng(this.spec.seed ?? 0);
-    const H = this.indexedCapacity;
-    const T = this.tailCapacity;
-    const d = this.keyDim;
-    const s = this.valueDim;
-    const draws = rng.fork(2);
-    const st: HeavyState = {
-      tables: new LshTables(d, this.tableCount, this.family, rng.fork(1), H),
-      store: new SlotStore(d, s, { maxSlots: H, initialSlots: H }),
-      heap: new SlotMinHeap(H),
-      stamp: new Int32Array(H),
-      list: new Int32Array(H),
-      tail: T > 0 ? new SlotStore(d, s, { maxSlots: T, initialSlots: T }) : null,
-      reservoir: new Reservoir(Math.max(1, T), draws),
-      rng: draws,
-      logits: new Float64Array(BLOCK),
-      part: createKernelSums(s),
-    };
-    this.state = st;
-    return st;
+    rng.fork(1);
+    this.rng = rng.fork(2);
+    this.reservoir = new Reservoir(Math.max(1, this.tailCapacity), this.rng);
+    this.evicted = 0;
   }
 
-  private toTail(st: HeavyState, k: ArrayLike<number>, ko: number, v: ArrayLike<number>, vo: number, position: number): void {
+  protected saveState(): CacheState {
+    const n = this.store.count;
+    const parts: Record<string, CacheState> = { tables: this.tables.state(n), store: this.store.state(), heap: this.heap.state() };
+    if (this.tail) parts['tail'] = this.tail.state();
+    return { scalars: { evicted: this.evicted, offered: this.reservoir.offered, rng: this.rng.getState() }, arrays: {}, parts };
+  }
+
+  protected restoreState(r: StateReader): void {
+    const evicted = r.integer('evicted', 0, 2 ** 53);
+    const offered = r.integer('offered', 0, 2 ** 53);
+    const gen = new Rng(0);
+    gen.setState(r.numbers('rng', 6));
+    const store = r.part('store');
+    const n = store.integer('count', 0, this.store.maxSlots);
+    const heap = r.part('heap');
+    if (heap.array('heap', Int32Array).length !== n) r.refuse('the heap does not hold every indexed key');
+    this.store.loadState(store);
+    this.tables.loadState(r.part('tables'), n);
+    this.heap.loadState(heap);
+    if (this.tail) this.tail.loadState(r.part('tail'));
+    this.ensureScratch(n);
+    this.evicted = evicted;
+    this.rng = gen;
+    this.reservoir = new Reservoir(Math.max(1, this.tailCapacity), this.rng);
+    this.reservoir.offered = offered;
+  }
+
+  protected override describeSummary(): string {
+    return `lsh-heavy: ${this.store.count} keys indexed in ${this.tableCount} tables (retain ${this.retain}), ${this.tail?.count ?? 0} of ${this.evicted} evicted keys in the reservoir`;
+  }
+
+  protected override describeStats(): Record<string, number | string | boolean> {
+    return { indexed: this.store.count, tables: this.tableCount, evicted: this.evicted, tail: this.tail?.count ?? 0, tailCapacity: this.tailCapacity };
+  }
+
+  private ensureScratch(n: number): void {
+    if (this.stamp.length >= n) return;
+    const size = Math.min(this.store.maxSlots, Math.max(n, 2 * this.stamp.length, 16));
+    const stamp = new Int32Array(size);
+    stamp.set(this.stamp);
+    this.stamp = stamp;
+    this.list = new Int32Array(size);
+  }
+
+  // The evicted indexed key of `slot` joins the tail before its slot is overwritten.
+  private toTail(store: SlotStore, slot: number): void {
     this.evicted++;
-    const tail = st.tail;
+    const tail = this.tail;
     if (!tail) return;
-    const slot = st.reservoir.offer();
-    if (slot < 0) return;
-    if (slot === tail.count) tail.push(k, ko, v, vo, position, 0);
-    else tail.write(slot, k, ko, v, vo, position, 0);
+    const at = this.reservoir.offer();
+    if (at < 0) return;
+    const k = this.scratchKey();
+    const v = this.scratchValue();
+    store.readKey(slot, k);
+    store.readValue(slot, v);
+    if (at === tail.count) tail.push(k, 0, v, 0, store.positionOf[slot]!, 0);
+    else tail.write(at, k, 0, v, 0, store.positionOf[slot]!, 0);
+  }
+
+  private offerTail(key: Float32Array, value: Float32Array, position: number): void {
+    this.evicted++;
+    const tail = this.tail;
+    if (!tail) return;
+    const at = this.reservoir.offer();
+    if (at < 0) return;
+    if (at === tail.count) tail.push(key, 0, value, 0, position, 0);
+    else tail.write(at, key, 0, value, 0, position, 0);
+  }
+
+  private keyScratch: Float32Array | null = null;
+  private valueScratch: Float32Array | null = null;
+  private scratchKey(): Float32Array {
+    return (this.keyScratch ??= new Float32Array(this.keyDim));
+  }
+  private scratchValue(): Float32Array {
+    return (this.valueScratch ??= new Float32Array(this.valueDim));
   }
 
   /** Hashes the query and gathers the distinct candidates into `list[0 … count)`, stamped. */
-  private collect(st: HeavyState, query: Float32Array): number {
+  private collect(query: Float32Array): number {
     if (++this.epoch >= 0x7fffffff) {
-      st.stamp.fill(0);
+      this.stamp.fill(0);
       this.epoch = 1;
     }
     const epoch = this.epoch;
-    const tables = st.tables;
+    const tables = this.tables;
     tables.hashQuery(query);
     let nc = 0;
     for (let t = 0; t < tables.tables; t++) {
       const next = tables.indexes[t]!.next;
       for (let i = tables.head(t); i >= 0; i = next[i]!) {
-        if (st.stamp[i] === epoch) continue;
-        st.stamp[i] = epoch;
-        st.list[nc++] = i;
+        if (this.stamp[i] === epoch) continue;
+        this.stamp[i] = epoch;
+        this.list[nc++] = i;
       }
     }
     return nc;
   }
 
   /** Merges into `out` the sums of the indexed slots list[start … start+len), each logit + bias. */
-  private listSums(st: HeavyState, query: Float32Array, start: number, len: number, bias: number, out: KernelSums): void {
-    const d = this.keyDim;
+  private listSums(query: Float32Array, start: number, len: number, bias: number, out: KernelSums): void {
     const s = this.valueDim;
-    const keys = st.store.keys;
-    const vals = st.store.values;
-    const logits = st.logits;
-    const part = st.part;
+    const store = this.store;
+    const logits = this.logits;
+    const part = this.part;
+    const v = this.scratchValue();
     for (let b = 0; b < len; b += BLOCK) {
       const n = Math.min(BLOCK, len - b);
       let m = -Infinity;
       for (let i = 0; i < n; i++) {
-        const l = this.tau * dotUnit(d, keys, st.list[start + b + i]! * d, query, 0) + bias;
+        const l = this.tau * store.keyDot(this.list[start + b + i]!, query) + bias;
         logits[i] = l;
         if (l > m) m = l;
       }
@@ -346,8 +385,8 @@ export class LshHeavyKeys extends BaseHeadCache {
       for (let i = 0; i < n; i++) {
         const w = Math.exp(logits[i]! - m);
         z += w;
-        const row = st.list[start + b + i]! * s;
-        for (let j = 0; j < s; j++) part.n[j] += w * vals[row + j]!;
+        store.readValue(this.list[start + b + i]!, v);
+        for (let j = 0; j < s; j++) part.n[j] += w * v[j]!;
       }
       part.m = m;
       part.z = z;

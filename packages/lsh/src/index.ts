@@ -1,4 +1,4 @@
-export { BucketIndex, bucketIndexBytes } from './bucket-index.js';
+export { BucketIndex } from './bucket-index.js';
 export {
   CrossPolytope,
   createFamily,
@@ -23,6 +23,7 @@ export { HashingBasedEstimator, type HbeOptions, hbeRelativeVarianceBound } from
 export { LshHeavyKeys, lshHeavyPolicy, type RetainRule } from './heavy-keys.js';
 export { SlotMinHeap } from './min-heap.js';
 export { type FamilyParams, familyParams, readFamilyParams } from './params.js';
-export { LshTables, tableIndexBytes } from './tables.js';
+export { LshTables, tableBytes } from './tables.js';
+export { fitTables, maxBudgetBytes } from './lsh-budget.js';
 export { LshMultiRate, lshMultiRatePolicy } from './multirate.js';
 export { lshPolicies } from './policies.js';

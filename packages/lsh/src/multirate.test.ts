@@ -15,6 +15,14 @@ describe('lsh-multirate conformance', () => {
   }
 });
 
+for (const budget of [{ bytes: 6000 }, { fraction: 1 / 4, minBytes: 3000 }, { ratio: 0.3, min: 30 }]) {
+  describe(`lsh-multirate conformance, ${JSON.stringify(budget)}`, () => {
+    for (const c of conformanceChecks({ registry, spec: { policy: 'lsh-multirate', keyDim: 16, valueDim: 8, budget, params: { hashes: 2, tables: 2, levels: 4, pilot: 4 } } })) {
+      it(c.name, c.run);
+    }
+  });
+}
+
 describe('lsh-multirate conformance (spherical filters)', () => {
   for (const c of conformanceChecks({
     registry,
@@ -112,12 +120,24 @@ describe('lsh-multirate estimator', () => {
     expect(2 ** cache.lowestLevel).toBeGreaterThanOrEqual(5000 / cache.slotCapacity / 4);
   });
 
-  it('rejects tiny or ratio budgets and bad params', () => {
+  it('refuses a budget that cannot hold one table, and bad params', () => {
     const base = { policy: 'lsh-multirate', keyDim: 16, valueDim: 8 };
     expect(() => registry.create({ ...base, budget: 3 })).toThrow(InvalidBudgetError);
-    expect(() => registry.create({ ...base, budget: { ratio: 0.1 } })).toThrow(InvalidBudgetError);
     expect(() => registry.create({ ...base, budget: 100, params: { pilotWeight: 0 } })).toThrow(InvalidParamsError);
     expect(() => registry.create({ ...base, budget: 100, params: { levels: 0 } })).toThrow(InvalidParamsError);
     expect(() => registry.create({ ...base, budget: 100, params: { bandShift: -1 } })).toThrow(InvalidParamsError);
+  });
+
+  // Issue 22: budget 1e9 accepted, then the first append threw a RangeError; 3e8 bytes reported
+  // 38 GB after one token. Storage now grows with what is held.
+  it('at huge budgets allocates and reports only what it holds', () => {
+    for (const budget of [1e9, { bytes: 3e8 }, { fraction: 1, minBytes: 2 ** 40 }]) {
+      const cache = registry.create({ policy: 'lsh-multirate', keyDim: 16, valueDim: 8, budget });
+      const rng = new Rng(2);
+      cache.append(rng.fillGaussian(new Float32Array(16)), rng.fillGaussian(new Float32Array(8)));
+      expect(cache.bytes).toBeLessThan(64 * 1024);
+      for (let i = 0; i < 200; i++) cache.append(rng.fillGaussian(new Float32Array(16)), rng.fillGaussian(new Float32Array(8)));
+      expect(cache.bytes).toBeLessThan(201 * 200 + 64 * 1024);
+    }
   });
 });

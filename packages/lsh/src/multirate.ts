@@ -1,10 +1,10 @@
 import {
   BaseHeadCache,
+  type CacheState,
   clearSums,
   createKernelSums,
   dotUnit,
-  fixedBudget,
-  InvalidBudgetError,
+  floorBytes,
   integerParam,
   type KernelSums,
   mergeSums,
@@ -14,24 +14,14 @@ import {
   Reservoir,
   Rng,
   SlotStore,
+  type StateReader,
 } from '@kv/core';
-import { createFamily, type FamilyOptions } from './family.js';
+import { fitTables, maxBudgetBytes } from './lsh-budget.js';
 import { familyParams, readFamilyParams } from './params.js';
-import { LshTables, tableIndexBytes } from './tables.js';
+import { LshTables } from './tables.js';
 
 const LN2 = Math.LN2;
 const MAX_LEVEL = 255;
-
-interface MultiRateState {
-  readonly tables: LshTables;
-  readonly store: SlotStore;
-  readonly level: Uint8Array;
-  readonly norms: Float32Array;
-  readonly levelRng: Rng;
-  readonly pilot: SlotStore;
-  readonly pilotReservoir: Reservoir;
-  readonly part: KernelSums;
-}
 
 /**
  * The multi-rate streaming estimator (`"lsh-multirate"`), after Charikar–Kapralov–Nouri–
@@ -57,8 +47,12 @@ interface MultiRateState {
  *   Collision probabilities are exact for SimHash (tabulated for the other families).
  * - **Bounded memory at every step**: the kept tokens, one set of L tables over them (level j's
  *   tables are the nested restriction of these to g ≥ j: stored once, since every level uses the
- *   same L functions), the functions, the pilot and scratch all fit the budget; `stored` counts
- *   every byte as ⌈bytes / 4(d+s)⌉.
+ *   same L functions), the functions and the pilot fit the budget; `stored` counts the token rows
+ *   (sample and pilot). Storage grows with what is kept, so a huge budget allocates nothing up front.
+ * - Budgets: any form. The tables and the pilot are sized once, from the smallest budget the cache
+ *   will get (halved until they fit with room for a few samples; `create` throws
+ *   `InvalidBudgetError` naming the smallest budget when one table does not fit); the sample
+ *   capacity grows with a `{fraction}` budget.
  * - The pilot mixture (weight α = `pilotWeight`) keeps Z > 0, so N/Z is always finite.
  * - Variance is not bounded by a theorem here (the paper's per-level parameter tuning and
  *   multiple guesses of Z are not reproduced); judge it empirically.
@@ -83,68 +77,98 @@ interface MultiRateState {
  * ```
  */
 export class LshMultiRate extends BaseHeadCache {
-  /** Tokens the kept sample may hold. */
-  readonly slotCapacity: number;
   /** Number of active levels. */
   readonly levels: number;
   /** Pilot reservoir size. */
   readonly pilotSize: number;
   /** Weight α of the pilot in the answer. */
   readonly pilotWeight: number;
+  /** Tables in use (the requested count, halved to fit a small budget). */
+  readonly tableCount: number;
   /**
-   * Levels every band is lowered by (param `bandShift`, default ⌊log₂ slotCapacity⌋): a token of
-   * weight w is answered at rate about min(2^{−jMin}, 2^{bandShift}·w/Z) instead of w/Z. A
-   * constant, so the estimate stays unbiased.
+   * Levels every band is lowered by (param `bandShift`, default ⌊log₂ of the sample capacity at
+   * the budget's floor⌋): a token of weight w is answered at rate about
+   * min(2^{−jMin}, 2^{bandShift}·w/Z) instead of w/Z. A constant, so the estimate stays unbiased.
    */
   readonly bandShift: number;
-  private readonly family: FamilyOptions;
-  private readonly tableCount: number;
-  private state: MultiRateState | null = null;
+  private readonly tables: LshTables;
+  private readonly store: SlotStore;
+  private level: Uint8Array;
+  private norms: Float32Array;
+  private levelRng: Rng;
+  private readonly pilot: SlotStore;
+  private pilotReservoir: Reservoir;
+  private pilotRng: Rng;
+  private readonly part: KernelSums;
+  private readonly fixedBytes: number;
+  private readonly sampleRowBytes: number;
   private jMin = 0;
 
   /**
-   * @param spec - The spec; needs a fixed token budget. Params: the family's, `levels`, `pilot`,
+   * @param spec - The spec; any budget form. Params: the family's, `levels`, `pilot`,
    *   `pilotWeight`, `bandShift`.
-   * @throws `InvalidBudgetError` when the budget is missing, a ratio, or too small;
-   *   `InvalidParamsError` for bad parameters.
+   * @throws `InvalidBudgetError` when the smallest budget cannot hold one table, the pilot and two
+   *   samples; `InvalidParamsError` for bad parameters.
    */
   constructor(spec: PolicySpec) {
     super(spec);
-    const budget = fixedBudget(spec, 'lsh-multirate');
     const { family, tables } = readFamilyParams(spec, { hashes: 4, tables: 4 });
-    this.family = family;
-    this.tableCount = tables;
     this.levels = integerParam(spec.params, 'levels', { default: 8, min: 1, max: 64 });
-    this.pilotSize = integerParam(spec.params, 'pilot', { default: 16, min: 1 });
+    const pilot = integerParam(spec.params, 'pilot', { default: 16, min: 1 });
     this.pilotWeight = numberParam(spec.params, 'pilotWeight', { default: 0.1, min: 1e-6, max: 1 });
     const d = this.keyDim;
     const s = this.valueDim;
-    const probe = createFamily(d, family, new Rng(0));
-    const familyBytes = probe.buffers().reduce((a, b) => a + b.byteLength, 0);
     const rowBytes = 4 * (d + s) + 4;
-    const fixed = tables * familyBytes + this.pilotSize * rowBytes + 8 * s;
-    const room = budget * 4 * (d + s) - fixed;
-    const need = (c: number): number => c * (rowBytes + 5) + tableIndexBytes(tables, c, probe.buckets);
-    let lo = 0;
-    let hi = Math.max(0, Math.floor(room / rowBytes));
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      if (need(mid) <= room) lo = mid;
-      else hi = mid - 1;
-    }
-    if (lo < 2) {
-      const minimum = Math.ceil((fixed + need(2)) / (4 * (d + s)));
-      throw new InvalidBudgetError(
-        `lsh-multirate: budget ${budget} tokens cannot hold its tables, pilot and two samples; need at least ${minimum}`,
-      );
-    }
-    this.slotCapacity = lo;
-    this.bandShift = integerParam(spec.params, 'bandShift', { default: Math.floor(Math.log2(lo)), min: 0, max: MAX_LEVEL });
+    // The pilot is a fixed part: at most a quarter of the smallest budget.
+    const floor = floorBytes(spec.budget, d, s);
+    this.pilotSize = Math.max(1, Math.min(pilot, Math.floor(floor / 4 / rowBytes)));
+    const fit = fitTables('lsh-multirate', spec.budget, d, s, family, tables, this.pilotSize * rowBytes, rowBytes + 5, 2);
+    this.tableCount = fit.tables;
+    this.fixedBytes = fit.fixed + this.pilotSize * rowBytes;
+    this.sampleRowBytes = rowBytes + 5 + fit.perItem;
+    const rng = new Rng(spec.seed ?? 0);
+    const most = this.slotCapacityAt(Infinity);
+    this.tables = new LshTables(d, this.tableCount, fit.family, rng.fork(1), most, false, fit.direct);
+    this.levelRng = rng.fork(2);
+    this.pilotRng = rng.fork(3);
+    this.store = new SlotStore(d, s, { maxSlots: most });
+    this.level = new Uint8Array(Math.min(16, most));
+    this.norms = new Float32Array(Math.min(16, most));
+    this.pilot = new SlotStore(d, s, { maxSlots: this.pilotSize, initialSlots: Math.min(16, this.pilotSize) });
+    this.pilotReservoir = new Reservoir(this.pilotSize, this.pilotRng);
+    this.part = createKernelSums(s);
+    const floorCapacity = Math.max(1, this.slotCapacityAt(0));
+    this.bandShift = integerParam(spec.params, 'bandShift', { default: Math.floor(Math.log2(floorCapacity)), min: 0, max: MAX_LEVEL });
   }
 
-  /** Token-equivalents of every byte held: ⌈bytes / 4(d+s)⌉. */
+  /** Tokens the kept sample may hold now. */
+  get slotCapacity(): number {
+    return this.slotCapacityAt(this.seen);
+  }
+
+  /**
+   * Tokens the kept sample may hold after `seen` tokens.
+   * @param seen - Tokens seen (Infinity: the most it will ever hold).
+   * @returns The capacity.
+   */
+  slotCapacityAt(seen: number): number {
+    const budget = Number.isFinite(seen) ? this.budgetBytesAt(seen) : maxBudgetBytes(this.spec.budget, this.keyDim, this.valueDim);
+    return Math.max(0, Math.min(2 ** 28, Math.floor((budget - this.fixedBytes) / this.sampleRowBytes)));
+  }
+
+  /** Token rows held: the kept sample and the pilot (the tables are counted in `bytes`). */
   get stored(): number {
-    return Math.ceil(this.bytes / (4 * (this.keyDim + this.valueDim)));
+    return this.store.count + this.pilot.count;
+  }
+
+  protected override capacityAt(seen: number): number {
+    return Math.ceil(this.budgetBytesAt(seen) / (4 * (this.keyDim + this.valueDim)));
+  }
+
+  /** Bytes held: tables, kept tokens with their levels and norms, the pilot. */
+  override get bytes(): number {
+    const n = this.store.count;
+    return this.tables.heldBytes(n) + this.store.heldBytes + 5 * n + this.pilot.heldBytes;
   }
 
   /** The lowest kept level jMin (the densest sample has rate 2^{−jMin}). */
@@ -154,22 +178,13 @@ export class LshMultiRate extends BaseHeadCache {
 
   /** Tokens currently kept in the levels. */
   get sampleCount(): number {
-    return this.state?.store.count ?? 0;
-  }
-
-  /** Every typed array held (none before the first token). */
-  buffers(): readonly ArrayBufferView[] {
-    const st = this.state;
-    if (!st) return [];
-    return [...st.tables.buffers(), ...st.store.buffers(), st.level, st.norms, ...st.pilot.buffers(), st.part.n];
+    return this.store.count;
   }
 
   /** Positions of the kept tokens, then of the pilot's. */
   positions(): Int32Array {
-    const st = this.state;
-    if (!st) return new Int32Array(0);
-    const a = st.store.positions();
-    const b = st.pilot.positions();
+    const a = this.store.positions();
+    const b = this.pilot.positions();
     const out = new Int32Array(a.length + b.length);
     out.set(a);
     out.set(b, a.length);
@@ -177,93 +192,135 @@ export class LshMultiRate extends BaseHeadCache {
   }
 
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
-    const st = this.state ?? this.materialize();
-    const p = st.pilotReservoir.offer();
+    const p = this.pilotReservoir.offer();
     if (p >= 0) {
-      if (p === st.pilot.count) st.pilot.push(key, 0, value, 0, position, 0);
-      else st.pilot.write(p, key, 0, value, 0, position, 0);
+      if (p === this.pilot.count) this.pilot.push(key, 0, value, 0, position, 0);
+      else this.pilot.write(p, key, 0, value, 0, position, 0);
     }
-    const u = st.levelRng.uniform();
+    const u = this.levelRng.uniform();
     const g = u === 0 ? MAX_LEVEL : Math.min(MAX_LEVEL, Math.floor(-Math.log2(u)));
-    while (g >= this.jMin && st.store.count >= this.slotCapacity) this.retireLowest(st);
-    if (g < this.jMin) return;
-    const slot = st.store.push(key, 0, value, 0, position, 0);
-    st.level[slot] = g;
-    st.norms[slot] = Math.sqrt(dotUnit(this.keyDim, key, 0, key, 0));
-    st.tables.insert(slot, key, 0);
+    const capacity = this.slotCapacityAt(position + 1);
+    while (g >= this.jMin && this.store.count >= capacity && this.jMin < MAX_LEVEL) this.retireLowest();
+    if (g < this.jMin || this.store.count >= capacity) return;
+    const slot = this.store.push(key, 0, value, 0, position, 0);
+    if (slot >= this.level.length) this.growRows(slot + 1);
+    this.level[slot] = g;
+    this.norms[slot] = Math.sqrt(dotUnit(this.keyDim, key, 0, key, 0));
+    this.tables.insert(slot, key, 0);
   }
 
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
-    const st = this.state!;
-    const part = st.part;
+    const part = this.part;
     // Pilot: a uniform reservoir, unbiased with weight seen/|P|; its log Z is the band anchor.
-    st.pilot.sums(query, this.tau, part);
-    part.m += Math.log(this.seen / st.pilot.count);
+    this.pilot.sums(query, this.tau, part);
+    part.m += Math.log(this.seen / this.pilot.count);
     const anchor = part.m + Math.log(part.z);
     part.m += Math.log(this.pilotWeight);
     clearSums(out);
-    if (this.pilotWeight < 1) this.levelSums(st, query, anchor, Math.log(1 - this.pilotWeight), out);
+    if (this.pilotWeight < 1) this.levelSums(query, anchor, Math.log(1 - this.pilotWeight), out);
     mergeSums(out, part);
     return out;
   }
 
   protected onReset(): void {
-    this.state = null;
+    this.store.clear();
+    this.tables.clear();
+    this.pilot.clear();
+    const rng = new Rng(this.spec.seed ?? 0);
+    rng.fork(1);
+    this.levelRng = rng.fork(2);
+    this.pilotRng = rng.fork(3);
+    this.pilotReservoir = new Reservoir(this.pilotSize, this.pilotRng);
     this.jMin = 0;
   }
 
-  private materialize(): MultiRateState {
-    const rng = new Rng(this.spec.seed ?? 0);
-    const C = this.slotCapacity;
-    const pilotRng = rng.fork(3);
-    const st: MultiRateState = {
-      tables: new LshTables(this.keyDim, this.tableCount, this.family, rng.fork(1), C),
-      store: new SlotStore(this.keyDim, this.valueDim, { maxSlots: C, initialSlots: C }),
-      level: new Uint8Array(C),
-      norms: new Float32Array(C),
-      levelRng: rng.fork(2),
-      pilot: new SlotStore(this.keyDim, this.valueDim, { maxSlots: this.pilotSize, initialSlots: this.pilotSize }),
-      pilotReservoir: new Reservoir(this.pilotSize, pilotRng),
-      part: createKernelSums(this.valueDim),
+  protected saveState(): CacheState {
+    const n = this.store.count;
+    return {
+      scalars: { jMin: this.jMin, offered: this.pilotReservoir.offered, levelRng: this.levelRng.getState(), pilotRng: this.pilotRng.getState() },
+      arrays: { levels: this.level.subarray(0, n), norms: this.norms.subarray(0, n) },
+      parts: { tables: this.tables.state(n), store: this.store.state(), pilot: this.pilot.state() },
     };
-    this.state = st;
-    return st;
+  }
+
+  protected restoreState(r: StateReader): void {
+    const jMin = r.integer('jMin', 0, MAX_LEVEL);
+    const offered = r.integer('offered', 0, 2 ** 53);
+    const levelRng = new Rng(0);
+    levelRng.setState(r.numbers('levelRng', 6));
+    const pilotRng = new Rng(0);
+    pilotRng.setState(r.numbers('pilotRng', 6));
+    const store = r.part('store');
+    const n = store.integer('count', 0, this.store.maxSlots);
+    const levels = r.array('levels', Uint8Array, n);
+    const norms = r.array('norms', Float32Array, n);
+    for (const g of levels) if (g < jMin) r.refuse(`a kept token of level ${g} below jMin ${jMin}`);
+    this.store.loadState(store);
+    this.tables.loadState(r.part('tables'), n);
+    this.pilot.loadState(r.part('pilot'));
+    this.growRows(n);
+    this.level.set(levels);
+    this.norms.set(norms);
+    this.jMin = jMin;
+    this.levelRng = levelRng;
+    this.pilotRng = pilotRng;
+    this.pilotReservoir = new Reservoir(this.pilotSize, pilotRng);
+    this.pilotReservoir.offered = offered;
+  }
+
+  protected override describeSummary(): string {
+    return `lsh-multirate: ${this.store.count} tokens sampled at rates 2^-${this.jMin}…2^-${this.jMin + this.levels - 1} in ${this.tableCount} tables, pilot of ${this.pilot.count}`;
+  }
+
+  protected override describeStats(): Record<string, number | string | boolean> {
+    return { sampled: this.store.count, lowestLevel: this.jMin, tables: this.tableCount, pilot: this.pilot.count, bandShift: this.bandShift };
+  }
+
+  private growRows(n: number): void {
+    if (n <= this.level.length) return;
+    const size = Math.min(this.store.maxSlots, Math.max(n, 2 * this.level.length));
+    const level = new Uint8Array(size);
+    level.set(this.level);
+    const norms = new Float32Array(size);
+    norms.set(this.norms);
+    this.level = level;
+    this.norms = norms;
   }
 
   /** Drops level jMin: its tokens of level exactly jMin leave the store and the tables. */
-  private retireLowest(st: MultiRateState): void {
+  private retireLowest(): void {
     const j = this.jMin;
-    const store = st.store;
+    const store = this.store;
     let i = 0;
     while (i < store.count) {
-      if (st.level[i] !== j) {
+      if (this.level[i] !== j) {
         i++;
         continue;
       }
-      st.tables.remove(i);
+      this.tables.remove(i);
       const last = store.removeSwap(i);
       if (last !== i) {
-        st.tables.move(last, i);
-        st.level[i] = st.level[last]!;
-        st.norms[i] = st.norms[last]!;
+        this.tables.move(last, i);
+        this.level[i] = this.level[last]!;
+        this.norms[i] = this.norms[last]!;
       }
     }
     this.jMin = j + 1;
   }
 
   /** Merges into `out` the level estimate, every term biased by `bias`. */
-  private levelSums(st: MultiRateState, query: Float32Array, anchor: number, bias: number, out: KernelSums): void {
+  private levelSums(query: Float32Array, anchor: number, bias: number, out: KernelSums): void {
     const d = this.keyDim;
     const s = this.valueDim;
-    const tables = st.tables;
+    const tables = this.tables;
     tables.hashQuery(query);
     const qNorm = Math.sqrt(dotUnit(d, query, 0, query, 0));
-    const keys = st.store.keys;
-    const vals = st.store.values;
+    const store = this.store;
     const lo = this.jMin;
     const hi = this.jMin + this.levels - 1;
     const base = bias - Math.log(tables.tables);
     const shift = this.bandShift;
+    const v = (this.valueScratch ??= new Float32Array(s));
     let m = -Infinity;
     let z = 0;
     const n = out.n;
@@ -271,12 +328,12 @@ export class LshMultiRate extends BaseHeadCache {
       const next = tables.indexes[t]!.next;
       const family = tables.families[t]!;
       for (let i = tables.head(t); i >= 0; i = next[i]!) {
-        const dot = dotUnit(d, keys, i * d, query, 0);
+        const dot = store.keyDot(i, query);
         const logit = this.tau * dot;
         const raw = Math.floor((anchor - logit) / LN2) - shift;
         const band = raw < lo ? lo : raw > hi ? hi : raw;
-        if (st.level[i]! < band) continue;
-        const denom = qNorm * st.norms[i]!;
+        if (this.level[i]! < band) continue;
+        const denom = qNorm * this.norms[i]!;
         const lp = family.logCollisionProbability(denom > 0 ? dot / denom : 0);
         const l = logit + band * LN2 - lp + base;
         if (l > m) {
@@ -287,13 +344,15 @@ export class LshMultiRate extends BaseHeadCache {
         }
         const w = Math.exp(l - m);
         z += w;
-        const row = i * s;
-        for (let j = 0; j < s; j++) n[j] += w * vals[row + j]!;
+        store.readValue(i, v);
+        for (let j = 0; j < s; j++) n[j] += w * v[j]!;
       }
     }
     out.m = m;
     out.z = z;
   }
+
+  private valueScratch: Float32Array | null = null;
 }
 
 /**

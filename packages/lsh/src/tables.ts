@@ -1,11 +1,12 @@
-import type { FloatArray, Rng } from '@kv/core';
-import { BucketIndex, bucketIndexBytes } from './bucket-index.js';
+import type { CacheState, FloatArray, Rng, StateArray, StateReader } from '@kv/core';
+import { BucketIndex } from './bucket-index.js';
 import { createFamily, type FamilyOptions, type LshFamily } from './family.js';
 
 /**
  * L independent hash tables over one set of items: table t hashes with its own function of the
  * family and groups items by cell in a {@link BucketIndex}. Items are small integers (slots);
- * their vectors live elsewhere (a `SlotStore`), so the tables only hold ids.
+ * their vectors live elsewhere (a `SlotStore`), so the tables only hold ids. The drawn functions
+ * are memory held too: they are part of {@link LshTables.state} and {@link LshTables.heldBytes}.
  *
  * @example
  * ```ts
@@ -32,8 +33,10 @@ export class LshTables {
    * @param tables - Number of tables L (≥ 1).
    * @param family - Family kind and shape (one independent draw per table).
    * @param rng - Source of the draws.
-   * @param maxItems - Items to preallocate for (a hard limit unless `growable`).
-   * @param growable - Whether the indexes may grow past `maxItems`.
+   * @param maxItems - Most items (the indexes grow by doubling up to it).
+   * @param growable - Whether items are unbounded (same as maxItems = Infinity).
+   * @param direct - Direct-addressed bucket heads (see {@link BucketIndex}; default when the
+   *   family has at most 2^16 cells).
    * @throws `InvalidParamsError` for bad family shapes.
    */
   constructor(
@@ -43,6 +46,7 @@ export class LshTables {
     rng: Rng,
     maxItems: number,
     growable = false,
+    direct?: boolean,
   ) {
     this.tables = tables;
     const families: LshFamily[] = [];
@@ -50,7 +54,7 @@ export class LshTables {
     for (let t = 0; t < tables; t++) {
       const f = createFamily(dim, family, rng);
       families.push(f);
-      indexes.push(new BucketIndex(maxItems, growable, growable ? Infinity : f.buckets));
+      indexes.push(new BucketIndex(maxItems, growable, growable ? Infinity : f.buckets, direct ?? f.buckets <= 1 << 16));
     }
     this.families = families;
     this.indexes = indexes;
@@ -115,36 +119,91 @@ export class LshTables {
     return this.indexes[t]!.bucketSize(this.queryCells[t]!);
   }
 
+  /** Bytes of the drawn functions. */
+  get functionBytes(): number {
+    let total = 0;
+    for (const f of this.families) for (const b of f.buffers()) total += b.byteLength;
+    return total;
+  }
+
+  /** Bytes held whatever the items: functions and the indexes' head tables. */
+  get fixedBytes(): number {
+    let total = this.functionBytes;
+    for (const ix of this.indexes) total += ix.fixedBytes;
+    return total;
+  }
+
+  /** Bytes per indexed item over all tables (an upper bound for hashed indexes). */
+  get perItemBytes(): number {
+    let total = 0;
+    for (const ix of this.indexes) total += ix.perItemBytes;
+    return total;
+  }
+
   /**
-   * The typed arrays held (functions and indexes).
-   * @param includeFamilies - Whether to include the functions (false when they are shared and
-   *   counted elsewhere).
-   * @returns The arrays.
+   * Bytes held for items 0…items−1: functions and indexes.
+   * @param items - Live item count.
+   * @returns The bytes.
    */
-  buffers(includeFamilies = true): ArrayBufferView[] {
-    const out: ArrayBufferView[] = [this.queryCells];
+  heldBytes(items: number): number {
+    let total = this.functionBytes;
+    for (const ix of this.indexes) total += ix.heldBytes(items);
+    return total;
+  }
+
+  /**
+   * The drawn functions and every table's index over items 0…items−1.
+   * @param items - Live item count.
+   * @returns The state.
+   */
+  state(items: number): CacheState {
+    const arrays: Record<string, StateArray> = {};
+    const parts: Record<string, CacheState> = {};
     for (let t = 0; t < this.tables; t++) {
-      if (includeFamilies) out.push(...this.families[t]!.buffers());
-      out.push(...this.indexes[t]!.buffers());
+      this.families[t]!.buffers().forEach((b, i) => (arrays[`fn${t}.${i}`] = b as StateArray));
+      parts[`table${t}`] = this.indexes[t]!.state(items);
     }
-    return out;
+    return { scalars: {}, arrays, parts };
+  }
+
+  /**
+   * Loads a state of tables of the same family and shape.
+   * @param r - A reader of the state.
+   * @param items - Item count.
+   * @throws `SnapshotError` when it does not fit.
+   */
+  loadState(r: StateReader, items: number): void {
+    const fns: [StateArray, StateArray][] = [];
+    for (let t = 0; t < this.tables; t++) {
+      this.families[t]!.buffers().forEach((b, i) => {
+        const own = b as StateArray;
+        const got = r.array(`fn${t}.${i}`, own.constructor as unknown as { new (n: number): StateArray; readonly name: string; readonly BYTES_PER_ELEMENT: number }, own.length);
+        fns.push([own, got]);
+      });
+    }
+    for (let t = 0; t < this.tables; t++) this.indexes[t]!.loadState(r.part(`table${t}`), items);
+    for (const [own, got] of fns) own.set(got as never);
   }
 }
 
 /**
- * Bytes of L bounded bucket indexes for `maxItems` items plus the query-cell scratch (the
- * functions excluded), for budget planning.
+ * Bytes L tables of a family hold for `items` items at most: their functions, their indexes'
+ * head tables and links (an upper bound for hashed indexes), for budget planning.
  *
+ * @param dim - Vector dimension.
  * @param tables - L.
- * @param maxItems - Items per index.
- * @param cells - Cells of the family (bounds the bucket map).
- * @returns The bytes.
+ * @param family - Family kind and shape.
+ * @param rng - Source of a probe draw (consumed).
+ * @param direct - Direct-addressed bucket heads (default when the family has at most 2^16 cells).
+ * @returns `{ fixed, perItem }` bytes.
  * @example
  * ```ts
- * import { tableIndexBytes } from '@kv/lsh';
- * tableIndexBytes(4, 100, 256);
+ * import { Rng } from '@kv/core';
+ * import { tableBytes } from '@kv/lsh';
+ * tableBytes(16, 4, { kind: 'simhash', hashes: 8 }, new Rng(0)); // { fixed: 4·(8·16·4 + 8·256), perItem: 48 }
  * ```
  */
-export function tableIndexBytes(tables: number, maxItems: number, cells = Infinity): number {
-  return tables * bucketIndexBytes(maxItems, cells) + 4 * tables;
+export function tableBytes(dim: number, tables: number, family: FamilyOptions, rng: Rng, direct?: boolean): { fixed: number; perItem: number } {
+  const probe = new LshTables(dim, 1, family, rng, 1, false, direct);
+  return { fixed: tables * probe.fixedBytes, perItem: tables * probe.perItemBytes };
 }

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import type { CliIO } from '@kv/eval';
+ * import type { CliIO } from '@kv/eval/cli';
  * const io: CliIO = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s), stderrStream: process.stderr };
  * ```
  */
@@ -22,7 +22,7 @@ export interface CliIO {
  *
  * @example
  * ```ts
- * import type { CliCommand } from '@kv/eval';
+ * import type { CliCommand } from '@kv/eval/cli';
  * export const helloCommand: CliCommand = {
  *   name: 'hello', summary: 'Says hello.', usage: 'kv-eval hello',
  *   run: async (_args, io) => { io.stdout('hello\n'); return 0; },

@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { loadRegistry } from '../job-context.js';
 import { syntheticFamilies } from '../workloads/synthetic.js';
+import { parseFlags } from './args.js';
 import type { CliCommand } from './command.js';
 
 /**
@@ -17,7 +17,7 @@ export const listCommand: CliCommand = {
   summary: 'List registered policies with their parameters, and the workload families.',
   usage: 'kv-eval list [--json] [--registry <module exporting createRegistry()>]',
   async run(args, io) {
-    const { values } = parseArgs({ args: [...args], options: { json: { type: 'boolean' }, registry: { type: 'string' } } });
+    const { values } = parseFlags('list', args, { json: { type: 'boolean' }, registry: { type: 'string' } });
     const registry = await loadRegistry(values.registry);
     const policies = registry.list();
     if (values.json) {
@@ -34,7 +34,12 @@ export const listCommand: CliCommand = {
     }
     lines.push('', '# Workload families', '');
     for (const [name, description] of Object.entries(syntheticFamilies)) lines.push(`- **${name}**: ${description}`);
-    lines.push('- **npy**: {family: npy, path: <folder with manifest.json>}', '- **safetensors**: {family: safetensors, path: <file>}', '');
+    lines.push(
+      '- **model**: the attention of a Llama model (default: the tiny model in the repository) reading a text, generated on the fly',
+      '- **npy**: {family: npy, path: <folder with manifest.json>}',
+      '- **safetensors**: {family: safetensors, path: <file>}',
+      '',
+    );
     io.stdout(lines.join('\n'));
     return 0;
   },

@@ -1,20 +1,24 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import type { PolicyRegistry } from '@kv/core';
+import { budgetBytes as coreBudgetBytes, isByteBudget, type PolicyRegistry } from '@kv/core';
 import { evaluateText, generate, type LlamaModel, referenceRun, type TextMetrics } from '@kv/llm';
 import { findModel, findRepoRoot, loadModel, whereToPutAModel } from '@kv/llm/node';
 import { spaceBounds } from '../bounds.js';
-import { type BudgetChoice, FULL_BUDGET, parseBudget, resolveBudget } from '../budgets.js';
+import { type BudgetChoice, type BudgetContext, FULL_BUDGET, parseBudget, resolveBudget } from '../budgets.js';
+import { DEFAULT_QUERIES } from '../queries.js';
+import { policyFamilies } from '../report/families.js';
+import { plotFile } from '../report/plots.js';
+import { reportOutcome } from './run.js';
 import { ConfigError } from '../errors.js';
 import { writeReport } from '../evaluate.js';
 import { loadRegistry } from '../job-context.js';
 import { fmt, fmtBytes } from '../report/format.js';
 import { markdownReport } from '../report/tables.js';
 import type { BoundComparison, EvalReport, WorkloadInfo } from '../report/types.js';
-import type { ErrorSeries, PolicyChoice, RunResult } from '../runner.js';
-import { summarize } from '../stats.js';
+import type { ErrorSeries, PolicyChoice, RunOk, RunResult } from '../runner.js';
+import { acrossHeads, summarize } from '../stats.js';
+import { parseFlags } from './args.js';
 import type { CliCommand, CliIO } from './command.js';
 
 const LLM_OPTIONS = {
@@ -86,6 +90,12 @@ function parsePolicies(raw: readonly string[] | undefined): PolicyChoice[] {
   return out;
 }
 
+// A fraction of the bytes seen is sized from a quarter of the text on (or from the end of the
+// prefill), as the decode protocol does from its first query time.
+function budgetContext(model: LlamaModel, n: number, prefill: number): BudgetContext {
+  return { keyDim: model.config.headDim, valueDim: model.config.headDim, firstQuery: prefill > 0 ? prefill : Math.floor(n / 4) };
+}
+
 function label(p: PolicyChoice): string {
   return p.label ?? (p.params && Object.keys(p.params).length > 0 ? `${p.policy} ${JSON.stringify(p.params)}` : p.policy);
 }
@@ -151,7 +161,7 @@ async function compare(input: RunInput, io: CliIO, options: { name: string; out:
   for (const policy of input.policies) {
     const budgets = registry.get(policy.policy).budget === 'none' ? [FULL_BUDGET] : input.budgets;
     for (const budget of budgets) {
-      const budgetValue = resolveBudget(budget, text.length);
+      const budgetValue = resolveBudget(budget, budgetContext(model, text.length, input.prefill));
       const base = { index: results.length, policy: policy.policy, label: label(policy), params: policy.params ?? {}, budget: budget.label, budgetValue: budgetValue ?? null, workload: workloadName, seed: input.seed };
       try {
         const m = evaluateText(model, text, { policy: policy.policy, ...(policy.params ? { params: policy.params } : {}) }, {
@@ -164,25 +174,35 @@ async function compare(input: RunInput, io: CliIO, options: { name: string; out:
         });
         const a = m.attention!;
         radius = Math.max(radius, a.keyRadius);
+        // @kv/llm pools the attention errors over layers, heads and positions: one pooled "head".
+        const relative = summarize(a.relative);
+        const normalized = summarize(a.normalized);
+        const fullBytes = 4 * text.length * 2 * c.headDim * heads;
+        const budgetBytes = budgetValue === undefined ? null : heads * coreBudgetBytes(budgetValue, text.length, c.headDim, c.headDim);
+        const budgetRatio = budgetBytes === null ? null : m.cacheBytes / budgetBytes;
         results.push({
           ...base,
           ok: true,
           queries: a.relative.length,
-          relative: summarize(a.relative),
-          normalized: summarize(a.normalized),
+          relative: acrossHeads([relative]),
+          normalized: acrossHeads([normalized]),
+          heads: [{ label: 'all (pooled)', queries: a.relative.length, relative, normalized, bytes: m.cacheBytes, budgetBytes, budgetRatio }],
           bytes: m.cacheBytes,
           peakBytes: m.peakCacheBytes,
+          budgetBytes,
+          budgetRatio,
+          overBudget: isByteBudget(budgetValue) && budgetRatio! > 1,
           stored: m.storedPerHead * heads,
-          compression: (4 * text.length * 2 * c.headDim * heads) / m.cacheBytes,
+          compression: fullBytes / m.cacheBytes,
           appendNs: a.appendNs,
           attendNs: a.attendNs,
           series: thinSeries(a.steps, a.stepRelative, a.stepNormalized),
+          chose: '',
         });
         rows.push({ label: base.label, budget: budget.label, ok: true, bitsPerByte: m.bitsPerByte, referenceBitsPerByte: m.referenceBitsPerByte, meanKl: m.meanKl, maxKl: m.maxKl, top1Agreement: m.top1Agreement, cacheBytes: m.cacheBytes, referenceCacheBytes: m.referenceCacheBytes });
       } catch (e) {
         const error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-        const nan = { median: NaN, p90: NaN, max: NaN, mean: NaN };
-        results.push({ ...base, ok: false, error, queries: 0, relative: nan, normalized: nan, bytes: 0, peakBytes: 0, stored: 0, compression: NaN, appendNs: NaN, attendNs: NaN, series: { step: [], relative: [], normalized: [] } });
+        results.push({ ...base, ok: false, error });
         rows.push({ label: base.label, budget: budget.label, ok: false, error, bitsPerByte: NaN, referenceBitsPerByte: NaN, meanKl: NaN, maxKl: NaN, top1Agreement: NaN, cacheBytes: 0, referenceCacheBytes: reference.cacheBytes });
       }
     }
@@ -202,27 +222,30 @@ async function compare(input: RunInput, io: CliIO, options: { name: string; out:
     hard: false,
   };
   const bounds: BoundComparison[] = results
-    .filter((r) => r.ok && r.normalized.p90 > 0 && Number.isFinite(r.normalized.p90) && radius > 0)
+    .filter((r): r is RunOk => r.ok)
+    .filter((r) => r.normalized.p90 > 0 && Number.isFinite(r.normalized.p90) && radius > 0)
     .map((r) => ({
       workload: r.workload,
       label: r.label,
       budget: r.budget,
       seed: r.seed,
       epsilon: r.normalized.p90,
-      measuredBytes: r.bytes,
+      measuredBytes: r.bytes / heads,
       bounds: spaceBounds({ n: workload.n, d: workload.d, s: workload.s, epsilon: r.normalized.p90, r: radius, tau }),
     }));
   const report: EvalReport & { llm: LlmRow[] } = {
     name: options.name,
-    config: { name: options.name, policies: input.policies, budgets: input.budgets, workloads: [], seeds: [input.seed], queryStride: 1, workers: 1 },
+    config: { name: options.name, policies: input.policies, budgets: input.budgets, workloads: [], seeds: [input.seed], queries: DEFAULT_QUERIES, workers: 1 },
     environment: { node: process.versions.node, platform: process.platform, cpus: availableParallelism(), workers: 1 },
     durationMs: performance.now() - started,
+    families: policyFamilies(registry),
     workloads: [workload],
     results,
     bounds,
     llm: rows,
   };
   const files = await writeReport(report, options.out);
+  const pareto = (w: string): string => plotFile('pareto', w);
   const section = [
     '',
     '## Inside the language model',
@@ -232,11 +255,9 @@ async function compare(input: RunInput, io: CliIO, options: { name: string; out:
     llmTable(rows),
     '',
   ].join('\n');
-  writeFileSync(files.markdown, markdownReport(report) + section);
-  if (!options.quiet) io.stdout(markdownReport(report) + section);
-  const failed = results.filter((r) => !r.ok).length;
-  io.stderr(`kv-eval llm: ${results.length} runs (${failed} failed) in ${((performance.now() - started) / 1000).toFixed(1)} s; wrote ${files.dir}/{results.md,results.json,results.csv,report.html} and ${files.plots.length} SVG plots\n`);
-  return 0;
+  writeFileSync(files.markdown, markdownReport(report, pareto) + section);
+  if (!options.quiet) io.stdout(markdownReport(report, pareto) + section);
+  return reportOutcome(report, io, `${files.dir}/{results.md,results.json,results.csv,heads.csv,report.html} and ${files.plots.length} SVG plots`);
 }
 
 function modelAt(path: string): { path: string; dir: string } {
@@ -277,7 +298,7 @@ export const llmCommand: CliCommand = {
     'SVG plots and report.html, as kv-eval run does.',
   ].join('\n'),
   async run(args, io) {
-    const { values } = parseArgs({ args: [...args], options: LLM_OPTIONS, allowPositionals: false });
+    const { values } = parseFlags('llm', args, LLM_OPTIONS);
     const repoRoot = findRepoRoot();
     const found = values.model !== undefined ? modelAt(values.model) : findModel(repoRoot);
     if (!found) {
@@ -318,7 +339,7 @@ export const llmCommand: CliCommand = {
     }
     const policy = policies[0]!;
     const budget = registry.get(policy.policy).budget === 'none' ? FULL_BUDGET : budgets[0]!;
-    const budgetValue = resolveBudget(budget, text.length);
+    const budgetValue = resolveBudget(budget, budgetContext(model, text.length, prefill));
     const choice = { policy: policy.policy, ...(policy.params ? { params: policy.params } : {}) };
     const m = evaluateText(model, text, choice, {
       registry,

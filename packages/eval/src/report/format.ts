@@ -18,25 +18,45 @@ export function fmt(x: number): string {
   return String(Number(x.toPrecision(3)));
 }
 
+const UNITS = ['B', 'KiB', 'MiB', 'GiB'] as const;
+
 /**
- * Formats a byte count with binary units.
+ * Formats a byte count in binary units, B to GiB: whole bytes below 1 KiB, one decimal above;
+ * past 1024 GiB the GiB count is written in scientific notation, so every size of a report reads
+ * in the same four units.
  * @param b - Bytes.
  * @returns The text (`12.0 KiB`).
  * @example
  * ```ts
  * import { fmtBytes } from '@kv/eval';
  * fmtBytes(2048); // "2.0 KiB"
+ * fmtBytes(5.87e21); // "5.47e+12 GiB"
  * ```
  */
 export function fmtBytes(b: number): string {
   if (!Number.isFinite(b)) return fmt(b);
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let u = 0;
   let v = b;
-  while (Math.abs(v) >= 1024 && u < units.length - 1) {
+  while (Math.abs(v) >= 1024 && u < UNITS.length - 1) {
     v /= 1024;
     u++;
   }
-  if (u === units.length - 1 && Math.abs(v) >= 1024) return `${b.toExponential(2)} B`;
-  return u === 0 ? `${Number(v.toPrecision(3))} B` : `${v.toFixed(1)} ${units[u]}`;
+  if (u === 0) return `${Math.round(v)} B`;
+  if (Math.abs(v) >= 1024) return `${v.toExponential(2)} ${UNITS[u]}`;
+  return `${v.toFixed(1)} ${UNITS[u]}`;
+}
+
+/**
+ * Formats a ratio as `0.988×` (three significant digits).
+ * @param x - The ratio.
+ * @returns The text.
+ * @example
+ * ```ts
+ * import { fmtRatio } from '@kv/eval';
+ * fmtRatio(0.98765); // "0.988×"
+ * ```
+ */
+export function fmtRatio(x: number): string {
+  if (!Number.isFinite(x) || x === 0) return `${fmt(x)}×`;
+  return `${x >= 1e6 ? x.toExponential(2) : x.toPrecision(3)}×`;
 }

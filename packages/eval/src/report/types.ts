@@ -56,9 +56,9 @@ export interface BoundComparison {
   budget: string;
   /** Seed. */
   seed: number;
-  /** The error reached: p90 of the normalised error. */
+  /** The error reached: the normalised error's p90 over query times, median over heads. */
   epsilon: number;
-  /** Bytes the policy held at the end. */
+  /** Bytes the policy held per head at the last query time (mean over heads), as the bounds count. */
   measuredBytes: number;
   /** Every bound at (n, d, s, ε, r) of the workload. */
   bounds: SpaceBound[];
@@ -89,8 +89,10 @@ export interface EvalReport {
     /** Threads the runs used (1: in process). */
     workers: number;
   };
-  /** Wall time of the runs, milliseconds. */
+  /** Wall time of the evaluation (workloads, reference passes and runs), milliseconds. */
   durationMs: number;
+  /** Family of each policy name (the package it comes from); plots draw one panel per family. */
+  families: Record<string, string>;
   /** The workloads. */
   workloads: WorkloadInfo[];
   /** One result per job, in grid order. */

@@ -1,83 +1,107 @@
-// Minimal compressed policies for the eval tests, so they do not depend on the policy packages
-// being built: a sliding window and a uniform reservoir sample (unweighted).
+// Minimal compressed policies for the eval tests, so they do not depend on the policy packages:
+// the most recent tokens, and a bottom-k random sample (each token draws a priority; the cache
+// keeps the lowest priorities that fit). Both fit any budget through core's cost model.
 import {
   BaseHeadCache,
+  type ByteCost,
+  type CacheState,
   exactPolicy,
-  fixedBudget,
   type KernelSums,
+  maxRows,
   type PolicyDefinition,
   PolicyRegistry,
   type PolicySpec,
-  Reservoir,
   Rng,
   SlotStore,
+  type StateReader,
 } from '@kv/core';
 
-class LastTokens extends BaseHeadCache {
-  private readonly window: number;
+// Keeps the rows of lowest rank that fit the budget; the rank of each row is held with it.
+abstract class RankedRows extends BaseHeadCache {
   private readonly store: SlotStore;
-  private oldest = 0;
+  private ranks = new Float32Array(16);
   constructor(spec: PolicySpec) {
     super(spec);
-    this.window = fixedBudget(spec, 'test-window');
-    this.store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: this.window });
+    const most = maxRows(spec.budget, { fixed: 0, perRow: 4 * (spec.keyDim + spec.valueDim) + 4 }, spec.keyDim, spec.valueDim);
+    this.store = new SlotStore(spec.keyDim, spec.valueDim, { positions: false, ...(Number.isFinite(most) ? { maxSlots: Math.max(1, most) } : {}) });
+  }
+  protected abstract rank(position: number): number;
+  protected override byteCost(): ByteCost {
+    return { fixed: 0, perRow: this.store.perRowBytes + 4 };
   }
   get stored(): number {
     return this.store.count;
   }
-  buffers(): readonly ArrayBufferView[] {
-    return this.store.buffers();
-  }
   protected onAppend(k: Float32Array, v: Float32Array, pos: number): void {
-    if (this.store.count < this.window) {
+    const r = this.rank(pos);
+    const cap = this.capacityAt(pos + 1);
+    const n = this.store.count;
+    if (n < cap) {
+      if (n === this.ranks.length) {
+        const grown = new Float32Array(n * 2);
+        grown.set(this.ranks);
+        this.ranks = grown;
+      }
+      this.ranks[n] = r;
       this.store.push(k, 0, v, 0, pos, 0);
       return;
     }
-    this.store.write(this.oldest, k, 0, v, 0, pos, 0);
-    this.oldest = (this.oldest + 1) % this.window;
+    if (n === 0) return;
+    let worst = 0;
+    for (let i = 1; i < n; i++) if (this.ranks[i]! > this.ranks[worst]!) worst = i;
+    if (r >= this.ranks[worst]!) return;
+    this.ranks[worst] = r;
+    this.store.write(worst, k, 0, v, 0, pos, 0);
   }
   protected onSums(q: Float32Array, out: KernelSums): KernelSums {
     return this.store.sums(q, this.tau, out);
   }
   protected onReset(): void {
     this.store.clear();
-    this.oldest = 0;
+  }
+  protected saveState(): CacheState {
+    return { scalars: {}, arrays: { ranks: this.ranks.subarray(0, this.store.count) }, parts: { store: this.store.state() } };
+  }
+  protected restoreState(r: StateReader): void {
+    this.store.loadState(r.part('store'));
+    const ranks = r.array('ranks', Float32Array, this.store.count);
+    this.ranks = new Float32Array(Math.max(16, ranks.length));
+    this.ranks.set(ranks);
   }
 }
 
-class UniformSample extends BaseHeadCache {
-  private readonly store: SlotStore;
-  private readonly reservoir: Reservoir;
+class LastTokens extends RankedRows {
+  protected rank(position: number): number {
+    return -position;
+  }
+}
+
+class BottomK extends RankedRows {
+  private readonly rng: Rng;
   constructor(spec: PolicySpec) {
     super(spec);
-    const k = fixedBudget(spec, 'test-uniform');
-    this.store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: k });
-    this.reservoir = new Reservoir(k, new Rng(spec.seed ?? 0));
+    this.rng = new Rng(spec.seed ?? 0);
   }
-  get stored(): number {
-    return this.store.count;
+  protected rank(): number {
+    return this.rng.uniform();
   }
-  buffers(): readonly ArrayBufferView[] {
-    return this.store.buffers();
+  protected override onReset(): void {
+    super.onReset();
+    this.rng.setState(new Rng(this.spec.seed ?? 0).getState());
   }
-  protected onAppend(k: Float32Array, v: Float32Array, pos: number): void {
-    const slot = this.reservoir.offer();
-    if (slot < 0) return;
-    if (slot === this.store.count) this.store.push(k, 0, v, 0, pos, 0);
-    else this.store.write(slot, k, 0, v, 0, pos, 0);
+  protected override saveState(): CacheState {
+    const own = super.saveState();
+    return { ...own, scalars: { rng: this.rng.getState() } };
   }
-  protected onSums(q: Float32Array, out: KernelSums): KernelSums {
-    return this.store.sums(q, this.tau, out);
-  }
-  protected onReset(): void {
-    this.store.clear();
-    this.reservoir.reset();
+  protected override restoreState(r: StateReader): void {
+    super.restoreState(r);
+    this.rng.setState(r.numbers('rng'));
   }
 }
 
 export const testWindowPolicy: PolicyDefinition = {
   name: 'test-window',
-  summary: 'Test fixture: the last W tokens.',
+  summary: 'Test fixture: the most recent tokens that fit the budget.',
   params: [],
   budget: 'required',
   create: (spec) => new LastTokens(spec),
@@ -85,10 +109,10 @@ export const testWindowPolicy: PolicyDefinition = {
 
 export const testUniformPolicy: PolicyDefinition = {
   name: 'test-uniform',
-  summary: 'Test fixture: a uniform reservoir sample of W tokens.',
+  summary: 'Test fixture: a bottom-k random sample of the tokens that fit the budget.',
   params: [],
   budget: 'required',
-  create: (spec) => new UniformSample(spec),
+  create: (spec) => new BottomK(spec),
 };
 
 export function createRegistry(): PolicyRegistry {

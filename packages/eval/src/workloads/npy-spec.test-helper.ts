@@ -6,7 +6,7 @@ export function npyBytes(options: {
   version: 1 | 2;
   descr: string;
   shape: readonly number[];
-  data: Float32Array | Float64Array | Int32Array;
+  data: Float32Array | Float64Array | Int32Array | Uint16Array;
   fortran?: boolean;
   bigEndian?: boolean;
 }): Uint8Array {
@@ -29,6 +29,7 @@ export function npyBytes(options: {
     const at = base + i * width;
     if (options.data instanceof Float64Array) view.setFloat64(at, x, !options.bigEndian);
     else if (options.data instanceof Float32Array) view.setFloat32(at, x, !options.bigEndian);
+    else if (options.data instanceof Uint16Array) view.setUint16(at, x, !options.bigEndian);
     else view.setInt32(at, x, !options.bigEndian);
   }
   return out;

@@ -58,21 +58,68 @@ export function readNpy(bytes: Uint8Array, name = 'array.npy'): NpyMatrix {
   return { shape: parsed.shape, data, dtype: parsed.dtype };
 }
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
 /**
- * Writes a float32 array as a version 1.0 `.npy` file (little-endian `<f4`, C order), via `npyjs`.
+ * The IEEE half-precision bits of a number, rounded to nearest even (overflow gives ±Infinity,
+ * tiny values subnormals or ±0).
+ *
+ * @param x - The value.
+ * @returns The 16 bits.
+ * @example
+ * ```ts
+ * import { float16Bits } from '@kv/eval';
+ * float16Bits(1); // 0x3c00
+ * ```
+ */
+export function float16Bits(x: number): number {
+  f32[0] = x;
+  const b = u32[0]!;
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  const mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    // Subnormal: shift the mantissa with its implicit bit, rounding to nearest even.
+    const m = mant | 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = m & ((1 << shift) - 1);
+    let out = m >>> shift;
+    if (rest > half || (rest === half && (out & 1) === 1)) out++;
+    return sign | out;
+  }
+  let out = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (out & 1) === 1)) out++;
+  return sign | out;
+}
+
+/**
+ * Writes a float array as a version 1.0 `.npy` file (little-endian, C order), via `npyjs`:
+ * float32 (`<f4`) by default, or float16 (`<f2`, rounded to nearest even) at half the size.
  *
  * @param data - The values in C order.
  * @param shape - The shape; its product must equal `data.length`.
+ * @param dtype - `f4` (default) or `f2`.
  * @returns The file content.
  * @throws {@link TraceFormatError} when the shape does not match the data.
  * @example
  * ```ts
  * import { writeNpy } from '@kv/eval';
  * const bytes = writeNpy(new Float32Array(6), [2, 3]);
+ * const half = writeNpy(new Float32Array(6), [2, 3], 'f2');
  * ```
  */
-export function writeNpy(data: Float32Array, shape: readonly number[]): Uint8Array {
+export function writeNpy(data: Float32Array, shape: readonly number[], dtype: 'f4' | 'f2' = 'f4'): Uint8Array {
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) throw new TraceFormatError(`shape ${JSON.stringify(shape)} holds ${count} values, data has ${data.length}`);
-  return new Uint8Array(dump(data, [...shape]));
+  if (dtype === 'f4') return new Uint8Array(dump(data, [...shape]));
+  const bits = new Uint16Array(count);
+  for (let i = 0; i < count; i++) bits[i] = float16Bits(data[i]!);
+  return new Uint8Array(dump(bits, [...shape], { dtype: 'f2' }));
 }

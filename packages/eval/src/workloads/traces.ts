@@ -78,7 +78,7 @@ function assembleHead(label: string, q: { rows: number; cols: number; data: Floa
 
 // `defaultName` is the folder of a folder trace (its manifest is always `manifest.json`, so the
 // manifest's name would tell traces apart by nothing) and the file stem of a safetensors trace.
-function finish(spec: TraceWorkloadSpec, family: 'npy' | 'safetensors', heads: HeadStream[], tau: number | undefined, source: string, defaultName: string): Workload {
+function finish(spec: TraceWorkloadSpec, family: 'npy' | 'safetensors', heads: HeadStream[], tau: number | undefined, source: string, defaultName: string, model?: string): Workload {
   if (heads.length === 0) throw new TraceFormatError(`${source}: no head`);
   const d = heads[0]!.keyDim;
   const s = heads[0]!.valueDim;
@@ -96,7 +96,7 @@ function finish(spec: TraceWorkloadSpec, family: 'npy' | 'safetensors', heads: H
   return {
     name: spec.name ?? (defaultName.length > 0 ? defaultName : family),
     family,
-    description: `trace ${source} (${heads.length} heads)`,
+    description: typeof model === 'string' && model.length > 0 ? `trace of ${model}` : `trace ${source}`,
     heads,
     length: Math.max(...heads.map((h) => h.length)),
     keyDim: d,
@@ -144,7 +144,7 @@ export function loadNpyTrace(spec: TraceWorkloadSpec): Workload {
   const chosen = manifest.heads.slice(0, spec.maxHeads ?? manifest.heads.length);
   const cache = new Map<string, ReturnType<typeof readNpy>>();
   const read = (file: unknown): ReturnType<typeof readNpy> => {
-    if (typeof file !== 'string') throw new TraceFormatError(`${manifestPath}: a head names file ${JSON.stringify(file)}, expected a string`);
+    if (typeof file !== 'string') throw new TraceFormatError(`${manifestPath}: a head names the file ${JSON.stringify(file)}, expected a file name`);
     let m = cache.get(file);
     if (!m) {
       let bytes: Uint8Array;
@@ -158,14 +158,24 @@ export function loadNpyTrace(spec: TraceWorkloadSpec): Workload {
     }
     return m;
   };
-  const heads = chosen.map((h) => {
-    const label = `L${h.layer}.H${h.head}`;
-    const q = read(h.q);
-    const k = read(h.k);
-    const v = read(h.v);
-    return assembleHead(label, matrix(h.q, q.shape, q.data), matrix(h.k, k.shape, k.data), matrix(h.v, v.shape, v.data), spec.n);
+  const heads = chosen.map((h: unknown, i) => {
+    if (typeof h !== 'object' || h === null || Array.isArray(h)) {
+      throw new TraceFormatError(`${manifestPath}: heads[${i}] is ${JSON.stringify(h)}, expected {layer, head, q, k, v}`);
+    }
+    const entry = h as Record<string, unknown>;
+    for (const f of ['layer', 'head'] as const) {
+      if (!Number.isSafeInteger(entry[f]) || (entry[f] as number) < 0) {
+        throw new TraceFormatError(`${manifestPath}: heads[${i}].${f} is ${JSON.stringify(entry[f])}, expected an integer >= 0`);
+      }
+    }
+    const label = `L${entry['layer'] as number}.H${entry['head'] as number}`;
+    const [qf, kf, vf] = [entry['q'], entry['k'], entry['v']] as string[];
+    const q = read(qf);
+    const k = read(kf);
+    const v = read(vf);
+    return assembleHead(label, matrix(qf!, q.shape, q.data), matrix(kf!, k.shape, k.data), matrix(vf!, v.shape, v.data), spec.n);
   });
-  return finish(spec, 'npy', heads, manifest.tau, manifestPath, basename(dir));
+  return finish(spec, 'npy', heads, manifest.tau, manifestPath, basename(dir), manifest.model);
 }
 
 const TENSOR_NAME = /^layer(\d+)\.head(\d+)\.(q|k|v)$/;
@@ -218,29 +228,43 @@ export function loadSafetensorsTrace(spec: TraceWorkloadSpec): Workload {
 
 /**
  * Writes head streams as a folder trace (`manifest.json` + `.npy` files), the format
- * {@link loadNpyTrace} reads; useful to freeze a synthetic workload or convert another trace.
+ * {@link loadNpyTrace} reads; useful to freeze a synthetic workload or a model run.
  *
  * @param dir - Destination folder (created).
  * @param heads - Streams with their layer and head indices.
  * @param tau - Optional logit scale to record.
+ * @param options - `dtype` of the arrays (`f4`, default, or `f2` at half the size) and a `model`
+ *   description for the manifest.
  * @returns The manifest written.
+ * @throws {@link TraceFormatError} when a stream's arrays do not match its length.
  * @example
  * ```ts
  * import { buildWorkload, writeNpyTrace } from '@kv/eval';
  * const w = buildWorkload({ family: 'gaussian', n: 16, d: 8 }, 0);
- * writeNpyTrace('/tmp/trace', [{ layer: 0, head: 0, stream: w.heads[0]! }]);
+ * writeNpyTrace('/tmp/trace', [{ layer: 0, head: 0, stream: w.heads[0]! }], undefined, { dtype: 'f2' });
  * ```
  */
-export function writeNpyTrace(dir: string, heads: readonly { layer: number; head: number; stream: HeadStream }[], tau?: number): TraceManifest {
+export function writeNpyTrace(
+  dir: string,
+  heads: readonly { layer: number; head: number; stream: HeadStream }[],
+  tau?: number,
+  options: { readonly dtype?: 'f4' | 'f2'; readonly model?: string } = {},
+): TraceManifest {
   mkdirSync(dir, { recursive: true });
+  const dtype = options.dtype ?? 'f4';
   const entries: TraceManifestHead[] = heads.map(({ layer, head, stream }) => {
     const base = `L${layer}.H${head}`;
-    writeFileSync(join(dir, `${base}.q.npy`), writeNpy(stream.queries, [stream.length, stream.keyDim]));
-    writeFileSync(join(dir, `${base}.k.npy`), writeNpy(stream.keys, [stream.length, stream.keyDim]));
-    writeFileSync(join(dir, `${base}.v.npy`), writeNpy(stream.values, [stream.length, stream.valueDim]));
+    writeFileSync(join(dir, `${base}.q.npy`), writeNpy(stream.queries, [stream.length, stream.keyDim], dtype));
+    writeFileSync(join(dir, `${base}.k.npy`), writeNpy(stream.keys, [stream.length, stream.keyDim], dtype));
+    writeFileSync(join(dir, `${base}.v.npy`), writeNpy(stream.values, [stream.length, stream.valueDim], dtype));
     return { layer, head, q: `${base}.q.npy`, k: `${base}.k.npy`, v: `${base}.v.npy` };
   });
-  const manifest: TraceManifest = tau === undefined ? { format: TRACE_FORMAT, heads: entries } : { format: TRACE_FORMAT, tau, heads: entries };
+  const manifest: TraceManifest = {
+    format: TRACE_FORMAT,
+    ...(options.model !== undefined ? { model: options.model } : {}),
+    ...(tau !== undefined ? { tau } : {}),
+    heads: entries,
+  };
   writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }
@@ -252,6 +276,7 @@ export function writeNpyTrace(dir: string, heads: readonly { layer: number; head
  * @param file - Destination file.
  * @param heads - Streams with their layer and head indices.
  * @param tau - Optional logit scale stored in the metadata.
+ * @throws `ModelFormatError` (from `@kv/llm`) when a stream's arrays do not match its length.
  * @example
  * ```ts
  * import { buildWorkload, writeSafetensorsTrace } from '@kv/eval';

@@ -44,7 +44,7 @@ export interface HeadStream {
 export interface Workload {
   /** Display name (from the spec, or the family). */
   readonly name: string;
-  /** Where it came from (`gaussian`, `index`, `npy`, …). */
+  /** Where it came from (`gaussian`, `index`, `npy`, `model`, …). */
   readonly family: string;
   /** One-line description. */
   readonly description: string;
@@ -133,12 +133,43 @@ export interface TraceWorkloadSpec {
 }
 
 /**
- * Any workload description accepted by {@link buildWorkload}: a synthetic family or a trace.
+ * Real attention generated on the fly: the queries, keys (post-RoPE) and values of a Llama model
+ * (`@kv/llm`) reading a text, one stream per (layer, query head). The defaults are the tiny
+ * byte-level model kept in the repository and the sample text beside it.
+ *
+ * @example
+ * ```ts
+ * import type { ModelWorkloadSpec } from '@kv/eval';
+ * const spec: ModelWorkloadSpec = { family: 'model', n: 512, layers: [0, 3] };
+ * ```
+ */
+export interface ModelWorkloadSpec {
+  /** Always `model`. */
+  readonly family: 'model';
+  /** Display name (default `model`). */
+  readonly name?: string;
+  /** A llama2.c `.bin` file or a Hugging Face Llama directory (default: the repository's tiny model). */
+  readonly model?: string;
+  /** A UTF-8 text read as bytes (default: `sample-validation.txt` beside the model). */
+  readonly text?: string;
+  /** Tokens (bytes) fed (default 1024, at most what the text holds from `offset`). */
+  readonly n?: number;
+  /** First byte of the text (default 0). */
+  readonly offset?: number;
+  /** Layers kept (default: every layer). */
+  readonly layers?: readonly number[];
+  /** Query heads kept in each layer (default: every head). */
+  readonly heads?: readonly number[];
+}
+
+/**
+ * Any workload description accepted by {@link buildWorkload}: a synthetic family, a trace on
+ * disk, or a model run.
  *
  * @example
  * ```ts
  * import type { WorkloadSpec } from '@kv/eval';
- * const specs: WorkloadSpec[] = [{ family: 'index', n: 512, d: 64 }, { family: 'npy', path: './trace', maxHeads: 4 }];
+ * const specs: WorkloadSpec[] = [{ family: 'index', n: 512, d: 64 }, { family: 'npy', path: './trace', maxHeads: 4 }, { family: 'model' }];
  * ```
  */
-export type WorkloadSpec = SyntheticWorkloadSpec | TraceWorkloadSpec;
+export type WorkloadSpec = SyntheticWorkloadSpec | TraceWorkloadSpec | ModelWorkloadSpec;

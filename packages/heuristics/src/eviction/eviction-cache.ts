@@ -1,0 +1,605 @@
+import {
+  BaseHeadCache,
+  type Budget,
+  budgetBytes,
+  type ByteCost,
+  capacityRows,
+  floorBytes,
+  type CacheState,
+  InvalidParamsError,
+  type KernelSums,
+  maxRows,
+  type PolicySpec,
+  SlotStore,
+  type StateArray,
+  type StateReader,
+} from '@kv/core';
+import { type EvictionDefaults, type EvictionSettings, evictionSettings } from './params.js';
+import { type HeadPool, type PoolMember, poolFor } from './pool.js';
+import type { Scorer, ScoreView } from './scorer.js';
+
+/** Small constant of CriticalKV's weighting (s + ε)·‖v‖, so unscored-by-attention tokens still rank by value. */
+const CRITICAL_EPSILON = 1e-4;
+
+/**
+ * The shared eviction machinery: tokens live in a {@link SlotStore}; a {@link Scorer} says which
+ * matter; the cache decides when and how many to evict so that it never holds more than its
+ * budget (evict before insert), protecting the first `sinks` positions and the `recent` newest.
+ *
+ * @remarks
+ * Budgets go through core's resolver with this cache's {@link ByteCost}: per row the store's
+ * bytes (key, value, position) plus 4 bytes per Float32 score column; fixed, the scorer's
+ * statistics. A budget too small for the sinks and the recent window shrinks them (sinks to
+ * capacity − 1, then the window to what is left), so a budget of a handful of tokens works; a
+ * budget that holds no row yet drops the arriving token.
+ *
+ * Shared parameters (every policy built on it accepts them, see {@link evictionParams}):
+ * - `sinks`, `recent` / `recentRatio`: protected positions;
+ * - `every`: a computed scorer rescores at most every `every` steps; tokens stored in between are
+ *   unscored (kept) until the next scoring;
+ * - `buffer`: when full, evict down to capacity − 1 − buffer at once (kvpress `DecodingPress`
+ *   compresses every `buffer + 1` steps);
+ * - `chunk`: evict whole chunks of `chunk` consecutive positions by their mean score (ChunkKV);
+ * - `critical`: CriticalKV, scores weighted by the value norm after the top `firstStage` of the
+ *   capacity is kept by raw score;
+ * - `pool`: AdaKV, the heads of a layer share one budget (see {@link HeadPool}).
+ * Prefill appends token by token, so it is compressed chunk by chunk as it streams (ChunkPress);
+ * observation queries are shown to scorers that keep query statistics.
+ *
+ * @example
+ * ```ts
+ * import { PolicyRegistry } from '@kv/core';
+ * import { slidingWindowPolicy } from '@kv/heuristics';
+ * const cache = new PolicyRegistry().register(slidingWindowPolicy)
+ *   .create({ policy: 'sliding-window', keyDim: 4, valueDim: 4, budget: 8 });
+ * ```
+ */
+export class EvictionCache extends BaseHeadCache implements PoolMember {
+  /** The kept tokens. */
+  protected readonly store: SlotStore;
+  /** The importance rule. */
+  readonly scorer: Scorer;
+  /** The budget the cache holds to. */
+  readonly budget: Budget | undefined;
+  /** The shared eviction settings. */
+  readonly settings: EvictionSettings;
+  /** Head index within its pool (0 without one). */
+  readonly poolIndex: number;
+  private readonly pool: HeadPool | null;
+  private readonly nColumns: number;
+  private columns: Float32Array[];
+  // Scores of a computed scorer between two scorings (state when `every` > 1).
+  private cached: Float32Array;
+  private readonly cachedIsState: boolean;
+  private lastScored = -1;
+  // The scores of the current round of evictions and the round they belong to.
+  private rank: Float32Array | null = null;
+  private rankEpoch = -1;
+  private ownEpoch = 0;
+  private scratch: Float32Array;
+  private sortScratch = new Float32Array(0);
+  private probs: Float64Array;
+  private cost: ByteCost | null = null;
+  private evictedCount = 0;
+  private droppedCount = 0;
+  private chunkSum = new Float64Array(0);
+  private chunkCount = new Int32Array(0);
+  private readonly view: ScoreView;
+  /** Score of the last unit found by {@link EvictionCache.findLowest}. */
+  lowScore = Infinity;
+  /** Oldest position of the last unit found. */
+  lowPosition = Infinity;
+  private lowUnit = -1;
+  private placing = -1;
+
+  /**
+   * @param spec - A validated spec; the shared parameters are read from `spec.params`.
+   * @param scorer - The importance rule.
+   * @param defaults - The policy's defaults for the shared parameters.
+   * @param budget - The budget this cache holds to (default `spec.budget`; PyramidKV passes its
+   *   layer's share of the average in the spec).
+   * @throws {@link InvalidParamsError} on a bad shared parameter, or `critical` with a scorer
+   *   whose scores are not attention masses.
+   */
+  constructor(spec: PolicySpec, scorer: Scorer, defaults: EvictionDefaults = {}, budget: Budget | undefined = spec.budget) {
+    super(spec);
+    this.budget = budget;
+    this.scorer = scorer;
+    this.settings = evictionSettings(spec, defaults);
+    if (this.settings.critical && !scorer.nonNegative) {
+      throw new InvalidParamsError(`critical weighting needs attention-mass scores; ${scorer.name} scores are signed`);
+    }
+    if (this.settings.critical && scorer.byAge) throw new InvalidParamsError(`critical weighting needs scores; ${scorer.name} evicts by age`);
+    this.nColumns = scorer.columns + (this.settings.critical ? 1 : 0);
+    this.cachedIsState = !scorer.live && !scorer.byAge && this.settings.every > 1;
+    const store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: 1 });
+    const perRow = store.perRowBytes + 4 * (this.nColumns + (this.cachedIsState ? 1 : 0));
+    this.cost = { fixed: scorer.fixedBytes(), perRow };
+    if (scorer.activate && floorBytes(budget, spec.keyDim, spec.valueDim) >= 2 * scorer.deferredBytes!()) this.activateScorer();
+    const own = maxRows(budget, this.cost, spec.keyDim, spec.valueDim);
+    const pool = this.settings.pool;
+    this.store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: pool ? own * pool.heads : own });
+    const slots = this.store.allocated;
+    this.columns = Array.from({ length: this.nColumns }, () => new Float32Array(slots));
+    this.cached = new Float32Array(slots);
+    this.scratch = new Float32Array(slots);
+    this.probs = new Float64Array(scorer.probs ? slots : 0);
+    const self = this;
+    this.view = {
+      get store() {
+        return self.store;
+      },
+      get count() {
+        return self.store.count;
+      },
+      get seen() {
+        return self.clock;
+      },
+      get tau() {
+        return self.tau;
+      },
+      get keyDim() {
+        return self.keyDim;
+      },
+      get valueDim() {
+        return self.valueDim;
+      },
+      column(index: number): Float32Array {
+        return self.columns[index]!;
+      },
+    };
+    this.poolIndex = pool ? pool.head : 0;
+    if (pool) {
+      const key = JSON.stringify([pool.layer, spec.policy, spec.keyDim, spec.valueDim, spec.budget ?? null]);
+      this.pool = poolFor(key, pool);
+      this.pool.join(this);
+    } else {
+      this.pool = null;
+    }
+  }
+
+  /**
+   * Row capacity once `seen` tokens are seen, under {@link EvictionCache.budget}.
+   * @param seen - Tokens seen.
+   * @returns The rows.
+   */
+  protected override capacityAt(seen: number): number {
+    return capacityRows(this.budget, seen, this.cost!, this.keyDim, this.valueDim);
+  }
+
+  /**
+   * Tokens seen as far as eviction is concerned: while a token is being placed (also inside a
+   * prefill, before `seen` is advanced), its position.
+   */
+  get clock(): number {
+    return this.placing >= 0 ? this.placing : this.seen;
+  }
+
+  protected override budgetBytesAt(seen: number): number {
+    return budgetBytes(this.budget, seen, this.keyDim, this.valueDim);
+  }
+
+  /** Slots held. */
+  get stored(): number {
+    return this.store.count;
+  }
+
+  /** Rows this head may hold now (its budget's, or its share of the pool's). */
+  override get capacity(): number {
+    return this.pool ? this.pool.capacityOf(this) : this.capacityAt(this.seen);
+  }
+
+  /**
+   * Rows this head's own budget allows after `seen` tokens.
+   * @param seen - Tokens seen.
+   * @returns The rows.
+   */
+  ownCapacity(seen: number): number {
+    return this.capacityAt(seen);
+  }
+
+  /** Keys, values, positions, score columns and scorer statistics. */
+  override get bytes(): number {
+    return this.store.heldBytes + 4 * this.store.count * (this.nColumns + (this.cachedIsState ? 1 : 0)) + this.scorer.fixedBytes();
+  }
+
+  protected override byteCost(): ByteCost {
+    return this.cost!;
+  }
+
+  /**
+   * Positions of the kept tokens, in slot order.
+   * @returns A fresh copy.
+   */
+  positions(): Int32Array {
+    return this.store.positions();
+  }
+
+  protected saveState(): CacheState {
+    const n = this.store.count;
+    const arrays: Record<string, StateArray> = {};
+    for (let c = 0; c < this.nColumns; c++) arrays[`column${c}`] = this.columns[c]!.subarray(0, n);
+    if (this.cachedIsState) arrays['scores'] = this.cached.subarray(0, n);
+    const parts: Record<string, CacheState> = { store: this.store.state() };
+    const scorer = this.scorer.save?.();
+    if (scorer) parts['scorer'] = scorer;
+    return { scalars: { evicted: this.evictedCount, dropped: this.droppedCount, lastScored: this.lastScored }, arrays, parts };
+  }
+
+  protected restoreState(r: StateReader): void {
+    const evicted = r.integer('evicted', 0, Number.MAX_SAFE_INTEGER);
+    const dropped = r.integer('dropped', 0, Number.MAX_SAFE_INTEGER);
+    const lastScored = r.integer('lastScored', -1, 2 ** 31 - 1);
+    this.store.loadState(r.part('store'));
+    const n = this.store.count;
+    this.syncColumns();
+    for (let c = 0; c < this.nColumns; c++) this.columns[c]!.set(r.array(`column${c}`, Float32Array, n));
+    if (this.cachedIsState) this.cached.set(r.array('scores', Float32Array, n));
+    if (this.scorer.load) this.scorer.load(r.part('scorer'));
+    this.cost = { fixed: this.scorer.fixedBytes(), perRow: this.cost!.perRow };
+    this.evictedCount = evicted;
+    this.droppedCount = dropped;
+    this.lastScored = lastScored;
+  }
+
+  protected override describeSummary(): string {
+    const s = this.settings;
+    const protect = [s.sinks > 0 ? `${s.sinks} sinks` : '', this.recentAt(this.capacityAt(this.seen)) > 0 ? `${this.recentAt(this.capacityAt(this.seen))} recent` : '']
+      .filter(Boolean)
+      .join(' + ');
+    return `${this.spec.policy}: ${this.store.count} rows by ${this.scorer.name}${protect ? ` (${protect} protected)` : ''}${this.pool ? `, sharing a ${this.pool.size}-head pool` : ''}`;
+  }
+
+  protected override describeStats(): Record<string, number | string | boolean> {
+    const s = this.settings;
+    const cap = this.capacityAt(this.seen);
+    return {
+      scorer: this.scorer.name,
+      sinks: this.sinksAt(cap),
+      recent: this.recentAt(cap),
+      every: s.every,
+      buffer: s.buffer,
+      chunk: s.chunk,
+      critical: s.critical,
+      pooled: this.pool !== null,
+      ...(this.pool ? { poolHeads: this.pool.size, poolShare: cap } : {}),
+      evicted: this.evictedCount,
+      dropped: this.droppedCount,
+      ...this.scorer.describe?.(),
+    };
+  }
+
+  /** Sinks protected at a capacity: never more than capacity − 1 (one row is left for new tokens). */
+  private sinksAt(cap: number): number {
+    return Math.min(this.settings.sinks, Math.max(0, cap - 1));
+  }
+
+  /** Recent tokens protected at a capacity (the arriving one included), within what sinks leave. */
+  private recentAt(cap: number): number {
+    const r = this.settings.recent ?? Math.round(this.settings.recentRatio * cap);
+    return Math.min(r, Math.max(0, cap - this.sinksAt(cap)));
+  }
+
+  /**
+   * Evicts as the budget requires, then stores the token (or drops it when it scores lowest or
+   * no row fits yet).
+   * @param key - Validated key.
+   * @param value - Validated value.
+   * @param position - Its logical position.
+   */
+  protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
+    this.placing = position;
+    try {
+      this.place(key, value, position);
+    } finally {
+      this.placing = -1;
+    }
+  }
+
+  // Deferred statistics start once the budget holds twice their bytes.
+  private activateScorer(): void {
+    this.scorer.activate!();
+    this.cost = { fixed: this.scorer.fixedBytes(), perRow: this.cost!.perRow };
+  }
+
+  private place(key: Float32Array, value: Float32Array, position: number): void {
+    if (this.scorer.activate && this.scorer.fixedBytes() === 0 && this.budgetBytesAt(position + 1) >= 2 * this.scorer.deferredBytes!()) {
+      this.activateScorer();
+    }
+    if (!this.makeRoom(key, value, position)) {
+      this.droppedCount++;
+      return;
+    }
+    const slot = this.store.push(key, 0, value, 0, position, 0);
+    this.syncColumns();
+    if (!this.scorer.live) this.cached[slot] = Infinity;
+    this.scorer.stored?.(this.view, slot, key, value, position);
+    if (this.settings.critical) this.columns[this.nColumns - 1]![slot] = valueNorm(value);
+  }
+
+  // Whether the arriving token is to be stored; evicts what the budget requires first.
+  private makeRoom(key: Float32Array, value: Float32Array, position: number): boolean {
+    const pool = this.pool;
+    const cap = pool ? pool.capacity(this) : this.capacityAt(position + 1);
+    let held = pool ? pool.held() : this.store.count;
+    if (held < cap) return true;
+    if (cap <= 0) return false;
+    const epoch = pool ? pool.nextRound() : ++this.ownEpoch;
+    const lowest = (): PoolMember | null => (pool ? pool.lowest(epoch) : this.findLowest(epoch) ? this : null);
+    if (this.scorer.incoming && this.settings.chunk === 1 && this.recentAt(this.capacityAt(position + 1)) === 0) {
+      const x = this.scorer.incoming(this.view, key, value, position);
+      const low = lowest();
+      if (low === null || x <= low.lowScore) return false;
+    }
+    const mandatory = cap - 1;
+    const target = Math.max(0, cap - 1 - this.settings.buffer * (pool ? pool.size : 1));
+    while (held > target) {
+      const low = lowest();
+      if (low === null) break;
+      const before = low.stored;
+      low.evictLowest();
+      held -= before - low.stored;
+    }
+    // Protection never covers a full cache (sinks + recent − 1 < capacity), so this holds.
+    return held <= mandatory;
+  }
+
+  /**
+   * Finds the lowest-scored eviction unit (a token, or a chunk with `chunk` > 1) among the
+   * candidates (not a sink, not recent); the result is in `lowScore` / `lowPosition`.
+   * @param epoch - The round (scores are computed once per round).
+   * @returns False when no candidate exists.
+   */
+  findLowest(epoch: number): boolean {
+    const rank = this.prepare(epoch);
+    const n = this.store.count;
+    const pos = this.store.positionOf;
+    const clock = this.clock;
+    const cap = this.capacityAt(clock + 1);
+    const sinks = this.sinksAt(cap);
+    const newest = clock - this.recentAt(cap) + 1;
+    let best = -1;
+    let bestScore = Infinity;
+    let bestPos = Infinity;
+    const chunk = this.settings.chunk;
+    if (chunk === 1) {
+      for (let i = 0; i < n; i++) {
+        const p = pos[i]!;
+        if (p < sinks || p >= newest) continue;
+        const sc = rank === null ? 0 : rank[i]!;
+        if (best < 0 || sc < bestScore || (sc === bestScore && p < bestPos)) {
+          best = i;
+          bestScore = sc;
+          bestPos = p;
+        }
+      }
+    } else {
+      best = this.lowestChunk(rank, sinks, newest);
+      bestScore = this.lowScore;
+      bestPos = this.lowPosition;
+    }
+    this.lowUnit = best;
+    this.lowScore = bestScore;
+    this.lowPosition = bestPos;
+    return best >= 0;
+  }
+
+  // Chunk c holds positions [c·chunk, (c+1)·chunk); its score is the mean over its candidates.
+  private lowestChunk(rank: Float32Array | null, sinks: number, newest: number): number {
+    const chunk = this.settings.chunk;
+    const chunks = Math.floor(this.clock / chunk) + 1;
+    if (this.chunkSum.length < chunks) {
+      this.chunkSum = new Float64Array(Math.max(chunks, 2 * this.chunkSum.length));
+      this.chunkCount = new Int32Array(this.chunkSum.length);
+    }
+    const sum = this.chunkSum;
+    const cnt = this.chunkCount;
+    sum.fill(0, 0, chunks);
+    cnt.fill(0, 0, chunks);
+    const pos = this.store.positionOf;
+    for (let i = 0, n = this.store.count; i < n; i++) {
+      const p = pos[i]!;
+      if (p < sinks || p >= newest) continue;
+      const c = Math.floor(p / chunk);
+      // Infinite scores make the mean infinite, as they should (an unscored token keeps its chunk).
+      sum[c] += rank === null ? 0 : rank[i]!;
+      cnt[c]++;
+    }
+    let best = -1;
+    let bestScore = Infinity;
+    for (let c = 0; c < chunks; c++) {
+      if (cnt[c] === 0) continue;
+      const m = sum[c]! / cnt[c]!;
+      if (best < 0 || m < bestScore) {
+        best = c;
+        bestScore = m;
+      }
+    }
+    this.lowScore = bestScore;
+    this.lowPosition = best * chunk;
+    return best;
+  }
+
+  /** Evicts the unit found by the last {@link EvictionCache.findLowest}. */
+  evictLowest(): void {
+    const unit = this.lowUnit;
+    if (unit < 0) return;
+    this.lowUnit = -1;
+    if (this.settings.chunk === 1) {
+      this.removeSlot(unit);
+      return;
+    }
+    const chunk = this.settings.chunk;
+    const clock = this.clock;
+    const cap = this.capacityAt(clock + 1);
+    const sinks = this.sinksAt(cap);
+    const newest = clock - this.recentAt(cap) + 1;
+    // Descending slot order: the slot that moves into a removed one is never one still to remove.
+    for (let i = this.store.count - 1; i >= 0; i--) {
+      const p = this.store.positionOf[i]!;
+      if (p >= sinks && p < newest && Math.floor(p / chunk) === unit) this.removeSlot(i);
+    }
+  }
+
+  // The scores of this round: computed once, then moved along with the slots they belong to.
+  private prepare(epoch: number): Float32Array | null {
+    if (this.scorer.byAge) return null;
+    if (this.rankEpoch === epoch && this.rank !== null) return this.rank;
+    this.rankEpoch = epoch;
+    let raw: Float32Array;
+    if (this.scorer.live) {
+      raw = this.scorer.score(this.view, this.scratch);
+    } else {
+      if (!this.cachedIsState || this.lastScored < 0 || this.clock - this.lastScored >= this.settings.every) {
+        const got = this.scorer.score(this.view, this.cached);
+        if (got !== this.cached) this.cached.set(got.subarray(0, this.store.count));
+        this.lastScored = this.clock;
+      }
+      raw = this.cached;
+    }
+    this.rank = this.settings.critical ? this.criticalScores(raw) : raw;
+    return this.rank;
+  }
+
+  // CriticalKV: keep the top firstStage·capacity by raw score, rank the rest by (s + ε)·‖v‖.
+  private criticalScores(raw: Float32Array): Float32Array {
+    const n = this.store.count;
+    const vnorm = this.columns[this.nColumns - 1]!;
+    const keep = Math.min(n, Math.floor(this.settings.firstStage * this.capacityAt(this.clock + 1)));
+    let threshold = Infinity;
+    if (keep > 0) {
+      if (this.sortScratch.length < n) this.sortScratch = new Float32Array(this.scratch.length);
+      const tmp = this.sortScratch.subarray(0, n);
+      tmp.set(raw.subarray(0, n));
+      tmp.sort();
+      threshold = tmp[n - keep]!;
+    }
+    // raw may be the scratch itself: each entry is read before it is written.
+    const out = this.scratch;
+    for (let i = 0; i < n; i++) {
+      const s = raw[i]!;
+      out[i] = s === -Infinity ? -Infinity : s >= threshold || s === Infinity ? Infinity : (s + CRITICAL_EPSILON) * vnorm[i]!;
+    }
+    return out;
+  }
+
+  /**
+   * Removes a slot (the last slot moves into it), moving every per-slot array along.
+   * @param slot - The slot.
+   */
+  protected removeSlot(slot: number): void {
+    this.scorer.evicting?.(this.view, slot);
+    const from = this.store.removeSwap(slot);
+    for (const col of this.columns) col[slot] = col[from]!;
+    this.cached[slot] = this.cached[from]!;
+    const rank = this.rank;
+    if (rank !== null && rank !== this.cached && !this.columns.includes(rank)) rank[slot] = rank[from]!;
+    this.evictedCount++;
+  }
+
+  /** Grows the per-slot arrays to the store's allocation (after a push or a load). */
+  private syncColumns(): void {
+    const slots = this.store.allocated;
+    if (this.scratch.length >= slots) return;
+    const grow = <T extends Float32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(slots);
+      b.set(a);
+      return b;
+    };
+    this.columns = this.columns.map((c) => grow(c, (n) => new Float32Array(n)));
+    this.cached = grow(this.cached, (n) => new Float32Array(n));
+    this.scratch = new Float32Array(slots);
+    this.rank = null;
+    if (this.scorer.probs) this.probs = new Float64Array(slots);
+  }
+
+  /**
+   * Exact softmax attention over the kept tokens; a scorer that reads queries or probabilities
+   * sees them.
+   * @param query - Validated query.
+   * @param out - Receives the sums.
+   * @returns `out`.
+   */
+  protected onSums(query: Float32Array, out: KernelSums): KernelSums {
+    if (this.scorer.probs) {
+      if (this.store.count > 0) this.store.sumsWithProbs(query, this.tau, out, this.probs);
+      else this.store.sums(query, this.tau, out);
+      this.scorer.observe?.(this.view, query, this.probs, this.seen - 1);
+      return out;
+    }
+    this.store.sums(query, this.tau, out);
+    if (this.scorer.queries) this.scorer.observe?.(this.view, query, null, this.seen - 1);
+    return out;
+  }
+
+  /**
+   * Shows the observation queries to a scorer that keeps query statistics, then appends the
+   * tokens one by one (each compressed as it arrives).
+   * @param keys - Row-major keys.
+   * @param values - Row-major values.
+   * @param count - Number of tokens.
+   * @param firstPosition - Position of the first.
+   * @param queries - Observation queries, if any.
+   */
+  protected override onPrefill(keys: Float32Array, values: Float32Array, count: number, firstPosition: number, queries?: Float32Array): void {
+    if (queries && this.scorer.queries && !this.scorer.probs && this.scorer.observe) {
+      // Rows are read as the queries of the last positions (one row per position when there are
+      // at most `count` rows; a GQA group's rows share their position only approximately).
+      const d = this.keyDim;
+      const rows = queries.length / d;
+      for (let r = 0; r < rows; r++) {
+        const position = firstPosition + Math.max(0, count - rows + r);
+        this.scorer.observe(this.view, queries.subarray(r * d, (r + 1) * d), null, Math.min(position, firstPosition + count - 1));
+      }
+    }
+    super.onPrefill(keys, values, count, firstPosition);
+  }
+
+  /** Forgets every token and the scorer's statistics. */
+  protected onReset(): void {
+    this.store.clear();
+    this.scorer.reset?.();
+    if (this.scorer.activate && floorBytes(this.budget, this.keyDim, this.valueDim) >= 2 * this.scorer.deferredBytes!()) this.scorer.activate();
+    this.cost = { fixed: this.scorer.fixedBytes(), perRow: this.cost!.perRow };
+    this.lastScored = -1;
+    this.rank = null;
+    this.rankEpoch = -1;
+    this.evictedCount = 0;
+    this.droppedCount = 0;
+  }
+
+  /**
+   * Stores a token at `position` with no eviction (a prefill that selected it already).
+   * @param keys - Key storage.
+   * @param keyOffset - Index of the key's first element.
+   * @param values - Value storage.
+   * @param valueOffset - Index of the value's first element.
+   * @param position - Its position.
+   * @returns The slot.
+   */
+  protected storeSelected(keys: Float32Array, keyOffset: number, values: Float32Array, valueOffset: number, position: number): number {
+    const slot = this.store.push(keys, keyOffset, values, valueOffset, position, 0);
+    this.syncColumns();
+    if (!this.scorer.live) this.cached[slot] = Infinity;
+    const key = keys.subarray(keyOffset, keyOffset + this.keyDim);
+    const value = values.subarray(valueOffset, valueOffset + this.valueDim);
+    this.scorer.stored?.(this.view, slot, key, value, position);
+    if (this.settings.critical) this.columns[this.nColumns - 1]![slot] = valueNorm(value);
+    return slot;
+  }
+
+  /**
+   * A scorer column (for subclasses that set scores themselves, as a scored prefill does).
+   * @param index - Column index.
+   * @returns The column.
+   */
+  protected column(index: number): Float32Array {
+    return this.columns[index]!;
+  }
+}
+
+function valueNorm(v: Float32Array): number {
+  let s = 0;
+  for (let j = 0; j < v.length; j++) s += v[j]! * v[j]!;
+  return Math.sqrt(s);
+}
