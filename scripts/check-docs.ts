@@ -73,7 +73,7 @@ if (selfErrors.length) {
 console.log('check-docs: self-test passed (a page of deliberately broken blocks: run error, type error, undefined names, fragment type error, failing continued block, output that differs from its "text output" block, bad flag, dangling "continued" are all caught; good blocks pass)');
 failures.push(...all.filter((f) => !self.files.includes(f.file)));
 
-for (const p of checkInstallSections(publishedPackages(), false).problems) failures.push({ ...p, kind: 'install' });
+for (const p of checkInstallSections(publishedPackages(), false).problems) failures.push({ ...p, kind: p.missingReadme ? 'markup' : 'install' });
 
 const rel = (f: string) => relative(repoRoot, f);
 // The Install sections are this check's own business: never pending.

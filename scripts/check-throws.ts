@@ -366,7 +366,7 @@ if (asJson) {
     for (const f of p) console.log(`    ${f.file}:${f.line}: ${f.symbol}: ${[...f.throws.keys()].join(', ')}`);
     for (const f of q) console.log(`    ${f.file}:${f.line}: ${f.symbol}: documents ${f.documented.join(', ')}; also ${[...f.throws.keys()].filter((n) => !f.documented.includes(n)).join(', ')}`);
   }
-  const stale = Object.entries(baseline).flatMap(([pkg, names]) => names.filter((n) => !missing.some((f) => f.pkg === pkg && f.symbol === n)).map((n) => `${pkg} ${n}`));
+  const stale = Object.entries(baseline).filter(([pkg]) => packages.some((p) => p.name === pkg)).flatMap(([pkg, names]) => names.filter((n) => !missing.some((f) => f.pkg === pkg && f.symbol === n)).map((n) => `${pkg} ${n}`));
   if (stale.length && !update) console.log(`\ncheck-throws: ${stale.length} baseline entries are fixed or gone; remove them: ${stale.join(', ')}`);
 }
 console.log(`check-throws: ${packages.length} packages, ${missing.length + partial.length} public symbols with undocumented kv errors: ${failing.length} failing, ${pending.length} in the baseline, ${partial.length} documenting only some classes`);

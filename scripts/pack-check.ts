@@ -120,7 +120,7 @@ programs.forEach((program, i) => {
   written.push(`program-${i}.mts`, `program-${i}.cts`);
   for (const ext of ['mjs', 'cjs']) {
     const out = sh(process.execPath, [`program-${i}.${ext}`], app, `${where} as ${ext === 'mjs' ? 'ESM' : 'CommonJS'} against the tarballs`);
-    if (out) console.log(`pack:check: ${where} as ${ext === 'mjs' ? 'ESM' : 'CommonJS'}: ${out.trim().split('\n').at(-1)}`);
+    if (out) console.log(`pack:check: ${where} as ${ext === 'mjs' ? 'ESM' : 'CommonJS'} against the tarballs printed:\n    ${out.trim().split('\n').join('\n    ')}`);
   }
 });
 

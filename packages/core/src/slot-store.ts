@@ -1,6 +1,7 @@
 import type { CacheState } from './contract.js';
 import { InvalidInputError, InvalidParamsError } from './errors.js';
 import { GrowableInts } from './kernels/row-memory.js';
+import type { AttendPool, PoolWorker } from './kernels/attend-pool.js';
 import { ATTENTION_BLOCK, StoreKernels } from './kernels/store-kernels.js';
 import { HadamardRotation } from './precision/hadamard.js';
 import { jsSums, jsSumsWithProbs, type JsSumsScratch } from './precision/js-sums.js';
@@ -250,7 +251,7 @@ export class SlotStore {
     const slot = this.pools.count++;
     this.place(slot, key, keyOffset, value, valueOffset, logWeight);
     if (this.pos) this.pos.data[slot] = position;
-    if (!this.pools.mapped) this.kernels.maybeMove(this.count);
+    this.kernels.maybeMove(this.count);
     return slot;
   }
 
@@ -634,6 +635,45 @@ export class SlotStore {
   }
 
   /**
+   * Moves the rows into a shared WebAssembly memory (once) so worker threads can answer queries
+   * on them (`ModelCache` with `threads`).
+   * @returns False where shared memory is unavailable (the store is unchanged).
+   * @internal
+   */
+  share(): boolean {
+    return this.kernels.share();
+  }
+
+  /**
+   * Writes the job that answers `query` on a worker thread, when the store's next query can be
+   * answered by its kernels alone.
+   * @param query - Query of length d.
+   * @param tau - Logit scale.
+   * @param pool - The worker pool.
+   * @param worker - The worker that will run it.
+   * @returns The job's result slot, or −1 when the main thread must answer.
+   * @internal
+   */
+  threadJob(query: Float32Array, tau: number, pool: AttendPool, worker: PoolWorker): number {
+    const k = this.kernels;
+    if (!k.threadable()) return -1;
+    const x = this.prepare(query, 0);
+    const offsets = k.threadOffsets;
+    worker.begin(pool.idOf(k.sharedMemory!), offsets, this.d, this.s);
+    k.forEachCall(tau, worker);
+    return worker.end(x.q, x.qsum, offsets.groups);
+  }
+
+  /**
+   * Turns a worker's totals into this store's sums (rotates values back).
+   * @param sums - The totals, updated in place.
+   * @internal
+   */
+  finishThreadJob(sums: KernelSums): void {
+    this.valueRotation?.invert(sums.n);
+  }
+
+  /**
    * The live rows as a state (views of this store's memory: read them before the next write).
    * Its bytes are {@link SlotStore.heldBytes}.
    * @returns The state.
@@ -655,7 +695,7 @@ export class SlotStore {
       this.reserve(rows);
       return this.pos?.data ?? null;
     });
-    if (!this.pools.mapped) this.kernels.maybeMove(n);
+    this.kernels.maybeMove(n);
     this.preparedFor = null;
   }
 

@@ -1,8 +1,10 @@
 import {
   BaseHeadCache,
   type Budget,
+  budgetBytes,
   type ByteCost,
   capacityRows,
+  floorBytes,
   type CacheState,
   InvalidParamsError,
   type KernelSums,
@@ -88,6 +90,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   /** Oldest position of the last unit found. */
   lowPosition = Infinity;
   private lowUnit = -1;
+  private placing = -1;
 
   /**
    * @param spec - A validated spec; the shared parameters are read from `spec.params`.
@@ -112,6 +115,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     const store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: 1 });
     const perRow = store.perRowBytes + 4 * (this.nColumns + (this.cachedIsState ? 1 : 0));
     this.cost = { fixed: scorer.fixedBytes(), perRow };
+    if (scorer.activate && floorBytes(budget, spec.keyDim, spec.valueDim) >= 2 * scorer.deferredBytes!()) this.activateScorer();
     const own = maxRows(budget, this.cost, spec.keyDim, spec.valueDim);
     const pool = this.settings.pool;
     this.store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: pool ? own * pool.heads : own });
@@ -129,7 +133,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
         return self.store.count;
       },
       get seen() {
-        return self.seen;
+        return self.clock;
       },
       get tau() {
         return self.tau;
@@ -161,6 +165,18 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    */
   protected override capacityAt(seen: number): number {
     return capacityRows(this.budget, seen, this.cost!, this.keyDim, this.valueDim);
+  }
+
+  /**
+   * Tokens seen as far as eviction is concerned: while a token is being placed (also inside a
+   * prefill, before `seen` is advanced), its position.
+   */
+  get clock(): number {
+    return this.placing >= 0 ? this.placing : this.seen;
+  }
+
+  protected override budgetBytesAt(seen: number): number {
+    return budgetBytes(this.budget, seen, this.keyDim, this.valueDim);
   }
 
   /** Slots held. */
@@ -220,6 +236,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     for (let c = 0; c < this.nColumns; c++) this.columns[c]!.set(r.array(`column${c}`, Float32Array, n));
     if (this.cachedIsState) this.cached.set(r.array('scores', Float32Array, n));
     if (this.scorer.load) this.scorer.load(r.part('scorer'));
+    this.cost = { fixed: this.scorer.fixedBytes(), perRow: this.cost!.perRow };
     this.evictedCount = evicted;
     this.droppedCount = dropped;
     this.lastScored = lastScored;
@@ -271,6 +288,24 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    * @param position - Its logical position.
    */
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
+    this.placing = position;
+    try {
+      this.place(key, value, position);
+    } finally {
+      this.placing = -1;
+    }
+  }
+
+  // Deferred statistics start once the budget holds twice their bytes.
+  private activateScorer(): void {
+    this.scorer.activate!();
+    this.cost = { fixed: this.scorer.fixedBytes(), perRow: this.cost!.perRow };
+  }
+
+  private place(key: Float32Array, value: Float32Array, position: number): void {
+    if (this.scorer.activate && this.scorer.fixedBytes() === 0 && this.budgetBytesAt(position + 1) >= 2 * this.scorer.deferredBytes!()) {
+      this.activateScorer();
+    }
     if (!this.makeRoom(key, value, position)) {
       this.droppedCount++;
       return;
@@ -319,9 +354,10 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     const rank = this.prepare(epoch);
     const n = this.store.count;
     const pos = this.store.positionOf;
-    const cap = this.capacityAt(this.seen + 1);
+    const clock = this.clock;
+    const cap = this.capacityAt(clock + 1);
     const sinks = this.sinksAt(cap);
-    const newest = this.seen - this.recentAt(cap) + 1;
+    const newest = clock - this.recentAt(cap) + 1;
     let best = -1;
     let bestScore = Infinity;
     let bestPos = Infinity;
@@ -351,7 +387,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   // Chunk c holds positions [c·chunk, (c+1)·chunk); its score is the mean over its candidates.
   private lowestChunk(rank: Float32Array | null, sinks: number, newest: number): number {
     const chunk = this.settings.chunk;
-    const chunks = Math.floor(this.seen / chunk) + 1;
+    const chunks = Math.floor(this.clock / chunk) + 1;
     if (this.chunkSum.length < chunks) {
       this.chunkSum = new Float64Array(Math.max(chunks, 2 * this.chunkSum.length));
       this.chunkCount = new Int32Array(this.chunkSum.length);
@@ -394,9 +430,10 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
       return;
     }
     const chunk = this.settings.chunk;
-    const cap = this.capacityAt(this.seen + 1);
+    const clock = this.clock;
+    const cap = this.capacityAt(clock + 1);
     const sinks = this.sinksAt(cap);
-    const newest = this.seen - this.recentAt(cap) + 1;
+    const newest = clock - this.recentAt(cap) + 1;
     // Descending slot order: the slot that moves into a removed one is never one still to remove.
     for (let i = this.store.count - 1; i >= 0; i--) {
       const p = this.store.positionOf[i]!;
@@ -413,10 +450,10 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     if (this.scorer.live) {
       raw = this.scorer.score(this.view, this.scratch);
     } else {
-      if (!this.cachedIsState || this.lastScored < 0 || this.seen - this.lastScored >= this.settings.every) {
+      if (!this.cachedIsState || this.lastScored < 0 || this.clock - this.lastScored >= this.settings.every) {
         const got = this.scorer.score(this.view, this.cached);
         if (got !== this.cached) this.cached.set(got.subarray(0, this.store.count));
-        this.lastScored = this.seen;
+        this.lastScored = this.clock;
       }
       raw = this.cached;
     }
@@ -428,7 +465,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   private criticalScores(raw: Float32Array): Float32Array {
     const n = this.store.count;
     const vnorm = this.columns[this.nColumns - 1]!;
-    const keep = Math.min(n, Math.floor(this.settings.firstStage * this.capacityAt(this.seen + 1)));
+    const keep = Math.min(n, Math.floor(this.settings.firstStage * this.capacityAt(this.clock + 1)));
     let threshold = Infinity;
     if (keep > 0) {
       if (this.sortScratch.length < n) this.sortScratch = new Float32Array(this.scratch.length);
@@ -487,11 +524,11 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     if (this.scorer.probs) {
       if (this.store.count > 0) this.store.sumsWithProbs(query, this.tau, out, this.probs);
       else this.store.sums(query, this.tau, out);
-      this.scorer.observe?.(this.view, query, this.probs);
+      this.scorer.observe?.(this.view, query, this.probs, this.seen - 1);
       return out;
     }
     this.store.sums(query, this.tau, out);
-    if (this.scorer.queries) this.scorer.observe?.(this.view, query, null);
+    if (this.scorer.queries) this.scorer.observe?.(this.view, query, null, this.seen - 1);
     return out;
   }
 
@@ -506,8 +543,14 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    */
   protected override onPrefill(keys: Float32Array, values: Float32Array, count: number, firstPosition: number, queries?: Float32Array): void {
     if (queries && this.scorer.queries && !this.scorer.probs && this.scorer.observe) {
+      // Rows are read as the queries of the last positions (one row per position when there are
+      // at most `count` rows; a GQA group's rows share their position only approximately).
       const d = this.keyDim;
-      for (let r = 0; r < queries.length / d; r++) this.scorer.observe(this.view, queries.subarray(r * d, (r + 1) * d), null);
+      const rows = queries.length / d;
+      for (let r = 0; r < rows; r++) {
+        const position = firstPosition + Math.max(0, count - rows + r);
+        this.scorer.observe(this.view, queries.subarray(r * d, (r + 1) * d), null, Math.min(position, firstPosition + count - 1));
+      }
     }
     super.onPrefill(keys, values, count, firstPosition);
   }
@@ -516,6 +559,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   protected onReset(): void {
     this.store.clear();
     this.scorer.reset?.();
+    if (this.scorer.activate && floorBytes(this.budget, this.keyDim, this.valueDim) >= 2 * this.scorer.deferredBytes!()) this.scorer.activate();
+    this.cost = { fixed: this.scorer.fixedBytes(), perRow: this.cost!.perRow };
     this.lastScored = -1;
     this.rank = null;
     this.rankEpoch = -1;
