@@ -35,7 +35,8 @@ const P = 512;
 const windows = (process.env.BENCH_WINDOWS ?? '0,2048').split(',').map(Number);
 
 const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies, kvzipPolicy);
-const all: (PolicyChoice & { label: string })[] = [
+// `pooled`: the heads of each layer share one budget (AdaKV's pool, KVzip's head-level budgets).
+const all: (PolicyChoice & { label: string; pooled?: boolean })[] = [
   { label: 'streaming-llm', policy: 'streaming-llm' },
   { label: 'h2o', policy: 'h2o' },
   { label: 'sliding-window', policy: 'sliding-window' },
@@ -45,6 +46,7 @@ const all: (PolicyChoice & { label: string })[] = [
   { label: 'kivi int2', policy: 'kivi', params: { bits: 2 } },
   { label: 'kvzip', policy: 'kvzip' },
   { label: 'kvzip (context scores only)', policy: 'kvzip', params: { online: false } },
+  { label: 'kvzip, heads of a layer pooled', policy: 'kvzip', pooled: true },
 ];
 const only = process.env.BENCH_POLICIES?.split(',');
 const choices = all.filter((c) => registry.has(c.policy) && (!only || only.includes(c.label) || only.includes(c.policy)));
@@ -57,11 +59,15 @@ interface Run {
 }
 
 // Sums −log₂ p(next) over predictions made at positions ≥ P − 1.
-function run(m: LlamaModel, tokens: Uint8Array, choice: PolicyChoice | undefined, fraction: number, prefill: boolean): Run {
+function run(m: LlamaModel, tokens: Uint8Array, choice: (PolicyChoice & { pooled?: boolean }) | undefined, fraction: number, prefill: boolean): Run {
   const c = m.config;
   const rowBytes = 4 * 2 * c.headDim;
   const budget = { fraction, minBytes: fraction * rowBytes * P };
-  const cache = choice ? m.createCache({ ...choice, budget }, { registry }) : m.createCache({ policy: 'exact' });
+  const of = (l: number, h: number): PolicyChoice => {
+    const { pooled, ...plain } = choice!;
+    return pooled ? { ...plain, budget, params: { ...plain.params, pool: { heads: c.nKvHeads, head: h, layer: l } } } : { ...plain, budget };
+  };
+  const cache = choice ? m.createCache(choice.pooled ? of : of(0, 0), { registry }) : m.createCache({ policy: 'exact' });
   let scoringMillis = 0;
   if (choice?.policy === 'kvzip' && !prefill) {
     const s = kvzipScores(m, tokens.subarray(0, P));
