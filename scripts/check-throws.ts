@@ -5,7 +5,8 @@
 // take the interface member's documented @throws. `this.m()` inside an inherited method resolves
 // to the class being checked, so a base method is charged with what the subclass's hooks throw.
 //
-// Public = the exports of every package's entry points (package.json `exports`, @kv/source files):
+// Public = the exports of every package's entry points (package.json `exports`, @kv/source files)
+// and of the examples' modules (not their main.ts):
 // exported functions, and the public constructors, methods and accessors of exported classes.
 // A member without a doc comment inherits its base's (as TypeDoc shows it).
 //
@@ -16,10 +17,10 @@
 // before the final docs pass) are reported but do not fail.
 //
 // Usage: node --import tsx scripts/check-throws.ts [--update-baseline] [--json] [--verbose] [package ...]
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
-import { publishedPackages, repoRoot, type WorkspacePackage } from './lib/workspace.js';
+import { examplePackages, publishedPackages, repoRoot, type WorkspacePackage } from './lib/workspace.js';
 
 interface Evidence {
   /** Where the error comes from: `throw` at file:line, or the callee through which it comes. */
@@ -44,7 +45,14 @@ const update = args.includes('--update-baseline');
 const asJson = args.includes('--json');
 const verbose = args.includes('--verbose');
 const only = args.filter((a) => !a.startsWith('--'));
-const packages = publishedPackages().filter((p) => only.length === 0 || only.includes(p.name) || only.includes(p.rel.split('/')[1]!));
+// The examples' modules are public too: users copy them (their main.ts is a script, not an API).
+const examples = examplePackages().map((e) => ({
+  ...e,
+  entries: existsSync(join(e.dir, 'src'))
+    ? readdirSync(join(e.dir, 'src')).filter((f) => f.endsWith('.ts') && f !== 'main.ts' && !f.endsWith('.test.ts')).map((f) => ({ subpath: f, source: join(e.dir, 'src', f) }))
+    : [],
+}));
+const packages = [...publishedPackages(), ...examples].filter((p) => only.length === 0 || only.includes(p.name) || only.includes(p.rel.split('/')[1]!));
 
 const base = ts.readConfigFile(join(repoRoot, 'tsconfig.base.json'), ts.sys.readFile).config as { compilerOptions: ts.CompilerOptions };
 const options = ts.convertCompilerOptionsFromJson({ ...base.compilerOptions, types: ['node'], lib: ['ES2022', 'DOM'], noEmit: true }, repoRoot).options;
@@ -358,7 +366,7 @@ if (asJson) {
     for (const f of p) console.log(`    ${f.file}:${f.line}: ${f.symbol}: ${[...f.throws.keys()].join(', ')}`);
     for (const f of q) console.log(`    ${f.file}:${f.line}: ${f.symbol}: documents ${f.documented.join(', ')}; also ${[...f.throws.keys()].filter((n) => !f.documented.includes(n)).join(', ')}`);
   }
-  const stale = Object.entries(baseline).flatMap(([pkg, names]) => names.filter((n) => !missing.some((f) => f.pkg === pkg && f.symbol === n)).map((n) => `${pkg} ${n}`));
+  const stale = Object.entries(baseline).filter(([pkg]) => packages.some((p) => p.name === pkg)).flatMap(([pkg, names]) => names.filter((n) => !missing.some((f) => f.pkg === pkg && f.symbol === n)).map((n) => `${pkg} ${n}`));
   if (stale.length && !update) console.log(`\ncheck-throws: ${stale.length} baseline entries are fixed or gone; remove them: ${stale.join(', ')}`);
 }
 console.log(`check-throws: ${packages.length} packages, ${missing.length + partial.length} public symbols with undocumented kv errors: ${failing.length} failing, ${pending.length} in the baseline, ${partial.length} documenting only some classes`);

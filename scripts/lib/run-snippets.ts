@@ -82,7 +82,9 @@ function newestMtime(dir: string): number {
 export function builtTypesAreFresh(): boolean {
   return publishedPackages().every((p) => {
     const dist = join(p.dir, 'dist');
-    return existsSync(dist) && existsSync(join(p.dir, 'src')) && newestMtime(join(p.dir, 'src')) < Math.min(...readdirSync(dist).filter((f) => f.endsWith('.d.ts')).map((f) => statSync(join(dist, f)).mtimeMs));
+    if (!existsSync(dist) || !existsSync(join(p.dir, 'src'))) return false;
+    const declarations = readdirSync(dist).filter((f) => f.endsWith('.d.ts')).map((f) => statSync(join(dist, f)).mtimeMs);
+    return declarations.length > 0 && newestMtime(join(p.dir, 'src')) < Math.min(...declarations);
   });
 }
 

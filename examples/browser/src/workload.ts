@@ -12,6 +12,12 @@ export interface PolicyResult {
   checksum: number;
 }
 
+/**
+ * Streams the workload through every policy and measures each one against exact attention.
+ * @returns One result per policy, in the order of its specs.
+ * @throws {InvalidParamsError} or {InvalidBudgetError} if a policy package no longer accepts
+ *   these specs (the inputs are fixed and valid, so nothing else can throw).
+ */
 export function runWorkload(): PolicyResult[] {
   const d = 16;
   const steps = 300;

@@ -62,19 +62,27 @@ export class ExactCache extends BaseHeadCache {
     return 'exact: every token in float32';
   }
 
+  /**
+   * The store whose kernel sums are this cache's attention (`ModelCache` threads read it).
+   * @returns The store and τ.
+   */
+  attendStore(): { readonly store: SlotStore; readonly tau: number } {
+    return { store: this.store, tau: this.tau };
+  }
+
   /** Positions 0..seen−1. */
   positions(): Int32Array {
     return this.store.positions();
   }
 
-  /** Row-major keys of the stored tokens (a view; do not modify). */
+  /** Row-major keys of the stored tokens (a fresh copy). */
   get keys(): Float32Array {
-    return this.store.keys.subarray(0, this.store.count * this.keyDim);
+    return this.store.copyKeys();
   }
 
-  /** Row-major values of the stored tokens (a view; do not modify). */
+  /** Row-major values of the stored tokens (a fresh copy). */
   get values(): Float32Array {
-    return this.store.values.subarray(0, this.store.count * this.valueDim);
+    return this.store.copyValues();
   }
 
   /** ||V||_F, the Frobenius norm of all values seen. */

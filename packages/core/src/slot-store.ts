@@ -1,27 +1,74 @@
 import type { CacheState } from './contract.js';
-import { getKernelBackend } from './kernels/backend.js';
-import { dotUnit } from './kernels/dot.js';
-import { ATTENTION_BLOCK, AttentionArena } from './kernels/wasm-attention.js';
-import { StateReader } from './state.js';
+import { InvalidInputError, InvalidParamsError } from './errors.js';
+import { GrowableInts } from './kernels/row-memory.js';
+import type { AttendPool, PoolWorker } from './kernels/attend-pool.js';
+import { ATTENTION_BLOCK, StoreKernels } from './kernels/store-kernels.js';
+import { HadamardRotation } from './precision/hadamard.js';
+import { jsSums, jsSumsWithProbs, type JsSumsScratch } from './precision/js-sums.js';
+import { MOVED, RowPools } from './precision/pools.js';
+import { RowLayout } from './precision/row-layout.js';
+import { type Precision, precisionLabel, type ResolvedPrecision, resolvePrecision } from './precision/spec.js';
+import { loadStoreState, saveStoreState } from './precision/store-state.js';
+import type { StateReader } from './state.js';
 import { type KernelSums, mergeSums } from './sums.js';
-
-const BLOCK = ATTENTION_BLOCK;
-// Below this many slots the JS loops are as fast and a WebAssembly memory (which reserves address
-// space and costs ~0.1 ms to create) is not worth it.
-const WASM_MIN_SLOTS = 256;
+import { dotUnit } from './kernels/dot.js';
 
 /**
- * Row storage of kept tokens: keys, values, logical positions and optional per-slot log-weights
- * (logit biases, algorithms.md §2.2), in flat Float32/Int32 arrays that grow by doubling up to a
- * hard `maxSlots`. Every token-keeping policy stores its tokens here and answers through
- * {@link SlotStore.sums}, so they share one attention path.
+ * Options of a {@link SlotStore}.
+ *
+ * @example
+ * ```ts
+ * import { SlotStore, type SlotStoreOptions } from '@kv/core';
+ * const options: SlotStoreOptions = { maxSlots: 256, precision: { keys: 'int4', rotate: true }, seed: 7 };
+ * const store = new SlotStore(64, 64, options);
+ * ```
+ */
+export interface SlotStoreOptions {
+  /** Hard slot limit (default unbounded); see also {@link SlotStore.limit}. */
+  readonly maxSlots?: number;
+  /** A sizing hint: rows to make room for at the first push (default 16). */
+  readonly initialSlots?: number;
+  /** Keep a log-weight (logit bias) per row. */
+  readonly weighted?: boolean;
+  /** Keep each row's logical position (default true; 4 bytes per row). */
+  readonly positions?: boolean;
+  /** Storage precision of the rows (default float32). */
+  readonly precision?: Precision;
+  /** Seed of the rotation (with `precision.rotate`). */
+  readonly seed?: number;
+  /**
+   * How the owner evicts: `'any'` (default) or `'fifo'` (oldest-first, possibly after a prefix of
+   * fewer than G sinks that stay). Channel-wise key groups need `'fifo'`.
+   */
+  readonly eviction?: 'any' | 'fifo';
+}
+
+/**
+ * Row storage of kept tokens: keys, values, logical positions and optional per-row log-weights
+ * (logit biases, algorithms.md §2.2), at any {@link Precision}. Every token-keeping policy stores
+ * its tokens here and answers through {@link SlotStore.sums}, so they share one attention path.
  *
  * @remarks
- * Two interchangeable backends run that path (see {@link setKernelBackend}): with `'wasm'`, a store
- * that grows to 256 slots or more keeps its keys and values in a WebAssembly memory of its own
- * (`keys` and `values` are then views of it) and answers with SIMD kernels; `'js'` uses plain
- * loops. Both return bit-identical sums. Growing detaches the previous `keys`/`values` views,
- * so re-read the fields after `push`/`reserve` rather than holding on to them.
+ * **Layout.** Rows are records (a row's key and value adjacent) in one memory of the store: plain
+ * float32 records, or integer codes and their group scales, with the newest `residual` rows
+ * in float32. Read rows through {@link SlotStore.readKey}, {@link SlotStore.readValue},
+ * {@link SlotStore.keyDot} and {@link SlotStore.addValue}; the layout is not part of the API.
+ *
+ * **Memory guarantee.** {@link SlotStore.heldBytes} is what the live rows hold (codes, scales,
+ * residual rows, slot maps, positions, rotation signs) and equals the bytes of
+ * {@link SlotStore.state}. Allocation never exceeds `fixedBytes + perRowBytes · limit`, where
+ * {@link SlotStore.limit} is what the owning policy's budget allows at the current `seen`
+ * (policies with growing budgets raise it as the stream grows; fixed budgets pass `maxSlots`);
+ * beyond that only a fixed-size kernel scratch is allocated, and a WebAssembly memory rounds up
+ * to 64 KiB pages of which the operating system backs only the pages touched. Growth is
+ * geometric (×1.5, capped at the limit) and in place (a WebAssembly memory, or a resizable
+ * ArrayBuffer), so appending is amortized O(d + s) per row and never copies the rows held.
+ *
+ * **Kernels.** A store of 256 rows or more moves into a WebAssembly memory and answers with SIMD
+ * kernels (see {@link setKernelBackend}); smaller ones use the JavaScript loops.
+ *
+ * **Slots.** Slot indices 0…count−1 are what policies hold on to. `removeSwap` moves the last slot
+ * into the hole; moves never re-encode a row, so every other row stays bit-identical.
  *
  * @example
  * ```ts
@@ -38,106 +85,153 @@ export class SlotStore {
   readonly s: number;
   /** Hard slot limit (Infinity when unbounded). */
   readonly maxSlots: number;
-  /** Row-major keys, `capacity·d` (only the first `count` rows are live). */
-  keys: Float32Array;
-  /** Row-major values, `capacity·s`. */
-  values: Float32Array;
-  /** Logical position of each slot (empty when the store was created with `positions: false`). */
-  positionOf: Int32Array;
   /** Whether positions are kept (and counted in the bytes held). */
   readonly tracksPositions: boolean;
-  /** Per-slot log-weight (null when the store was created without weights: all weights 1). */
-  logWeights: Float32Array | null;
-  /** Live slots. */
-  count = 0;
-  private readonly logits = new Float64Array(BLOCK);
-  private readonly partial: KernelSums;
-  private arena: AttentionArena | null = null;
-  private arenaRefused = false;
+  /** Whether rows hold a log-weight. */
+  readonly weighted: boolean;
+  /** The precision rows are stored at. */
+  readonly precision: ResolvedPrecision;
+  private readonly layout: RowLayout;
+  private readonly pools: RowPools;
+  private readonly pos: GrowableInts | null;
+  private readonly keyRotation: HadamardRotation | null;
+  private readonly valueRotation: HadamardRotation | null;
+  private readonly initialSlots: number;
+  private limitRows: number;
+  private allocatedSlots = 0;
+  // Scratch (fixed size; not state).
+  private readonly key64: Float64Array;
+  private readonly value64: Float64Array;
+  private readonly scratch: JsSumsScratch;
+  private readonly addrs: Int32Array;
+  private readonly kernels: StoreKernels;
+  private preparedFor: Float32Array | Float64Array | null = null;
+  private readonly preparedCopy: Float64Array;
 
   /**
    * @param d - Key dimension.
    * @param s - Value dimension.
-   * @param options - `maxSlots` (hard limit, default unbounded), `initialSlots` (default
-   *   min(16, maxSlots)), `weighted` (keep per-slot log-weights), `positions` (keep each slot's
-   *   logical position, default true; a store whose positions are implicit, like the exact
-   *   cache's 0…n−1, turns it off and holds 4 bytes less per row).
+   * @param options - See {@link SlotStoreOptions}.
+   * @throws {@link InvalidParamsError} for channel-wise key groups without `eviction: 'fifo'`.
    */
-  constructor(d: number, s: number, options: { maxSlots?: number; initialSlots?: number; weighted?: boolean; positions?: boolean } = {}) {
+  constructor(d: number, s: number, options: SlotStoreOptions = {}) {
     this.d = d;
     this.s = s;
     this.maxSlots = options.maxSlots ?? Infinity;
+    this.limitRows = this.maxSlots;
     this.tracksPositions = options.positions ?? true;
-    const initial = Math.min(options.initialSlots ?? 16, this.maxSlots);
-    this.keys = new Float32Array(0);
-    this.values = new Float32Array(0);
-    this.allocateRows(initial);
-    this.positionOf = new Int32Array(this.tracksPositions ? initial : 0);
-    this.logWeights = options.weighted ? new Float32Array(initial) : null;
-    this.partial = { m: -Infinity, z: 0, n: new Float64Array(s) };
+    this.weighted = options.weighted ?? false;
+    this.precision = resolvePrecision(options.precision);
+    const p = this.precision;
+    if (p.keyGroups === 'channel' && options.eviction !== 'fifo') {
+      throw new InvalidParamsError(
+        "precision keyGroups 'channel' quantizes keys over groups of consecutive tokens, so it needs a policy that evicts oldest-first (eviction: 'fifo'); use keyGroups: 'token' (with rotate: true for outlier channels) for policies that evict any token",
+      );
+    }
+    this.layout = new RowLayout(d, s, p, this.weighted);
+    this.pools = new RowPools(this.layout, p.residual);
+    this.pos = this.tracksPositions ? new GrowableInts() : null;
+    const seed = options.seed ?? 0;
+    this.keyRotation = p.rotate ? new HadamardRotation(d, seed) : null;
+    this.valueRotation = p.rotate ? new HadamardRotation(s, seed + 1) : null;
+    this.initialSlots = Math.max(1, Math.min(options.initialSlots ?? 16, this.maxSlots));
+    this.key64 = new Float64Array(d);
+    this.value64 = new Float64Array(s);
+    this.preparedCopy = new Float64Array(d);
+    const block = Math.max(ATTENTION_BLOCK, this.layout.channel ? p.group : 0);
+    this.scratch = {
+      q: new Float64Array(d),
+      qsum: new Float64Array(Math.max(1, this.layout.keys.groups)),
+      qs: new Float64Array(d),
+      logits: new Float64Array(block),
+      partial: { m: -Infinity, z: 0, n: new Float64Array(s) },
+      block: ATTENTION_BLOCK,
+    };
+    this.addrs = new Int32Array(block);
+    this.kernels = new StoreKernels(this.layout, this.pools);
   }
 
-  /** Allocated slots. */
-  get allocated(): number {
-    return this.keys.length / this.d;
-  }
-
-  /** Bytes one row holds: its key and value, and its position and log-weight when kept. */
-  get perRowBytes(): number {
-    return 4 * (this.d + this.s) + (this.tracksPositions ? 4 : 0) + (this.logWeights ? 4 : 0);
-  }
-
-  /** Bytes held by the live rows (allocation slack is not counted). */
-  get heldBytes(): number {
-    return this.count * this.perRowBytes;
+  /** Live slots. */
+  get count(): number {
+    return this.pools.count;
   }
 
   /**
-   * Ensures room for `slots` rows (doubling, capped at `maxSlots`).
-   * @param slots - Rows needed.
-   * @throws RangeError past `maxSlots` (a policy bug, not a user error).
+   * Rows the owner's budget allows now (default `maxSlots`). Allocation never goes past
+   * `fixedBytes + perRowBytes · limit`; policies whose budget grows with the stream raise it.
    */
-  reserve(slots: number): void {
-    if (slots <= this.allocated) return;
-    if (slots > this.maxSlots) throw new RangeError(`SlotStore: ${slots} slots exceed the limit ${this.maxSlots}`);
-    const next = Math.min(this.maxSlots, Math.max(slots, this.allocated * 2, 16));
-    this.allocateRows(next);
-    if (this.tracksPositions) {
-      const pos = new Int32Array(next);
-      pos.set(this.positionOf.subarray(0, this.count));
-      this.positionOf = pos;
-    }
-    if (this.logWeights) {
-      const w = new Float32Array(next);
-      w.set(this.logWeights.subarray(0, this.count));
-      this.logWeights = w;
-    }
+  get limit(): number {
+    return this.limitRows;
   }
 
-  /** Re-allocates keys and values for `slots` rows, in a WebAssembly memory when worthwhile. */
-  private allocateRows(slots: number): void {
-    const live = this.count;
-    if (this.arena === null && !this.arenaRefused && slots >= WASM_MIN_SLOTS && getKernelBackend() === 'wasm') {
-      this.arena = AttentionArena.create(this.d, this.s);
-      this.arenaRefused = this.arena === null;
+  set limit(rows: number) {
+    this.limitRows = Math.min(this.maxSlots, Math.max(0, rows));
+    this.pools.rowCap = Math.max(this.limitRows, this.count);
+  }
+
+  /** Slots that can be pushed without allocating. */
+  get allocated(): number {
+    return this.allocatedSlots;
+  }
+
+  /** Logical position of each slot (a view of the store's memory: re-read it after `push`). */
+  get positionOf(): Int32Array {
+    return this.pos ? this.pos.data : EMPTY;
+  }
+
+  /**
+   * Bytes each row adds: its codes or floats and scales, its log-weight and position when kept,
+   * and its slot-map entries (stores with a residual or channel-wise key groups). Feed it to
+   * `byteCost().perRow`.
+   */
+  get perRowBytes(): number {
+    const L = this.layout;
+    const pos = this.tracksPositions ? 4 : 0;
+    return this.pools.mapped ? L.quantizedRowBytes() + 8 + pos : L.rec + pos;
+  }
+
+  /**
+   * Bytes held whatever the number of rows: the float32 residual ring, the tombstones and group
+   * rounding a channel-wise store may hold, and the rotation signs. Feed it to `byteCost().fixed`.
+   */
+  get fixedBytes(): number {
+    const L = this.layout;
+    const signs = this.keyRotation ? this.d + this.s : 0;
+    if (!this.pools.mapped) return signs;
+    const slack = L.channel ? this.pools.deadCap + L.group - 1 : 0;
+    return this.pools.fCap * (L.fRec + 4) + Math.ceil(slack * (L.quantizedRowBytes() + 4)) + signs;
+  }
+
+  /** Bytes held by the live rows (allocation slack and scratch are not counted). */
+  get heldBytes(): number {
+    const pos = this.tracksPositions ? 4 * this.count : 0;
+    const signs = this.keyRotation ? this.d + this.s : 0;
+    return this.pools.contentBytes() + pos + signs;
+  }
+
+  /** A short label of the precision (`int4 rot`). */
+  get precisionLabel(): string {
+    return precisionLabel(this.precision);
+  }
+
+  /**
+   * Ensures room for `slots` rows (geometric growth, capped at the limit).
+   * @param slots - Rows needed.
+   * @throws RangeError past `maxSlots` or the limit (a policy bug, not a user error).
+   */
+  reserve(slots: number): void {
+    if (slots <= this.allocatedSlots) return;
+    if (slots > this.maxSlots || slots > Math.max(this.limitRows, this.count)) {
+      throw new RangeError(`SlotStore: ${slots} slots exceed the limit ${Math.min(this.limitRows, this.maxSlots)}`);
     }
-    const arena = this.arena;
-    if (arena !== null) {
-      if (arena.resize(slots, live, this.keys, this.values)) {
-        this.keys = arena.keys;
-        this.values = arena.values;
-        return;
-      }
-      // The memory cannot grow (engine limit): the views are untouched, move to plain arrays.
-      this.arena = null;
-      this.arenaRefused = true;
-    }
-    const keys = new Float32Array(slots * this.d);
-    keys.set(this.keys.subarray(0, live * this.d));
-    const values = new Float32Array(slots * this.s);
-    values.set(this.values.subarray(0, live * this.s));
-    this.keys = keys;
-    this.values = values;
+    const cap = Math.max(this.limitRows, this.count);
+    const want = Math.min(cap, Math.max(slots, Math.floor(this.allocatedSlots * 1.5), this.initialSlots));
+    const pools = this.pools;
+    pools.rowCap = cap;
+    if (pools.mapped) pools.slots.ensure(want, cap);
+    else pools.ensureQ(want);
+    this.pos?.ensure(want, cap);
+    this.allocatedSlots = want;
   }
 
   /**
@@ -149,23 +243,20 @@ export class SlotStore {
    * @param position - Logical position.
    * @param logWeight - Log-weight (ignored by unweighted stores).
    * @returns The slot index.
+   * @throws {@link InvalidInputError} when a float16 store cannot hold the row (nothing changes).
    */
-  push(
-    key: ArrayLike<number>,
-    keyOffset: number,
-    value: ArrayLike<number>,
-    valueOffset: number,
-    position: number,
-    logWeight: number,
-  ): number {
+  push(key: ArrayLike<number>, keyOffset: number, value: ArrayLike<number>, valueOffset: number, position: number, logWeight: number): number {
+    this.encodeScratch(key, keyOffset, value, valueOffset);
     this.reserve(this.count + 1);
-    const slot = this.count++;
-    this.write(slot, key, keyOffset, value, valueOffset, position, logWeight);
+    const slot = this.pools.count++;
+    this.place(slot, key, keyOffset, value, valueOffset, logWeight);
+    if (this.pos) this.pos.data[slot] = position;
+    this.kernels.maybeMove(this.count);
     return slot;
   }
 
   /**
-   * Overwrites a slot.
+   * Overwrites a slot (the new row is the newest: with a residual it enters it).
    * @param slot - Slot index (< count).
    * @param key - Key storage.
    * @param keyOffset - Index of the key's first element.
@@ -173,92 +264,235 @@ export class SlotStore {
    * @param valueOffset - Index of the value's first element.
    * @param position - Logical position.
    * @param logWeight - Log-weight (ignored by unweighted stores).
+   * @throws {@link InvalidInputError} when a float16 store cannot hold the row (nothing changes).
    */
-  write(
-    slot: number,
-    key: ArrayLike<number>,
-    keyOffset: number,
-    value: ArrayLike<number>,
-    valueOffset: number,
-    position: number,
-    logWeight: number,
-  ): void {
-    const d = this.d;
-    const s = this.s;
-    const ko = slot * d;
-    for (let j = 0; j < d; j++) this.keys[ko + j] = key[keyOffset + j]!;
-    const vo = slot * s;
-    for (let j = 0; j < s; j++) this.values[vo + j] = value[valueOffset + j]!;
-    if (this.tracksPositions) this.positionOf[slot] = position;
-    if (this.logWeights) this.logWeights[slot] = logWeight;
+  write(slot: number, key: ArrayLike<number>, keyOffset: number, value: ArrayLike<number>, valueOffset: number, position: number, logWeight: number): void {
+    this.encodeScratch(key, keyOffset, value, valueOffset);
+    if (this.pools.mapped) this.pools.release(slot);
+    this.place(slot, key, keyOffset, value, valueOffset, logWeight);
+    if (this.pos) this.pos.data[slot] = position;
+  }
+
+  // Rotates the row into the f64 scratch and checks a float16 store can hold it, before anything
+  // changes.
+  private encodeScratch(key: ArrayLike<number>, keyOffset: number, value: ArrayLike<number>, valueOffset: number): void {
+    const L = this.layout;
+    if (L.plain && this.keyRotation === null) return;
+    const k = this.key64;
+    const v = this.value64;
+    for (let j = 0; j < this.d; j++) k[j] = key[keyOffset + j]!;
+    for (let j = 0; j < this.s; j++) v[j] = value[valueOffset + j]!;
+    if (this.keyRotation) {
+      this.keyRotation.apply(k);
+      this.valueRotation!.apply(v);
+    }
+    const why = L.keys.refuse(k, 0) ?? L.values.refuse(v, 0);
+    if (why !== null) throw new InvalidInputError(`SlotStore (${this.precisionLabel}): ${why}`);
+  }
+
+  // Writes the row (already in the scratch unless plain and unrotated) for `slot`.
+  private place(slot: number, key: ArrayLike<number>, keyOffset: number, value: ArrayLike<number>, valueOffset: number, logWeight: number): void {
+    const L = this.layout;
+    const pools = this.pools;
+    const m = pools.mem;
+    const direct = L.plain && this.keyRotation === null;
+    if (pools.mapped) {
+      const a = pools.takeResidual(slot) >> 2;
+      const f32 = pools.mem.f32;
+      if (direct) {
+        for (let j = 0; j < this.d; j++) f32[a + j] = key[keyOffset + j]!;
+        for (let j = 0; j < this.s; j++) f32[a + this.d + j] = value[valueOffset + j]!;
+      } else {
+        for (let j = 0; j < this.d; j++) f32[a + j] = this.key64[j]!;
+        for (let j = 0; j < this.s; j++) f32[a + this.d + j] = this.value64[j]!;
+      }
+      if (L.weighted) f32[a + this.d + this.s] = logWeight;
+      return;
+    }
+    const a = pools.qAddr(slot);
+    if (direct) {
+      const f = a >> 2;
+      const f32 = m.f32;
+      for (let j = 0; j < this.d; j++) f32[f + j] = key[keyOffset + j]!;
+      for (let j = 0; j < this.s; j++) f32[f + this.d + j] = value[valueOffset + j]!;
+    } else {
+      L.keys.encode(this.key64, m, a + L.kCode, a + L.kScale);
+      L.values.encode(this.value64, m, a + L.vCode, a + L.vScale);
+    }
+    if (L.weighted) m.f32[(a + L.lw) >> 2] = logWeight;
   }
 
   /**
-   * Moves slot `from` into slot `to` (the old content of `to` is lost).
+   * Moves slot `from` into slot `to` (the old content of `to` is lost). The row is not
+   * re-encoded. Afterwards `from` must be overwritten or dropped before it is read.
    * @param from - Source slot.
    * @param to - Destination slot.
    */
   move(from: number, to: number): void {
     if (from === to) return;
-    this.keys.copyWithin(to * this.d, from * this.d, (from + 1) * this.d);
-    this.values.copyWithin(to * this.s, from * this.s, (from + 1) * this.s);
-    if (this.tracksPositions) this.positionOf[to] = this.positionOf[from]!;
-    if (this.logWeights) this.logWeights[to] = this.logWeights[from]!;
+    const pools = this.pools;
+    if (pools.mapped) {
+      pools.release(to);
+      pools.point(to, pools.slots.data[from]!);
+      pools.slots.data[from] = MOVED;
+    } else {
+      const rec = this.layout.rec;
+      const f = pools.qAddr(from);
+      pools.mem.u8.copyWithin(pools.qAddr(to), f, f + rec);
+    }
+    if (this.pos) this.pos.data[to] = this.pos.data[from]!;
   }
 
   /**
-   * Removes a slot in O(d+s) by moving the last slot into it (slot order is not preserved).
+   * Removes a slot in O(d + s) by moving the last slot into it (slot order is not preserved).
    * @param slot - Slot to remove.
    * @returns The index the last slot came from (so callers can move their own per-slot data).
+   * @throws `UnsupportedError` when a channel-wise store is asked to evict out of order past its
+   *   tombstone allowance (nothing changes then).
    */
   removeSwap(slot: number): number {
-    const last = --this.count;
-    this.move(last, slot);
+    const last = this.count - 1;
+    if (this.pools.mapped) {
+      this.pools.release(slot);
+      if (slot !== last) {
+        this.pools.point(slot, this.pools.slots.data[last]!);
+        if (this.pos) this.pos.data[slot] = this.pos.data[last]!;
+      }
+    } else this.move(last, slot);
+    this.pools.count--;
     return last;
+  }
+
+  /**
+   * Removes slots [start, end) keeping the order of the others (O((count − start)·row)).
+   * @param start - First slot removed.
+   * @param end - One past the last slot removed.
+   */
+  removeRange(start: number, end: number): void {
+    const pools = this.pools;
+    const n = this.count;
+    const k = end - start;
+    if (k <= 0) return;
+    if (pools.mapped) {
+      for (let i = start; i < end; i++) pools.release(i);
+      for (let i = end; i < n; i++) pools.point(i - k, pools.slots.data[i]!);
+    } else {
+      const rec = this.layout.rec;
+      pools.mem.u8.copyWithin(pools.qAddr(start), pools.qAddr(end), pools.qAddr(end) + (n - end) * rec);
+    }
+    this.pos?.data.copyWithin(start, end, n);
+    pools.count = n - k;
   }
 
   /** Forgets every row (keeps the allocation). */
   clear(): void {
-    this.count = 0;
+    this.pools.clear();
+  }
+
+  /** Byte offset of the key codes of a slot's row, and of its key scales. */
+  private keyAt(slot: number): number {
+    const pools = this.pools;
+    const at = pools.mapped ? pools.slots.data[slot]! : slot;
+    if (at === MOVED) throw new RangeError(`SlotStore: slot ${slot} was moved away`);
+    return at;
   }
 
   /**
-   * Copies the key of a slot into `out` (decoded to float32 whatever the storage).
+   * Copies the key of a slot into `out`, decoded to floats (and rotated back).
    * @param slot - Slot index (< count).
    * @param out - Destination.
    * @param offset - Index of the first element written (default 0).
    * @returns `out`.
    */
   readKey<T extends Float32Array | Float64Array>(slot: number, out: T, offset = 0): T {
-    const d = this.d;
-    const keys = this.keys;
-    for (let j = 0, k = slot * d; j < d; j++, k++) out[offset + j] = keys[k]!;
+    const at = this.keyAt(slot);
+    const pools = this.pools;
+    const L = this.layout;
+    const m = pools.mem;
+    const k = this.key64;
+    if (at < 0) {
+      const f = pools.fAddr(-1 - at) >> 2;
+      for (let j = 0; j < this.d; j++) k[j] = m.f32[f + j]!;
+    } else {
+      const a = pools.qAddr(at);
+      L.keys.decode(m, a + L.kCode, L.channel ? pools.groupScaleAddr(at) : a + L.kScale, k, 0);
+    }
+    this.keyRotation?.invert(k);
+    for (let j = 0; j < this.d; j++) out[offset + j] = k[j]!;
     return out;
   }
 
   /**
-   * Copies the value of a slot into `out`.
+   * Copies the value of a slot into `out`, decoded to floats (and rotated back).
    * @param slot - Slot index (< count).
    * @param out - Destination.
    * @param offset - Index of the first element written (default 0).
    * @returns `out`.
    */
   readValue<T extends Float32Array | Float64Array>(slot: number, out: T, offset = 0): T {
-    const s = this.s;
-    const values = this.values;
-    for (let j = 0, k = slot * s; j < s; j++, k++) out[offset + j] = values[k]!;
+    const at = this.keyAt(slot);
+    const pools = this.pools;
+    const L = this.layout;
+    const m = pools.mem;
+    const v = this.value64;
+    if (at < 0) {
+      const f = (pools.fAddr(-1 - at) >> 2) + this.d;
+      for (let j = 0; j < this.s; j++) v[j] = m.f32[f + j]!;
+    } else {
+      const a = pools.qAddr(at);
+      L.values.decode(m, a + L.vCode, a + L.vScale, v, 0);
+    }
+    this.valueRotation?.invert(v);
+    for (let j = 0; j < this.s; j++) out[offset + j] = v[j]!;
     return out;
   }
 
   /**
-   * <k_slot, x> in double precision.
+   * acc += w · value of a slot (decoded, rotated back), in double precision.
+   * @param slot - Slot index (< count).
+   * @param w - Weight.
+   * @param acc - Accumulators (length s).
+   */
+  addValue(slot: number, w: number, acc: Float64Array): void {
+    this.readValue(slot, this.value64);
+    for (let j = 0; j < this.s; j++) acc[j] += w * this.value64[j]!;
+  }
+
+  /**
+   * Log-weight of a slot (0 for unweighted stores).
+   * @param slot - Slot index (< count).
+   * @returns The log-weight.
+   */
+  logWeight(slot: number): number {
+    if (!this.weighted) return 0;
+    const at = this.keyAt(slot);
+    const pools = this.pools;
+    const L = this.layout;
+    return at < 0 ? pools.mem.f32[(pools.fAddr(-1 - at) >> 2) + this.d + this.s]! : pools.mem.f32[(pools.qAddr(at) + L.lw) >> 2]!;
+  }
+
+  /**
+   * Sets the log-weight of a slot (weighted stores).
+   * @param slot - Slot index (< count).
+   * @param w - The log-weight.
+   */
+  setLogWeight(slot: number, w: number): void {
+    if (!this.weighted) return;
+    const at = this.keyAt(slot);
+    const pools = this.pools;
+    if (at < 0) pools.mem.f32[(pools.fAddr(-1 - at) >> 2) + this.d + this.s] = w;
+    else pools.mem.f32[(pools.qAddr(at) + this.layout.lw) >> 2] = w;
+  }
+
+  /**
+   * <k_slot, x> in double precision, from the stored codes.
    * @param slot - Slot index (< count).
    * @param x - A vector of length d (from `offset`).
    * @param offset - Index of its first element (default 0).
    * @returns The inner product.
    */
   keyDot(slot: number, x: Float32Array | Float64Array, offset = 0): number {
-    return dotUnit(this.d, this.keys, slot * this.d, x, offset);
+    return this.rawDot(slot, this.prepare(x, offset));
   }
 
   /**
@@ -269,29 +503,63 @@ export class SlotStore {
    * @returns The logit.
    */
   logit(query: Float32Array, tau: number, slot: number): number {
-    const l = tau * dotUnit(this.d, this.keys, slot * this.d, query, 0);
-    return this.logWeights ? l + this.logWeights[slot]! : l;
+    const l = tau * this.rawDot(slot, this.prepare(query, 0));
+    return this.weighted ? l + this.logWeight(slot) : l;
+  }
+
+  private rawDot(slot: number, x: JsSumsScratch): number {
+    const at = this.keyAt(slot);
+    const pools = this.pools;
+    const L = this.layout;
+    const m = pools.mem;
+    // Float32 rows take dotUnit's order, so they agree with the kernel sums bit for bit.
+    if (at < 0) return dotUnit(this.d, m.f32, pools.fAddr(-1 - at) >> 2, x.q, 0);
+    const a = pools.qAddr(at);
+    if (L.plain) return dotUnit(this.d, m.f32, a >> 2, x.q, 0);
+    if (L.channel) {
+      const bias = L.keys.foldQuery(m, pools.groupScaleAddr(at), x.q, x.qs);
+      return L.keys.codeDot(m.u8, a + L.kCode, x.qs) + bias;
+    }
+    return L.keys.dot(m, a + L.kCode, a + L.kScale, x.q, x.qsum);
+  }
+
+  // The query as doubles (rotated when the store rotates) and its per-group sums; reused while
+  // the same query is asked about slot after slot.
+  private prepare(query: Float32Array | Float64Array, offset: number): JsSumsScratch {
+    const x = this.scratch;
+    const d = this.d;
+    const copy = this.preparedCopy;
+    if (this.preparedFor === query && offset === 0) {
+      let same = true;
+      for (let j = 0; j < d && same; j++) same = copy[j] === query[j];
+      if (same) return x;
+    }
+    const q = x.q;
+    for (let j = 0; j < d; j++) q[j] = copy[j] = query[offset + j]!;
+    this.keyRotation?.apply(q);
+    const G = this.precision.group;
+    const qsum = x.qsum;
+    for (let g = 0; g < this.layout.keys.groups; g++) {
+      let a = 0;
+      for (let j = g * G; j < Math.min(d, g * G + G); j++) a += q[j]!;
+      qsum[g] = a;
+    }
+    this.preparedFor = offset === 0 ? query : null;
+    return x;
   }
 
   /**
    * Kernel sums of the query over the live slots, in blocks with an online log-sum-exp, so
-   * working memory is fixed and any logit size is safe.
+   * working memory is fixed and any logit size is safe; quantized rows are read as codes.
    * @param query - Query of length d.
    * @param tau - Logit scale.
    * @param out - Receives the sums.
    * @returns `out`.
    */
   sums(query: Float32Array, tau: number, out: KernelSums): KernelSums {
-    const arena = this.arena;
-    if (arena !== null && getKernelBackend() === 'wasm') return this.wasmSums(arena, query, tau, out);
-    out.m = -Infinity;
-    out.z = 0;
-    out.n.fill(0);
-    for (let start = 0; start < this.count; start += BLOCK) {
-      const len = Math.min(BLOCK, this.count - start);
-      this.blockSums(query, tau, start, len, this.partial);
-      mergeSums(out, this.partial);
-    }
+    const x = this.prepare(query, 0);
+    if (!this.kernels.sums(x, tau, out)) jsSums(this.pools, x, tau, this.addrs, out);
+    this.valueRotation?.invert(out.n);
     return out;
   }
 
@@ -304,151 +572,105 @@ export class SlotStore {
    * @returns `out`.
    */
   sumsWithProbs(query: Float32Array, tau: number, out: KernelSums, probs: Float64Array): KernelSums {
-    const arena = this.arena;
-    if (arena !== null && getKernelBackend() === 'wasm') return this.wasmSumsWithProbs(arena, query, tau, out, probs);
-    const n = this.count;
-    let m = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const l = this.logit(query, tau, i);
-      probs[i] = l;
-      if (l > m) m = l;
-    }
-    const vals = this.values;
-    const s = this.s;
-    const acc = out.n;
-    acc.fill(0);
-    let z = 0;
-    for (let i = 0; i < n; i++) {
-      const w = Math.exp(probs[i]! - m);
-      probs[i] = w;
-      z += w;
-      const row = i * s;
-      for (let j = 0; j < s; j++) acc[j] += w * vals[row + j]!;
-    }
-    const inv = 1 / z;
-    for (let i = 0; i < n; i++) probs[i] *= inv;
-    out.m = m;
-    out.z = z;
+    const x = this.prepare(query, 0);
+    if (!this.kernels.sumsWithProbs(x, tau, out, probs)) jsSumsWithProbs(this.pools, x, tau, out, probs);
+    this.valueRotation?.invert(out.n);
     return out;
   }
 
-  private blockSums(query: Float32Array, tau: number, start: number, len: number, out: KernelSums): void {
-    const logits = this.logits;
-    const d = this.d;
-    const keys = this.keys;
-    const lw = this.logWeights;
+  /**
+   * Kernel sums over a list of slots, each logit shifted by `bias` (sampling estimators).
+   * @param query - Query of length d.
+   * @param tau - Logit scale.
+   * @param slots - Slot indices.
+   * @param start - First entry of `slots` used.
+   * @param len - Number of entries used.
+   * @param bias - Added to every logit.
+   * @param out - Receives the sums.
+   * @returns `out`.
+   */
+  sumsOf(query: Float32Array, tau: number, slots: Int32Array, start: number, len: number, bias: number, out: KernelSums): KernelSums {
+    const x = this.prepare(query, 0);
     let m = -Infinity;
-    for (let i = 0; i < len; i++) {
-      const slot = start + i;
-      let l = tau * dotUnit(d, keys, slot * d, query, 0);
-      if (lw) l += lw[slot]!;
-      logits[i] = l;
-      if (l > m) m = l;
-    }
-    const acc = out.n;
-    const s = this.s;
-    acc.fill(0);
-    let z = 0;
-    const vals = this.values;
-    const mm = s - (s % 4);
-    for (let i = 0; i < len; i++) {
-      const w = Math.exp(logits[i]! - m);
-      z += w;
-      const row = (start + i) * s;
-      let j = 0;
-      for (; j < mm; j += 4) {
-        acc[j] += w * vals[row + j]!;
-        acc[j + 1] += w * vals[row + j + 1]!;
-        acc[j + 2] += w * vals[row + j + 2]!;
-        acc[j + 3] += w * vals[row + j + 3]!;
-      }
-      for (; j < s; j++) acc[j] += w * vals[row + j]!;
-    }
-    out.m = m;
-    out.z = z;
-  }
-
-  // The wasm twin of sums()/blockSums(): the kernels do the dot products and the value
-  // accumulation with the same double operations in the same order, and the logit, max and exp
-  // steps below are the JS ones verbatim, so the result is bit-identical.
-  private wasmSums(arena: AttentionArena, query: Float32Array, tau: number, out: KernelSums): KernelSums {
+    const logits = this.scratch.logits;
     out.m = -Infinity;
     out.z = 0;
     out.n.fill(0);
-    arena.setQuery(query);
-    const scratch = arena.scratch;
-    const acc = arena.acc;
-    const lw = this.logWeights;
-    const partial = this.partial;
-    for (let start = 0; start < this.count; start += BLOCK) {
-      const len = Math.min(BLOCK, this.count - start);
-      arena.dots(start, len);
-      let m = -Infinity;
-      for (let i = 0; i < len; i++) {
-        let l = tau * scratch[i]!;
-        if (lw) l += lw[start + i]!;
-        scratch[i] = l;
+    const part = this.scratch.partial;
+    const B = ATTENTION_BLOCK;
+    for (let b = 0; b < len; b += B) {
+      const n = Math.min(B, len - b);
+      m = -Infinity;
+      for (let i = 0; i < n; i++) {
+        const slot = slots[start + b + i]!;
+        const l = tau * this.rawDot(slot, x) + this.logWeight(slot) + bias;
+        logits[i] = l;
         if (l > m) m = l;
       }
+      part.n.fill(0);
       let z = 0;
-      for (let i = 0; i < len; i++) {
-        const w = Math.exp(scratch[i]! - m);
-        scratch[i] = w;
+      for (let i = 0; i < n; i++) {
+        const w = Math.exp(logits[i]! - m);
         z += w;
+        this.addValueRotated(slots[start + b + i]!, w, part.n);
       }
-      acc.fill(0);
-      arena.accumulate(start, len);
-      partial.n.set(acc);
-      partial.m = m;
-      partial.z = z;
-      mergeSums(out, partial);
+      part.m = m;
+      part.z = z;
+      mergeSums(out, part);
     }
+    this.valueRotation?.invert(out.n);
     return out;
   }
 
-  // The wasm twin of the JS sumsWithProbs: one pass of blocked dot products for the logits, one
-  // of blocked accumulation into a single accumulator (same order as the JS loop).
-  private wasmSumsWithProbs(
-    arena: AttentionArena,
-    query: Float32Array,
-    tau: number,
-    out: KernelSums,
-    probs: Float64Array,
-  ): KernelSums {
-    const n = this.count;
-    const scratch = arena.scratch;
-    const lw = this.logWeights;
-    arena.setQuery(query);
-    let m = -Infinity;
-    for (let start = 0; start < n; start += BLOCK) {
-      const len = Math.min(BLOCK, n - start);
-      arena.dots(start, len);
-      for (let i = 0; i < len; i++) {
-        const l = tau * scratch[i]!;
-        const li = lw ? l + lw[start + i]! : l;
-        probs[start + i] = li;
-        if (li > m) m = li;
-      }
+  // acc += w·v in the stored (rotated) coordinates.
+  private addValueRotated(slot: number, w: number, acc: Float64Array): void {
+    const rot = this.valueRotation;
+    if (rot === null) {
+      this.addValue(slot, w, acc);
+      return;
     }
-    const acc = arena.acc;
-    acc.fill(0);
-    let z = 0;
-    for (let start = 0; start < n; start += BLOCK) {
-      const len = Math.min(BLOCK, n - start);
-      for (let i = 0; i < len; i++) {
-        const w = Math.exp(probs[start + i]! - m);
-        probs[start + i] = w;
-        scratch[i] = w;
-        z += w;
-      }
-      arena.accumulate(start, len);
-    }
-    out.n.set(acc);
-    const inv = 1 / z;
-    for (let i = 0; i < n; i++) probs[i] *= inv;
-    out.m = m;
-    out.z = z;
-    return out;
+    this.readValue(slot, this.value64);
+    rot.apply(this.value64);
+    for (let j = 0; j < this.s; j++) acc[j] += w * this.value64[j]!;
+  }
+
+  /**
+   * Moves the rows into a shared WebAssembly memory (once) so worker threads can answer queries
+   * on them (`ModelCache` with `threads`).
+   * @returns False where shared memory is unavailable (the store is unchanged).
+   * @internal
+   */
+  share(): boolean {
+    return this.kernels.share();
+  }
+
+  /**
+   * Writes the job that answers `query` on a worker thread, when the store's next query can be
+   * answered by its kernels alone.
+   * @param query - Query of length d.
+   * @param tau - Logit scale.
+   * @param pool - The worker pool.
+   * @param worker - The worker that will run it.
+   * @returns The job's result slot, or −1 when the main thread must answer.
+   * @internal
+   */
+  threadJob(query: Float32Array, tau: number, pool: AttendPool, worker: PoolWorker): number {
+    const k = this.kernels;
+    if (!k.threadable()) return -1;
+    const x = this.prepare(query, 0);
+    const offsets = k.threadOffsets;
+    worker.begin(pool.idOf(k.sharedMemory!), offsets, this.d, this.s);
+    k.forEachCall(tau, worker);
+    return worker.end(x.q, x.qsum, offsets.groups);
+  }
+
+  /**
+   * Turns a worker's totals into this store's sums (rotates values back).
+   * @param sums - The totals, updated in place.
+   * @internal
+   */
+  finishThreadJob(sums: KernelSums): void {
+    this.valueRotation?.invert(sums.n);
   }
 
   /**
@@ -457,44 +679,55 @@ export class SlotStore {
    * @returns The state.
    */
   state(): CacheState {
-    const n = this.count;
-    const arrays: Record<string, Float32Array | Int32Array> = {
-      keys: this.keys.subarray(0, n * this.d),
-      values: this.values.subarray(0, n * this.s),
-    };
-    if (this.tracksPositions) arrays['positions'] = this.positionOf.subarray(0, n);
-    if (this.logWeights) arrays['logWeights'] = this.logWeights.subarray(0, n);
-    return { scalars: { count: n }, arrays };
+    return saveStoreState(this.pools, this.pos?.data ?? null, this.keyRotation, this.valueRotation);
   }
 
   /**
-   * Replaces the rows with a state from {@link SlotStore.state} of a store of the same shape.
+   * Replaces the rows with a state from {@link SlotStore.state} of a store of the same shape,
+   * precision and seed, bit for bit.
    * @param state - The state, or a reader of it.
    * @throws `SnapshotError` when it does not fit (nothing changes then).
    */
   loadState(state: CacheState | StateReader): void {
-    const r = state instanceof StateReader ? state : new StateReader(state, 'store');
-    const n = r.integer('count', 0, Math.min(this.maxSlots, 2 ** 31 - 1));
-    const keys = r.array('keys', Float32Array, n * this.d);
-    const values = r.array('values', Float32Array, n * this.s);
-    const positions = this.tracksPositions ? r.array('positions', Int32Array, n) : null;
-    const weights = this.logWeights ? r.array('logWeights', Float32Array, n) : null;
-    this.count = 0;
-    this.reserve(n);
-    this.keys.set(keys);
-    this.values.set(values);
-    if (positions) this.positionOf.set(positions);
-    if (weights) this.logWeights!.set(weights);
-    this.count = n;
+    const n = loadStoreState(state, this.pools, this.maxSlots, this.tracksPositions, this.keyRotation, this.valueRotation, (rows) => {
+      this.pools.clear();
+      this.allocatedSlots = 0;
+      this.reserve(rows);
+      return this.pos?.data ?? null;
+    });
+    this.kernels.maybeMove(n);
+    this.preparedFor = null;
+  }
+
+  /**
+   * Every live key, decoded, row-major in slot order (a fresh array; not for hot paths).
+   * @returns count·d floats.
+   */
+  copyKeys(): Float32Array {
+    const out = new Float32Array(this.count * this.d);
+    for (let i = 0; i < this.count; i++) this.readKey(i, out, i * this.d);
+    return out;
+  }
+
+  /**
+   * Every live value, decoded, row-major in slot order (a fresh array; not for hot paths).
+   * @returns count·s floats.
+   */
+  copyValues(): Float32Array {
+    const out = new Float32Array(this.count * this.s);
+    for (let i = 0; i < this.count; i++) this.readValue(i, out, i * this.s);
+    return out;
   }
 
   /** Positions of the live slots, in slot order (a fresh copy; 0…count−1 when not tracked). */
   positions(): Int32Array {
-    if (!this.tracksPositions) {
+    if (!this.pos) {
       const out = new Int32Array(this.count);
       for (let i = 0; i < out.length; i++) out[i] = i;
       return out;
     }
-    return this.positionOf.slice(0, this.count);
+    return this.pos.data.slice(0, this.count);
   }
 }
+
+const EMPTY = new Int32Array(0);

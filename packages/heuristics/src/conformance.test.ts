@@ -19,10 +19,8 @@ interface Case {
 // every append and bit-identical continuation after snapshots.
 const budgets: readonly [string, Budget][] = [
   ['budget 24', 24],
-  ['ratio 0.3', { ratio: 0.3 }],
   ['bytes of 20 rows', { bytes: 20 * row + 7 }],
   ['fraction 1/4', { fraction: 1 / 4 }],
-  ['fraction 1/8, floor of 6 rows', { fraction: 1 / 8, minBytes: 6 * row }],
   ['a handful of bytes', { bytes: 3 * row }],
 ];
 
@@ -45,6 +43,13 @@ for (const def of heuristicPolicies) {
     } else cases.push(c);
   }
 }
+for (const policy of ['sliding-window', 'h2o', 'snapkv', 'kivi', 'expected-attention', 'scored']) {
+  const p = params[policy];
+  cases.push(
+    { title: `${policy} (ratio 0.3)`, spec: { policy, ...dims, budget: { ratio: 0.3 }, ...(p ? { params: p } : {}) } },
+    { title: `${policy} (fraction 1/8, floor of 6 rows)`, spec: { policy, ...dims, budget: { fraction: 1 / 8, minBytes: 6 * row }, ...(p ? { params: p } : {}) } },
+  );
+}
 cases.push(
   { title: 'h2o (recent 4)', spec: { policy: 'h2o', ...dims, budget: 24, params: { recent: 4 } } },
   { title: 'h2o (sinks 2, buffer 3)', spec: { policy: 'h2o', ...dims, budget: { fraction: 1 / 4 }, params: { sinks: 2, buffer: 3 } } },
@@ -52,13 +57,15 @@ cases.push(
   { title: 'tova (critical)', spec: { policy: 'tova', ...dims, budget: 24, params: { critical: true, recent: 4 } } },
   { title: 'random (recent 3)', spec: { policy: 'random', ...dims, budget: 24, seed: 9, params: { recent: 3 } } },
   { title: 'snapkv (after keep)', spec: { policy: 'snapkv', ...dims, budget: 24, params: { window: 8, after: 'keep' } } },
+  { title: 'expected-attention (rope, full covariance, every 4)', spec: { policy: 'expected-attention', ...dims, budget: { bytes: 4096 }, params: { covariance: 'full', every: 4, rope: { theta: 100, pairing: 'half' } } } },
+  { title: 'keydiff (every 3, buffer 2)', spec: { policy: 'keydiff', ...dims, budget: { fraction: 1 / 4 }, params: { every: 3, buffer: 2, sinks: 2, recent: 3 } } },
   { title: 'kivi 4-bit (no budget)', spec: { policy: 'kivi', ...dims, params: { bits: 4, group: 8, residual: 4 } } },
   {
     // 8-bit with the default group 32 / residual 32: 32 to 64 of the 96 tokens are quantized.
     title: 'kivi 8-bit (budget 96)',
     spec: { policy: 'kivi', ...dims, budget: 96, params: { bits: 8 } },
     exactSpec: { policy: 'kivi', ...dims, budget: 96, params: { bits: 8 } },
-    exactTolerance: 2e-3, // measured worst 6.8e-4 on this kind of stream (README)
+    exactTolerance: 1e-2, // float16 scales: measured worst 2.7e-3 on this stream
   },
 );
 

@@ -1,4 +1,4 @@
-import { type Budget, InvalidBudgetError, InvalidParamsError, validateBudget } from '@kv/core';
+import { type Budget, InvalidParamsError, validateBudget } from '@kv/core';
 
 /**
  * A per-layer budget shape: a named profile, or any function of depth (`depth` = layer / (layers − 1),
@@ -70,8 +70,7 @@ export function layerWeights(layers: number, shape: DepthShape): number[] {
  * @param layers - Number of layers.
  * @param shape - The depth shape (see {@link layerWeights}).
  * @returns One budget per layer.
- * @throws {@link InvalidBudgetError} for a bad budget, or a token/byte count smaller than the
- *   number of layers; {@link InvalidParamsError} for a bad shape.
+ * @throws `InvalidBudgetError` for a bad budget; {@link InvalidParamsError} for a bad shape.
  * @example
  * ```ts
  * import { layerBudgets } from '@kv/heuristics';
@@ -84,9 +83,9 @@ export function layerBudgets(average: Budget, layers: number, shape: DepthShape)
   const w = layerWeights(layers, shape);
   if (typeof average === 'number' || 'tokens' in average) {
     const total = (typeof average === 'number' ? average : average.tokens) * layers;
-    return integerSplit(total, w, 'tokens');
+    return integerSplit(total, w);
   }
-  if ('bytes' in average) return integerSplit(average.bytes * layers, w, 'bytes').map((bytes) => ({ bytes }));
+  if ('bytes' in average) return integerSplit(average.bytes * layers, w).map((bytes) => ({ bytes }));
   if ('ratio' in average) {
     const f = cappedScale(average.ratio, w);
     return f.map((ratio, l) => (average.min === undefined ? { ratio } : { ratio, min: Math.max(1, Math.round(average.min * w[l]!)) }));
@@ -102,10 +101,10 @@ export function layerBudgets(average: Budget, layers: number, shape: DepthShape)
   });
 }
 
-// Largest-remainder rounding of total·w/layers, each at least 1, summing to total.
-function integerSplit(total: number, w: readonly number[], what: string): number[] {
+// Largest-remainder rounding of total·w/layers, each at least 1, summing to total (a valid
+// budget is at least 1 per layer, so total ≥ layers).
+function integerSplit(total: number, w: readonly number[]): number[] {
   const layers = w.length;
-  if (total < layers) throw new InvalidBudgetError(`a budget of ${total} ${what} over ${layers} layers leaves a layer with none`);
   const want = w.map((x) => (total * x) / layers);
   const out = want.map((x) => Math.max(1, Math.floor(x)));
   let left = total - out.reduce((a, x) => a + x, 0);

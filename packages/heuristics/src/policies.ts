@@ -1,5 +1,11 @@
 import type { PolicyDefinition } from '@kv/core';
+import { expectedAttentionPolicy } from './expected-attention.js';
 import { h2oPolicy } from './h2o.js';
+import { curPolicy } from './cur.js';
+import { keydiffPolicy } from './keydiff.js';
+import { lagkvPolicy } from './lagkv.js';
+import { leveragePolicy } from './leverage.js';
+import { scoredPolicy } from './scored.js';
 import { kiviPolicy } from './kivi.js';
 import { knormPolicy } from './knorm.js';
 import { pyramidkvPolicy } from './pyramid.js';
@@ -30,4 +36,10 @@ export const heuristicPolicies: readonly PolicyDefinition[] = [
   knormPolicy,
   randomPolicy,
   kiviPolicy,
+  keydiffPolicy,
+  expectedAttentionPolicy,
+  lagkvPolicy,
+  leveragePolicy,
+  curPolicy,
+  scoredPolicy,
 ];

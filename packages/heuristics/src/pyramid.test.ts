@@ -2,7 +2,8 @@ import { ModelCache, PolicyRegistry, Rng } from '@kv/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { heuristicPolicies } from './policies.js';
-import { pyramidBudgets } from './pyramid.js';
+import { type DepthShape, layerBudgets, layerWeights } from './layer-budgets.js';
+import { type PyramidKV, pyramidBudgets } from './pyramid.js';
 
 describe('pyramidBudgets', () => {
   it('follows the PyramidKV formula', () => {
@@ -93,5 +94,54 @@ describe('SnapKV and PyramidKV in a ModelCache (GQA prefill)', () => {
       }
     }
     expect(budgets[0]!).toBeGreaterThan(budgets[layers - 1]!);
+  });
+});
+
+describe('layerBudgets: any function of depth', () => {
+  it('keeps the total of token and byte budgets exactly and the shape of the weights', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.constantFrom<DepthShape>('uniform', { pyramid: { beta: 20 } }, { linear: { first: 1, last: 4 } }, { exponential: { ratio: 0.7 } }, (x) => 1 + Math.sin(3 * x) ** 2),
+        (layers, extra, shape) => {
+          const average = layers + extra;
+          const tokens = layerBudgets(average, layers, shape) as number[];
+          expect(tokens.reduce((a, x) => a + x, 0)).toBe(layers * average);
+          for (const x of tokens) expect(x).toBeGreaterThanOrEqual(1);
+          const bytes = layerBudgets({ bytes: average * 100 }, layers, shape) as { bytes: number }[];
+          expect(bytes.reduce((a, x) => a + x.bytes, 0)).toBe(layers * average * 100);
+          // Rounding keeps the order of the weights (up to one unit).
+          const w = layerWeights(layers, shape);
+          for (let l = 1; l < layers; l++) if (w[l]! > w[l - 1]! + 1e-9) expect(tokens[l]! + 1).toBeGreaterThanOrEqual(tokens[l - 1]!);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('scales fractions, caps a layer at 1 and gives the excess to the others', () => {
+    const f = layerBudgets({ fraction: 0.5, minBytes: 1000 }, 3, { linear: { first: 0, last: 4 } }) as { fraction: number; minBytes: number }[];
+    // Weights 0, 4/2·…: raw 0, 1, 2 (mean 1) → 0, 0.5, 1.0; nothing to redistribute.
+    expect(f.map((x) => x.fraction)).toEqual([Number.MIN_VALUE, 0.5, 1]);
+    const g = layerBudgets({ fraction: 0.6 }, 2, { linear: { first: 1, last: 3 } }) as { fraction: number }[];
+    // 0.3 and 0.9 stay; with 0.8: 0.4 and 1.2 → 1 and 0.4 + 0.2.
+    expect(g.map((x) => x.fraction)).toEqual([0.3, 0.8999999999999999]);
+    const h = layerBudgets({ fraction: 0.8 }, 2, { linear: { first: 1, last: 3 } }) as { fraction: number }[];
+    expect(h[1]!.fraction).toBe(1);
+    expect(h[0]!.fraction).toBeCloseTo(0.6, 12);
+    expect(() => layerBudgets({ fraction: 2 }, 4, 'uniform')).toThrow(expect.objectContaining({ code: 'KV_INVALID_BUDGET' }));
+    expect(() => layerWeights(3, () => -1)).toThrow(expect.objectContaining({ code: 'KV_INVALID_PARAMS' }));
+  });
+
+  it('PyramidKV with a fraction budget gives each layer its pyramid share, summing to the average', () => {
+    const registry = new PolicyRegistry().register(...heuristicPolicies);
+    const layers = 4;
+    const caches = Array.from({ length: layers }, (_, layer) =>
+      registry.create({ policy: 'pyramidkv', keyDim: 8, valueDim: 8, budget: { fraction: 1 / 8 }, params: { layer, layers } }) as PyramidKV,
+    );
+    const total = caches.reduce((a, c) => a + (c.budget as { fraction: number }).fraction, 0);
+    expect(total).toBeCloseTo(layers / 8, 12);
+    for (let l = 1; l < layers; l++) expect((caches[l]!.budget as { fraction: number }).fraction).toBeLessThan((caches[l - 1]!.budget as { fraction: number }).fraction);
   });
 });

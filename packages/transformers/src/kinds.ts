@@ -83,13 +83,18 @@ export function policyKind(choice: PolicyChoice, declared: Readonly<Record<strin
  * @param declared - The caller's declarations of custom policies.
  * @param queryProxy - Whether the caller accepted key proxies for query-aware policies.
  * @returns True when the policy is query-aware (and the proxy is on).
- * @throws {@link UnsupportedError} saying why a policy cannot run, or that an unknown one must be declared.
+ * @throws `UnsupportedError` saying why a policy cannot run, or that an unknown one must be declared.
  */
 export function checkPolicy(choice: PolicyChoice, declared: Readonly<Record<string, PolicyKind>>, queryProxy: boolean): boolean {
   const kind = policyKind(choice, declared);
   if (kind === undefined) {
     throw new UnsupportedError(
       `policy "${choice.policy}" is not known to @kv/transformers; if its choices need only keys, values and positions, declare it with kinds: { "${choice.policy}": "query-free" }`,
+    );
+  }
+  if (choice.params?.['pool'] !== undefined) {
+    throw new UnsupportedError(
+      `policy "${choice.policy}" shares one budget among the heads of a layer (params.pool, AdaKV), so its heads keep different numbers of rows; a layer's past is one tensor [batch, kvHeads, rows, headDim] under one attention mask, which needs the same rows in every head`,
     );
   }
   if (kind === 'query-free') return false;

@@ -43,17 +43,16 @@
       (f64.add (local.get $a0) (f64x2.extract_lane 1 (local.get $lo)))
       (f64.add (f64x2.extract_lane 0 (local.get $hi)) (f64x2.extract_lane 1 (local.get $hi)))))
 
-  ;; out[i] = Σ_j keys[i·d + j]·q[j] for i < rows.
-  ;; keys: byte address of f32 rows (stride d); q: byte address of d doubles; out: byte address of
-  ;; `rows` doubles.
-  (func (export "dots") (param $keys i32) (param $q i32) (param $d i32) (param $rows i32) (param $out i32)
+  ;; out[i] = Σ_j keys[i·stride/4 + j]·q[j] for i < rows.
+  ;; keys: byte address of f32 rows (`stride` bytes apart); q: byte address of d doubles; out: byte
+  ;; address of `rows` doubles.
+  (func (export "dots") (param $keys i32) (param $q i32) (param $d i32) (param $stride i32) (param $rows i32) (param $out i32)
     (result i32)
-    (local $touched i32) (local $stride i32) (local $dv i32) (local $vbytes i32) (local $i i32) (local $c i32) (local $qa i32)
+    (local $touched i32) (local $dv i32) (local $vbytes i32) (local $i i32) (local $c i32) (local $qa i32)
     (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
     (local $ql v128) (local $qh v128)
     (local $a0 v128) (local $b0 v128) (local $a1 v128) (local $b1 v128)
     (local $a2 v128) (local $b2 v128) (local $a3 v128) (local $b3 v128)
-    (local.set $stride (i32.shl (local.get $d) (i32.const 2)))
     (local.set $dv (i32.and (local.get $d) (i32.const -4)))
     (local.set $vbytes (i32.shl (local.get $dv) (i32.const 2)))
     (local.set $p0 (local.get $keys))
@@ -133,16 +132,15 @@
         (br $single)))
     (local.get $touched))
 
-  ;; acc[j] ← acc[j] + w[i]·values[i·s + j] for rows i < rows in increasing order, j < s.
-  ;; values: byte address of f32 rows (stride s); w: byte address of `rows` doubles; acc: byte
-  ;; address of s doubles.
-  (func (export "accum") (param $values i32) (param $w i32) (param $s i32) (param $rows i32) (param $acc i32)
+  ;; acc[j] ← acc[j] + w[i]·values[i·stride/4 + j] for rows i < rows in increasing order, j < s.
+  ;; values: byte address of f32 rows (`stride` bytes apart); w: byte address of `rows` doubles;
+  ;; acc: byte address of s doubles.
+  (func (export "accum") (param $values i32) (param $w i32) (param $s i32) (param $stride i32) (param $rows i32) (param $acc i32)
     (result i32)
-    (local $touched i32) (local $stride i32) (local $sv i32) (local $vbytes i32) (local $i i32) (local $c i32) (local $a i32) (local $j i32)
+    (local $touched i32) (local $sv i32) (local $vbytes i32) (local $i i32) (local $c i32) (local $a i32) (local $j i32)
     (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
     (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
     (local $lo v128) (local $hi v128) (local $t f64)
-    (local.set $stride (i32.shl (local.get $s) (i32.const 2)))
     (local.set $sv (i32.and (local.get $s) (i32.const -4)))
     (local.set $vbytes (i32.shl (local.get $sv) (i32.const 2)))
     (local.set $p0 (local.get $values))

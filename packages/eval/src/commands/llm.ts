@@ -230,7 +230,7 @@ async function compare(input: RunInput, io: CliIO, options: { name: string; out:
       budget: r.budget,
       seed: r.seed,
       epsilon: r.normalized.p90,
-      measuredBytes: r.bytes,
+      measuredBytes: r.bytes / heads,
       bounds: spaceBounds({ n: workload.n, d: workload.d, s: workload.s, epsilon: r.normalized.p90, r: radius, tau }),
     }));
   const report: EvalReport & { llm: LlmRow[] } = {

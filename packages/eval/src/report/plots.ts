@@ -59,6 +59,22 @@ function logScale(values: readonly number[]): Record<string, unknown> {
   return { type: 'log', nice: false, ...(domain ? { domain } : {}) };
 }
 
+// Byte axes: ticks at powers of two (1 KiB, 4 KiB, 16 KiB, …), at most eight, labelled in the
+// units of the tables.
+function byteAxis(values: readonly number[]): Record<string, unknown> {
+  const domain = logDomain(values);
+  if (!domain) return { labelExpr: BYTE_LABELS };
+  const lo = Math.ceil(Math.log2(domain[0]));
+  const hi = Math.floor(Math.log2(domain[1]));
+  const step = Math.max(1, Math.ceil((hi - lo + 1) / 8));
+  const ticks: number[] = [];
+  for (let k = lo; k <= hi; k += step) ticks.push(2 ** k);
+  return { values: ticks, labelExpr: BYTE_LABELS };
+}
+
+// Byte axes read in the units of the tables.
+const BYTE_LABELS = "datum.value >= 1073741824 ? format(datum.value / 1073741824, '~r') + ' GiB' : datum.value >= 1048576 ? format(datum.value / 1048576, '~r') + ' MiB' : datum.value >= 1024 ? format(datum.value / 1024, '~r') + ' KiB' : format(datum.value, '~r') + ' B'";
+
 function paretoFront<T extends { x: number; y: number }>(points: readonly T[]): T[] {
   const sorted = [...points].sort((a, b) => a.x - b.x || a.y - b.y);
   const front: T[] = [];
@@ -95,7 +111,10 @@ function paretoSpec(report: EvalReport, w: WorkloadInfo): TopLevelSpec {
   const exact = runs.find((r) => r.policy === 'exact');
   const x = logScale([...points.map((p) => p.x), ...(exact ? [exact.bytes] : [])]);
   const y = logScale(points.map((p) => p.y));
-  const enc = { x: { field: 'x', type: 'quantitative', scale: x, title: 'bytes held (log)' }, y: { field: 'y', type: 'quantitative', scale: y, title: 'median relative error (log)' } };
+  const enc = {
+    x: { field: 'x', type: 'quantitative', scale: x, title: 'bytes held, all heads (log)', axis: byteAxis([...points.map((p) => p.x), ...(exact ? [exact.bytes] : [])]) },
+    y: { field: 'y', type: 'quantitative', scale: y, title: 'median relative error (log)' },
+  };
   const panels = plotPanels(report)
     .map((p) => ({ ...p, labels: p.labels.filter((l) => points.some((q) => q.label === l)) }))
     .filter((p) => p.labels.length > 0);
@@ -120,7 +139,7 @@ function paretoSpec(report: EvalReport, w: WorkloadInfo): TopLevelSpec {
           { data: { values: points.filter((p) => !panel.labels.includes(p.label)) }, mark: { type: 'point', filled: true, size: 25, color: CONTEXT_GREY }, encoding: enc },
           { data: { values: front }, mark: { type: 'line', color: '#555', strokeDash: [4, 3], strokeWidth: 1 }, encoding: { ...enc, order: { field: 'x' } } },
           ...(exact ? [{ data: { values: [{ x: exact.bytes }] }, mark: { type: 'rule', color: '#333', strokeWidth: 1 }, encoding: { x: enc.x } }] : []),
-          { data: { values: mine }, mark: { type: 'line', strokeWidth: 1.5 }, encoding: { ...enc, order: { field: 'x' }, color: colorFor(panel.labels, colors, false) } },
+          { data: { values: mine }, mark: { type: 'line', strokeWidth: 1.5 }, encoding: { ...enc, order: { field: 'x' }, color: colorFor(panel.labels, colors, true) } },
           { data: { values: mine }, mark: { type: 'point', filled: true, size: 60 }, encoding: { ...enc, color: colorFor(panel.labels, colors, true), shape: { field: 'budget', type: 'nominal', title: 'budget', scale: { domain: report.config.budgets.map((b) => b.label) } } } },
         ],
         resolve: { scale: { color: 'shared' } },
@@ -143,12 +162,15 @@ function streamSpec(report: EvalReport, w: WorkloadInfo): TopLevelSpec {
     });
   }
   const y = logScale(values.map((v) => v.error));
-  const panels = plotPanels(report).filter((p) => values.some((v) => p.labels.includes(v.label)));
+  const drawn = new Set(values.map((v) => v.label));
+  const panels = plotPanels(report)
+    .map((p) => ({ ...p, labels: p.labels.filter((l) => drawn.has(l)) }))
+    .filter((p) => p.labels.length > 0);
   return {
     $schema: SCHEMA,
     title: { text: `Error along the stream: ${w.name}`, subtitle: `relative error at each query time (median over heads, seed ${seed}); rows: policy families; columns: budgets` },
     vconcat: panels.map((panel) => ({
-      hconcat: budgets.map((b, i) => ({
+      hconcat: budgets.map((b) => ({
         title: `${panel.title} at ${b}`,
         width: 220,
         height: 150,
@@ -157,10 +179,11 @@ function streamSpec(report: EvalReport, w: WorkloadInfo): TopLevelSpec {
         encoding: {
           x: { field: 'step', type: 'quantitative', title: 'step t' },
           y: { field: 'error', type: 'quantitative', scale: y, title: 'relative error (log)' },
-          color: colorFor(panel.labels, colors, i === budgets.length - 1),
+          color: colorFor(panel.labels, colors, true),
         },
       })),
-      resolve: { scale: { color: 'shared' } },
+      // One legend per row: every cell of a row has the same colour scale and legend.
+      resolve: { scale: { color: 'shared' }, legend: { color: 'shared' } },
     })),
     resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
   } as TopLevelSpec;
@@ -171,6 +194,7 @@ function boundsSpec(report: EvalReport, w: WorkloadInfo): TopLevelSpec {
   const curves: { bound: string; epsilon: number; bytes: number }[] = [];
   for (let i = 0; i <= 24; i++) {
     const epsilon = Math.pow(10, -3 + (3 * i) / 24);
+    // cannot throw: a workload has n, d, s >= 1 and τ > 0, ε is in [1e-3, 1], r is floored above 0
     for (const b of spaceBounds({ n: w.n, d: w.d, s: w.s, epsilon, r: Math.max(w.radius, 1e-9), tau: w.tau })) {
       if (Number.isFinite(b.bytes) && b.bytes > 0 && b.bytes < 1e300) {
         curves.push({ bound: `${b.name}${b.kind === 'lower' && !/lower/i.test(b.name) ? ' (lower)' : ''}${b.constantVerified ? '' : ' *'}`, epsilon, bytes: b.bytes });
@@ -184,8 +208,11 @@ function boundsSpec(report: EvalReport, w: WorkloadInfo): TopLevelSpec {
   const lit = points.filter((p) => highlighted.includes(p.label)).map((p) => ({ ...p, epsilon: p.y, bytes: p.x }));
   const grey = points.filter((p) => !highlighted.includes(p.label)).map((p) => ({ ...p, epsilon: p.y, bytes: p.x }));
   const x = logScale([...curves.map((c) => c.epsilon), ...points.map((p) => p.y)]);
-  const y = logScale([...points.map((p) => p.x), ...curves.map((c) => c.bytes).filter((b) => b < 1e3 * Math.max(1, ...points.map((p) => p.x)))]);
-  const enc = { x: { field: 'epsilon', type: 'quantitative', scale: x, title: 'ε (normalised p90 error, log)' }, y: { field: 'bytes', type: 'quantitative', scale: y, title: 'bytes (log)' } };
+  const byteValues = [...points.map((p) => p.x), ...curves.map((c) => c.bytes).filter((b) => b < 1e3 * Math.max(1, ...points.map((p) => p.x)))];
+  const enc = {
+    x: { field: 'epsilon', type: 'quantitative', scale: x, title: 'ε (normalised p90 error, log)' },
+    y: { field: 'bytes', type: 'quantitative', scale: logScale(byteValues), title: 'bytes per head (log)', axis: byteAxis(byteValues) },
+  };
   return {
     $schema: SCHEMA,
     title: {

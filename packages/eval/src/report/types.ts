@@ -58,7 +58,7 @@ export interface BoundComparison {
   seed: number;
   /** The error reached: the normalised error's p90 over query times, median over heads. */
   epsilon: number;
-  /** Bytes the policy held at the last query time (summed over heads). */
+  /** Bytes the policy held per head at the last query time (mean over heads), as the bounds count. */
   measuredBytes: number;
   /** Every bound at (n, d, s, ε, r) of the workload. */
   bounds: SpaceBound[];

@@ -78,7 +78,7 @@ function assembleHead(label: string, q: { rows: number; cols: number; data: Floa
 
 // `defaultName` is the folder of a folder trace (its manifest is always `manifest.json`, so the
 // manifest's name would tell traces apart by nothing) and the file stem of a safetensors trace.
-function finish(spec: TraceWorkloadSpec, family: 'npy' | 'safetensors', heads: HeadStream[], tau: number | undefined, source: string, defaultName: string): Workload {
+function finish(spec: TraceWorkloadSpec, family: 'npy' | 'safetensors', heads: HeadStream[], tau: number | undefined, source: string, defaultName: string, model?: string): Workload {
   if (heads.length === 0) throw new TraceFormatError(`${source}: no head`);
   const d = heads[0]!.keyDim;
   const s = heads[0]!.valueDim;
@@ -96,7 +96,7 @@ function finish(spec: TraceWorkloadSpec, family: 'npy' | 'safetensors', heads: H
   return {
     name: spec.name ?? (defaultName.length > 0 ? defaultName : family),
     family,
-    description: `trace ${source} (${heads.length} heads)`,
+    description: typeof model === 'string' && model.length > 0 ? `trace of ${model}` : `trace ${source}`,
     heads,
     length: Math.max(...heads.map((h) => h.length)),
     keyDim: d,
@@ -175,7 +175,7 @@ export function loadNpyTrace(spec: TraceWorkloadSpec): Workload {
     const v = read(vf);
     return assembleHead(label, matrix(qf!, q.shape, q.data), matrix(kf!, k.shape, k.data), matrix(vf!, v.shape, v.data), spec.n);
   });
-  return finish(spec, 'npy', heads, manifest.tau, manifestPath, basename(dir));
+  return finish(spec, 'npy', heads, manifest.tau, manifestPath, basename(dir), manifest.model);
 }
 
 const TENSOR_NAME = /^layer(\d+)\.head(\d+)\.(q|k|v)$/;
@@ -276,6 +276,7 @@ export function writeNpyTrace(
  * @param file - Destination file.
  * @param heads - Streams with their layer and head indices.
  * @param tau - Optional logit scale stored in the metadata.
+ * @throws `ModelFormatError` (from `@kv/llm`) when a stream's arrays do not match its length.
  * @example
  * ```ts
  * import { buildWorkload, writeSafetensorsTrace } from '@kv/eval';

@@ -1,13 +1,17 @@
 import {
   BaseHeadCache,
   type Budget,
+  budgetBytes,
   type ByteCost,
   capacityRows,
+  floorBytes,
   type CacheState,
+  InvalidInputError,
   InvalidParamsError,
   type KernelSums,
   maxRows,
   type PolicySpec,
+  type PrecisionSpec,
   SlotStore,
   type StateArray,
   type StateReader,
@@ -18,6 +22,9 @@ import type { Scorer, ScoreView } from './scorer.js';
 
 /** Small constant of CriticalKV's weighting (s + ε)·‖v‖, so unscored-by-attention tokens still rank by value. */
 const CRITICAL_EPSILON = 1e-4;
+
+/** Largest finite float16. */
+const F16_MAX = 65504;
 
 /**
  * The shared eviction machinery: tokens live in a {@link SlotStore}; a {@link Scorer} says which
@@ -88,6 +95,9 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   /** Oldest position of the last unit found. */
   lowPosition = Infinity;
   private lowUnit = -1;
+  private placing = -1;
+  // Whether the precision was cut down to fit the budget.
+  private readonly precisionCut: boolean;
 
   /**
    * @param spec - A validated spec; the shared parameters are read from `spec.params`.
@@ -109,12 +119,29 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     if (this.settings.critical && scorer.byAge) throw new InvalidParamsError(`critical weighting needs scores; ${scorer.name} evicts by age`);
     this.nColumns = scorer.columns + (this.settings.critical ? 1 : 0);
     this.cachedIsState = !scorer.live && !scorer.byAge && this.settings.every > 1;
-    const store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: 1 });
-    const perRow = store.perRowBytes + 4 * (this.nColumns + (this.cachedIsState ? 1 : 0));
-    this.cost = { fixed: scorer.fixedBytes(), perRow };
-    const own = maxRows(budget, this.cost, spec.keyDim, spec.valueDim);
     const pool = this.settings.pool;
-    this.store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: pool ? own * pool.heads : own });
+    // Oldest-first eviction lets the store quantize keys per channel over groups of tokens (KIVI).
+    const fifo = scorer.byAge === true && pool === null && this.settings.chunk === 1;
+    const make = (precision: PrecisionSpec): SlotStore =>
+      new SlotStore(spec.keyDim, spec.valueDim, { precision, seed: spec.seed ?? 0, eviction: fifo ? 'fifo' : 'any' });
+    // A precision whose fixed part (the float32 residual, a channel group's staging rows) would
+    // take more than half of the smallest budget is cut down until it does not: the residual
+    // halves, then channel-wise keys become token-wise (no staging rows).
+    let precision = this.settings.precision;
+    let store = make(precision);
+    const floor = floorBytes(budget, spec.keyDim, spec.valueDim);
+    for (let next = smallerPrecision(precision); store.fixedBytes > floor / 2 && next !== null; next = smallerPrecision(precision)) {
+      precision = next;
+      store = make(precision);
+    }
+    this.store = store;
+    this.precisionCut = precision !== this.settings.precision;
+    const perRow = this.store.perRowBytes + 4 * (this.nColumns + (this.cachedIsState ? 1 : 0));
+    this.cost = { fixed: this.store.fixedBytes + scorer.fixedBytes(), perRow };
+    if (scorer.activate && floorBytes(budget, spec.keyDim, spec.valueDim) >= 2 * scorer.deferredBytes!()) this.activateScorer();
+    // Allocation never goes past what the budget allows (the limit follows a growing budget).
+    const own = maxRows(budget, this.cost, spec.keyDim, spec.valueDim);
+    this.store.limit = Number.isFinite(own) ? (pool ? own * pool.heads : own) : Math.max(1, this.capacityAt(1));
     const slots = this.store.allocated;
     this.columns = Array.from({ length: this.nColumns }, () => new Float32Array(slots));
     this.cached = new Float32Array(slots);
@@ -129,7 +156,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
         return self.store.count;
       },
       get seen() {
-        return self.seen;
+        return self.clock;
       },
       get tau() {
         return self.tau;
@@ -163,6 +190,18 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     return capacityRows(this.budget, seen, this.cost!, this.keyDim, this.valueDim);
   }
 
+  /**
+   * Tokens seen as far as eviction is concerned: while a token is being placed (also inside a
+   * prefill, before `seen` is advanced), its position.
+   */
+  get clock(): number {
+    return this.placing >= 0 ? this.placing : this.seen;
+  }
+
+  protected override budgetBytesAt(seen: number): number {
+    return budgetBytes(this.budget, seen, this.keyDim, this.valueDim);
+  }
+
   /** Slots held. */
   get stored(): number {
     return this.store.count;
@@ -182,7 +221,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     return this.capacityAt(seen);
   }
 
-  /** Keys, values, positions, score columns and scorer statistics. */
+  /** Rows (keys, values, positions, at the store's precision), score columns and scorer statistics. */
   override get bytes(): number {
     return this.store.heldBytes + 4 * this.store.count * (this.nColumns + (this.cachedIsState ? 1 : 0)) + this.scorer.fixedBytes();
   }
@@ -214,12 +253,17 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     const evicted = r.integer('evicted', 0, Number.MAX_SAFE_INTEGER);
     const dropped = r.integer('dropped', 0, Number.MAX_SAFE_INTEGER);
     const lastScored = r.integer('lastScored', -1, 2 ** 31 - 1);
+    const seen = r.integer('seen', 0, 2 ** 31 - 1);
+    const limit = this.store.limit;
+    this.store.limit = Infinity;
     this.store.loadState(r.part('store'));
     const n = this.store.count;
+    this.store.limit = Math.max(n, limit, this.pool ? 0 : this.capacityAt(seen));
     this.syncColumns();
     for (let c = 0; c < this.nColumns; c++) this.columns[c]!.set(r.array(`column${c}`, Float32Array, n));
     if (this.cachedIsState) this.cached.set(r.array('scores', Float32Array, n));
     if (this.scorer.load) this.scorer.load(r.part('scorer'));
+    this.updateFixed();
     this.evictedCount = evicted;
     this.droppedCount = dropped;
     this.lastScored = lastScored;
@@ -230,7 +274,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     const protect = [s.sinks > 0 ? `${s.sinks} sinks` : '', this.recentAt(this.capacityAt(this.seen)) > 0 ? `${this.recentAt(this.capacityAt(this.seen))} recent` : '']
       .filter(Boolean)
       .join(' + ');
-    return `${this.spec.policy}: ${this.store.count} rows by ${this.scorer.name}${protect ? ` (${protect} protected)` : ''}${this.pool ? `, sharing a ${this.pool.size}-head pool` : ''}`;
+    const precision = this.store.precisionLabel === 'f32' ? '' : ` at ${this.store.precisionLabel}${this.precisionCut ? ' (cut to fit the budget)' : ''}`;
+    return `${this.spec.policy}: ${this.store.count} rows${precision} by ${this.scorer.name}${protect ? ` (${protect} protected)` : ''}${this.pool ? `, sharing a ${this.pool.size}-head pool` : ''}`;
   }
 
   protected override describeStats(): Record<string, number | string | boolean> {
@@ -244,6 +289,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
       buffer: s.buffer,
       chunk: s.chunk,
       critical: s.critical,
+      precision: this.store.precisionLabel,
+      ...(this.precisionCut ? { precisionCut: true } : {}),
       pooled: this.pool !== null,
       ...(this.pool ? { poolHeads: this.pool.size, poolShare: cap } : {}),
       evicted: this.evictedCount,
@@ -271,15 +318,65 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    * @param position - Its logical position.
    */
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
+    this.placing = position;
+    try {
+      this.place(key, value, position);
+    } finally {
+      this.placing = -1;
+    }
+  }
+
+  // Deferred statistics start once the budget holds twice their bytes.
+  private activateScorer(): void {
+    this.scorer.activate!();
+    this.updateFixed();
+  }
+
+  private updateFixed(): void {
+    this.cost = { fixed: this.store.fixedBytes + this.scorer.fixedBytes(), perRow: this.cost!.perRow };
+  }
+
+  private place(key: Float32Array, value: Float32Array, position: number): void {
+    if (this.scorer.activate && this.scorer.fixedBytes() === 0 && this.budgetBytesAt(position + 1) >= 2 * this.scorer.deferredBytes!()) {
+      this.activateScorer();
+    }
+    this.checkEncodable(key, value);
     if (!this.makeRoom(key, value, position)) {
       this.droppedCount++;
       return;
     }
+    this.raiseLimit(position);
     const slot = this.store.push(key, 0, value, 0, position, 0);
     this.syncColumns();
     if (!this.scorer.live) this.cached[slot] = Infinity;
     this.scorer.stored?.(this.view, slot, key, value, position);
     if (this.settings.critical) this.columns[this.nColumns - 1]![slot] = valueNorm(value);
+  }
+
+  // The store allocates up to the rows the budget allows once this token is in.
+  private raiseLimit(position: number): void {
+    const pool = this.pool;
+    const rows = pool ? pool.capacity(this) - (pool.held() - this.store.count) : this.capacityAt(position + 1);
+    if (rows > this.store.limit) this.store.limit = rows;
+  }
+
+  // A float16 store refuses values past 65504 (after rotation, coordinates are bounded by the
+  // row's norm): refuse before anything is evicted, so a rejected token changes nothing.
+  private checkEncodable(key: Float32Array, value: Float32Array): void {
+    const p = this.store.precision;
+    if (p.keys !== 'f16' && p.values !== 'f16') return;
+    const big = (x: Float32Array): boolean => {
+      let m = 0;
+      let sq = 0;
+      for (let j = 0; j < x.length; j++) {
+        m = Math.max(m, Math.abs(x[j]!));
+        sq += x[j]! * x[j]!;
+      }
+      return (p.rotate ? Math.sqrt(sq) : m) > F16_MAX;
+    };
+    if ((p.keys === 'f16' && big(key)) || (p.values === 'f16' && big(value))) {
+      throw new InvalidInputError(`${this.spec.policy}: a float16 row holds values up to ${F16_MAX}${p.rotate ? ' (rotated: a norm up to it)' : ''}`);
+    }
   }
 
   // Whether the arriving token is to be stored; evicts what the budget requires first.
@@ -319,9 +416,10 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     const rank = this.prepare(epoch);
     const n = this.store.count;
     const pos = this.store.positionOf;
-    const cap = this.capacityAt(this.seen + 1);
+    const clock = this.clock;
+    const cap = this.capacityAt(clock + 1);
     const sinks = this.sinksAt(cap);
-    const newest = this.seen - this.recentAt(cap) + 1;
+    const newest = clock - this.recentAt(cap) + 1;
     let best = -1;
     let bestScore = Infinity;
     let bestPos = Infinity;
@@ -351,7 +449,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   // Chunk c holds positions [c·chunk, (c+1)·chunk); its score is the mean over its candidates.
   private lowestChunk(rank: Float32Array | null, sinks: number, newest: number): number {
     const chunk = this.settings.chunk;
-    const chunks = Math.floor(this.seen / chunk) + 1;
+    const chunks = Math.floor(this.clock / chunk) + 1;
     if (this.chunkSum.length < chunks) {
       this.chunkSum = new Float64Array(Math.max(chunks, 2 * this.chunkSum.length));
       this.chunkCount = new Int32Array(this.chunkSum.length);
@@ -394,9 +492,10 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
       return;
     }
     const chunk = this.settings.chunk;
-    const cap = this.capacityAt(this.seen + 1);
+    const clock = this.clock;
+    const cap = this.capacityAt(clock + 1);
     const sinks = this.sinksAt(cap);
-    const newest = this.seen - this.recentAt(cap) + 1;
+    const newest = clock - this.recentAt(cap) + 1;
     // Descending slot order: the slot that moves into a removed one is never one still to remove.
     for (let i = this.store.count - 1; i >= 0; i--) {
       const p = this.store.positionOf[i]!;
@@ -413,10 +512,10 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     if (this.scorer.live) {
       raw = this.scorer.score(this.view, this.scratch);
     } else {
-      if (!this.cachedIsState || this.lastScored < 0 || this.seen - this.lastScored >= this.settings.every) {
+      if (!this.cachedIsState || this.lastScored < 0 || this.clock - this.lastScored >= this.settings.every) {
         const got = this.scorer.score(this.view, this.cached);
         if (got !== this.cached) this.cached.set(got.subarray(0, this.store.count));
-        this.lastScored = this.seen;
+        this.lastScored = this.clock;
       }
       raw = this.cached;
     }
@@ -428,7 +527,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   private criticalScores(raw: Float32Array): Float32Array {
     const n = this.store.count;
     const vnorm = this.columns[this.nColumns - 1]!;
-    const keep = Math.min(n, Math.floor(this.settings.firstStage * this.capacityAt(this.seen + 1)));
+    const keep = Math.min(n, Math.floor(this.settings.firstStage * this.capacityAt(this.clock + 1)));
     let threshold = Infinity;
     if (keep > 0) {
       if (this.sortScratch.length < n) this.sortScratch = new Float32Array(this.scratch.length);
@@ -487,11 +586,11 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     if (this.scorer.probs) {
       if (this.store.count > 0) this.store.sumsWithProbs(query, this.tau, out, this.probs);
       else this.store.sums(query, this.tau, out);
-      this.scorer.observe?.(this.view, query, this.probs);
+      this.scorer.observe?.(this.view, query, this.probs, this.seen - 1);
       return out;
     }
     this.store.sums(query, this.tau, out);
-    if (this.scorer.queries) this.scorer.observe?.(this.view, query, null);
+    if (this.scorer.queries) this.scorer.observe?.(this.view, query, null, this.seen - 1);
     return out;
   }
 
@@ -506,8 +605,14 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    */
   protected override onPrefill(keys: Float32Array, values: Float32Array, count: number, firstPosition: number, queries?: Float32Array): void {
     if (queries && this.scorer.queries && !this.scorer.probs && this.scorer.observe) {
+      // Rows are read as the queries of the last positions (one row per position when there are
+      // at most `count` rows; a GQA group's rows share their position only approximately).
       const d = this.keyDim;
-      for (let r = 0; r < queries.length / d; r++) this.scorer.observe(this.view, queries.subarray(r * d, (r + 1) * d), null);
+      const rows = queries.length / d;
+      for (let r = 0; r < rows; r++) {
+        const position = firstPosition + Math.max(0, count - rows + r);
+        this.scorer.observe(this.view, queries.subarray(r * d, (r + 1) * d), null, Math.min(position, firstPosition + count - 1));
+      }
     }
     super.onPrefill(keys, values, count, firstPosition);
   }
@@ -516,6 +621,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   protected onReset(): void {
     this.store.clear();
     this.scorer.reset?.();
+    if (this.scorer.activate && floorBytes(this.budget, this.keyDim, this.valueDim) >= 2 * this.scorer.deferredBytes!()) this.scorer.activate();
+    this.updateFixed();
     this.lastScored = -1;
     this.rank = null;
     this.rankEpoch = -1;
@@ -524,7 +631,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   }
 
   /**
-   * Stores a token at `position` with no eviction (a prefill that selected it already).
+   * Stores a token at `position` with no eviction (a prefill that selected it already, within
+   * the capacity at the prefill's end; call {@link EvictionCache.reserveRows} with it first).
    * @param keys - Key storage.
    * @param keyOffset - Index of the key's first element.
    * @param values - Value storage.
@@ -533,6 +641,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    * @returns The slot.
    */
   protected storeSelected(keys: Float32Array, keyOffset: number, values: Float32Array, valueOffset: number, position: number): number {
+    if (this.store.count + 1 > this.store.limit) this.store.limit = this.store.count + 1;
     const slot = this.store.push(keys, keyOffset, values, valueOffset, position, 0);
     this.syncColumns();
     if (!this.scorer.live) this.cached[slot] = Infinity;
@@ -544,6 +653,14 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   }
 
   /**
+   * Lets the store allocate up to `rows` rows (a prefill that selects its rows at once).
+   * @param rows - Rows about to be held.
+   */
+  protected reserveRows(rows: number): void {
+    if (rows > this.store.limit) this.store.limit = rows;
+  }
+
+  /**
    * A scorer column (for subclasses that set scores themselves, as a scored prefill does).
    * @param index - Column index.
    * @returns The column.
@@ -551,6 +668,13 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   protected column(index: number): Float32Array {
     return this.columns[index]!;
   }
+}
+
+// One step down in fixed bytes: half the residual, then token-wise keys; null at the end.
+function smallerPrecision(p: PrecisionSpec): PrecisionSpec | null {
+  if ((p.residual ?? 0) > 0) return { ...p, residual: Math.floor((p.residual ?? 0) / 2) };
+  if (p.keyGroups === 'channel') return { ...p, keyGroups: 'token' };
+  return null;
 }
 
 function valueNorm(v: Float32Array): number {

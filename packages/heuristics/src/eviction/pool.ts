@@ -9,8 +9,8 @@ export interface PoolMember {
   readonly poolIndex: number;
   /** Rows held. */
   readonly stored: number;
-  /** Tokens seen. */
-  readonly seen: number;
+  /** Tokens seen (the arriving token's position while it is placed). */
+  readonly clock: number;
   /** Rows the member's own budget allows once `seen` tokens are seen. */
   ownCapacity(seen: number): number;
   /**
@@ -92,8 +92,8 @@ export class HeadPool {
   }
 
   private maxSeen(requester: PoolMember | null): number {
-    let seen = requester ? requester.seen + 1 : 0;
-    for (const m of this.members) if (m && m.seen > seen) seen = m.seen;
+    let seen = requester ? requester.clock + 1 : 0;
+    for (const m of this.members) if (m && m.clock > seen) seen = m.clock;
     return seen;
   }
 

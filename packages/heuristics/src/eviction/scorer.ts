@@ -83,6 +83,15 @@ export interface Scorer {
    */
   fixedBytes(): number;
   /**
+   * For a scorer whose statistics start empty (held bytes 0) and are taken up once the budget can
+   * afford them: the bytes they will hold. The cache calls {@link Scorer.activate} when the budget
+   * first reaches twice that (so they never take more than half of it), and counts them from then.
+   * @returns Bytes the statistics will hold.
+   */
+  deferredBytes?(): number;
+  /** Takes up the deferred statistics (see {@link Scorer.deferredBytes}). */
+  activate?(): void;
+  /**
    * A token was stored in `slot` (initialise its columns).
    * @param view - The cache.
    * @param slot - Its slot.
@@ -102,8 +111,9 @@ export interface Scorer {
    * @param view - The cache.
    * @param query - The query.
    * @param probs - Attention probabilities of the live slots, or null.
+   * @param position - The query's position (the newest token's, for a decode step).
    */
-  observe?(view: ScoreView, query: Float32Array, probs: Float64Array | null): void;
+  observe?(view: ScoreView, query: Float32Array, probs: Float64Array | null, position: number): void;
   /**
    * Score of an arriving token that may be dropped instead of stored (when the cache protects no
    * recent token); the cache drops it when no kept candidate scores lower.

@@ -11,8 +11,7 @@ import { SlotStore } from '../slot-store.js';
 import { createKernelSums, type KernelSums } from '../sums.js';
 import { conformanceChecks } from '../testing/conformance.js';
 import { getKernelBackend, type KernelBackend, setKernelBackend } from './backend.js';
-import { dotUnit } from './dot.js';
-import { ATTENTION_BLOCK, AttentionArena, wasmAttentionAvailable } from './wasm-attention.js';
+import { wasmAttentionAvailable } from './store-kernels.js';
 import { ATTENTION_WASM } from './wasm-attention-bytes.js';
 
 const EPS64 = 2 ** -53;
@@ -30,7 +29,7 @@ function withBackend<T>(backend: KernelBackend, fn: () => T): T {
   }
 }
 
-const usesWasm = (store: SlotStore) => (store as unknown as { arena: AttentionArena | null }).arena !== null;
+const usesWasm = (store: SlotStore) => (store as unknown as { kernels: { active: boolean } }).kernels.active;
 
 // Random rows from a seed (fast-check picks dimensions and the seed; filling 10^5 floats through
 // fast-check arbitraries would cost seconds per run). Values are rounded to float32 on store.
@@ -138,26 +137,28 @@ describe('kernel backend selection', () => {
     const store = new SlotStore(4, 2);
     const k = new Float32Array([1, 2, 3, 4]);
     const v = new Float32Array([5, 6]);
-    for (let i = 0; i < 128; i++) store.push(k, 0, v, 0, i, 0);
-    expect(store.allocated).toBe(128);
+    for (let i = 0; i < 255; i++) store.push(k, 0, v, 0, i, 0);
     expect(usesWasm(store)).toBe(false);
-    for (let i = 128; i < 256; i++) store.push(k, 0, v, 0, i, 0);
+    store.push(k, 0, v, 0, 255, 0);
     expect(usesWasm(store)).toBe(true);
-    expect(store.allocated).toBe(256);
-    // bytes stay honest: the views cover exactly the allocated rows.
-    expect(store.keys.byteLength).toBe(256 * 4 * 4);
-    expect(store.values.byteLength).toBe(256 * 2 * 4);
+    expect(store.heldBytes).toBe(256 * (4 * 6 + 4));
+    const key = new Float32Array(4);
+    const value = new Float32Array(2);
     for (let i = 0; i < 256; i++) {
-      expect([...store.keys.subarray(i * 4, i * 4 + 4)]).toEqual([1, 2, 3, 4]);
-      expect([...store.values.subarray(i * 2, i * 2 + 2)]).toEqual([5, 6]);
+      expect([...store.readKey(i, key)]).toEqual([1, 2, 3, 4]);
+      expect([...store.readValue(i, value)]).toEqual([5, 6]);
     }
     // Under the JS backend, stores never move.
-    const js = withBackend('js', () => new SlotStore(4, 2, { initialSlots: 1024 }));
+    const js = withBackend('js', () => {
+      const st = new SlotStore(4, 2, { initialSlots: 1024 });
+      for (let i = 0; i < 300; i++) st.push(k, 0, v, 0, i, 0);
+      return st;
+    });
     expect(usesWasm(js)).toBe(false);
   });
 });
 
-describe('wasm dots and accumulate kernels', () => {
+describe('wasm attention module', () => {
   it('ships exactly the assembly of attention.wat (regenerate with pnpm build:wasm)', async () => {
     const wabt = await wabtInit();
     const wat = readFileSync(new URL('./attention.wat', import.meta.url), 'utf8');
@@ -168,67 +169,18 @@ describe('wasm dots and accumulate kernels', () => {
     parsed.destroy();
     expect([...buffer]).toEqual([...ATTENTION_WASM]);
   });
-
-  it('dots equals dotUnit bit for bit, for every d including d mod 4 ≠ 0', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 70 }),
-        fc.integer({ min: 1, max: ATTENTION_BLOCK }),
-        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-        (d, rows, seed) => {
-          const rng = new Rng(seed);
-          const arena = AttentionArena.create(d, 3)!;
-          const keys = gaussians(rng, (rows + 5) * d, 3);
-          expect(arena.resize(rows + 5, rows + 5, keys, new Float32Array((rows + 5) * 3))).toBe(true);
-          const q = gaussians(rng, d, 3);
-          arena.setQuery(q);
-          arena.dots(5, rows);
-          for (let i = 0; i < rows; i++) {
-            expect(Object.is(arena.scratch[i], dotUnit(d, keys, (5 + i) * d, q, 0))).toBe(true);
-          }
-        },
-      ),
-      { numRuns: 60 },
-    );
-  });
-
-  it('accumulate equals the scalar Float64 loop bit for bit', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 70 }),
-        fc.integer({ min: 1, max: ATTENTION_BLOCK }),
-        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-        (s, rows, seed) => {
-          const rng = new Rng(seed);
-          const arena = AttentionArena.create(2, s)!;
-          const values = gaussians(rng, (rows + 3) * s, 5);
-          expect(arena.resize(rows + 3, rows + 3, new Float32Array((rows + 3) * 2), values)).toBe(true);
-          const want = new Float64Array(s);
-          for (let j = 0; j < s; j++) want[j] = arena.acc[j] = rng.gaussian();
-          for (let i = 0; i < rows; i++) arena.scratch[i] = rng.uniform();
-          for (let i = 0; i < rows; i++) {
-            const w = arena.scratch[i]!;
-            for (let j = 0; j < s; j++) want[j] += w * values[(3 + i) * s + j]!;
-          }
-          arena.accumulate(3, rows);
-          for (let j = 0; j < s; j++) expect(Object.is(arena.acc[j], want[j])).toBe(true);
-        },
-      ),
-      { numRuns: 60 },
-    );
-  });
 });
 
 describe('SlotStore on the wasm backend', () => {
   it('sums agree bit for bit with the JS backend and within the forward-error bound of a Float64 naive softmax', () => {
     fc.assert(
       fc.property(cases, (c) => {
-        const wasm = withBackend('wasm', () => fill(c));
+        const wasm = withBackend('wasm-f64', () => fill(c));
         const js = withBackend('js', () => fill(c));
-        expect(usesWasm(wasm)).toBe(wasm.allocated >= 256);
+        expect(usesWasm(wasm)).toBe(c.n >= 256);
         expect(usesWasm(js)).toBe(false);
         const tau = 1 / Math.sqrt(c.d);
-        const a = withBackend('wasm', () => wasm.sums(c.query, tau, createKernelSums(c.s)));
+        const a = withBackend('wasm-f64', () => wasm.sums(c.query, tau, createKernelSums(c.s)));
         const b = withBackend('js', () => js.sums(c.query, tau, createKernelSums(c.s)));
         // The same store read through the JS loops (its views live in wasm memory).
         const b2 = withBackend('js', () => wasm.sums(c.query, tau, createKernelSums(c.s)));
@@ -261,12 +213,12 @@ describe('SlotStore on the wasm backend', () => {
   it('sumsWithProbs agrees bit for bit with the JS backend, probabilities included', () => {
     fc.assert(
       fc.property(cases, (c) => {
-        const wasm = withBackend('wasm', () => fill(c));
+        const wasm = withBackend('wasm-f64', () => fill(c));
         const js = withBackend('js', () => fill(c));
         const tau = 0.7 / Math.sqrt(c.d);
         const pa = new Float64Array(c.n);
         const pb = new Float64Array(c.n);
-        const a = withBackend('wasm', () => wasm.sumsWithProbs(c.query, tau, createKernelSums(c.s), pa));
+        const a = withBackend('wasm-f64', () => wasm.sumsWithProbs(c.query, tau, createKernelSums(c.s), pa));
         const b = withBackend('js', () => js.sumsWithProbs(c.query, tau, createKernelSums(c.s), pb));
         expectSameSums(a, b);
         for (let i = 0; i < c.n; i++) expect(Object.is(pa[i], pb[i])).toBe(true);
@@ -296,10 +248,10 @@ describe('SlotStore on the wasm backend', () => {
           const query = gaussians(rng, d, 1);
           unit(query, 0);
           const c: Case = { d, s, n, weighted: false, keys, values: gaussians(rng, n * s, 1), logWeights: new Float32Array(n), query };
-          const wasm = withBackend('wasm', () => fill(c));
+          const wasm = withBackend('wasm-f64', () => fill(c));
           const js = withBackend('js', () => fill(c));
           expect(usesWasm(wasm)).toBe(true);
-          const a = withBackend('wasm', () => wasm.sums(query, 1 / Math.sqrt(d), createKernelSums(s)));
+          const a = withBackend('wasm-f64', () => wasm.sums(query, 1 / Math.sqrt(d), createKernelSums(s)));
           const b = withBackend('js', () => js.sums(query, 1 / Math.sqrt(d), createKernelSums(s)));
           expectSameSums(a, b);
           expect(Number.isFinite(a.m) && a.z >= 1 && Number.isFinite(a.z)).toBe(true);
@@ -314,7 +266,7 @@ describe('SlotStore on the wasm backend', () => {
     const d = 6;
     const s = 3;
     const rng = new Rng(7);
-    const wasm = withBackend('wasm', () => new SlotStore(d, s, { weighted: true }));
+    const wasm = withBackend('wasm-f64', () => new SlotStore(d, s, { weighted: true }));
     const js = withBackend('js', () => new SlotStore(d, s, { weighted: true }));
     const k = new Float32Array(d);
     const v = new Float32Array(s);
@@ -325,7 +277,7 @@ describe('SlotStore on the wasm backend', () => {
       const lw = rng.gaussian();
       const op = rng.int(10);
       for (const store of [wasm, js]) {
-        withBackend(store === wasm ? 'wasm' : 'js', () => {
+        withBackend(store === wasm ? 'wasm-f64' : 'js', () => {
           if (op === 0 && store.count > 1) store.removeSwap(step % store.count);
           else if (op === 1 && store.count > 2) store.move(0, store.count - 1);
           else if (op === 2 && store.count > 0) store.write(step % store.count, k, 0, v, 0, step, lw);
@@ -335,12 +287,11 @@ describe('SlotStore on the wasm backend', () => {
     }
     expect(usesWasm(wasm)).toBe(true);
     expect(wasm.count).toBe(js.count);
-    expect(wasm.allocated).toBe(js.allocated);
-    expect([...wasm.keys.subarray(0, wasm.count * d)]).toEqual([...js.keys.subarray(0, js.count * d)]);
-    expect([...wasm.values.subarray(0, wasm.count * s)]).toEqual([...js.values.subarray(0, js.count * s)]);
+    expect([...wasm.copyKeys()]).toEqual([...js.copyKeys()]);
+    expect([...wasm.copyValues()]).toEqual([...js.copyValues()]);
     expect([...wasm.positions()]).toEqual([...js.positions()]);
     expect(wasm.heldBytes).toBe(js.heldBytes);
-    const a = withBackend('wasm', () => wasm.sums(q, 0.5, createKernelSums(s)));
+    const a = withBackend('wasm-f64', () => wasm.sums(q, 0.5, createKernelSums(s)));
     const b = withBackend('js', () => js.sums(q, 0.5, createKernelSums(s)));
     expectSameSums(a, b);
   });
@@ -352,7 +303,7 @@ describe('ExactCache on the wasm backend', () => {
     const d = 33;
     const s = 17;
     const spec = { policy: 'exact', keyDim: d, valueDim: s };
-    const wasm = withBackend('wasm', () => new ExactCache(spec));
+    const wasm = withBackend('wasm-f64', () => new ExactCache(spec));
     const js = withBackend('js', () => new ExactCache(spec));
     const a = new Float32Array(s);
     const b = new Float32Array(s);
@@ -360,10 +311,10 @@ describe('ExactCache on the wasm backend', () => {
       const k = gaussians(rng, d, 1);
       const v = gaussians(rng, s, 1);
       const q = gaussians(rng, d, 1);
-      withBackend('wasm', () => wasm.append(k, v));
+      withBackend('wasm-f64', () => wasm.append(k, v));
       withBackend('js', () => js.append(k, v));
       if (t % 50 === 49) {
-        withBackend('wasm', () => wasm.attend(q, a));
+        withBackend('wasm-f64', () => wasm.attend(q, a));
         withBackend('js', () => js.attend(q, b));
         expect([...a]).toEqual([...b]);
       }
@@ -379,7 +330,7 @@ describe('ExactCache on the wasm backend', () => {
       exactSpec: { policy: 'exact', keyDim: 12, valueDim: 5 },
       steps: 400,
     })) {
-      it(c.name, () => withBackend('wasm', () => c.run()));
+      it(c.name, () => withBackend('wasm-f64', () => c.run()));
     }
   });
 });
