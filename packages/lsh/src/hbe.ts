@@ -149,7 +149,7 @@ export class HashingBasedEstimator {
     const tables = this.tables;
     tables.hashQuery(query);
     const qNorm = Math.sqrt(dotUnit(this.keyDim, query, 0, query, 0));
-    const lnL = 0;
+    const lnL = Math.log(L);
     for (let g = 0; g < this.groups; g++) {
       const acc = clearSums(this.groupSums[g]!);
       for (let l = 0; l < L; l++) {
