@@ -15,7 +15,7 @@ import {
   Rng,
   type StateReader,
 } from '@kv/core';
-import { budgetFloorRows, ExactEdges, fitEdges, middleCapacity, PrioritySample, samplingRates } from '@kv/coreset';
+import { budgetFloorRows, ExactEdges, fitEdges, middleCapacity, PrioritySample, samplingRates, storeLimit } from '@kv/coreset';
 import { SimHash } from './family.js';
 
 /**
@@ -112,7 +112,7 @@ export class LshSample extends BaseHeadCache {
     this.sampleRowBytes = new PrioritySample(d, s, 0, 0).rowBytes + this.tables * (this.bits <= 8 ? 1 : 2) + 4;
     const rowBytes = this.sampleRowBytes;
     const rates = samplingRates((count) => this.middleRows(count + reserve, rowBytes));
-    this.sample = new PrioritySample(d, s, mixSeed(spec.seed ?? 0, 3), this.middleRows(2 ** 31 - 1, rowBytes), (position) => rates(position - this.sink));
+    this.sample = new PrioritySample(d, s, mixSeed(spec.seed ?? 0, 3), storeLimit(this.middleRows(2 ** 31 - 1, rowBytes), rowBytes), (position) => rates(position - this.sink));
     this.codes = this.bits <= 8 ? new Uint8Array(0) : new Uint16Array(0);
     this.norms = new Float32Array(0);
     this.sample.observer = {
@@ -177,7 +177,6 @@ export class LshSample extends BaseHeadCache {
       this.rows = new Int32Array(this.logits.length);
     }
     const store = this.sample.store;
-    const lw = this.sample.logWeights();
     let hits = 0;
     let m = -Infinity;
     for (let i = 0; i < n; i++) {
@@ -190,7 +189,7 @@ export class LshSample extends BaseHeadCache {
       const p1 = Math.pow(1 - Math.acos(cosine) / Math.PI, K);
       // ln of P(collide in at least one of L tables) = ln(1 − (1 − p1)^L), accurate for small p1.
       const lp = Math.log(-Math.expm1(L * Math.log1p(-Math.min(p1, 1 - 1e-16))));
-      const l = this.tau * dot + lw[i]! - lp;
+      const l = this.tau * dot + this.sample.logWeight(i) - lp;
       this.logits[hits] = l;
       this.rows[hits++] = i;
       if (l > m) m = l;
