@@ -37,6 +37,8 @@ export class PrioritySample {
   private readonly seed: number;
   private rng: Rng;
   private readonly rate: (position: number) => number;
+  /** Told when a slot gets a new row (`moved` when the last slot moves into a freed one). */
+  observer: { written(slot: number): void; moved(from: number, to: number): void } | null = null;
 
   /**
    * @param d - Key dimension.
@@ -103,6 +105,7 @@ export class PrioritySample {
       this.lower(pr[top]!);
       store.write(top, key, 0, value, 0, position, this.logWeight(position));
       pr[top] = r;
+      this.observer?.written(top);
       return;
     }
     const slot = store.push(key, 0, value, 0, position, this.logWeight(position));
@@ -112,6 +115,7 @@ export class PrioritySample {
       this.priorities = grown;
     }
     this.priorities[slot] = r;
+    this.observer?.written(slot);
   }
 
   /**
@@ -127,6 +131,7 @@ export class PrioritySample {
       this.lower(pr[top]!);
       const last = store.removeSwap(top);
       pr[top] = pr[last]!;
+      if (last !== top) this.observer?.moved(last, top);
     }
   }
 
@@ -140,6 +145,15 @@ export class PrioritySample {
   sums(query: Float32Array, tau: number, out: KernelSums): KernelSums {
     if (this.stale) this.refresh();
     return this.store.sums(query, tau, out);
+  }
+
+  /**
+   * The rows' current log-weights −ln π (slot order), for callers that evaluate the rows themselves.
+   * @returns The store's log-weights, up to date.
+   */
+  logWeights(): Float32Array {
+    if (this.stale) this.refresh();
+    return this.store.logWeights!;
   }
 
   /** Forgets every row and restarts the priorities from the seed. */

@@ -7,6 +7,7 @@ import {
   createKernelSums,
   type HeadCache,
   integerParam,
+  InvalidParamsError,
   isByteBudget,
   type KernelSums,
   mergeSums,
@@ -26,17 +27,20 @@ import { choiceParamOf, createPart } from './choice.js';
  * @example
  * ```ts
  * import { tiered, type TieredOptions } from '@kv/hybrid';
- * const options: TieredOptions = { sinks: 4, window: 128, middle: { policy: 'balancekv' } };
+ * const options: TieredOptions = { sinks: 4, window: 128, middle: { policy: 'moment-cells' } };
  * tiered(options);
  * ```
  */
 export interface TieredOptions {
   /** Exact attention-sink tokens kept from the start of the stream (default 4). */
   readonly sinks?: number;
-  /** Exact most-recent tokens (default 32). */
-  readonly window?: number;
-  /** The policy that receives tokens as they leave the window. */
-  readonly middle: PolicyChoice;
+  /**
+   * Exact most-recent tokens (default 32), or `{ share }`: that share of the rows the budget holds,
+   * growing with a `{fraction}` budget.
+   */
+  readonly window?: number | { readonly share: number };
+  /** The policy that receives tokens as they leave the window (omitted: they are dropped, StreamingLLM). */
+  readonly middle?: PolicyChoice;
 }
 
 /**
@@ -56,26 +60,70 @@ export interface TieredOptions {
 export function tiered(options: TieredOptions): PolicyChoice {
   return {
     policy: 'tiered',
-    params: { sinks: options.sinks ?? 4, window: options.window ?? 32, middle: options.middle },
+    params: { sinks: options.sinks ?? 4, window: options.window ?? 32, ...(options.middle ? { middle: options.middle } : {}) },
   };
 }
 
+/** Reads the `window` parameter: a token count, or `{ share }` in (0, 1]. */
+function readWindow(params: Readonly<Record<string, unknown>> | undefined): { tokens: number } | { share: number } {
+  const raw = params?.['window'];
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    const keys = Object.keys(raw);
+    const share = (raw as { share?: unknown }).share;
+    if (keys.length !== 1 || typeof share !== 'number' || !(share > 0 && share <= 1)) {
+      throw new InvalidParamsError(`parameter "window" is ${JSON.stringify(raw)}, expected a token count or { share } with share in (0, 1]`);
+    }
+    return { share };
+  }
+  return { tokens: integerParam(params, 'window', { default: 32, min: 0 }) };
+}
+
 /**
- * The sinks and window a budget holds at its smallest, leaving the middle at least one row: the
- * requested sizes for budgets that grow with the stream (the caps then follow the budget token by
- * token), shrunk once for fixed budgets.
+ * The sinks and window a budget holds at its smallest, leaving the middle (if any) at least one
+ * row: the requested sizes for budgets that grow with the stream (the caps then follow the budget
+ * token by token), shrunk once for fixed budgets.
  */
-function fixedTiers(budget: Budget | undefined, sinks: number, window: number, rowBytes: number, d: number, s: number): { sinks: number; window: number } {
-  if (budget === undefined || (typeof budget === 'object' && ('ratio' in budget || 'fraction' in budget))) return { sinks, window };
+function fixedTiers(
+  budget: Budget | undefined,
+  sinks: number,
+  window: { tokens: number } | { share: number },
+  middle: boolean,
+  rowBytes: number,
+  d: number,
+  s: number,
+): { sinks: number; window: number } {
+  const growing = budget === undefined || (typeof budget === 'object' && ('ratio' in budget || 'fraction' in budget));
+  if (growing) return { sinks, window: 'tokens' in window ? window.tokens : Infinity };
   const rows = isByteBudget(budget) ? Math.floor(budgetBytes(budget, 0, d, s) / rowBytes) : budgetBytes(budget, 0, d, s) / (4 * (d + s));
-  const kept = Math.min(sinks, Math.max(0, rows - 1));
-  return { sinks: kept, window: Math.min(window, Math.max(0, rows - kept - 1)) };
+  const spare = middle ? 1 : 0;
+  const kept = Math.min(sinks, Math.max(0, rows - spare));
+  const wanted = 'tokens' in window ? window.tokens : Math.floor(window.share * rows);
+  return { sinks: kept, window: Math.min(wanted, Math.max(0, rows - kept - spare)) };
+}
+
+/**
+ * The middle's budget when the window is a share of a `{fraction}` budget B(t) = f·ρ·t + off
+ * (ρ = 4(d+s), the float32 row a fraction counts). The window holds W(t) ≤ share·B(t)/R rows of
+ * R bytes, the sinks S rows; the middle, seeing m = t − σ − ω tokens, gets f'·ρ·m + off' with
+ * f' = f(1 − share)/(1 − f·share·ρ/R) and off' = f'·(ρS + off/f) − S·R: then sinks + window +
+ * middle ≤ B(t) whatever σ ≤ S and ω ≤ share·B(t)/R (the total grows with σ + ω, and equals B(t)
+ * at the largest), and likewise under `minBytes`.
+ */
+function shareMiddleBudget(budget: { fraction: number; minBytes?: number; offsetBytes?: number }, share: number, sinks: number, rowBytes: number, d: number, s: number): Budget {
+  const f = budget.fraction;
+  const off = budget.offsetBytes ?? 0;
+  const rho = 4 * (d + s);
+  const fraction = (f * (1 - share)) / (1 - (f * share * rho) / rowBytes);
+  const offsetBytes = Math.floor(fraction * (rho * sinks + off / f)) - sinks * rowBytes;
+  const out: { fraction: number; offsetBytes: number; minBytes?: number } = { fraction, offsetBytes };
+  if (budget.minBytes !== undefined) out.minBytes = Math.max(0, Math.floor((1 - share) * budget.minBytes) - sinks * rowBytes);
+  return out;
 }
 
 /**
  * Exact sinks, an exact ring-buffer window, and a middle sub-policy fed the tokens that leave the
- * window. Answers merge the three parts' kernel sums by log-sum-exp, so with an exact middle it is
- * exact attention.
+ * window (or, without a middle, dropped: StreamingLLM). Answers merge the parts' kernel sums by
+ * log-sum-exp, so with an exact middle it is exact attention.
  *
  * @remarks
  * Budget: the sinks and the window are float32 rows with positions; the middle gets what they
@@ -85,6 +133,8 @@ function fixedTiers(budget: Budget | undefined, sinks: number, window: number, r
  *   at least one row for the middle;
  * - a `{fraction}` budget caps them token by token at what the budget holds so far, so early in a
  *   stream the window is shorter (the middle holds nothing yet) and grows back to its size;
+ * - `window: { share }` makes the window that share of the rows the budget holds (growing with a
+ *   `{fraction}` budget; the middle's fraction is then f(1 − share)/(1 − f·share) of its stream);
  * - `describe()` says what was kept and whether it was shrunk.
  *
  * A `{ratio}` budget is passed on to the middle (as a ratio of the tokens the middle sees).
@@ -99,18 +149,21 @@ function fixedTiers(budget: Budget | undefined, sinks: number, window: number, r
 export class TieredCache extends BaseHeadCache {
   /** Sink tokens asked for. */
   readonly sinkCount: number;
-  /** Window tokens asked for. */
+  /** Window tokens asked for (Infinity for a share of a growing budget). */
   readonly windowSize: number;
-  /** The middle sub-cache. */
-  readonly middle: HeadCache;
+  /** Share of the budget's rows the window takes (undefined for a token count). */
+  readonly windowShare: number | undefined;
+  /** The middle sub-cache (null: tokens leaving the window are dropped). */
+  readonly middle: HeadCache | null;
   private readonly sinkMax: number;
   private readonly windowMax: number;
   private readonly growing: boolean;
   private readonly sinks: SlotStore;
   private readonly window: SlotStore;
-  private readonly windowPositions: Int32Array;
+  private windowPositions: Int32Array;
   /** Slot of the oldest window token (the ring's start). */
   private head = 0;
+  private dropped = 0;
   private readonly partial: KernelSums;
   private readonly keyRow: Float32Array;
   private readonly valueRow: Float32Array;
@@ -125,21 +178,30 @@ export class TieredCache extends BaseHeadCache {
     const d = spec.keyDim;
     const s = spec.valueDim;
     this.sinkCount = integerParam(spec.params, 'sinks', { default: 4, min: 0 });
-    this.windowSize = integerParam(spec.params, 'window', { default: 32, min: 0 });
-    const middleChoice = choiceParamOf(spec.params, 'middle');
+    const window = readWindow(spec.params);
+    this.windowShare = 'share' in window ? window.share : undefined;
+    const middleChoice = spec.params?.['middle'] === undefined ? null : choiceParamOf(spec.params, 'middle');
+    if (middleChoice !== null && this.windowShare === 1) throw new InvalidParamsError('tiered: a window of share 1 leaves nothing for the middle');
     // Sinks keep their positions (they are not implicit once a late sink joins); the window keeps
     // its own ring of positions.
     const rowBytes = new SlotStore(d, s, { maxSlots: 0, initialSlots: 0 }).perRowBytes;
-    const tiers = fixedTiers(spec.budget, this.sinkCount, this.windowSize, rowBytes, d, s);
+    this.growing = typeof spec.budget === 'object' && 'fraction' in spec.budget;
+    const tiers = fixedTiers(spec.budget, this.sinkCount, window, middleChoice !== null, rowBytes, d, s);
     this.sinkMax = tiers.sinks;
     this.windowMax = tiers.window;
-    this.growing = typeof spec.budget === 'object' && 'fraction' in spec.budget;
+    this.windowSize = 'tokens' in window ? window.tokens : this.windowMax;
     this.sinks = new SlotStore(d, s, { maxSlots: this.sinkMax, initialSlots: Math.min(this.sinkMax, 16) });
     this.window = new SlotStore(d, s, { maxSlots: this.windowMax, initialSlots: Math.min(this.windowMax, 16), positions: false });
-    this.windowPositions = new Int32Array(this.windowMax);
-    const reserved = this.sinkMax + this.windowMax;
-    const middleBudget = partBudget(spec.budget, { reservedRows: reserved, reservedRowBytes: rowBytes, seenShift: reserved }, d, s);
-    this.middle = createPart(registry, spec, middleChoice, 0, middleBudget);
+    this.windowPositions = new Int32Array(Math.min(this.windowMax, 16));
+    let middleBudget: Budget | undefined;
+    const budget = spec.budget;
+    if (this.windowShare !== undefined && typeof budget === 'object' && 'fraction' in budget) {
+      middleBudget = shareMiddleBudget(budget, this.windowShare, this.sinkMax, rowBytes, d, s);
+    } else {
+      const reserved = this.sinkMax + (Number.isFinite(this.windowMax) ? this.windowMax : 0);
+      middleBudget = partBudget(budget, { reservedRows: reserved, reservedRowBytes: rowBytes, seenShift: reserved }, d, s);
+    }
+    this.middle = middleChoice === null ? null : createPart(registry, spec, middleChoice, 0, middleBudget);
     this.partial = createKernelSums(s);
     this.keyRow = new Float32Array(d);
     this.valueRow = new Float32Array(s);
@@ -147,17 +209,17 @@ export class TieredCache extends BaseHeadCache {
 
   /** Sinks + window + the middle's stored token-equivalents. */
   get stored(): number {
-    return this.sinks.count + this.window.count + this.middle.stored;
+    return this.sinks.count + this.window.count + (this.middle?.stored ?? 0);
   }
 
   /** Sinks + window the budget holds now + the middle's capacity. */
   override get capacity(): number {
-    return this.sinkCap(this.seen) + this.windowCap(this.seen, this.sinks.count) + this.middle.capacity;
+    return this.sinkCap(this.seen) + this.windowCap(this.seen, this.sinks.count) + (this.middle?.capacity ?? 0);
   }
 
   /** Bytes of the sink and window rows (with positions) plus the middle's. */
   override get bytes(): number {
-    return this.sinks.heldBytes + this.window.heldBytes + 4 * this.window.count + this.middle.bytes;
+    return this.sinks.heldBytes + this.window.heldBytes + 4 * this.window.count + (this.middle?.bytes ?? 0);
   }
 
   /** Sinks held (at most `sinkCount`). */
@@ -172,7 +234,7 @@ export class TieredCache extends BaseHeadCache {
 
   /** Positions of the sinks, the window and (when it keeps tokens) the middle. */
   positions(): Int32Array {
-    const mid = this.middle.positions?.() ?? new Int32Array(0);
+    const mid = this.middle?.positions?.() ?? new Int32Array(0);
     const out = new Int32Array(this.sinks.count + this.window.count + mid.length);
     out.set(this.sinks.positions(), 0);
     out.set(this.windowPositions.subarray(0, this.window.count), this.sinks.count);
@@ -191,7 +253,15 @@ export class TieredCache extends BaseHeadCache {
   }
 
   private windowCap(seen: number, sinks: number): number {
-    return Math.max(0, Math.min(this.windowMax, this.budgetRows(seen) - sinks));
+    const rows = this.budgetRows(seen);
+    const wanted = this.growing && this.windowShare !== undefined ? Math.floor(this.windowShare * rows) : this.windowMax;
+    return Math.max(0, Math.min(wanted, rows - sinks));
+  }
+
+  /** Sends a token that leaves the window to the middle, or drops it. */
+  private evict(key: Float32Array, value: Float32Array): void {
+    if (this.middle) this.middle.append(key, value);
+    else this.dropped++;
   }
 
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
@@ -204,11 +274,16 @@ export class TieredCache extends BaseHeadCache {
     const win = this.window;
     if (win.count < cap) {
       if (this.head !== 0) this.unwrap();
+      if (win.count === this.windowPositions.length) {
+        const grown = new Int32Array(Math.min(this.windowMax, 2 * win.count));
+        grown.set(this.windowPositions);
+        this.windowPositions = grown;
+      }
       this.windowPositions[win.push(key, 0, value, 0, position, 0)] = position;
       return;
     }
     if (win.count === 0) {
-      this.middle.append(key, value);
+      this.evict(key, value);
       return;
     }
     // Ring buffer: the oldest window token leaves for the sinks (a sink position the budget could
@@ -218,7 +293,7 @@ export class TieredCache extends BaseHeadCache {
     win.readValue(slot, this.valueRow);
     const leaving = this.windowPositions[slot]!;
     if (leaving < this.sinkCount && this.sinks.count < this.sinkCap(seen)) this.sinks.push(this.keyRow, 0, this.valueRow, 0, leaving, 0);
-    else this.middle.append(this.keyRow, this.valueRow);
+    else this.evict(this.keyRow, this.valueRow);
     win.write(slot, key, 0, value, 0, position, 0);
     this.windowPositions[slot] = position;
     this.head = (slot + 1) % win.count;
@@ -247,7 +322,7 @@ export class TieredCache extends BaseHeadCache {
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
     this.sinks.sums(query, this.tau, out);
     if (this.window.count > 0) mergeSums(out, this.window.sums(query, this.tau, this.partial));
-    if (this.middle.seen > 0) mergeSums(out, this.middle.sums(query, this.partial));
+    if (this.middle && this.middle.seen > 0) mergeSums(out, this.middle.sums(query, this.partial));
     return out;
   }
 
@@ -255,29 +330,40 @@ export class TieredCache extends BaseHeadCache {
     this.sinks.clear();
     this.window.clear();
     this.head = 0;
-    this.middle.reset();
+    this.dropped = 0;
+    this.middle?.reset();
   }
 
   protected saveState(): CacheState {
     return {
-      scalars: { head: this.head },
+      scalars: { head: this.head, dropped: this.dropped },
       arrays: { windowPositions: this.windowPositions.subarray(0, this.window.count) },
-      parts: { sinks: this.sinks.state(), window: this.window.state(), middle: this.middle.state() },
+      parts: { sinks: this.sinks.state(), window: this.window.state(), ...(this.middle ? { middle: this.middle.state() } : {}) },
     };
   }
 
   protected restoreState(r: StateReader): void {
     this.sinks.loadState(r.part('sinks'));
     this.window.loadState(r.part('window'));
-    this.windowPositions.set(r.array('windowPositions', Int32Array, this.window.count));
+    const positions = r.array('windowPositions', Int32Array, this.window.count);
+    if (this.windowPositions.length < positions.length) this.windowPositions = new Int32Array(positions.length);
+    this.windowPositions.set(positions);
     this.head = r.integer('head', 0, Math.max(0, this.window.count - 1));
-    this.middle.loadState(r.part('middle').state);
+    this.dropped = r.integer('dropped', 0, Number.MAX_SAFE_INTEGER);
+    if (this.middle) this.middle.loadState(r.part('middle').state);
   }
 
   protected override describeSummary(): string {
-    const shrunk = this.sinkMax < this.sinkCount || this.windowMax < this.windowSize ? `, shrunk from ${this.sinkCount} + ${this.windowSize} to fit the budget` : '';
-    const early = this.growing && this.window.count < this.windowMax && this.middle.seen > 0 ? ' (the budget holds a shorter window so far)' : '';
-    return `tiered: ${this.sinks.count}/${this.sinkMax} sinks + ${this.window.count}/${this.windowMax} window${early}${shrunk}; middle ${this.middle.describe().summary}`;
+    const shrunk = this.shrunk ? `, shrunk from ${this.sinkCount} sinks + ${this.windowSize} window to fit the budget` : '';
+    const early = this.growing && this.windowShare === undefined && this.window.count < this.windowMax && this.seen > this.sinkMax + this.window.count ? ' (the budget holds a shorter window so far)' : '';
+    const size = this.windowShare === undefined ? `${this.windowMax}` : `${this.windowShare} of the budget`;
+    const middle = this.middle ? `middle ${this.middle.describe().summary}` : `no middle (${this.dropped} tokens dropped)`;
+    return `tiered: ${this.sinks.count}/${this.sinkMax} sinks + ${this.window.count}/${size} window${early}${shrunk}; ${middle}`;
+  }
+
+  /** Whether a fixed budget shrank the sinks or the window. */
+  private get shrunk(): boolean {
+    return this.sinkMax < this.sinkCount || (this.windowShare === undefined && this.windowMax < this.windowSize);
   }
 
   protected override describeStats(): Record<string, number | string | boolean> {
@@ -286,14 +372,15 @@ export class TieredCache extends BaseHeadCache {
       window: this.window.count,
       sinkSize: this.sinkMax,
       windowSize: this.windowMax,
-      shrunk: this.sinkMax < this.sinkCount || this.windowMax < this.windowSize,
-      middleRows: this.middle.stored,
-      middleBytes: this.middle.bytes,
+      shrunk: this.shrunk,
+      middleRows: this.middle?.stored ?? 0,
+      middleBytes: this.middle?.bytes ?? 0,
+      dropped: this.dropped,
     };
   }
 
   protected override describeParts(): CacheDescription[] {
-    return [this.middle.describe()];
+    return this.middle ? [this.middle.describe()] : [];
   }
 }
 
@@ -312,8 +399,8 @@ export const tieredPolicy: PolicyDefinition = {
   summary: 'Exact sinks + exact recent window + any policy for the middle (tokens flow in as they leave the window); sinks and window shrink to fit small budgets.',
   params: [
     { name: 'sinks', type: 'integer', default: 4, description: 'exact tokens kept from the start' },
-    { name: 'window', type: 'integer', default: 32, description: 'exact most-recent tokens' },
-    { name: 'middle', type: 'spec', description: 'policy choice for the tokens leaving the window' },
+    { name: 'window', type: 'integer', default: 32, description: 'exact most-recent tokens, or { share } of the rows the budget holds' },
+    { name: 'middle', type: 'spec', description: 'policy choice for the tokens leaving the window (omitted: they are dropped)' },
   ],
   budget: 'optional',
   create: (spec, registry) => new TieredCache(spec, registry),

@@ -83,7 +83,7 @@ export function policyKind(choice: PolicyChoice, declared: Readonly<Record<strin
  * @param declared - The caller's declarations of custom policies.
  * @param queryProxy - Whether the caller accepted key proxies for query-aware policies.
  * @returns True when the policy is query-aware (and the proxy is on).
- * @throws {@link UnsupportedError} saying why a policy cannot run, or that an unknown one must be declared.
+ * @throws `UnsupportedError` saying why a policy cannot run, or that an unknown one must be declared.
  */
 export function checkPolicy(choice: PolicyChoice, declared: Readonly<Record<string, PolicyKind>>, queryProxy: boolean): boolean {
   const kind = policyKind(choice, declared);

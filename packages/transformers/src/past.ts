@@ -43,7 +43,7 @@ export class CompressedPast {
    * @param shape - The decoder's shape.
    * @param cache - An empty (or restored) cache of that shape.
    * @param proxies - Query-aware layers and their prefill window, when key proxies are on.
-   * @throws {@link InvalidParamsError} when the cache's shape is not the decoder's.
+   * @throws `InvalidParamsError` when the cache's shape is not the decoder's.
    */
   constructor(shape: DecoderShape, cache: ModelCache, proxies?: ProxyPlan) {
     if (cache.layers !== shape.layers || cache.kvHeads !== shape.kvHeads || cache.queryHeads !== shape.queryHeads || cache.keyDim !== shape.headDim || cache.valueDim !== shape.headDim) {
@@ -146,7 +146,7 @@ export class CompressedPast {
    * Appends the new rows of a call's `present.*` outputs to the policy caches and rebuilds the past.
    * @param outputs - The model's outputs for a call made with {@link CompressedPast.inputs}.
    * @param count - Tokens in that call.
-   * @throws {@link UnsupportedError} when a present is not float32 of the expected shape; when
+   * @throws `UnsupportedError` when a present is not float32 of the expected shape; when
    *   heads or layers end up holding different numbers of rows (the past is one tensor per
    *   layer and the graph builds one mask for all layers), or a policy holds anything but float32
    *   rows. The past cannot continue then, and every later call rethrows the error.

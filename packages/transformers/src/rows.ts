@@ -44,7 +44,7 @@ function copyStores(state: CacheState, d: number, s: number, keys: Float32Array,
  * @param values - Destination of the values (row-major, s floats a row).
  * @param offset - First destination row.
  * @returns The number of rows copied (`cache.stored`).
- * @throws {@link UnsupportedError} when the cache holds weighted rows, quantized rows, or anything
+ * @throws `UnsupportedError` when the cache holds weighted rows, quantized rows, or anything
  *   besides float32 rows (summaries).
  */
 export function copyKeptRows(cache: HeadCache, keys: Float32Array, values: Float32Array, offset: number): number {
