@@ -6,10 +6,12 @@ import {
   capacityRows,
   floorBytes,
   type CacheState,
+  InvalidInputError,
   InvalidParamsError,
   type KernelSums,
   maxRows,
   type PolicySpec,
+  type PrecisionSpec,
   SlotStore,
   type StateArray,
   type StateReader,
@@ -20,6 +22,9 @@ import type { Scorer, ScoreView } from './scorer.js';
 
 /** Small constant of CriticalKV's weighting (s + ε)·‖v‖, so unscored-by-attention tokens still rank by value. */
 const CRITICAL_EPSILON = 1e-4;
+
+/** Largest finite float16. */
+const F16_MAX = 65504;
 
 /**
  * The shared eviction machinery: tokens live in a {@link SlotStore}; a {@link Scorer} says which
@@ -91,6 +96,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   lowPosition = Infinity;
   private lowUnit = -1;
   private placing = -1;
+  // Whether the precision was cut down to fit the budget.
+  private readonly precisionCut: boolean;
 
   /**
    * @param spec - A validated spec; the shared parameters are read from `spec.params`.
@@ -98,8 +105,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    * @param defaults - The policy's defaults for the shared parameters.
    * @param budget - The budget this cache holds to (default `spec.budget`; PyramidKV passes its
    *   layer's share of the average in the spec).
-   * @throws {@link InvalidParamsError} on a bad shared parameter, or `critical` with a scorer
-   *   whose scores are not attention masses.
+   * @throws {@link InvalidParamsError} on a bad shared parameter, `critical` with a scorer
+   *   whose scores are not attention masses, or channel-wise key groups with as many sinks as a group.
    */
   constructor(spec: PolicySpec, scorer: Scorer, defaults: EvictionDefaults = {}, budget: Budget | undefined = spec.budget) {
     super(spec);
@@ -112,13 +119,33 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     if (this.settings.critical && scorer.byAge) throw new InvalidParamsError(`critical weighting needs scores; ${scorer.name} evicts by age`);
     this.nColumns = scorer.columns + (this.settings.critical ? 1 : 0);
     this.cachedIsState = !scorer.live && !scorer.byAge && this.settings.every > 1;
-    const store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: 1 });
-    const perRow = store.perRowBytes + 4 * (this.nColumns + (this.cachedIsState ? 1 : 0));
-    this.cost = { fixed: scorer.fixedBytes(), perRow };
-    if (scorer.activate && floorBytes(budget, spec.keyDim, spec.valueDim) >= 2 * scorer.deferredBytes!()) this.activateScorer();
-    const own = maxRows(budget, this.cost, spec.keyDim, spec.valueDim);
     const pool = this.settings.pool;
-    this.store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: pool ? own * pool.heads : own });
+    // Oldest-first eviction lets the store quantize keys per channel over groups of tokens (KIVI).
+    const fifo = scorer.byAge === true && pool === null && this.settings.chunk === 1;
+    const make = (precision: PrecisionSpec): SlotStore =>
+      new SlotStore(spec.keyDim, spec.valueDim, { precision, seed: spec.seed ?? 0, eviction: fifo ? 'fifo' : 'any' });
+    // A precision whose fixed part (the float32 residual, a channel group's staging rows) would
+    // take more than half of the smallest budget is cut down until it does not: the residual
+    // halves, then channel-wise keys become token-wise (no staging rows).
+    let precision = this.settings.precision;
+    let store = make(precision);
+    const floor = floorBytes(budget, spec.keyDim, spec.valueDim);
+    for (let next = smallerPrecision(precision); store.fixedBytes > floor / 2 && next !== null; next = smallerPrecision(precision)) {
+      precision = next;
+      store = make(precision);
+    }
+    this.store = store;
+    this.precisionCut = precision !== this.settings.precision;
+    // Channel-wise key groups evict oldest-first after a prefix of fewer than G kept rows.
+    if (store.precision.keyGroups === 'channel' && this.settings.sinks >= store.precision.group) {
+      throw new InvalidParamsError(`${spec.policy}: precision keyGroups 'channel' keeps fewer sinks than its group (${store.precision.group}), got ${this.settings.sinks}`);
+    }
+    const perRow = this.store.perRowBytes + 4 * (this.nColumns + (this.cachedIsState ? 1 : 0));
+    this.cost = { fixed: this.store.fixedBytes + scorer.fixedBytes(), perRow };
+    if (scorer.activate && floorBytes(budget, spec.keyDim, spec.valueDim) >= 2 * scorer.deferredBytes!()) this.activateScorer();
+    // Allocation never goes past what the budget allows (the limit follows a growing budget).
+    const own = maxRows(budget, this.cost, spec.keyDim, spec.valueDim);
+    this.store.limit = Number.isFinite(own) ? (pool ? own * pool.heads : own) : Math.max(1, this.capacityAt(1));
     const slots = this.store.allocated;
     this.columns = Array.from({ length: this.nColumns }, () => new Float32Array(slots));
     this.cached = new Float32Array(slots);
@@ -198,7 +225,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     return this.capacityAt(seen);
   }
 
-  /** Keys, values, positions, score columns and scorer statistics. */
+  /** Rows (keys, values, positions, at the store's precision), score columns and scorer statistics. */
   override get bytes(): number {
     return this.store.heldBytes + 4 * this.store.count * (this.nColumns + (this.cachedIsState ? 1 : 0)) + this.scorer.fixedBytes();
   }
@@ -230,13 +257,17 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     const evicted = r.integer('evicted', 0, Number.MAX_SAFE_INTEGER);
     const dropped = r.integer('dropped', 0, Number.MAX_SAFE_INTEGER);
     const lastScored = r.integer('lastScored', -1, 2 ** 31 - 1);
+    const seen = r.integer('seen', 0, 2 ** 31 - 1);
+    const limit = this.store.limit;
+    this.store.limit = Infinity;
     this.store.loadState(r.part('store'));
     const n = this.store.count;
+    this.store.limit = Math.max(n, limit, this.pool ? 0 : this.capacityAt(seen));
     this.syncColumns();
     for (let c = 0; c < this.nColumns; c++) this.columns[c]!.set(r.array(`column${c}`, Float32Array, n));
     if (this.cachedIsState) this.cached.set(r.array('scores', Float32Array, n));
     if (this.scorer.load) this.scorer.load(r.part('scorer'));
-    this.cost = { fixed: this.scorer.fixedBytes(), perRow: this.cost!.perRow };
+    this.updateFixed();
     this.evictedCount = evicted;
     this.droppedCount = dropped;
     this.lastScored = lastScored;
@@ -247,7 +278,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     const protect = [s.sinks > 0 ? `${s.sinks} sinks` : '', this.recentAt(this.capacityAt(this.seen)) > 0 ? `${this.recentAt(this.capacityAt(this.seen))} recent` : '']
       .filter(Boolean)
       .join(' + ');
-    return `${this.spec.policy}: ${this.store.count} rows by ${this.scorer.name}${protect ? ` (${protect} protected)` : ''}${this.pool ? `, sharing a ${this.pool.size}-head pool` : ''}`;
+    const precision = this.store.precisionLabel === 'f32' ? '' : ` at ${this.store.precisionLabel}${this.precisionCut ? ' (cut to fit the budget)' : ''}`;
+    return `${this.spec.policy}: ${this.store.count} rows${precision} by ${this.scorer.name}${protect ? ` (${protect} protected)` : ''}${this.pool ? `, sharing a ${this.pool.size}-head pool` : ''}`;
   }
 
   protected override describeStats(): Record<string, number | string | boolean> {
@@ -261,6 +293,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
       buffer: s.buffer,
       chunk: s.chunk,
       critical: s.critical,
+      precision: this.store.precisionLabel,
+      ...(this.precisionCut ? { precisionCut: true } : {}),
       pooled: this.pool !== null,
       ...(this.pool ? { poolHeads: this.pool.size, poolShare: cap } : {}),
       evicted: this.evictedCount,
@@ -299,22 +333,54 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   // Deferred statistics start once the budget holds twice their bytes.
   private activateScorer(): void {
     this.scorer.activate!();
-    this.cost = { fixed: this.scorer.fixedBytes(), perRow: this.cost!.perRow };
+    this.updateFixed();
+  }
+
+  private updateFixed(): void {
+    this.cost = { fixed: this.store.fixedBytes + this.scorer.fixedBytes(), perRow: this.cost!.perRow };
   }
 
   private place(key: Float32Array, value: Float32Array, position: number): void {
     if (this.scorer.activate && this.scorer.fixedBytes() === 0 && this.budgetBytesAt(position + 1) >= 2 * this.scorer.deferredBytes!()) {
       this.activateScorer();
     }
+    this.checkEncodable(key, value);
     if (!this.makeRoom(key, value, position)) {
       this.droppedCount++;
       return;
     }
+    this.raiseLimit(position);
     const slot = this.store.push(key, 0, value, 0, position, 0);
     this.syncColumns();
     if (!this.scorer.live) this.cached[slot] = Infinity;
     this.scorer.stored?.(this.view, slot, key, value, position);
     if (this.settings.critical) this.columns[this.nColumns - 1]![slot] = valueNorm(value);
+  }
+
+  // The store allocates up to the rows the budget allows once this token is in.
+  private raiseLimit(position: number): void {
+    const pool = this.pool;
+    const rows = pool ? pool.capacity(this) - (pool.held() - this.store.count) : this.capacityAt(position + 1);
+    if (rows > this.store.limit) this.store.limit = rows;
+  }
+
+  // A float16 store refuses values past 65504 (after rotation, coordinates are bounded by the
+  // row's norm): refuse before anything is evicted, so a rejected token changes nothing.
+  private checkEncodable(key: Float32Array, value: Float32Array): void {
+    const p = this.store.precision;
+    if (p.keys !== 'f16' && p.values !== 'f16') return;
+    const big = (x: Float32Array): boolean => {
+      let m = 0;
+      let sq = 0;
+      for (let j = 0; j < x.length; j++) {
+        m = Math.max(m, Math.abs(x[j]!));
+        sq += x[j]! * x[j]!;
+      }
+      return (p.rotate ? Math.sqrt(sq) : m) > F16_MAX;
+    };
+    if ((p.keys === 'f16' && big(key)) || (p.values === 'f16' && big(value))) {
+      throw new InvalidInputError(`${this.spec.policy}: a float16 row holds values up to ${F16_MAX}${p.rotate ? ' (rotated: a norm up to it)' : ''}`);
+    }
   }
 
   // Whether the arriving token is to be stored; evicts what the budget requires first.
@@ -420,7 +486,11 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     return best;
   }
 
-  /** Evicts the unit found by the last {@link EvictionCache.findLowest}. */
+  /**
+   * Evicts the unit found by the last {@link EvictionCache.findLowest}.
+   * @throws `UnsupportedError` from a store with channel-wise key groups asked to evict out of
+   *   order (the constructor refuses the settings that could).
+   */
   evictLowest(): void {
     const unit = this.lowUnit;
     if (unit < 0) return;
@@ -560,7 +630,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     this.store.clear();
     this.scorer.reset?.();
     if (this.scorer.activate && floorBytes(this.budget, this.keyDim, this.valueDim) >= 2 * this.scorer.deferredBytes!()) this.scorer.activate();
-    this.cost = { fixed: this.scorer.fixedBytes(), perRow: this.cost!.perRow };
+    this.updateFixed();
     this.lastScored = -1;
     this.rank = null;
     this.rankEpoch = -1;
@@ -569,7 +639,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   }
 
   /**
-   * Stores a token at `position` with no eviction (a prefill that selected it already).
+   * Stores a token at `position` with no eviction (a prefill that selected it already, within
+   * the capacity at the prefill's end; call {@link EvictionCache.reserveRows} with it first).
    * @param keys - Key storage.
    * @param keyOffset - Index of the key's first element.
    * @param values - Value storage.
@@ -578,6 +649,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    * @returns The slot.
    */
   protected storeSelected(keys: Float32Array, keyOffset: number, values: Float32Array, valueOffset: number, position: number): number {
+    if (this.store.count + 1 > this.store.limit) this.store.limit = this.store.count + 1;
     const slot = this.store.push(keys, keyOffset, values, valueOffset, position, 0);
     this.syncColumns();
     if (!this.scorer.live) this.cached[slot] = Infinity;
@@ -589,6 +661,14 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   }
 
   /**
+   * Lets the store allocate up to `rows` rows (a prefill that selects its rows at once).
+   * @param rows - Rows about to be held.
+   */
+  protected reserveRows(rows: number): void {
+    if (rows > this.store.limit) this.store.limit = rows;
+  }
+
+  /**
    * A scorer column (for subclasses that set scores themselves, as a scored prefill does).
    * @param index - Column index.
    * @returns The column.
@@ -596,6 +676,13 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   protected column(index: number): Float32Array {
     return this.columns[index]!;
   }
+}
+
+// One step down in fixed bytes: half the residual, then token-wise keys; null at the end.
+function smallerPrecision(p: PrecisionSpec): PrecisionSpec | null {
+  if ((p.residual ?? 0) > 0) return { ...p, residual: Math.floor((p.residual ?? 0) / 2) };
+  if (p.keyGroups === 'channel') return { ...p, keyGroups: 'token' };
+  return null;
 }
 
 function valueNorm(v: Float32Array): number {
