@@ -4,6 +4,7 @@ import {
   type CacheState,
   createKernelSums,
   dotUnit,
+  floorBytes,
   integerParam,
   type KernelSums,
   mergeSums,
@@ -14,7 +15,7 @@ import {
   Rng,
   type StateReader,
 } from '@kv/core';
-import { budgetFloorRows, ExactEdges, fitEdges, middleCapacity, PrioritySample, samplingRates } from '@kv/coreset';
+import { budgetFloorRows, ExactEdges, fitEdges, middleCapacity, PrioritySample, samplingRates, storeLimit } from '@kv/coreset';
 import { SimHash } from './family.js';
 
 /**
@@ -34,7 +35,9 @@ import { SimHash } from './family.js';
  *   Rao–Blackwellised estimator). On real attention it therefore cannot beat the `uniform` middle
  *   at equal bytes; the package README gives the measured errors. It pays when attending to every
  *   held token costs more than hashing the query and comparing codes.
- * - Byte budgets of any form; the sinks and window shrink to fit the smallest budget.
+ * - Byte budgets of any form. The hash functions (L·K·d floats) take at most a quarter of the
+ *   smallest budget (tables, then bits, are halved until they do); the sinks and window shrink to
+ *   fit what is left.
  * @see Chen et al., "MagicPIG: LSH Sampling for Efficient LLM Generation", arXiv 2410.16179.
  * @example
  * ```ts
@@ -50,9 +53,9 @@ export class LshSample extends BaseHeadCache {
   readonly sink: number;
   /** Exact trailing tokens (after fitting the budget). */
   readonly window: number;
-  /** Bits K per table. */
+  /** Bits K per table (after fitting the budget). */
   readonly bits: number;
-  /** Tables L. */
+  /** Tables L (after fitting the budget). */
   readonly tables: number;
   /** Queries answered so far, and the held tokens they attended to (for describe). */
   private answered = 0;
@@ -82,8 +85,16 @@ export class LshSample extends BaseHeadCache {
     const d = this.keyDim;
     const s = this.valueDim;
     const p = spec.params;
-    this.bits = integerParam(p, 'hashes', { default: 8, min: 1, max: 16 });
-    this.tables = integerParam(p, 'tables', { default: 8, min: 1, max: 64 });
+    let bits = integerParam(p, 'hashes', { default: 8, min: 1, max: 16 });
+    let tables = integerParam(p, 'tables', { default: 8, min: 1, max: 64 });
+    // The functions take at most a quarter of the smallest budget: halve the tables, then the bits.
+    const quarter = floorBytes(spec.budget, d, s) / 4;
+    while (tables * bits * d * 4 > quarter && (tables > 1 || bits > 1)) {
+      if (tables > 1) tables = Math.floor(tables / 2);
+      else bits = Math.floor(bits / 2);
+    }
+    this.bits = bits;
+    this.tables = tables;
     const rng = new Rng(spec.seed ?? 0);
     this.families = Array.from({ length: this.tables }, () => new SimHash(d, this.bits, rng));
     const functionBytes = this.tables * this.bits * d * 4;
@@ -101,7 +112,7 @@ export class LshSample extends BaseHeadCache {
     this.sampleRowBytes = new PrioritySample(d, s, 0, 0).rowBytes + this.tables * (this.bits <= 8 ? 1 : 2) + 4;
     const rowBytes = this.sampleRowBytes;
     const rates = samplingRates((count) => this.middleRows(count + reserve, rowBytes));
-    this.sample = new PrioritySample(d, s, mixSeed(spec.seed ?? 0, 3), this.middleRows(2 ** 31 - 1, rowBytes), (position) => rates(position - this.sink));
+    this.sample = new PrioritySample(d, s, mixSeed(spec.seed ?? 0, 3), storeLimit(this.middleRows(2 ** 31 - 1, rowBytes), rowBytes), (position) => rates(position - this.sink));
     this.codes = this.bits <= 8 ? new Uint8Array(0) : new Uint16Array(0);
     this.norms = new Float32Array(0);
     this.sample.observer = {
@@ -166,7 +177,6 @@ export class LshSample extends BaseHeadCache {
       this.rows = new Int32Array(this.logits.length);
     }
     const store = this.sample.store;
-    const lw = this.sample.logWeights();
     let hits = 0;
     let m = -Infinity;
     for (let i = 0; i < n; i++) {
@@ -179,7 +189,7 @@ export class LshSample extends BaseHeadCache {
       const p1 = Math.pow(1 - Math.acos(cosine) / Math.PI, K);
       // ln of P(collide in at least one of L tables) = ln(1 − (1 − p1)^L), accurate for small p1.
       const lp = Math.log(-Math.expm1(L * Math.log1p(-Math.min(p1, 1 - 1e-16))));
-      const l = this.tau * dot + lw[i]! - lp;
+      const l = this.tau * dot + this.sample.logWeight(i) - lp;
       this.logits[hits] = l;
       this.rows[hits++] = i;
       if (l > m) m = l;

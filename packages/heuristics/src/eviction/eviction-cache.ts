@@ -105,8 +105,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    * @param defaults - The policy's defaults for the shared parameters.
    * @param budget - The budget this cache holds to (default `spec.budget`; PyramidKV passes its
    *   layer's share of the average in the spec).
-   * @throws {@link InvalidParamsError} on a bad shared parameter, or `critical` with a scorer
-   *   whose scores are not attention masses.
+   * @throws {@link InvalidParamsError} on a bad shared parameter, `critical` with a scorer
+   *   whose scores are not attention masses, or channel-wise key groups with as many sinks as a group.
    */
   constructor(spec: PolicySpec, scorer: Scorer, defaults: EvictionDefaults = {}, budget: Budget | undefined = spec.budget) {
     super(spec);
@@ -136,6 +136,10 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     }
     this.store = store;
     this.precisionCut = precision !== this.settings.precision;
+    // Channel-wise key groups evict oldest-first after a prefix of fewer than G kept rows.
+    if (store.precision.keyGroups === 'channel' && this.settings.sinks >= store.precision.group) {
+      throw new InvalidParamsError(`${spec.policy}: precision keyGroups 'channel' keeps fewer sinks than its group (${store.precision.group}), got ${this.settings.sinks}`);
+    }
     const perRow = this.store.perRowBytes + 4 * (this.nColumns + (this.cachedIsState ? 1 : 0));
     this.cost = { fixed: this.store.fixedBytes + scorer.fixedBytes(), perRow };
     if (scorer.activate && floorBytes(budget, spec.keyDim, spec.valueDim) >= 2 * scorer.deferredBytes!()) this.activateScorer();
@@ -482,7 +486,11 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     return best;
   }
 
-  /** Evicts the unit found by the last {@link EvictionCache.findLowest}. */
+  /**
+   * Evicts the unit found by the last {@link EvictionCache.findLowest}.
+   * @throws `UnsupportedError` from a store with channel-wise key groups asked to evict out of
+   *   order (the constructor refuses the settings that could).
+   */
   evictLowest(): void {
     const unit = this.lowUnit;
     if (unit < 0) return;
