@@ -94,6 +94,12 @@ describe('which policies a session runs', () => {
     for (let i = 0; i < 8; i++) await s.step(prompt[i]!);
     await expect(s.step(prompt[8]!)).rejects.toThrow(/layer 0 head 1 holds 8 rows.*same number/);
     await expect(s.step(prompt[9]!)).rejects.toThrow(UnsupportedError);
+    // reset() starts over from an empty past.
+    s.reset();
+    expect(s.position).toBe(0);
+    expect(s.logits).toBeUndefined();
+    for (let i = 0; i < 8; i++) await s.step(prompt[i]!);
+    expect(s.pastRows).toBe(8);
   });
 
   it('catches a weighted, quantized or summary policy declared query-free when it reads its rows', async () => {
