@@ -33,6 +33,21 @@ describe('BalancedHalving', () => {
     );
   });
 
+  // The doubled half is unbiased: every row is kept with probability 1/2. Over 400 seeds each row's
+  // keep count is Binomial(400, 1/2) (sd 10); we allow 4.5 sd (a fixed first sign keeps some rows
+  // every time).
+  it('keeps every row with probability 1/2 (an unbiased halving)', () => {
+    const n = 24;
+    const batch = randomBatch(3, n, 3, 2);
+    const counts = new Int32Array(n);
+    const keep = new Int32Array(n);
+    for (let seed = 0; seed < 400; seed++) {
+      const kept = new BalancedHalving({ tau: 0.5 }).select(batch, new Rng(seed), keep);
+      for (let i = 0; i < kept; i++) counts[keep[i]!]!++;
+    }
+    for (const c of counts) expect(Math.abs(c - 200)).toBeLessThanOrEqual(45);
+  });
+
   it('is invariant to a shift common to every key of the batch (block centring)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 2, max: 40 }), fc.double({ min: -5, max: 5, noNaN: true }), fc.integer(), (n, shift, seed) => {

@@ -116,3 +116,23 @@ export function samplingRates(capacity: (count: number) => number): (index: numb
   const growth = 1.5 * slope;
   return (index) => (index < end ? flat : Math.min(1, growth * Math.min(2, Math.pow(1 + (index - end) / 16, 0.25))));
 }
+
+/**
+ * A store's slot limit for `rows` rows of `rowBytes` bytes: the rows when their bytes can be
+ * reserved as one resizable buffer (at most 2 GiB), else unbounded (the store then grows by
+ * copying as rows arrive). A `SlotStore` reserves its whole limit as a resizable buffer's maximum
+ * length, which engines cap (4 GiB in V8), so a huge budget must not become a huge limit.
+ *
+ * @param rows - Rows the budget allows.
+ * @param rowBytes - Bytes per row.
+ * @returns The limit to pass as `maxSlots`.
+ * @example
+ * ```ts
+ * import { storeLimit } from '@kv/coreset';
+ * storeLimit(1000, 516); // 1000
+ * storeLimit(1e9, 516); // Infinity
+ * ```
+ */
+export function storeLimit(rows: number, rowBytes: number): number {
+  return rows * rowBytes <= 2 ** 31 ? rows : Infinity;
+}

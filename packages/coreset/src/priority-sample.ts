@@ -37,6 +37,8 @@ export class PrioritySample {
   private readonly seed: number;
   private rng: Rng;
   private readonly rate: (position: number) => number;
+  /** Told when a slot gets a new row (`moved` when the last slot moves into a freed one). */
+  observer: { written(slot: number): void; moved(from: number, to: number): void } | null = null;
 
   /**
    * @param d - Key dimension.
@@ -101,17 +103,19 @@ export class PrioritySample {
         return;
       }
       this.lower(pr[top]!);
-      store.write(top, key, 0, value, 0, position, this.logWeight(position));
+      store.write(top, key, 0, value, 0, position, this.weightAt(position));
       pr[top] = r;
+      this.observer?.written(top);
       return;
     }
-    const slot = store.push(key, 0, value, 0, position, this.logWeight(position));
+    const slot = store.push(key, 0, value, 0, position, this.weightAt(position));
     if (slot >= pr.length) {
       const grown = new Float32Array(Math.max(slot + 1, pr.length * 2));
       grown.set(pr);
       this.priorities = grown;
     }
     this.priorities[slot] = r;
+    this.observer?.written(slot);
   }
 
   /**
@@ -127,6 +131,7 @@ export class PrioritySample {
       this.lower(pr[top]!);
       const last = store.removeSwap(top);
       pr[top] = pr[last]!;
+      if (last !== top) this.observer?.moved(last, top);
     }
   }
 
@@ -140,6 +145,16 @@ export class PrioritySample {
   sums(query: Float32Array, tau: number, out: KernelSums): KernelSums {
     if (this.stale) this.refresh();
     return this.store.sums(query, tau, out);
+  }
+
+  /**
+   * A row's current log-weight −ln π, for callers that evaluate the rows themselves.
+   * @param slot - Slot index (< count).
+   * @returns The log-weight.
+   */
+  logWeight(slot: number): number {
+    if (this.stale) this.refresh();
+    return this.store.logWeight(slot);
   }
 
   /** Forgets every row and restarts the priorities from the seed. */
@@ -197,16 +212,16 @@ export class PrioritySample {
   }
 
   // −ln π of a row at `position` under the current threshold.
-  private logWeight(position: number): number {
+  private weightAt(position: number): number {
     const p = this.rate(position) * this.threshold;
     return p >= 1 ? 0 : -Math.log(p);
   }
 
   // The threshold moved: every row's bias −ln π is recomputed (the store's per-slot log-weights).
   private refresh(): void {
-    const store = this.store;
-    const lw = store.logWeights!;
-    for (let i = 0; i < store.count; i++) lw[i] = this.logWeight(store.positionOf[i]!);
     this.stale = false;
+    const store = this.store;
+    const pos = store.positionOf;
+    for (let i = 0; i < store.count; i++) store.setLogWeight(i, this.weightAt(pos[i]!));
   }
 }

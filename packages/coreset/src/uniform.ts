@@ -10,7 +10,7 @@ import {
   type PolicySpec,
   type StateReader,
 } from '@kv/core';
-import { budgetFloorRows, fitEdges, middleCapacity, samplingRates } from './edge-budget.js';
+import { budgetFloorRows, fitEdges, middleCapacity, samplingRates, storeLimit } from './edge-budget.js';
 import { ExactEdges } from './edges.js';
 import { PrioritySample } from './priority-sample.js';
 
@@ -65,7 +65,7 @@ export class UniformSampling extends BaseHeadCache {
     this.edges = new ExactEdges(d, s, this.sink, this.window);
     this.middleRows = middleCapacity(spec.budget, this.sink + this.window, this.edges.rowBytes, d, s);
     const rowBytes = new PrioritySample(d, s, 0, 0).rowBytes;
-    const most = this.middleRows(2 ** 31 - 1, rowBytes);
+    const most = storeLimit(this.middleRows(2 ** 31 - 1, rowBytes), rowBytes);
     const edges = this.sink + this.window;
     const rates = samplingRates((count) => this.middleRows(count + edges, rowBytes));
     this.sample = new PrioritySample(d, s, spec.seed ?? 0, most, (position) => rates(position - this.sink));

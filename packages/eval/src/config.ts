@@ -184,7 +184,7 @@ function policyChoice(p: unknown, i: number, registry: PolicyRegistry): PolicyCh
  * @param registry - Registry the policies must be in.
  * @returns The resolved config.
  * @throws {@link ConfigError} naming the field and the expected shape, for unknown keys, fields of
- *   the wrong shape, unknown policies or families, and bad budgets.
+ *   the wrong shape, unknown policies or families, and bad budgets or precisions.
  * @example
  * ```ts
  * import { createDefaultRegistry, resolveConfig } from '@kv/eval';
@@ -262,6 +262,8 @@ export function resolveConfig(raw: EvalConfig, registry: PolicyRegistry): Resolv
  * @param config - The resolved config.
  * @param registry - Registry (to know which policies take a budget).
  * @returns The jobs, indexed in order.
+ * @throws `UnknownPolicyError` (from `@kv/core`) for a policy the registry does not hold (a
+ *   config resolved against another registry).
  * @example
  * ```ts
  * import { createDefaultRegistry, expandJobs, resolveConfig } from '@kv/eval';

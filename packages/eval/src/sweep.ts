@@ -35,6 +35,7 @@ export function validatePrecision(raw: unknown, where: string): Precision {
  * @param precisions - The precisions to sweep.
  * @param registry - Registry (to know which policies take a precision).
  * @returns The expanded choices.
+ * @throws `UnknownPolicyError` (from `@kv/core`) for a policy the registry does not hold.
  * @example
  * ```ts
  * import { createDefaultRegistry, sweepPrecision } from '@kv/eval';

@@ -214,7 +214,7 @@ export class AutoHybridCache extends BaseHeadCache {
       const cfg = cellsForBudget(d, s, this.budgetTokens * 4 * (d + s))!;
       inner = new CellsCache({ ...base, policy: 'hybrid-cells', params: cfg });
     }
-    inner.prefill(warm.keys.subarray(0, warm.count * d), warm.values.subarray(0, warm.count * s));
+    inner.prefill(warm.copyKeys(), warm.copyValues());
     this.inner = inner;
     this.warm = null;
   }

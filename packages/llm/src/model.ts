@@ -1,4 +1,4 @@
-import { type Budget, exactPolicy, getKernelBackend, InvalidParamsError, ModelCache, type ModelCacheOptions, type PolicyChoice, type PolicyDefinition, PolicyRegistry, type PolicyRegistryLike } from '@kv/core';
+import { type Budget, exactPolicy, getKernelBackend, InvalidParamsError, type KernelBackend, ModelCache, type ModelCacheOptions, type PolicyChoice, type PolicyDefinition, PolicyRegistry, type PolicyRegistryLike } from '@kv/core';
 import { type ContextScoredHead, contextScoring } from './context-scores.js';
 import { createMatvecKernels, type Matvec, type MatvecKernels } from './kernels/matvec.js';
 import { type KvzipOptions, scoreContext } from './kvzip.js';
@@ -95,7 +95,7 @@ export function exactRegistry(): PolicyRegistry {
  * @remarks Platform-neutral: it takes weights parsed from ArrayBuffers (see `@kv/llm/node` for
  * reading files). The matrix-vector products run in WebAssembly SIMD over a copy of the weights
  * packed once for the kernel (q|k|v and gate|up fused), made when the first decoder of core's
- * `wasm` kernel backend starts; with the `js` backend (`setKernelBackend('js')`), where
+ * `wasm` (or `wasm-f64`) kernel backend starts; with the `js` backend (`setKernelBackend('js')`), where
  * WebAssembly SIMD is missing, or for weights beyond 2 GiB, they go through core's `gemv`.
  */
 export class LlamaModel {
@@ -199,11 +199,14 @@ export class LlamaModel {
 
   /**
    * The forward pass's products on a backend, built on first use and shared by every decoder.
-   * @param backend - `wasm` (falls back to `js` when unavailable) or `js`.
+   * @param kernelBackend - Core's kernel backend: the products run in WebAssembly for `wasm` and
+   *   `wasm-f64` (whose bit-identical promise is about attention sums; the products are float32
+   *   either way), falling back to `js` where unavailable.
    * @returns The kernels.
    * @internal
    */
-  kernels(backend: 'wasm' | 'js' = getKernelBackend()): ModelKernels {
+  kernels(kernelBackend: KernelBackend = getKernelBackend()): ModelKernels {
+    const backend = kernelBackend === 'js' ? 'js' : 'wasm';
     const have = this.built.get(backend);
     if (have) return have;
     const c = this.config;

@@ -18,6 +18,7 @@ import {
   SlotStore,
   type StateReader,
 } from '@kv/core';
+import { storeLimit } from '@kv/coreset';
 import { fitTables, maxBudgetBytes } from './lsh-budget.js';
 import { SlotMinHeap } from './min-heap.js';
 import { familyParams, readFamilyParams } from './params.js';
@@ -136,9 +137,9 @@ export class LshHeavyKeys extends BaseHeadCache {
     const most = Math.min(2 ** 28, this.indexedCapacityAt(Infinity));
     this.tables = new LshTables(d, this.tableCount, fit.family, rng.fork(1), most, false, fit.direct);
     this.rng = rng.fork(2);
-    this.store = new SlotStore(d, s, { maxSlots: most });
+    this.store = new SlotStore(d, s, { maxSlots: storeLimit(most, rowBytes) });
     this.heap = new SlotMinHeap(most);
-    this.tail = this.tailCapacity > 0 ? new SlotStore(d, s, { maxSlots: this.tailCapacity, initialSlots: Math.min(16, this.tailCapacity) }) : null;
+    this.tail = this.tailCapacity > 0 ? new SlotStore(d, s, { maxSlots: storeLimit(this.tailCapacity, rowBytes), initialSlots: Math.min(16, this.tailCapacity) }) : null;
     this.reservoir = new Reservoir(Math.max(1, this.tailCapacity), this.rng);
     this.part = createKernelSums(s);
   }

@@ -16,6 +16,7 @@ import {
   SlotStore,
   type StateReader,
 } from '@kv/core';
+import { storeLimit } from '@kv/coreset';
 import { fitTables, maxBudgetBytes } from './lsh-budget.js';
 import { familyParams, readFamilyParams } from './params.js';
 import { LshTables } from './tables.js';
@@ -131,7 +132,7 @@ export class LshMultiRate extends BaseHeadCache {
     this.tables = new LshTables(d, this.tableCount, fit.family, rng.fork(1), most, false, fit.direct);
     this.levelRng = rng.fork(2);
     this.pilotRng = rng.fork(3);
-    this.store = new SlotStore(d, s, { maxSlots: most });
+    this.store = new SlotStore(d, s, { maxSlots: storeLimit(most, rowBytes) });
     this.level = new Uint8Array(Math.min(16, most));
     this.norms = new Float32Array(Math.min(16, most));
     this.pilot = new SlotStore(d, s, { maxSlots: this.pilotSize, initialSlots: Math.min(16, this.pilotSize) });

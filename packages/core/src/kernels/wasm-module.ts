@@ -96,6 +96,15 @@ export class WasmSimdModule {
     }
   }
 
+  /**
+   * The compiled module (a `WebAssembly.Module`, which worker threads can instantiate), or null
+   * where it does not compile.
+   * @returns The module or null.
+   */
+  compiledModule(): object | null {
+    return this.module();
+  }
+
   private module(): object | null {
     if (this.compiled !== undefined) return this.compiled;
     this.compiled = null;
@@ -108,6 +117,25 @@ export class WasmSimdModule {
       this.compiled = null;
     }
     return this.compiled;
+  }
+}
+
+/**
+ * A new shared WebAssembly memory (its buffer is a SharedArrayBuffer, so worker threads can run
+ * kernels on it), or null where shared memories are unavailable (no threads feature, or a browser
+ * page that is not cross-origin isolated).
+ * @param initial - Pages to start with.
+ * @param maximum - Most pages it may grow to (reserved as address space up front).
+ * @returns The memory or null.
+ * @internal
+ */
+export function createSharedMemory(initial: number, maximum: number): WasmMemory | null {
+  const api = wasmApi();
+  if (api === undefined || typeof SharedArrayBuffer === 'undefined') return null;
+  try {
+    return new api.Memory({ initial, maximum, shared: true });
+  } catch {
+    return null;
   }
 }
 

@@ -137,7 +137,9 @@ export function reportOutcome(report: EvalReport, io: CliIO, where: string): num
  * @param io - Output streams.
  * @param options - Output root, worker override, registry module, progress, quiet and summary.
  * @returns The exit code: {@link EXIT_OK}, or {@link EXIT_RUNS_FAILED} when some run failed.
- * @throws {@link ConfigError} for a bad config or registry module (before anything runs).
+ * @throws {@link ConfigError} for a bad config, registry module or model workload,
+ *   {@link TraceFormatError} for a bad trace, `InvalidParamsError` (from `@kv/core`) for a bad
+ *   synthetic workload (before anything runs).
  * @example
  * ```ts
  * import { runAndReport } from '@kv/eval/cli';
