@@ -136,6 +136,20 @@ describe('which policies a session runs', () => {
     expect(snap.maxPastRows).toBe(32);
   });
 
+  it('keeps a byte budget at every step: 1/8 of the full cache, past rows within what the bytes hold', async () => {
+    const model = await tinyModel();
+    const minBytes = 16 * 516;
+    const s = await CompressedSession.create(model, { policy: { policy: 'streaming-llm', params: { sinks: 4 } }, budget: { fraction: 1 / 8, minBytes }, registry });
+    const text = validationBytes(400);
+    for (let i = 0; i < text.length; i++) {
+      const perHead = Math.max((4 * 128 * i) / 8, minBytes); // the budget of a head after i tokens
+      expect(s.pastRows).toBeLessThanOrEqual(Math.floor(perHead / 516));
+      await s.step(text[i]!);
+      expect(s.bytes).toBeLessThanOrEqual(12 * Math.max((4 * 128 * (i + 1)) / 8, minBytes));
+    }
+    expect(s.pastRows).toBeGreaterThan(16);
+  });
+
   it('rejects bad tokens and options without changing the session', async () => {
     const model = await tinyModel();
     const s = await CompressedSession.create(model, { policy: { policy: 'sliding-window' }, budget: 16, registry });
