@@ -26,12 +26,13 @@
  * list) and counts as neither killed nor survived. A mutant is killed when a test fails (or the run
  * times out); it survives when every test passes.
  *
- * Files are restored after every mutant, also on Ctrl-C; a `.mutation-backup` copy beside a file
- * means a previous run was killed: the next run restores it first.
+ * Files are restored after every mutant, also on Ctrl-C or SIGTERM (the test run's process group is
+ * killed first). The original of the file under mutation is also copied to
+ * `node_modules/.cache/kv-mutation/` (outside what git tracks): a copy left there means a previous
+ * run was killed hard, and the next run restores it first. Do not commit while a run is going.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 interface Mutant {
@@ -64,28 +65,38 @@ const only = option('mutant')?.split(',');
 const jsonOut = option('json');
 const timeoutMs = Number(option('timeout') ?? 600) * 1000;
 
-const BACKUP = '.mutation-backup';
-let active: { path: string; original: string } | null = null;
+const BACKUPS = join(root, 'node_modules', '.cache', 'kv-mutation');
+let active: { path: string; original: string; backup: string } | null = null;
+let child: ChildProcess | null = null;
 
 function restore(): void {
   if (!active) return;
   writeFileSync(active.path, active.original);
-  if (existsSync(active.path + BACKUP)) unlinkSync(active.path + BACKUP);
+  if (existsSync(active.backup)) unlinkSync(active.backup);
   active = null;
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
+    if (child?.pid) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     restore();
     process.exit(130);
   });
 }
 
-function recoverBackups(files: readonly string[]): void {
-  for (const path of files) {
-    if (existsSync(path + BACKUP)) {
-      renameSync(path + BACKUP, path);
-      console.log(`restored ${path} from an interrupted run`);
-    }
+// A backup is `<name>.json` holding { path, original }; one left behind is restored.
+function recoverBackups(): void {
+  if (!existsSync(BACKUPS)) return;
+  for (const name of readdirSync(BACKUPS)) {
+    const { path, original } = JSON.parse(readFileSync(join(BACKUPS, name), 'utf8')) as { path: string; original: string };
+    writeFileSync(path, original);
+    unlinkSync(join(BACKUPS, name));
+    console.log(`restored ${path} from an interrupted run`);
   }
 }
 
@@ -104,17 +115,33 @@ function count(text: string, find: string): number {
   return n;
 }
 
-// Runs the package's tests with a JSON report; returns the failing tests' full names.
-function runTests(pkg: string, tests: readonly string[] | undefined, dir: string): { failed: string[]; timedOut: boolean; ok: boolean } {
-  const out = join(dir, 'report.json');
+// The JSON report the root vitest config always writes (its reporter option wins over the CLI's).
+const REPORT = join(root, '.ci', 'out', 'test-results.json');
+
+// Runs the package's tests in a process group of their own (so a timeout or a signal can stop
+// every worker); returns the failing tests' full names from the JSON report.
+async function runTests(pkg: string, tests: readonly string[] | undefined): Promise<{ failed: string[]; timedOut: boolean; ok: boolean }> {
+  const out = REPORT;
   if (existsSync(out)) rmSync(out);
-  const res = spawnSync('npx', ['vitest', 'run', '--project', pkg, '--reporter=json', `--outputFile=${out}`, ...(tests ?? [])], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    env: { ...process.env, FORCE_COLOR: '0' },
+  let timedOut = false;
+  await new Promise<void>((done) => {
+    const c = spawn('npx', ['vitest', 'run', '--project', pkg, ...(tests ?? [])], {
+      cwd: root,
+      stdio: 'ignore',
+      detached: true,
+      env: { ...process.env, FORCE_COLOR: '0' },
+    });
+    child = c;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (c.pid) process.kill(-c.pid, 'SIGKILL');
+    }, timeoutMs);
+    c.on('exit', () => {
+      clearTimeout(timer);
+      child = null;
+      done();
+    });
   });
-  const timedOut = res.error !== undefined && (res.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
   if (!existsSync(out)) return { failed: timedOut ? [] : ['(no report: the test run crashed)'], timedOut, ok: false };
   const report = JSON.parse(readFileSync(out, 'utf8')) as {
     success: boolean;
@@ -130,8 +157,9 @@ function runTests(pkg: string, tests: readonly string[] | undefined, dir: string
   return { failed, timedOut, ok: report.success };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'kv-mutation-'));
 const outcomes: Outcome[] = [];
+recoverBackups();
+mkdirSync(BACKUPS, { recursive: true });
 try {
   for (const pkg of packages) {
     const listPath = join(root, 'packages', pkg, 'mutants.json');
@@ -140,9 +168,8 @@ try {
       continue;
     }
     const mutants = (JSON.parse(readFileSync(listPath, 'utf8')) as Mutant[]).filter((m) => !only || only.includes(m.id));
-    recoverBackups([...new Set(mutants.map((m) => join(root, 'packages', pkg, m.file)))]);
     console.log(`@kv/${pkg}: ${mutants.length} mutants`);
-    const baseline = runTests(pkg, undefined, dir);
+    const baseline = await runTests(pkg, undefined);
     if (!baseline.ok) {
       console.log(`@kv/${pkg}: its tests fail without any mutant, skipped:\n  ${baseline.failed.join('\n  ')}`);
       continue;
@@ -158,12 +185,13 @@ try {
         console.log(`  STALE     ${m.id}: "${m.find.slice(0, 60)}" ${at < 0 ? 'not found' : 'is not unique (set "occurrence")'} in ${m.file}`);
         continue;
       }
-      writeFileSync(path + BACKUP, original);
-      active = { path, original };
+      const backup = join(BACKUPS, `${pkg}-${m.id.replace(/[^a-z0-9-]/gi, '_')}.json`);
+      writeFileSync(backup, JSON.stringify({ path, original }));
+      active = { path, original, backup };
       writeFileSync(path, original.slice(0, at) + m.replace + original.slice(at + m.find.length));
-      let result: ReturnType<typeof runTests>;
+      let result: Awaited<ReturnType<typeof runTests>>;
       try {
-        result = runTests(pkg, m.tests, dir);
+        result = await runTests(pkg, m.tests);
       } finally {
         restore();
       }
@@ -175,7 +203,6 @@ try {
   }
 } finally {
   restore();
-  rmSync(dir, { recursive: true, force: true });
 }
 
 const judged = outcomes.filter((o) => o.status !== 'stale');

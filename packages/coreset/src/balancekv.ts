@@ -14,6 +14,8 @@ import {
   numberParam,
   type PolicyDefinition,
   type PolicySpec,
+  parsePrecision,
+  precisionParam,
   type StateReader,
 } from '@kv/core';
 import { BalancedHalving } from './balanced-halving.js';
@@ -42,8 +44,8 @@ import { RandomHalving } from './random-halving.js';
  * - No floors: sinks, window and block size are sized from the smallest budget the cache will get.
  *   Sinks and window given as params are kept while a middle of a few rows still fits (else both
  *   shrink in proportion); default ones, when they do not fit with a full block, leave half of
- *   that floor to the middle. The block is at most the middle's floor (half of it by default);
- *   `describe()` says what was chosen.
+ *   that floor to the middle. The block is at most the middle's floor; `describe()` says what was
+ *   chosen.
  * - No theorem: an empirical policy (see the package benchmark for its error against uniform sampling).
  * - Differences from the released code: it compresses the prompt once at prefill; here the same
  *   halving runs as tokens stream. Kept rows all double their weight (see {@link BalancedHalving}).
@@ -67,6 +69,7 @@ export class BalanceKV extends BaseHeadCache {
   readonly halvings: number;
   /** Whether the requested sinks, window or block were shrunk to fit the budget. */
   readonly shrunk: boolean;
+  private readonly edgesShrunk: boolean;
   private readonly edges: ExactEdges;
   private readonly middle: MergeAndReduce;
   private readonly budgeted: boolean;
@@ -84,7 +87,6 @@ export class BalanceKV extends BaseHeadCache {
     const s = this.valueDim;
     const sink = integerParam(p, 'sink', { default: 32, min: 0 });
     const window = integerParam(p, 'window', { default: 32, min: 0 });
-    const explicitBlock = p?.['blockSize'] !== undefined;
     const blockSize = integerParam(p, 'blockSize', { default: 128, min: 2 });
     const halvings = integerParam(p, 'halvings', { default: 2, min: 1 });
     if (blockSize % 2 ** halvings !== 0) {
@@ -97,7 +99,9 @@ export class BalanceKV extends BaseHeadCache {
     const halving = choiceParam(p, 'halving', ['balanced', 'random'] as const, 'balanced');
     this.budgeted = spec.budget !== undefined;
     this.byBytes = isByteBudget(spec.budget);
-    const probe = new ExactEdges(d, s, 0, 0);
+    const precision = parsePrecision(p?.['precision'], 'balancekv params');
+    const seed = spec.seed ?? 0;
+    const probe = new ExactEdges(d, s, 0, 0, precision, seed);
     const floor = budgetFloorRows(spec.budget, probe.rowBytes, d, s);
     const explicitEdges = p?.['sink'] !== undefined || p?.['window'] !== undefined;
     if (!this.budgeted || sink + window + blockSize <= floor) {
@@ -105,6 +109,7 @@ export class BalanceKV extends BaseHeadCache {
       this.window = window;
       this.blockSize = blockSize;
       this.shrunk = false;
+      this.edgesShrunk = false;
     } else {
       // Sizes the caller chose are kept while a middle of a few rows fits; default ones give the
       // middle half of the floor.
@@ -112,13 +117,15 @@ export class BalanceKV extends BaseHeadCache {
       const middle = Math.max(2, floor - fit.sink - fit.window);
       this.sink = fit.sink;
       this.window = fit.window;
-      this.blockSize = explicitBlock ? Math.min(blockSize, Math.max(2, 2 * Math.floor(middle / 2))) : Math.min(blockSize, Math.max(2, 2 * Math.floor(middle / 4)));
+      // Measured on real attention: blocks as large as the middle's floor balance better than half of it.
+      this.blockSize = Math.min(blockSize, Math.max(2, 2 * Math.floor(middle / 2)));
       this.shrunk = fit.shrunk || this.blockSize < blockSize;
+      this.edgesShrunk = fit.shrunk;
     }
     this.halvings = this.budgeted ? 0 : halvings;
-    this.edges = new ExactEdges(d, s, this.sink, this.window);
+    this.edges = new ExactEdges(d, s, this.sink, this.window, precision, seed);
     const halver = halving === 'random' ? new RandomHalving() : new BalancedHalving({ tau: this.tau * kernelScale, gamma, valueConstant, centre });
-    this.middle = new MergeAndReduce(d, s, halver, spec.seed ?? 0, { blockSize: this.blockSize, firstHalvings: this.halvings, carry: 'lazy' });
+    this.middle = new MergeAndReduce(d, s, halver, seed, { blockSize: this.blockSize, firstHalvings: this.halvings, carry: 'lazy', precision });
     this.part = createKernelSums(s);
   }
 
@@ -195,7 +202,7 @@ export class BalanceKV extends BaseHeadCache {
   protected override describeSummary(): string {
     const m = this.middle;
     const how = this.budgeted ? 'halved on demand to fit the budget' : `each block halved ${this.halvings} times`;
-    return `balancekv: ${this.sink} sinks + ${this.window} window exact${this.shrunk ? ' (shrunk to fit the budget)' : ''}, middle of ${m.stored} rows in blocks of ${this.blockSize}, ${how} (top weight 2^${m.topLevel})`;
+    return `balancekv: ${this.sink} sinks + ${this.window} window exact${this.edgesShrunk ? ' (shrunk to fit the budget)' : ''}, middle of ${m.stored} rows in blocks of ${this.blockSize}${this.shrunk && !this.edgesShrunk ? ' (shrunk to fit the budget)' : ''}, ${how} (top weight 2^${m.topLevel})`;
   }
 
   protected override describeStats(): Record<string, number | string | boolean> {
@@ -211,6 +218,7 @@ export class BalanceKV extends BaseHeadCache {
       halvings: m.halvings,
       mixedHalvings: m.mixedHalvings,
       droppedTokens: m.droppedWeight,
+      precision: m.precisionLabel,
     };
   }
 }
@@ -238,6 +246,7 @@ export const balanceKVPolicy: PolicyDefinition = {
     { name: 'halving', type: 'string', default: 'balanced', description: "Halving rule: 'balanced' (the walk) or 'random' (the ablation baseline: a uniformly random half)." },
     { name: 'kernelScale', type: 'number', default: 1, description: "Scale β of the walk kernel's logit, e^{β·τ<k̃,k̃'>} (the released code's temp; below 1 the walk balances a smoother kernel)." },
     { name: 'centre', type: 'boolean', default: true, description: 'Centre the keys of each halved batch (exact for attention; shrinks the walk kernel).' },
+    precisionParam,
   ],
   budget: 'optional',
   create: (spec) => new BalanceKV(spec),

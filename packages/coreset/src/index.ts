@@ -9,7 +9,7 @@ export { BalanceKV, balanceKVPolicy } from './balancekv.js';
 export { BalanceKVTheory, balanceKVTheoryPolicy } from './balancekv-theory.js';
 export { type BalanceKVTheoryInput, type BalanceKVTheoryParameters, deriveBalanceKVTheoryParameters } from './theory-params.js';
 export { TheoryEpoch } from './theory-epoch.js';
-export { budgetFloorRows, fitEdges, middleCapacity, samplingRates } from './edge-budget.js';
+export { budgetFloorRows, fitEdges, middleCapacity, samplingRates, storeLimit } from './edge-budget.js';
 export { type Admission, ExactEdges } from './edges.js';
 export { KeyClusters } from './key-clusters.js';
 export { MergeAndReduce, type MergeAndReduceOptions, type RowKernel } from './merge-and-reduce.js';

@@ -114,14 +114,15 @@ describe('MergeAndReduce', () => {
     const seen: [number, boolean][] = [];
     const constant: RowKernel = {
       sums(store: SlotStore, _query: Float32Array, _tau: number, out: KernelSums): KernelSums {
-        seen.push([store.count, store.logWeights !== null]);
+        seen.push([store.count, store.weighted]);
         out.m = 0;
         out.z = 0;
         out.n.fill(0);
+        const v = new Float32Array(store.s);
         for (let i = 0; i < store.count; i++) {
-          const w = Math.exp(store.logWeights?.[i] ?? 0);
+          const w = Math.exp(store.logWeight(i));
           out.z += w;
-          out.n[0]! += w * store.values[i]!;
+          out.n[0]! += w * store.readValue(i, v)[0]!;
         }
         return out;
       },

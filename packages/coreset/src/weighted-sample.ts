@@ -57,7 +57,7 @@ export class WeightedSample {
 
   /** Bytes held. */
   get heldBytes(): number {
-    return this.store.count * this.rowBytes;
+    return this.store.heldBytes + 8 * this.store.count;
   }
 
   /** The threshold τ (0 until a row is evicted). */
@@ -207,11 +207,10 @@ export class WeightedSample {
   // The threshold moved: every row's bias ln(max(w, τ)/w) is recomputed (rare: only on evictions
   // that raise τ). The biases are the store's per-slot log-weights.
   private refresh(): void {
-    const lw = this.store.logWeights!;
     const t = this.threshold;
     for (let i = 0; i < this.store.count; i++) {
       const w = this.weights[i]!;
-      lw[i] = w < t ? Math.log(t / w) : 0;
+      this.store.setLogWeight(i, w < t ? Math.log(t / w) : 0);
     }
     this.stale = false;
   }

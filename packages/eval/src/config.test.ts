@@ -65,7 +65,7 @@ describe('precision × selection sweep', () => {
       expect(() => resolveConfig({ policies: ['test-quantized'], precision: [bad] as never }, reg)).toThrow(ConfigError);
       expect(() => resolveConfig({ policies: ['test-quantized'], precision: [bad] as never }, reg)).toThrow(message);
     }
-    expect(() => resolveConfig({ policies: ['test-window'], precision: ['f32', 'int4'] }, reg)).toThrow(/none of the policies \(test-window\) takes a precision parameter/);
+    expect(() => resolveConfig({ policies: ['exact'], precision: ['f32', 'int4'] }, reg)).toThrow(/none of the policies \(exact\) takes a precision parameter/);
   });
 });
 

@@ -65,7 +65,7 @@ cases.push(
     title: 'kivi 8-bit (budget 96)',
     spec: { policy: 'kivi', ...dims, budget: 96, params: { bits: 8 } },
     exactSpec: { policy: 'kivi', ...dims, budget: 96, params: { bits: 8 } },
-    exactTolerance: 2e-3, // measured worst 6.8e-4 on this kind of stream (README)
+    exactTolerance: 1e-2, // float16 scales: measured worst 2.7e-3 on this stream
   },
 );
 

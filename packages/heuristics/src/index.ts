@@ -16,7 +16,7 @@ export { accumulatedAttentionScorer, H2O, h2oPolicy } from './h2o.js';
 export { KeyDiff, keydiffPolicy, keyDiffScorer } from './keydiff.js';
 export { LagKV, lagkvPolicy, lagScorer } from './lagkv.js';
 export { LeverageScore, leveragePolicy, leverageScorer } from './leverage.js';
-export { Kivi, type KiviBits, kiviPolicy, type KiviSnapshot } from './kivi.js';
+export { Kivi, type KiviBits, kiviPolicy, kiviPrecision } from './kivi.js';
 export { KNorm, keyNormScorer, knormPolicy } from './knorm.js';
 export { type DepthShape, layerBudgets, layerWeights } from './layer-budgets.js';
 export { heuristicPolicies } from './policies.js';

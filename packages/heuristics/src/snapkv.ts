@@ -146,6 +146,7 @@ export class SnapKV extends EvictionCache {
     const scores = this.observationScores(keys, count, queries, observed, prefix);
     const pooled = this.avgPool(scores);
     const selected = selectTop(pooled, Math.min(prefix, cap - kept));
+    this.reserveRows(Math.min(count, cap));
     for (let t = 0; t < count; t++) {
       if (t < prefix && !selected[t]) continue;
       const slot = this.storeSelected(keys, t * d, values, t * s, firstPosition + t);

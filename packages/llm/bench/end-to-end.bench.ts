@@ -35,7 +35,8 @@ const P = 512;
 const windows = (process.env.BENCH_WINDOWS ?? '0,2048').split(',').map(Number);
 
 const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies, kvzipPolicy);
-const all: (PolicyChoice & { label: string })[] = [
+// `pooled`: the heads of each layer share one budget (AdaKV's pool, KVzip's head-level budgets).
+const all: (PolicyChoice & { label: string; pooled?: boolean })[] = [
   { label: 'streaming-llm', policy: 'streaming-llm' },
   { label: 'h2o', policy: 'h2o' },
   { label: 'sliding-window', policy: 'sliding-window' },
@@ -45,6 +46,13 @@ const all: (PolicyChoice & { label: string })[] = [
   { label: 'kivi int2', policy: 'kivi', params: { bits: 2 } },
   { label: 'kvzip', policy: 'kvzip' },
   { label: 'kvzip (context scores only)', policy: 'kvzip', params: { online: false } },
+  { label: 'kvzip, heads of a layer pooled', policy: 'kvzip', pooled: true },
+  // Precision × selection (issue 16): the same bytes hold more tokens at fewer bits.
+  { label: 'sliding-window int8', policy: 'sliding-window', params: { precision: 'int8' } },
+  { label: 'sliding-window int4', policy: 'sliding-window', params: { precision: 'int4' } },
+  { label: 'h2o int8', policy: 'h2o', params: { precision: 'int8' } },
+  { label: 'h2o int4', policy: 'h2o', params: { precision: 'int4' } },
+  { label: 'kvzip int4', policy: 'kvzip', params: { precision: 'int4' } },
 ];
 const only = process.env.BENCH_POLICIES?.split(',');
 const choices = all.filter((c) => registry.has(c.policy) && (!only || only.includes(c.label) || only.includes(c.policy)));
@@ -54,15 +62,22 @@ interface Run {
   count: number;
   bytes: number;
   scoringMillis: number;
+  /** Wall time of the context's prefill without the scoring (prefill protocol only). */
+  prefillMillis: number;
 }
 
 // Sums −log₂ p(next) over predictions made at positions ≥ P − 1.
-function run(m: LlamaModel, tokens: Uint8Array, choice: PolicyChoice | undefined, fraction: number, prefill: boolean): Run {
+function run(m: LlamaModel, tokens: Uint8Array, choice: (PolicyChoice & { pooled?: boolean }) | undefined, fraction: number, prefill: boolean): Run {
   const c = m.config;
   const rowBytes = 4 * 2 * c.headDim;
   const budget = { fraction, minBytes: fraction * rowBytes * P };
-  const cache = choice ? m.createCache({ ...choice, budget }, { registry }) : m.createCache({ policy: 'exact' });
+  const of = (l: number, h: number): PolicyChoice => {
+    const { pooled, ...plain } = choice!;
+    return pooled ? { ...plain, budget, params: { ...plain.params, pool: { heads: c.nKvHeads, head: h, layer: l } } } : { ...plain, budget };
+  };
+  const cache = choice ? m.createCache(choice.pooled ? of : of(0, 0), { registry }) : m.createCache({ policy: 'exact' });
   let scoringMillis = 0;
+  let prefillMillis = 0;
   if (choice?.policy === 'kvzip' && !prefill) {
     const s = kvzipScores(m, tokens.subarray(0, P));
     scoringMillis = s.scoringMillis;
@@ -72,8 +87,12 @@ function run(m: LlamaModel, tokens: Uint8Array, choice: PolicyChoice | undefined
   let bits = 0;
   let count = 0;
   for (let i = prefill ? P - 1 : 0; i < tokens.length - 1; i++) {
+    const t0 = performance.now();
     const logits = prefill && i === P - 1 ? decoder.prefill(tokens.subarray(0, P), 32) : decoder.step(tokens[i]!);
-    if (prefill && i === P - 1) scoringMillis = decoder.contextScoringMillis;
+    if (prefill && i === P - 1) {
+      scoringMillis = decoder.contextScoringMillis;
+      prefillMillis = performance.now() - t0 - scoringMillis;
+    }
     if (i < P - 1) continue;
     let mx = -Infinity;
     for (const x of logits) mx = Math.max(mx, x);
@@ -82,7 +101,7 @@ function run(m: LlamaModel, tokens: Uint8Array, choice: PolicyChoice | undefined
     bits += (mx + Math.log(z) - logits[tokens[i + 1]!]!) / Math.LN2;
     count++;
   }
-  return { bits, count, bytes: cache.bytes, scoringMillis };
+  return { bits, count, bytes: cache.bytes, scoringMillis, prefillMillis };
 }
 
 console.log(`model ${modelPath}; windows at ${windows.join(', ')} of ${join(dir, 'sample-validation.txt')}; ${N} bytes each, context ${P}, scored ${N - P}\n`);
@@ -95,8 +114,8 @@ const refBits = refs.reduce((a, r) => a + r.bits, 0) / refs.reduce((a, r) => a +
 console.log(`full cache: ${refBits.toFixed(4)} bits/byte (${refs.map((r) => (r.bits / r.count).toFixed(4)).join(', ')} per window); one streamed window ${refs[0]!.millis.toFixed(0)} ms`);
 for (const protocol of (process.env.BENCH_PROTOCOLS ?? 'stream,prefill').split(',')) {
   console.log(`\n### ${protocol === 'prefill' ? 'Context through LlamaDecoder.prefill, then streamed' : 'Streamed (append, then attend, every byte)'}\n`);
-  console.log('| policy | budget | bits/byte | loss vs full | per window | cache bytes / full | KVzip scoring ms (per window) |');
-  console.log('| --- | --- | ---: | ---: | --- | ---: | ---: |');
+  console.log(`| policy | budget | bits/byte | loss vs full | per window | cache bytes / full | KVzip scoring ms (per window)${protocol === 'prefill' ? ' | scoring / prefill time' : ''} |`);
+  console.log(`| --- | --- | ---: | ---: | --- | ---: | ---: |${protocol === 'prefill' ? ' ---: |' : ''}`);
   for (const f of [8, 16]) {
     for (const choice of choices) {
       const runs = windows.map((w) => run(model, text.subarray(w, w + N), choice, 1 / f, protocol === 'prefill'));
@@ -104,7 +123,8 @@ for (const protocol of (process.env.BENCH_PROTOCOLS ?? 'stream,prefill').split('
       const perWindow = runs.map((r, i) => `${((r.bits / r.count / (refs[i]!.bits / refs[i]!.count) - 1) * 100).toFixed(2)}%`).join(', ');
       const ratio = runs.reduce((a, r) => a + r.bytes, 0) / refs.reduce((a, r) => a + r.bytes, 0);
       const scoring = choice.policy === 'kvzip' ? (runs.reduce((a, r) => a + r.scoringMillis, 0) / runs.length).toFixed(0) : '';
-      console.log(`| ${choice.label} | 1/${f} | ${bits.toFixed(4)} | ${((bits / refBits - 1) * 100).toFixed(2)}% | ${perWindow} | ${ratio.toFixed(4)} | ${scoring} |`);
+      const cost = protocol === 'prefill' ? ` ${choice.policy === 'kvzip' ? `${(runs.reduce((a, r) => a + r.scoringMillis, 0) / runs.reduce((a, r) => a + r.prefillMillis, 0)).toFixed(2)}×` : ''} |` : '';
+      console.log(`| ${choice.label} | 1/${f} | ${bits.toFixed(4)} | ${((bits / refBits - 1) * 100).toFixed(2)}% | ${perWindow} | ${ratio.toFixed(4)} | ${scoring} |${cost}`);
     }
   }
 }

@@ -162,7 +162,7 @@ export class HashingBasedEstimator {
         const denom = qNorm * this.norms[item]!;
         const cosine = denom > 0 ? dot / denom : 0;
         const lp = tables.families[t]!.logCollisionProbability(cosine);
-        const logit = this.tau * dot + this.store.logWeights![item]! + Math.log(size) - lp - lnL;
+        const logit = this.tau * dot + this.store.logWeight(item) + Math.log(size) - lp - lnL;
         this.single(item, logit);
         mergeSums(acc, this.part);
       }

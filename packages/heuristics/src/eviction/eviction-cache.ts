@@ -10,16 +10,15 @@ import {
   type KernelSums,
   maxRows,
   type PolicySpec,
-  SlotStore,
+  type SlotStore,
   type StateArray,
   type StateReader,
 } from '@kv/core';
 import { type EvictionDefaults, type EvictionSettings, evictionSettings } from './params.js';
 import { type HeadPool, type PoolMember, poolFor } from './pool.js';
+import { checkEncodable, fitPrecision } from './precision-fit.js';
 import type { Scorer, ScoreView } from './scorer.js';
-
-/** Small constant of CriticalKV's weighting (s + ε)·‖v‖, so unscored-by-attention tokens still rank by value. */
-const CRITICAL_EPSILON = 1e-4;
+import { type ChunkScratch, criticalScores, lowestChunk } from './units.js';
 
 /**
  * The shared eviction machinery: tokens live in a {@link SlotStore}; a {@link Scorer} says which
@@ -82,8 +81,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   private cost: ByteCost | null = null;
   private evictedCount = 0;
   private droppedCount = 0;
-  private chunkSum = new Float64Array(0);
-  private chunkCount = new Int32Array(0);
+  private readonly chunkScratch: ChunkScratch = { sum: new Float64Array(0), count: new Int32Array(0), score: Infinity };
   private readonly view: ScoreView;
   /** Score of the last unit found by {@link EvictionCache.findLowest}. */
   lowScore = Infinity;
@@ -91,6 +89,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   lowPosition = Infinity;
   private lowUnit = -1;
   private placing = -1;
+  // Whether the precision was cut down to fit the budget.
+  private readonly precisionCut: boolean;
 
   /**
    * @param spec - A validated spec; the shared parameters are read from `spec.params`.
@@ -98,8 +98,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    * @param defaults - The policy's defaults for the shared parameters.
    * @param budget - The budget this cache holds to (default `spec.budget`; PyramidKV passes its
    *   layer's share of the average in the spec).
-   * @throws {@link InvalidParamsError} on a bad shared parameter, or `critical` with a scorer
-   *   whose scores are not attention masses.
+   * @throws {@link InvalidParamsError} on a bad shared parameter, `critical` with a scorer
+   *   whose scores are not attention masses, or channel-wise key groups with as many sinks as a group.
    */
   constructor(spec: PolicySpec, scorer: Scorer, defaults: EvictionDefaults = {}, budget: Budget | undefined = spec.budget) {
     super(spec);
@@ -112,13 +112,22 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     if (this.settings.critical && scorer.byAge) throw new InvalidParamsError(`critical weighting needs scores; ${scorer.name} evicts by age`);
     this.nColumns = scorer.columns + (this.settings.critical ? 1 : 0);
     this.cachedIsState = !scorer.live && !scorer.byAge && this.settings.every > 1;
-    const store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: 1 });
-    const perRow = store.perRowBytes + 4 * (this.nColumns + (this.cachedIsState ? 1 : 0));
-    this.cost = { fixed: scorer.fixedBytes(), perRow };
-    if (scorer.activate && floorBytes(budget, spec.keyDim, spec.valueDim) >= 2 * scorer.deferredBytes!()) this.activateScorer();
-    const own = maxRows(budget, this.cost, spec.keyDim, spec.valueDim);
     const pool = this.settings.pool;
-    this.store = new SlotStore(spec.keyDim, spec.valueDim, { maxSlots: pool ? own * pool.heads : own });
+    // Oldest-first eviction lets the store quantize keys per channel over groups of tokens (KIVI).
+    const fifo = scorer.byAge === true && pool === null && this.settings.chunk === 1;
+    const { store, cut } = fitPrecision(spec, budget, this.settings.precision, fifo);
+    this.store = store;
+    this.precisionCut = cut;
+    // Channel-wise key groups evict oldest-first after a prefix of fewer than G kept rows.
+    if (store.precision.keyGroups === 'channel' && this.settings.sinks >= store.precision.group) {
+      throw new InvalidParamsError(`${spec.policy}: precision keyGroups 'channel' keeps fewer sinks than its group (${store.precision.group}), got ${this.settings.sinks}`);
+    }
+    const perRow = this.store.perRowBytes + 4 * (this.nColumns + (this.cachedIsState ? 1 : 0));
+    this.cost = { fixed: this.store.fixedBytes + scorer.fixedBytes(), perRow };
+    if (scorer.activate && floorBytes(budget, spec.keyDim, spec.valueDim) >= 2 * scorer.deferredBytes!()) this.activateScorer();
+    // Allocation never goes past what the budget allows (the limit follows a growing budget).
+    const own = maxRows(budget, this.cost, spec.keyDim, spec.valueDim);
+    this.store.limit = Number.isFinite(own) ? (pool ? own * pool.heads : own) : Math.max(1, this.capacityAt(1));
     const slots = this.store.allocated;
     this.columns = Array.from({ length: this.nColumns }, () => new Float32Array(slots));
     this.cached = new Float32Array(slots);
@@ -198,7 +207,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     return this.capacityAt(seen);
   }
 
-  /** Keys, values, positions, score columns and scorer statistics. */
+  /** Rows (keys, values, positions, at the store's precision), score columns and scorer statistics. */
   override get bytes(): number {
     return this.store.heldBytes + 4 * this.store.count * (this.nColumns + (this.cachedIsState ? 1 : 0)) + this.scorer.fixedBytes();
   }
@@ -230,13 +239,17 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     const evicted = r.integer('evicted', 0, Number.MAX_SAFE_INTEGER);
     const dropped = r.integer('dropped', 0, Number.MAX_SAFE_INTEGER);
     const lastScored = r.integer('lastScored', -1, 2 ** 31 - 1);
+    const seen = r.integer('seen', 0, 2 ** 31 - 1);
+    const limit = this.store.limit;
+    this.store.limit = Infinity;
     this.store.loadState(r.part('store'));
     const n = this.store.count;
+    this.store.limit = Math.max(n, limit, this.pool ? 0 : this.capacityAt(seen));
     this.syncColumns();
     for (let c = 0; c < this.nColumns; c++) this.columns[c]!.set(r.array(`column${c}`, Float32Array, n));
     if (this.cachedIsState) this.cached.set(r.array('scores', Float32Array, n));
     if (this.scorer.load) this.scorer.load(r.part('scorer'));
-    this.cost = { fixed: this.scorer.fixedBytes(), perRow: this.cost!.perRow };
+    this.updateFixed();
     this.evictedCount = evicted;
     this.droppedCount = dropped;
     this.lastScored = lastScored;
@@ -247,7 +260,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     const protect = [s.sinks > 0 ? `${s.sinks} sinks` : '', this.recentAt(this.capacityAt(this.seen)) > 0 ? `${this.recentAt(this.capacityAt(this.seen))} recent` : '']
       .filter(Boolean)
       .join(' + ');
-    return `${this.spec.policy}: ${this.store.count} rows by ${this.scorer.name}${protect ? ` (${protect} protected)` : ''}${this.pool ? `, sharing a ${this.pool.size}-head pool` : ''}`;
+    const precision = this.store.precisionLabel === 'f32' ? '' : ` at ${this.store.precisionLabel}${this.precisionCut ? ' (cut to fit the budget)' : ''}`;
+    return `${this.spec.policy}: ${this.store.count} rows${precision} by ${this.scorer.name}${protect ? ` (${protect} protected)` : ''}${this.pool ? `, sharing a ${this.pool.size}-head pool` : ''}`;
   }
 
   protected override describeStats(): Record<string, number | string | boolean> {
@@ -261,6 +275,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
       buffer: s.buffer,
       chunk: s.chunk,
       critical: s.critical,
+      precision: this.store.precisionLabel,
+      ...(this.precisionCut ? { precisionCut: true } : {}),
       pooled: this.pool !== null,
       ...(this.pool ? { poolHeads: this.pool.size, poolShare: cap } : {}),
       evicted: this.evictedCount,
@@ -299,22 +315,35 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   // Deferred statistics start once the budget holds twice their bytes.
   private activateScorer(): void {
     this.scorer.activate!();
-    this.cost = { fixed: this.scorer.fixedBytes(), perRow: this.cost!.perRow };
+    this.updateFixed();
+  }
+
+  private updateFixed(): void {
+    this.cost = { fixed: this.store.fixedBytes + this.scorer.fixedBytes(), perRow: this.cost!.perRow };
   }
 
   private place(key: Float32Array, value: Float32Array, position: number): void {
     if (this.scorer.activate && this.scorer.fixedBytes() === 0 && this.budgetBytesAt(position + 1) >= 2 * this.scorer.deferredBytes!()) {
       this.activateScorer();
     }
+    checkEncodable(this.store, this.spec.policy, key, value);
     if (!this.makeRoom(key, value, position)) {
       this.droppedCount++;
       return;
     }
+    this.raiseLimit(position);
     const slot = this.store.push(key, 0, value, 0, position, 0);
     this.syncColumns();
     if (!this.scorer.live) this.cached[slot] = Infinity;
     this.scorer.stored?.(this.view, slot, key, value, position);
     if (this.settings.critical) this.columns[this.nColumns - 1]![slot] = valueNorm(value);
+  }
+
+  // The store allocates up to the rows the budget allows once this token is in.
+  private raiseLimit(position: number): void {
+    const pool = this.pool;
+    const rows = pool ? pool.capacity(this) - (pool.held() - this.store.count) : this.capacityAt(position + 1);
+    if (rows > this.store.limit) this.store.limit = rows;
   }
 
   // Whether the arriving token is to be stored; evicts what the budget requires first.
@@ -325,16 +354,15 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     if (held < cap) return true;
     if (cap <= 0) return false;
     const epoch = pool ? pool.nextRound() : ++this.ownEpoch;
-    const lowest = (): PoolMember | null => (pool ? pool.lowest(epoch) : this.findLowest(epoch) ? this : null);
     if (this.scorer.incoming && this.settings.chunk === 1 && this.recentAt(this.capacityAt(position + 1)) === 0) {
       const x = this.scorer.incoming(this.view, key, value, position);
-      const low = lowest();
+      const low = this.lowestOf(epoch);
       if (low === null || x <= low.lowScore) return false;
     }
     const mandatory = cap - 1;
     const target = Math.max(0, cap - 1 - this.settings.buffer * (pool ? pool.size : 1));
     while (held > target) {
-      const low = lowest();
+      const low = this.lowestOf(epoch);
       if (low === null) break;
       const before = low.stored;
       low.evictLowest();
@@ -342,6 +370,12 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     }
     // Protection never covers a full cache (sinks + recent − 1 < capacity), so this holds.
     return held <= mandatory;
+  }
+
+  // The member (this cache, or a head of its pool) holding the lowest-scored candidate.
+  private lowestOf(epoch: number): PoolMember | null {
+    if (this.pool) return this.pool.lowest(epoch);
+    return this.findLowest(epoch) ? this : null;
   }
 
   /**
@@ -374,9 +408,9 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
         }
       }
     } else {
-      best = this.lowestChunk(rank, sinks, newest);
-      bestScore = this.lowScore;
-      bestPos = this.lowPosition;
+      best = lowestChunk(this.store.positionOf, rank, n, chunk, clock, sinks, newest, this.chunkScratch);
+      bestScore = this.chunkScratch.score;
+      bestPos = best * chunk;
     }
     this.lowUnit = best;
     this.lowScore = bestScore;
@@ -384,43 +418,11 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     return best >= 0;
   }
 
-  // Chunk c holds positions [c·chunk, (c+1)·chunk); its score is the mean over its candidates.
-  private lowestChunk(rank: Float32Array | null, sinks: number, newest: number): number {
-    const chunk = this.settings.chunk;
-    const chunks = Math.floor(this.clock / chunk) + 1;
-    if (this.chunkSum.length < chunks) {
-      this.chunkSum = new Float64Array(Math.max(chunks, 2 * this.chunkSum.length));
-      this.chunkCount = new Int32Array(this.chunkSum.length);
-    }
-    const sum = this.chunkSum;
-    const cnt = this.chunkCount;
-    sum.fill(0, 0, chunks);
-    cnt.fill(0, 0, chunks);
-    const pos = this.store.positionOf;
-    for (let i = 0, n = this.store.count; i < n; i++) {
-      const p = pos[i]!;
-      if (p < sinks || p >= newest) continue;
-      const c = Math.floor(p / chunk);
-      // Infinite scores make the mean infinite, as they should (an unscored token keeps its chunk).
-      sum[c] += rank === null ? 0 : rank[i]!;
-      cnt[c]++;
-    }
-    let best = -1;
-    let bestScore = Infinity;
-    for (let c = 0; c < chunks; c++) {
-      if (cnt[c] === 0) continue;
-      const m = sum[c]! / cnt[c]!;
-      if (best < 0 || m < bestScore) {
-        best = c;
-        bestScore = m;
-      }
-    }
-    this.lowScore = bestScore;
-    this.lowPosition = best * chunk;
-    return best;
-  }
-
-  /** Evicts the unit found by the last {@link EvictionCache.findLowest}. */
+  /**
+   * Evicts the unit found by the last {@link EvictionCache.findLowest}.
+   * @throws `UnsupportedError` from a store with channel-wise key groups asked to evict out of
+   *   order (the constructor refuses the settings that could).
+   */
   evictLowest(): void {
     const unit = this.lowUnit;
     if (unit < 0) return;
@@ -457,30 +459,13 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
       }
       raw = this.cached;
     }
-    this.rank = this.settings.critical ? this.criticalScores(raw) : raw;
-    return this.rank;
-  }
-
-  // CriticalKV: keep the top firstStage·capacity by raw score, rank the rest by (s + ε)·‖v‖.
-  private criticalScores(raw: Float32Array): Float32Array {
-    const n = this.store.count;
-    const vnorm = this.columns[this.nColumns - 1]!;
-    const keep = Math.min(n, Math.floor(this.settings.firstStage * this.capacityAt(this.clock + 1)));
-    let threshold = Infinity;
-    if (keep > 0) {
+    if (this.settings.critical) {
+      const n = this.store.count;
       if (this.sortScratch.length < n) this.sortScratch = new Float32Array(this.scratch.length);
-      const tmp = this.sortScratch.subarray(0, n);
-      tmp.set(raw.subarray(0, n));
-      tmp.sort();
-      threshold = tmp[n - keep]!;
-    }
-    // raw may be the scratch itself: each entry is read before it is written.
-    const out = this.scratch;
-    for (let i = 0; i < n; i++) {
-      const s = raw[i]!;
-      out[i] = s === -Infinity ? -Infinity : s >= threshold || s === Infinity ? Infinity : (s + CRITICAL_EPSILON) * vnorm[i]!;
-    }
-    return out;
+      const keep = Math.min(n, Math.floor(this.settings.firstStage * this.capacityAt(this.clock + 1)));
+      this.rank = criticalScores(raw, this.columns[this.nColumns - 1]!, n, keep, this.scratch, this.sortScratch);
+    } else this.rank = raw;
+    return this.rank;
   }
 
   /**
@@ -560,7 +545,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     this.store.clear();
     this.scorer.reset?.();
     if (this.scorer.activate && floorBytes(this.budget, this.keyDim, this.valueDim) >= 2 * this.scorer.deferredBytes!()) this.scorer.activate();
-    this.cost = { fixed: this.scorer.fixedBytes(), perRow: this.cost!.perRow };
+    this.updateFixed();
     this.lastScored = -1;
     this.rank = null;
     this.rankEpoch = -1;
@@ -569,7 +554,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   }
 
   /**
-   * Stores a token at `position` with no eviction (a prefill that selected it already).
+   * Stores a token at `position` with no eviction (a prefill that selected it already, within
+   * the capacity at the prefill's end; call {@link EvictionCache.reserveRows} with it first).
    * @param keys - Key storage.
    * @param keyOffset - Index of the key's first element.
    * @param values - Value storage.
@@ -578,6 +564,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    * @returns The slot.
    */
   protected storeSelected(keys: Float32Array, keyOffset: number, values: Float32Array, valueOffset: number, position: number): number {
+    if (this.store.count + 1 > this.store.limit) this.store.limit = this.store.count + 1;
     const slot = this.store.push(keys, keyOffset, values, valueOffset, position, 0);
     this.syncColumns();
     if (!this.scorer.live) this.cached[slot] = Infinity;
@@ -586,6 +573,14 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     this.scorer.stored?.(this.view, slot, key, value, position);
     if (this.settings.critical) this.columns[this.nColumns - 1]![slot] = valueNorm(value);
     return slot;
+  }
+
+  /**
+   * Lets the store allocate up to `rows` rows (a prefill that selects its rows at once).
+   * @param rows - Rows about to be held.
+   */
+  protected reserveRows(rows: number): void {
+    if (rows > this.store.limit) this.store.limit = rows;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { booleanParam, integerParam, InvalidParamsError, numberParam, type ParamInfo, type PolicySpec } from '@kv/core';
+import { booleanParam, integerParam, InvalidParamsError, numberParam, type ParamInfo, type PolicySpec, parsePrecision, type PrecisionSpec, precisionParam } from '@kv/core';
 import { parsePool, type PoolParams } from './pool.js';
 
 /**
@@ -19,6 +19,8 @@ export interface EvictionDefaults {
   readonly recentRatio?: number;
   /** Steps between two scorings of a computed scorer (default 1). */
   readonly every?: number;
+  /** Storage precision when `params.precision` is not given (a preset such as KIVI's). */
+  readonly precision?: PrecisionSpec;
 }
 
 /**
@@ -35,6 +37,7 @@ export interface EvictionSettings {
   readonly critical: boolean;
   readonly firstStage: number;
   readonly pool: Required<PoolParams> | null;
+  readonly precision: PrecisionSpec;
 }
 
 /**
@@ -63,6 +66,7 @@ export function evictionSettings(spec: PolicySpec, defaults: EvictionDefaults): 
     critical: booleanParam(p, 'critical', false),
     firstStage: numberParam(p, 'firstStage', { default: 0.5, min: 0, max: 1 }),
     pool: parsePool(p?.['pool']),
+    precision: p?.['precision'] === undefined && defaults.precision ? defaults.precision : parsePrecision(p?.['precision'], spec.policy),
   };
 }
 
@@ -88,5 +92,6 @@ export function evictionParams(defaults: EvictionDefaults = {}): ParamInfo[] {
     { name: 'critical', type: 'boolean', default: false, description: 'CriticalKV: weight scores by the value norm, after keeping the top firstStage of the capacity by score.' },
     { name: 'firstStage', type: 'number', default: 0.5, description: 'CriticalKV: fraction of the capacity kept by raw score before value weighting.' },
     { name: 'pool', type: 'object', description: 'AdaKV: { heads, head, layer?, alpha? }: heads of a layer share one budget.' },
+    precisionParam,
   ];
 }
