@@ -28,9 +28,11 @@ export interface AutoCandidate {
 }
 
 /**
- * The candidates `auto` scores by default: plain sinks + window, moment cells (`@kv/polynomial`)
- * behind windows of 3/4, 1/2 and 1/4 of the budget, the same at int8, and every other registered
- * seed-method middle (`balancekv`, `lsh-sample`, `subgen`) behind a window of half the budget.
+ * The candidates `auto` scores by default: plain sinks + window in float32 and in int8, moment
+ * cells (`@kv/polynomial`) behind windows of 3/4, 1/2 and 1/4 of the budget in float32 and in int8
+ * (every part; int8 holds about 3.6 times the rows of float32 in the same bytes), and every other
+ * registered seed-method middle (`balancekv`, `lsh-sample`, `subgen`) behind a window of half the
+ * budget.
  * Windows are shares of the budget, so a configuration means the same at the warm-up's scale and
  * at the stream's.
  *
@@ -50,12 +52,13 @@ export function defaultAutoCandidates(registry: PolicyRegistryLike): AutoCandida
     policy: 'tiered',
     params: { sinks: 4, window: { share }, ...(middle ? { middle } : {}), ...(precision ? { precision } : {}) },
   });
-  const out: AutoCandidate[] = [{ name: 'sinks + window', choice: tieredWith(1) }];
+  const out: AutoCandidate[] = [{ name: 'sinks + window', choice: tieredWith(1) }, { name: 'sinks + window int8', choice: tieredWith(1, undefined, 'int8') }];
   if (registry.has('moment-cells')) {
-    for (const [share, label] of [[0.75, '3/4'], [0.5, '1/2'], [0.25, '1/4']] as const) {
-      out.push({ name: `cells ${label}`, choice: tieredWith(share, { policy: 'moment-cells' }) });
+    for (const precision of [undefined, 'int8']) {
+      for (const [share, label] of [[0.75, '3/4'], [0.5, '1/2'], [0.25, '1/4']] as const) {
+        out.push({ name: `cells ${label}${precision ? ` ${precision}` : ''}`, choice: tieredWith(share, { policy: 'moment-cells' }, precision) });
+      }
     }
-    out.push({ name: 'cells 1/2 int8', choice: tieredWith(0.5, { policy: 'moment-cells' }, 'int8') });
   }
   for (const middle of ['balancekv', 'lsh-sample', 'subgen']) {
     if (registry.has(middle)) out.push({ name: `${middle} 1/2`, choice: tieredWith(0.5, { policy: middle }) });

@@ -30,7 +30,7 @@ import { type AutoCandidate, defaultAutoCandidates, scoreCandidate, type TrialSc
  */
 export const autoParams: readonly ParamInfo[] = [
   { name: 'warmup', type: 'integer', default: 256, description: 'Most tokens of the warm-up (rows and queries recorded while the budget holds them).' },
-  { name: 'warmupPrecision', type: 'object', default: 'int8', description: 'Precision of the recorded warm-up rows and queries (a precision of the core layer).' },
+  { name: 'warmupPrecision', type: 'object', default: 'f16', description: 'Precision of the recorded warm-up rows and queries (a precision of the core layer; finer than the candidates\' so their rounding is measured).' },
   { name: 'queryStride', type: 'integer', default: 2, description: 'Record one query every this many tokens.' },
   { name: 'candidates', type: 'object', description: 'Configurations to choose from, [{ name, choice }] (default: defaultAutoCandidates of the registry).' },
 ];
@@ -56,7 +56,8 @@ function readCandidates(raw: unknown, registry: PolicyRegistryLike): AutoCandida
 /**
  * `auto`: the library's one-line answer. Under a budget it records a warm-up — the first tokens
  * and one query in `queryStride`, at `warmupPrecision`, as many as the smallest bytes of the
- * budget hold (at most `warmup`) — answering from it, then scores every candidate configuration
+ * budget hold (at most `warmup`; float16 by default, finer than any candidate's int8 or int4, so the
+ * candidates' rounding is part of what is measured) — answering from it, then scores every candidate configuration
  * on that warm-up and keeps the best for the rest of the stream.
  *
  * @remarks
@@ -117,7 +118,7 @@ export class AutoCache extends BaseHeadCache {
     const s = this.valueDim;
     const most = integerParam(p, 'warmup', { default: 256, min: 0, max: 1 << 16 });
     this.queryStride = integerParam(p, 'queryStride', { default: 2, min: 1, max: 1 << 10 });
-    const precision = parsePrecision(p?.['warmupPrecision'] ?? 'int8', 'auto params.warmupPrecision');
+    const precision = parsePrecision(p?.['warmupPrecision'] ?? 'f16', 'auto params.warmupPrecision');
     this.candidates = readCandidates(p?.['candidates'], registry);
     const seed = spec.seed ?? 0;
     this.tokens = new SlotStore(d, s, { positions: false, precision, seed, initialSlots: 0 });
