@@ -118,7 +118,7 @@ describe('the Float32 attention kernel', () => {
           expect(e.logZ).toBeLessThan(1e-5);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 40 },
     );
   });
 
@@ -175,7 +175,7 @@ describe('the code kernel', () => {
           expect(e.out).toBeLessThan(1e-5);
           expect(e.logZ).toBeLessThan(1e-5);
         }),
-        { numRuns: 25 },
+        { numRuns: 12 },
       );
     });
   }
@@ -208,7 +208,7 @@ describe('per-slot probabilities on the Float32 kernels', () => {
           }
           expect(sum).toBeCloseTo(1, 9);
         }),
-        { numRuns: 20 },
+        { numRuns: 10 },
       );
     });
   }
