@@ -14,6 +14,8 @@ import {
   numberParam,
   type PolicyDefinition,
   type PolicySpec,
+  parsePrecision,
+  precisionParam,
   type StateReader,
 } from '@kv/core';
 import { BalancedHalving } from './balanced-halving.js';
@@ -97,7 +99,9 @@ export class BalanceKV extends BaseHeadCache {
     const halving = choiceParam(p, 'halving', ['balanced', 'random'] as const, 'balanced');
     this.budgeted = spec.budget !== undefined;
     this.byBytes = isByteBudget(spec.budget);
-    const probe = new ExactEdges(d, s, 0, 0);
+    const precision = parsePrecision(p?.['precision'], 'balancekv params');
+    const seed = spec.seed ?? 0;
+    const probe = new ExactEdges(d, s, 0, 0, precision, seed);
     const floor = budgetFloorRows(spec.budget, probe.rowBytes, d, s);
     const explicitEdges = p?.['sink'] !== undefined || p?.['window'] !== undefined;
     if (!this.budgeted || sink + window + blockSize <= floor) {
@@ -119,9 +123,9 @@ export class BalanceKV extends BaseHeadCache {
       this.edgesShrunk = fit.shrunk;
     }
     this.halvings = this.budgeted ? 0 : halvings;
-    this.edges = new ExactEdges(d, s, this.sink, this.window);
+    this.edges = new ExactEdges(d, s, this.sink, this.window, precision, seed);
     const halver = halving === 'random' ? new RandomHalving() : new BalancedHalving({ tau: this.tau * kernelScale, gamma, valueConstant, centre });
-    this.middle = new MergeAndReduce(d, s, halver, spec.seed ?? 0, { blockSize: this.blockSize, firstHalvings: this.halvings, carry: 'lazy' });
+    this.middle = new MergeAndReduce(d, s, halver, seed, { blockSize: this.blockSize, firstHalvings: this.halvings, carry: 'lazy', precision });
     this.part = createKernelSums(s);
   }
 
@@ -214,6 +218,7 @@ export class BalanceKV extends BaseHeadCache {
       halvings: m.halvings,
       mixedHalvings: m.mixedHalvings,
       droppedTokens: m.droppedWeight,
+      precision: m.precisionLabel,
     };
   }
 }
@@ -241,6 +246,7 @@ export const balanceKVPolicy: PolicyDefinition = {
     { name: 'halving', type: 'string', default: 'balanced', description: "Halving rule: 'balanced' (the walk) or 'random' (the ablation baseline: a uniformly random half)." },
     { name: 'kernelScale', type: 'number', default: 1, description: "Scale β of the walk kernel's logit, e^{β·τ<k̃,k̃'>} (the released code's temp; below 1 the walk balances a smoother kernel)." },
     { name: 'centre', type: 'boolean', default: true, description: 'Centre the keys of each halved batch (exact for attention; shrinks the walk kernel).' },
+    precisionParam,
   ],
   budget: 'optional',
   create: (spec) => new BalanceKV(spec),

@@ -57,6 +57,8 @@ export function fitEdges(floor: number, sink: number, window: number, middleMin:
  * @param edgeRowBytes - Bytes of one of them.
  * @param d - Key dimension.
  * @param s - Value dimension.
+ * @param fixedBytes - Further bytes held whatever the rows (a precision's residual rings), taken
+ *   from byte budgets before the middle's rows (default 0).
  * @returns A function from `seen` and the middle row size to the middle's row capacity.
  * @example
  * ```ts
@@ -71,10 +73,11 @@ export function middleCapacity(
   edgeRowBytes: number,
   d: number,
   s: number,
+  fixedBytes = 0,
 ): (seen: number, middleRowBytes: number) => number {
   if (budget === undefined) return () => Infinity;
   const part = partBudget(budget, { reservedRows: edgeRows, reservedRowBytes: edgeRowBytes, seenShift: edgeRows }, d, s);
-  return (seen, middleRowBytes) => capacityRows(part, Math.max(0, seen - edgeRows), { fixed: 0, perRow: middleRowBytes }, d, s);
+  return (seen, middleRowBytes) => capacityRows(part, Math.max(0, seen - edgeRows), { fixed: fixedBytes, perRow: middleRowBytes }, d, s);
 }
 
 /**

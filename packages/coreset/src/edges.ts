@@ -1,4 +1,4 @@
-import { type CacheState, type KernelSums, mergeSums, SlotStore, type StateReader } from '@kv/core';
+import { type CacheState, type KernelSums, mergeSums, type Precision, SlotStore, type StateReader } from '@kv/core';
 
 /**
  * Where a token offered to {@link ExactEdges.admit} went.
@@ -11,7 +11,7 @@ export type Admission = 'kept' | 'leaving' | 'through';
 
 /**
  * The exact parts of a tiered coreset: the first `sinks` tokens and a ring of the last `window`
- * tokens, kept in float32 with their positions. Tokens that leave the ring are handed to the
+ * tokens, kept with their positions (in float32 unless a precision is given). Tokens that leave the ring are handed to the
  * caller (the compressed middle). Shared by `uniform` and `balancekv`, whose sinks and window
  * are sized once, from the smallest budget they will get.
  *
@@ -47,20 +47,28 @@ export class ExactEdges {
    * @param s - Value dimension.
    * @param sinks - Leading tokens kept.
    * @param window - Trailing tokens kept.
+   * @param precision - Storage precision of the rows (default float32).
+   * @param seed - Seed of the precision's rotation.
    */
-  constructor(d: number, s: number, sinks: number, window: number) {
+  constructor(d: number, s: number, sinks: number, window: number, precision?: Precision, seed = 0) {
     this.sinkCount = sinks;
     this.windowSize = window;
-    this.sinks = new SlotStore(d, s, { maxSlots: sinks, initialSlots: Math.min(2, sinks) });
-    this.recent = new SlotStore(d, s, { maxSlots: window, initialSlots: Math.min(2, window) });
+    const store = { ...(precision === undefined ? {} : { precision }), seed };
+    this.sinks = new SlotStore(d, s, { maxSlots: sinks, initialSlots: Math.min(2, sinks), ...store });
+    this.recent = new SlotStore(d, s, { maxSlots: window, initialSlots: Math.min(2, window), ...store });
     this.leavingKey = new Float32Array(d);
     this.leavingValue = new Float32Array(s);
     this.part = { m: -Infinity, z: 0, n: new Float64Array(s) };
   }
 
-  /** Bytes of one exact row (key, value, position). */
+  /** Bytes of one row (key, value and position at the rows' precision). */
   get rowBytes(): number {
     return this.recent.perRowBytes;
+  }
+
+  /** Bytes the two stores hold whatever their rows (a precision's residual and rotation signs). */
+  get fixedBytes(): number {
+    return this.sinks.fixedBytes + this.recent.fixedBytes;
   }
 
   /** Rows held. */

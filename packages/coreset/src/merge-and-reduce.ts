@@ -1,4 +1,4 @@
-import { type CacheState, createKernelSums, InvalidParamsError, type KernelSums, mergeSums, Rng, SlotStore, type StateReader } from '@kv/core';
+import { type CacheState, createKernelSums, InvalidParamsError, type KernelSums, mergeSums, type Precision, Rng, SlotStore, type StateReader } from '@kv/core';
 import { type Halver, halveBatch, RowBatch } from './row-batch.js';
 
 /**
@@ -38,6 +38,11 @@ export interface MergeAndReduceOptions {
    * Default: grow by doubling.
    */
   readonly groupRows?: number;
+  /**
+   * Storage precision of the raw block and the groups (default float32; rows are decoded for the
+   * halvings). Key groups must be token-wise: groups are evicted in any order.
+   */
+  readonly precision?: Precision;
 }
 
 /**
@@ -193,8 +198,9 @@ export class MergeAndReduce {
     this.halver = halver;
     this.seed = seed;
     this.rng = new Rng(seed);
-    this.raw = new SlotStore(d, s, { maxSlots: t, initialSlots: Math.min(16, t) });
-    this.groups = new SlotStore(d, s, { weighted: true, ...(rows === undefined ? {} : { initialSlots: rows, maxSlots: rows }) });
+    const store = { seed, ...(options.precision === undefined ? {} : { precision: options.precision }) };
+    this.raw = new SlotStore(d, s, { maxSlots: t, initialSlots: Math.min(16, t), ...store });
+    this.groups = new SlotStore(d, s, { weighted: true, ...store, ...(rows === undefined ? {} : { initialSlots: rows, maxSlots: rows }) });
     this.batch = new RowBatch(d, s, Math.min(16, t));
     this.partial = createKernelSums(s);
     this.kernel = options.kernel ?? exponentialKernel;
@@ -228,6 +234,16 @@ export class MergeAndReduce {
   /** Bytes of one group row (key, value, position, log-weight) plus its share of a group size. */
   get groupRowBytes(): number {
     return this.groups.perRowBytes + 4;
+  }
+
+  /** Bytes the stores hold whatever their rows (a precision's residual and rotation signs). */
+  get fixedBytes(): number {
+    return this.raw.fixedBytes + this.groups.fixedBytes;
+  }
+
+  /** A short label of the rows' precision. */
+  get precisionLabel(): string {
+    return this.groups.precisionLabel;
   }
 
   /** Bytes held: raw rows, group rows and one Int32 size per group (the arrays of {@link MergeAndReduce.state}). */

@@ -1,4 +1,4 @@
-import { type CacheState, type KernelSums, Rng, SlotStore, type StateReader } from '@kv/core';
+import { type CacheState, type KernelSums, type Precision, Rng, SlotStore, type StateReader } from '@kv/core';
 
 /**
  * A sample of a stream under a capacity that may change as the stream grows (bottom-k, or
@@ -46,9 +46,10 @@ export class PrioritySample {
    * @param seed - Seed of the priorities.
    * @param maxRows - Most rows ever held (default unbounded: grows by doubling).
    * @param rate - Rate of the row at a position, in (0, 1] (default 1: uniform).
+   * @param precision - Storage precision of the rows (default float32).
    */
-  constructor(d: number, s: number, seed: number, maxRows = Infinity, rate: (position: number) => number = () => 1) {
-    this.store = new SlotStore(d, s, { weighted: true, maxSlots: maxRows, initialSlots: Math.min(16, maxRows) });
+  constructor(d: number, s: number, seed: number, maxRows = Infinity, rate: (position: number) => number = () => 1, precision?: Precision) {
+    this.store = new SlotStore(d, s, { weighted: true, maxSlots: maxRows, initialSlots: Math.min(16, maxRows), seed, ...(precision === undefined ? {} : { precision }) });
     this.priorities = new Float32Array(Math.min(16, maxRows));
     this.seed = seed;
     this.rng = new Rng(seed);
@@ -72,7 +73,7 @@ export class PrioritySample {
 
   /** Bytes held. */
   get heldBytes(): number {
-    return this.store.count * this.rowBytes;
+    return this.store.heldBytes + 4 * this.store.count;
   }
 
   /** The priority threshold T (Infinity until a row was evicted): a row of rate a was kept with probability min(1, a·T). */

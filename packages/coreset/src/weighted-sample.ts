@@ -57,7 +57,7 @@ export class WeightedSample {
 
   /** Bytes held. */
   get heldBytes(): number {
-    return this.store.count * this.rowBytes;
+    return this.store.heldBytes + 8 * this.store.count;
   }
 
   /** The threshold τ (0 until a row is evicted). */

@@ -8,6 +8,7 @@ import {
   InvalidParamsError,
   type KernelSums,
   mergeSums,
+  nrm2,
   parsePrecision,
   type Precision,
   precisionParam,
@@ -19,6 +20,9 @@ import {
   type StateReader,
 } from '@kv/core';
 import { choiceParamOf, createPart } from './choice.js';
+
+/** The certificate r below which an answer counts as certified (the evicted tokens cannot move it by more than max||v||). */
+const CERTIFIED = 0.5;
 import { planTiers, tierCaps, type TierCosts, type TierPlan, type WindowSize } from './tiered-budget.js';
 
 /**
@@ -140,6 +144,11 @@ export class TieredCache extends BaseHeadCache {
   /** Slot of the oldest window token (the ring's start). */
   private head = 0;
   private dropped = 0;
+  /** Tokens that left the window (to the middle or dropped), and the largest key norm among them. */
+  private leftCount = 0;
+  private leftKeyNorm = 0;
+  private uncertifiedCount = 0;
+  private lastBound = 0;
   private readonly partial: KernelSums;
   private readonly keyRow: Float32Array;
   private readonly valueRow: Float32Array;
@@ -221,6 +230,9 @@ export class TieredCache extends BaseHeadCache {
 
   /** Sends a token that leaves the window to the middle, or drops it. */
   private evict(key: Float32Array, value: Float32Array): void {
+    this.leftCount++;
+    const norm = nrm2(this.keyDim, key, 1, 0);
+    if (norm > this.leftKeyNorm) this.leftKeyNorm = norm;
     if (this.middle) this.middle.append(key, value);
     else this.dropped++;
   }
@@ -283,8 +295,27 @@ export class TieredCache extends BaseHeadCache {
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
     this.sinks.sums(query, this.tau, out);
     if (this.window.count > 0) mergeSums(out, this.window.sums(query, this.tau, this.partial));
+    // Certificate: the tokens that left the window weigh at most n·e^{τ·||q||·max||k||} in Z,
+    // against the sinks' and window's exact weight.
+    this.lastBound = this.leftCount === 0 ? 0 : Math.exp(Math.log(this.leftCount) + this.tau * nrm2(this.keyDim, query, 1, 0) * this.leftKeyNorm - (out.m + Math.log(out.z)));
+    if (!(this.lastBound <= CERTIFIED)) this.uncertifiedCount++;
     if (this.middle && this.middle.seen > 0) mergeSums(out, this.middle.sums(query, this.partial));
     return out;
+  }
+
+  /**
+   * The certificate of the last answer: an upper bound r on the weight in Z of the tokens that left
+   * the window (kept by the middle or dropped) relative to the sinks' and window's exact weight,
+   * r = n_left·e^{τ·||q||·max||k_left||}/Z_held. Whatever the middle answers, ||ô − o|| ≤ 2r·max||v||.
+   * @returns r (0 before any token has left; Infinity when the held part has no weight).
+   */
+  get lastEvictedBound(): number {
+    return this.lastBound;
+  }
+
+  /** Answers whose certificate r exceeded 1/2 (the evicted tokens could matter), so far. */
+  get uncertified(): number {
+    return this.uncertifiedCount;
   }
 
   protected onReset(): void {
@@ -292,12 +323,16 @@ export class TieredCache extends BaseHeadCache {
     this.window.clear();
     this.head = 0;
     this.dropped = 0;
+    this.leftCount = 0;
+    this.leftKeyNorm = 0;
+    this.uncertifiedCount = 0;
+    this.lastBound = 0;
     this.middle?.reset();
   }
 
   protected saveState(): CacheState {
     return {
-      scalars: { head: this.head, dropped: this.dropped },
+      scalars: { head: this.head, dropped: this.dropped, left: this.leftCount, leftKeyNorm: this.leftKeyNorm, uncertified: this.uncertifiedCount },
       arrays: { windowPositions: this.windowPositions.subarray(0, this.window.count) },
       parts: { sinks: this.sinks.state(), window: this.window.state(), ...(this.middle ? { middle: this.middle.state() } : {}) },
     };
@@ -313,6 +348,9 @@ export class TieredCache extends BaseHeadCache {
     this.windowPositions.set(positions);
     this.head = r.integer('head', 0, Math.max(0, this.window.count - 1));
     this.dropped = r.integer('dropped', 0, Number.MAX_SAFE_INTEGER);
+    this.leftCount = r.integer('left', 0, Number.MAX_SAFE_INTEGER);
+    this.leftKeyNorm = r.number('leftKeyNorm');
+    this.uncertifiedCount = r.integer('uncertified', 0, Number.MAX_SAFE_INTEGER);
     if (this.middle) this.middle.loadState(r.part('middle').state);
   }
 
@@ -325,7 +363,7 @@ export class TieredCache extends BaseHeadCache {
     const size = this.windowShare === undefined ? `${this.plan.window}` : `${this.windowShare} of the budget`;
     const precision = this.sinks.precisionLabel === this.window.precisionLabel ? this.sinks.precisionLabel : `${this.sinks.precisionLabel} sinks, ${this.window.precisionLabel} window`;
     const middle = this.middle ? `middle ${this.middle.describe().summary}` : `no middle (${this.dropped} tokens dropped)`;
-    return `tiered: ${this.sinks.count}/${this.plan.sinks} sinks + ${this.window.count}/${size} window${early}${shrunk} (${precision}); ${middle}`;
+    return `tiered: ${this.sinks.count}/${this.plan.sinks} sinks + ${this.window.count}/${size} window${early}${shrunk} (${precision}); ${middle}; ${this.uncertifiedCount} answers where the evicted tokens could matter`;
   }
 
   /** Whether a fixed budget shrank the sinks or the window. */
@@ -345,6 +383,7 @@ export class TieredCache extends BaseHeadCache {
       middleRows: this.middle?.stored ?? 0,
       middleBytes: this.middle?.bytes ?? 0,
       dropped: this.dropped,
+      uncertified: this.uncertifiedCount,
     };
   }
 

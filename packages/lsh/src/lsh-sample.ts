@@ -11,6 +11,8 @@ import {
   mixSeed,
   type PolicyDefinition,
   type PolicySpec,
+  parsePrecision,
+  precisionParam,
   requireFits,
   Rng,
   type StateReader,
@@ -99,20 +101,23 @@ export class LshSample extends BaseHeadCache {
     this.families = Array.from({ length: this.tables }, () => new SimHash(d, this.bits, rng));
     const functionBytes = this.tables * this.bits * d * 4;
     requireFits('lsh-sample', spec.budget, { fixed: functionBytes, perRow: 4 * (d + s) + 4 }, d, s, 1);
-    const probe = new ExactEdges(d, s, 0, 0);
+    const precision = parsePrecision(p?.['precision'], 'lsh-sample params');
+    const seed = spec.seed ?? 0;
+    const probe = new ExactEdges(d, s, 0, 0, precision, seed);
     const floor = budgetFloorRows(spec.budget, probe.rowBytes, d, s);
     const fit = fitEdges(Math.max(0, floor - Math.ceil(functionBytes / probe.rowBytes)), integerParam(p, 'sink', { default: 4, min: 0 }), integerParam(p, 'window', { default: 32, min: 0 }), 1);
     this.sink = fit.sink;
     this.window = fit.window;
-    this.edges = new ExactEdges(d, s, this.sink, this.window);
+    this.edges = new ExactEdges(d, s, this.sink, this.window, precision, seed);
     const edgeRows = this.sink + this.window;
-    // The functions are held like two more kinds of reserved bytes: the middle gets the rest.
+    // The hash functions are reserved like extra exact rows; the middle gets the rest.
     const reserve = edgeRows + Math.ceil(functionBytes / this.edges.rowBytes);
-    this.middleRows = middleCapacity(spec.budget, reserve, this.edges.rowBytes, d, s);
-    this.sampleRowBytes = new PrioritySample(d, s, 0, 0).rowBytes + this.tables * (this.bits <= 8 ? 1 : 2) + 4;
+    const probeSample = new PrioritySample(d, s, 0, 0, undefined, precision);
+    this.middleRows = middleCapacity(spec.budget, reserve, this.edges.rowBytes, d, s, this.edges.fixedBytes + probeSample.store.fixedBytes);
+    this.sampleRowBytes = probeSample.rowBytes + this.tables * (this.bits <= 8 ? 1 : 2) + 4;
     const rowBytes = this.sampleRowBytes;
     const rates = samplingRates((count) => this.middleRows(count + reserve, rowBytes));
-    this.sample = new PrioritySample(d, s, mixSeed(spec.seed ?? 0, 3), storeLimit(this.middleRows(2 ** 31 - 1, rowBytes), rowBytes), (position) => rates(position - this.sink));
+    this.sample = new PrioritySample(d, s, mixSeed(seed, 3), storeLimit(this.middleRows(2 ** 31 - 1, rowBytes), rowBytes), (position) => rates(position - this.sink), precision);
     this.codes = this.bits <= 8 ? new Uint8Array(0) : new Uint16Array(0);
     this.norms = new Float32Array(0);
     this.sample.observer = {
@@ -307,6 +312,7 @@ export const lshSamplePolicy: PolicyDefinition = {
     { name: 'window', type: 'integer', default: 32, description: 'Trailing tokens kept exactly (shrunk when the budget is smaller).' },
     { name: 'hashes', type: 'integer', default: 8, description: 'SimHash bits K per table (1–16).' },
     { name: 'tables', type: 'integer', default: 8, description: 'Tables L (1–64).' },
+    precisionParam,
   ],
   budget: 'required',
   create: (spec) => new LshSample(spec),

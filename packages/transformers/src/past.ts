@@ -39,6 +39,9 @@ export class CompressedPast {
   private largest = 0;
   private failure: Error | undefined;
   private mask = new BigInt64Array(0);
+  private maskTensor: TensorLike | undefined;
+  private readonly oneId: TensorLike = new Tensor('int64', new BigInt64Array(1), [1, 1]);
+  private readonly onePosition: TensorLike = new Tensor('int64', new BigInt64Array(1), [1, 1]);
   private readonly keyRow: Float32Array;
   private readonly valueRow: Float32Array;
   private readonly proxyQueries: Float32Array;
@@ -124,6 +127,11 @@ export class CompressedPast {
    */
   inputs(tokens: ArrayLike<number>): Record<string, unknown> {
     const n = tokens.length;
+    if (n === 1) {
+      // A decode step reuses its tensors: only their contents change.
+      (this.oneId.data as BigInt64Array)[0] = BigInt(tokens[0]!);
+      return { input_ids: this.oneId, ...this.frame(1), past_key_values: this.tensors };
+    }
     const ids = new BigInt64Array(n);
     for (let i = 0; i < n; i++) ids[i] = BigInt(tokens[i]!);
     return { input_ids: new Tensor('int64', ids, [1, n]), ...this.frame(n), past_key_values: this.tensors };
@@ -139,15 +147,22 @@ export class CompressedPast {
   frame(count: number): { attention_mask: TensorLike; position_ids: TensorLike } {
     this.throwIfFailed();
     const t = this.position;
-    const positions = new BigInt64Array(count);
-    for (let i = 0; i < count; i++) positions[i] = BigInt(t + i);
-    const m = this.pastRows + count;
-    if (this.mask.length < m) this.mask = new BigInt64Array(Math.max(m, 2 * this.mask.length)).fill(1n);
     this.largest = Math.max(this.largest, this.pastRows);
-    return {
-      attention_mask: new Tensor('int64', this.mask.subarray(0, m), [1, m]),
-      position_ids: new Tensor('int64', positions, [1, count]),
-    };
+    let position_ids: TensorLike;
+    if (count === 1) {
+      (this.onePosition.data as BigInt64Array)[0] = BigInt(t);
+      position_ids = this.onePosition;
+    } else {
+      const positions = new BigInt64Array(count);
+      for (let i = 0; i < count; i++) positions[i] = BigInt(t + i);
+      position_ids = new Tensor('int64', positions, [1, count]);
+    }
+    const m = this.pastRows + count;
+    if (this.maskTensor?.dims[1] !== m) {
+      if (this.mask.length < m) this.mask = new BigInt64Array(Math.max(m, 2 * this.mask.length)).fill(1n);
+      this.maskTensor = new Tensor('int64', this.mask.subarray(0, m), [1, m]);
+    }
+    return { attention_mask: this.maskTensor, position_ids };
   }
 
   /**
