@@ -62,8 +62,9 @@ export function defaultAutoCandidates(registry: PolicyRegistryLike): AutoCandida
     if (cells) for (const [share, label] of shares) out.push({ name: `cells ${label}${tag}`, choice: tieredWith(share, { policy: 'moment-cells' }, precision) });
     out.push({ name: `sinks + window${tag}`, choice: tieredWith(1, undefined, precision) });
   }
-  for (const middle of ['balancekv', 'lsh-sample', 'subgen']) {
-    if (registry.has(middle)) out.push({ name: `${middle} 1/2`, choice: tieredWith(0.5, { policy: middle }) });
+  // As middles, these keep no sinks or window of their own: the tiered cache has them.
+  for (const [middle, params] of [['balancekv', { sink: 0, window: 0 }], ['lsh-sample', { sink: 0, window: 0 }], ['subgen', undefined]] as const) {
+    if (registry.has(middle)) out.push({ name: `${middle} 1/2`, choice: tieredWith(0.5, { policy: middle, ...(params ? { params } : {}) }) });
   }
   return out;
 }
