@@ -49,7 +49,7 @@ describe('auto: conformance', () => {
 });
 
 describe('auto: chooses by measurement', () => {
-  it('records a warm-up within the budget, then keeps the candidate with the lowest trial error — never worse than sinks + window', () => {
+  it('records a warm-up within the budget, then keeps the first candidate within 10% of the lowest trial error — never worse than sinks + window', () => {
     fc.assert(
       fc.property(fc.constantFrom('spread', 'local') as fc.Arbitrary<'spread' | 'local'>, fc.integer({ min: 0, max: 1e6 }), (kind, seed) => {
         const { keys, values, queries } = stream(kind, seed, 200);
@@ -66,8 +66,12 @@ describe('auto: chooses by measurement', () => {
         const scores = cache.trialScores;
         const window = scores.find((x) => x.name === 'sinks + window')!;
         const chosen = scores.find((x) => x.name === cache.choice)!;
-        expect(chosen.error).toBe(Math.min(...scores.map((x) => x.error)));
+        const best = Math.min(...scores.map((x) => x.error));
+        expect(chosen.error).toBeLessThanOrEqual(1.1 * best);
         expect(chosen.error).toBeLessThanOrEqual(window.error);
+        // Nothing earlier in the order of preference scored within the tie margin.
+        const index = scores.indexOf(chosen);
+        for (const x of scores.slice(0, index)) expect(x.error > Math.min(1.1 * best, window.error)).toBe(true);
         expect(cache.describe().summary).toContain(`auto chose ${cache.choice}`);
         expect(cache.describe().parts![0]!.policy).toBe('tiered');
         // The scores are what an independent replay of the same warm-up measures.
@@ -99,14 +103,14 @@ describe('auto: chooses by measurement', () => {
       cache.attend(queries[t]!, new Float32Array(s));
     }
     expect(cache.choice).not.toBe('sinks + window');
-    expect(cache.trialScores.find((x) => x.name === 'cells 1/2')!.error).toBeLessThan(cache.trialScores[0]!.error);
     const window = cache.trialScores.find((x) => x.name === 'sinks + window')!.error;
+    expect(cache.trialScores.find((x) => x.name === 'cells 1/2')!.error).toBeLessThan(window);
     expect(cache.trialScores.find((x) => x.name === cache.choice)!.error).toBeLessThan(0.8 * window);
   });
 
   it('without room for a warm-up takes its fallback and says so', () => {
     const cache = registry.create({ policy: 'auto', keyDim: d, valueDim: s, budget: { fraction: 0.25 } }) as AutoCache;
-    expect(cache.choice).toBe('cells 1/2');
+    expect(cache.choice).toBe('cells 1/2 int8');
     expect(cache.describe().summary).toContain('without a measurement');
   });
 });

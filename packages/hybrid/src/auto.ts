@@ -35,6 +35,23 @@ export const autoParams: readonly ParamInfo[] = [
   { name: 'candidates', type: 'object', description: 'Configurations to choose from, [{ name, choice }] (default: defaultAutoCandidates of the registry).' },
 ];
 
+/** Scores within this factor of the best are ties on a warm-up (its median over a few dozen queries). */
+const TIE = 1.1;
+
+/**
+ * The candidate `auto` keeps: among those scoring within {@link TIE} of the best, the first in the
+ * list (its order of preference), but never one worse than plain float32 sinks + window when that
+ * candidate was scored. Returns −1 when every candidate failed.
+ */
+function pickCandidate(scores: readonly TrialScore[]): number {
+  let best = Infinity;
+  for (const x of scores) best = Math.min(best, x.error);
+  if (!Number.isFinite(best)) return -1;
+  const baseline = scores.find((x) => x.name === 'sinks + window')?.error ?? Infinity;
+  const limit = Math.min(best * TIE, baseline);
+  return scores.findIndex((x) => x.error <= limit);
+}
+
 /** Fewest warm-up tokens worth a measurement; below it `auto` takes its fallback configuration. */
 const MIN_WARMUP = 16;
 
@@ -65,9 +82,10 @@ function readCandidates(raw: unknown, registry: PolicyRegistryLike): AutoCandida
  *   `{fraction}` as the cache's (a fixed budget: a quarter of the warm-up's float32 bytes), with a
  *   floor of a quarter of the warm-up, as the decode protocol has — and is scored by the median
  *   relative error of its answers against exact attention over the recorded rows, at the recorded
- *   queries from a quarter of the warm-up on. The lowest score wins; ties go to the earlier
- *   candidate, and the first default candidate is plain sinks + window, so `auto` never picks one
- *   worse than sinks + window on its warm-up.
+ *   queries from a quarter of the warm-up on. Among the candidates within 10% of the lowest score
+ *   (a warm-up of a few dozen queries cannot separate them further) the first in the list wins,
+ *   but never one that scored worse than plain float32 sinks + window: `auto` never picks a
+ *   configuration worse than sinks + window on its warm-up.
  * - **Candidates** ({@link defaultAutoCandidates}): sinks + window, moment-cell middles behind
  *   windows of several shares of the budget, an int8 mix, and the seed-method middles the registry
  *   holds. Windows are shares of the budget, so a configuration scored on the warm-up is the same
@@ -76,8 +94,9 @@ function readCandidates(raw: unknown, registry: PolicyRegistryLike): AutoCandida
  * - **Scale.** A warm-up of a few dozen tokens scores configurations at a smaller scale than the
  *   stream's; the choice is made once, at the end of the warm-up (no re-choice later). A budget
  *   whose smallest bytes hold fewer than 16 warm-up tokens (a `{fraction}` without `minBytes`)
- *   skips the measurement and takes `cells 1/2` (moment cells behind half the budget), the best
- *   single configuration measured on real attention at 1/4–1/16 of the float32 bytes.
+ *   skips the measurement and takes the first candidate (by default `cells 1/2 int8`: moment cells
+ *   behind half the budget, every part in int8), the best single configuration measured on real
+ *   attention at 1/4–1/16 of the float32 bytes.
  * - `describe()` says what was chosen, the warm-up it was measured on, and every score.
  * @example
  * ```ts
@@ -163,7 +182,7 @@ export class AutoCache extends BaseHeadCache {
   }
 
   private fallback(): AutoCandidate {
-    return this.candidates.find((c) => c.name === 'cells 1/2') ?? this.candidates[0]!;
+    return this.candidates[0]!;
   }
 
   /** The trial budget: the cache's fraction (a quarter for fixed budgets), floored at a quarter of the warm-up. */
@@ -180,9 +199,8 @@ export class AutoCache extends BaseHeadCache {
     const base = { keyDim: this.keyDim, valueDim: this.valueDim, tau: this.tau, seed: this.spec.seed ?? 0 };
     const budget = this.trialBudget();
     const scores = this.candidates.map((c) => scoreCandidate(this.registry, base, c, budget, this.tokens, this.queries, order));
-    let best = 0;
-    for (let i = 1; i < scores.length; i++) if (scores[i]!.error < scores[best]!.error) best = i;
-    this.settle(Number.isFinite(scores[best]!.error) ? this.candidates[best]! : this.fallback(), scores);
+    const pick = pickCandidate(scores);
+    this.settle(pick >= 0 ? this.candidates[pick]! : this.fallback(), scores);
   }
 
   /** Builds the chosen configuration with the real budget and feeds it the recorded warm-up. */
