@@ -92,13 +92,13 @@ describe('ModelCache with worker threads', () => {
     const q = new Float32Array(20 * 64);
     const a = new Float32Array(20 * 64);
     const b = new Float32Array(20 * 64);
-    for (let t = 0; t < 1200; t++) {
+    for (let t = 0; t < 700; t++) {
       for (let i = 0; i < kv; i++) {
         k[i] = rng.gaussian();
         v[i] = rng.gaussian();
       }
       for (const c of [one, two]) for (let l = 0; l < 2; l++) c.append(l, k, v);
-      if (t % 97 === 0 || t === 1199) {
+      if (t % 97 === 0 || t === 699) {
         for (let i = 0; i < q.length; i++) q[i] = rng.gaussian() * 2;
         for (let l = 0; l < 2; l++) {
           one.attend(l, q, a);

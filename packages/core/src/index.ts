@@ -50,7 +50,8 @@ export { booleanParam, choiceParam, integerParam, type NumberParamOptions, numbe
 export { type ReferenceAttentionResult, referenceAttention } from './reference.js';
 export { PolicyRegistry, validateSpec } from './registry.js';
 export { mixSeed, Reservoir, Rng } from './rng.js';
-export { SlotStore, type SlotStoreOptions } from './slot-store.js';
+export { SlotStore } from './slot-store.js';
+export type { SlotStoreOptions } from './precision/store-options.js';
 export {
   type CodecName,
   codecBits,

@@ -7,8 +7,8 @@
 //
 // Run: node --conditions=@kv/source --import tsx packages/heuristics/bench/heuristics.bench.ts
 // Env: BENCH_N (default 32768), BENCH_TIMED (default 2048), BENCH_PROBES (default 16),
-// BENCH_ONLY=kernel to print only the second table (attention cost per held token, KIVI on its
-// WebAssembly SIMD and JS paths vs exact on core's wasm and JS kernels). KIVI follows core's
+// BENCH_ONLY=kernel to print only the second table (attention cost per held token, KIVI's codes
+// on core's store kernels and JS path vs exact on core's wasm and JS kernels). KIVI follows core's
 // kernel backend: its "JS path" rows run with setKernelBackend('js') around the KIVI cache only.
 import {
   compressionRatio,
@@ -85,6 +85,13 @@ const cases: Case[] = [
   },
   { label: 'knorm', spec: { policy: 'knorm', ...base, budget: BUDGET } },
   { label: 'random', spec: { policy: 'random', ...base, budget: BUDGET, seed: 1 } },
+  { label: 'keydiff', spec: { policy: 'keydiff', ...base, budget: BUDGET } },
+  { label: 'keydiff (every 16)', spec: { policy: 'keydiff', ...base, budget: BUDGET, params: { every: 16 } } },
+  { label: 'expected-attention (rope)', spec: { policy: 'expected-attention', ...base, budget: BUDGET, params: { rope: { theta: 10000, pairing: 'interleaved' } } }, queryAware: true },
+  { label: 'lagkv (lag 128)', spec: { policy: 'lagkv', ...base, budget: BUDGET } },
+  { label: 'leverage (every 16)', spec: { policy: 'leverage', ...base, budget: BUDGET, params: { every: 16 } } },
+  { label: 'cur', spec: { policy: 'cur', ...base, budget: BUDGET } },
+  { label: 'window, int8 rows', spec: { policy: 'sliding-window', ...base, budget: BUDGET, params: { precision: 'int8' } } },
   { label: 'kivi 2-bit (budget 1024)', spec: { policy: 'kivi', ...base, budget: BUDGET, params: { bits: 2 } } },
   {
     label: 'kivi 2-bit (budget 1024), JS path',
@@ -142,7 +149,7 @@ function run(c: Case, want: Float32Array[]): string {
 }
 
 // Attention cost per held token with 8192 tokens held (attend only, best of 5 runs of 20): KIVI
-// on its WebAssembly SIMD kernels (the default) and on its scalar JS path; the exact cache on
+// on core's store kernels (the default) and on its scalar JS path; the exact cache on
 // core's wasm and JS kernels.
 function kernelTable(): void {
   const held = Math.min(8192, N);

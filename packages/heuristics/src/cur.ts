@@ -108,6 +108,7 @@ export class CurDKV extends EvictionCache {
   /**
    * @param spec - A validated spec with a budget; params `window` (16), `leverage`
    *   (`'kv_product'`), and the shared eviction parameters (4 sinks by default).
+   * @throws `InvalidParamsError` on a bad parameter (the shared eviction parameters included).
    */
   constructor(spec: PolicySpec) {
     const window = integerParam(spec.params, 'window', { default: 16, min: 1 });

@@ -79,7 +79,10 @@ export function keyDiffScorer(): Scorer {
  * @see Park et al., KeyDiff: Key Similarity-Based KV Cache Eviction for Long-Context LLM Inference in Resource-Constrained Environments (arXiv 2504.15364).
  */
 export class KeyDiff extends EvictionCache {
-  /** @param spec - A validated spec with a budget and the shared eviction parameters. */
+  /**
+   * @param spec - A validated spec with a budget and the shared eviction parameters.
+   * @throws `InvalidParamsError` on a bad parameter (the shared eviction parameters included).
+   */
   constructor(spec: PolicySpec) {
     super(spec, keyDiffScorer());
   }

@@ -52,7 +52,10 @@ export function keyNormScorer(): Scorer {
  * @see Devoto et al., A Simple and Effective L2 Norm-Based Strategy for KV Cache Compression (arXiv 2406.11430).
  */
 export class KNorm extends EvictionCache {
-  /** @param spec - A validated spec with a budget and the shared eviction parameters. */
+  /**
+   * @param spec - A validated spec with a budget and the shared eviction parameters.
+   * @throws `InvalidParamsError` on a bad parameter (the shared eviction parameters included).
+   */
   constructor(spec: PolicySpec) {
     super(spec, keyNormScorer());
   }

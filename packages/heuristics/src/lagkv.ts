@@ -151,6 +151,7 @@ export class LagKV extends EvictionCache {
   /**
    * @param spec - A validated spec with a budget; `params.lag` (default 128) and the shared
    *   eviction parameters (4 sinks by default).
+   * @throws `InvalidParamsError` on a bad parameter (the shared eviction parameters included).
    */
   constructor(spec: PolicySpec) {
     const lag = integerParam(spec.params, 'lag', { default: 128, min: 1 });

@@ -153,7 +153,10 @@ export function leverageScorer(keyDim: number, sketch: number, seed: number): Sc
  * @see Chari & Van Durme, Compactor (arXiv 2507.08143).
  */
 export class LeverageScore extends EvictionCache {
-  /** @param spec - A validated spec with a budget; `params.sketch` (0: exact) and the shared eviction parameters. */
+  /**
+   * @param spec - A validated spec with a budget; `params.sketch` (0: exact) and the shared eviction parameters.
+   * @throws `InvalidParamsError` on a bad parameter (the shared eviction parameters included).
+   */
   constructor(spec: PolicySpec) {
     const sketch = integerParam(spec.params, 'sketch', { default: 0, min: 0 });
     super(spec, leverageScorer(spec.keyDim, sketch, spec.seed ?? 0));

@@ -73,7 +73,10 @@ export function randomPriorityScorer(seed: number): Scorer {
  * @see Duffield, Lund, Thorup, Priority sampling for estimation of arbitrary subset sums (J. ACM 2007).
  */
 export class RandomSubset extends EvictionCache {
-  /** @param spec - A validated spec with a budget; `seed` fixes the sample. */
+  /**
+   * @param spec - A validated spec with a budget; `seed` fixes the sample.
+   * @throws `InvalidParamsError` on a bad parameter (the shared eviction parameters included).
+   */
   constructor(spec: PolicySpec) {
     super(spec, randomPriorityScorer(spec.seed ?? 0));
   }

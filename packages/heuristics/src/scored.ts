@@ -74,7 +74,10 @@ export class ScoredEviction extends EvictionCache {
   private readonly given: ReturnType<typeof givenScorer>;
   private scores: Float32Array | null = null;
 
-  /** @param spec - A validated spec with a budget; `params.after` (`'keep'`) and the shared eviction parameters. */
+  /**
+   * @param spec - A validated spec with a budget; `params.after` (`'keep'`) and the shared eviction parameters.
+   * @throws `InvalidParamsError` on a bad parameter (the shared eviction parameters included).
+   */
   constructor(spec: PolicySpec) {
     const given = givenScorer(choiceParam(spec.params, 'after', ['keep', 'window'] as const, 'keep'));
     super(spec, given);

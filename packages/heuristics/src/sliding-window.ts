@@ -23,7 +23,10 @@ import { evictionParams } from './eviction/params.js';
  * @see Beltagy et al., Longformer (arXiv 2004.05150), local attention windows.
  */
 export class SlidingWindow extends EvictionCache {
-  /** @param spec - A validated spec with a budget (the window). */
+  /**
+   * @param spec - A validated spec with a budget (the window).
+   * @throws `InvalidParamsError` on a bad parameter (the shared eviction parameters included).
+   */
   constructor(spec: PolicySpec) {
     super(spec, ageScorer());
   }

@@ -26,7 +26,10 @@ import { evictionParams } from './eviction/params.js';
  * @see Xiao et al., Efficient Streaming Language Models with Attention Sinks (arXiv 2309.17453).
  */
 export class StreamingLlm extends EvictionCache {
-  /** @param spec - A validated spec with a budget; `params.sinks` (default 4). */
+  /**
+   * @param spec - A validated spec with a budget; `params.sinks` (default 4).
+   * @throws `InvalidParamsError` on a bad parameter (the shared eviction parameters included).
+   */
   constructor(spec: PolicySpec) {
     super(spec, ageScorer(), { sinks: 4 });
   }

@@ -59,7 +59,10 @@ export function lastAttentionScorer(): Scorer {
  * @see Oren et al., Transformers are Multi-State RNNs (arXiv 2401.06104).
  */
 export class Tova extends EvictionCache {
-  /** @param spec - A validated spec with a budget and the shared eviction parameters. */
+  /**
+   * @param spec - A validated spec with a budget and the shared eviction parameters.
+   * @throws `InvalidParamsError` on a bad parameter (the shared eviction parameters included).
+   */
   constructor(spec: PolicySpec) {
     super(spec, lastAttentionScorer());
   }

@@ -53,7 +53,7 @@ class ReservoirCache extends BaseHeadCache {
       if (j < this.store.count) this.store.write(j, key, 0, value, 0, position, 0);
     }
     const logW = Math.log(this.offered / Math.max(1, this.store.count));
-    this.store.logWeights!.fill(logW, 0, this.store.count);
+    for (let i = 0; i < this.store.count; i++) this.store.setLogWeight(i, logW);
   }
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
     return this.store.sums(query, this.tau, out);

@@ -47,6 +47,12 @@ const all: (PolicyChoice & { label: string; pooled?: boolean })[] = [
   { label: 'kvzip', policy: 'kvzip' },
   { label: 'kvzip (context scores only)', policy: 'kvzip', params: { online: false } },
   { label: 'kvzip, heads of a layer pooled', policy: 'kvzip', pooled: true },
+  // Precision × selection (issue 16): the same bytes hold more tokens at fewer bits.
+  { label: 'sliding-window int8', policy: 'sliding-window', params: { precision: 'int8' } },
+  { label: 'sliding-window int4', policy: 'sliding-window', params: { precision: 'int4' } },
+  { label: 'h2o int8', policy: 'h2o', params: { precision: 'int8' } },
+  { label: 'h2o int4', policy: 'h2o', params: { precision: 'int4' } },
+  { label: 'kvzip int4', policy: 'kvzip', params: { precision: 'int4' } },
 ];
 const only = process.env.BENCH_POLICIES?.split(',');
 const choices = all.filter((c) => registry.has(c.policy) && (!only || only.includes(c.label) || only.includes(c.policy)));

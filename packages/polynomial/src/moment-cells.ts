@@ -5,6 +5,9 @@ import {
   type KernelSums,
   nrm2,
   type ParamInfo,
+  parsePrecision,
+  precisionParam,
+  requireFits,
   type PolicyDefinition,
   type PolicySpec,
   SlotStore,
@@ -12,14 +15,15 @@ import {
 } from '@kv/core';
 
 /**
- * Parameters of the `moment-cells` policy (none: the cells are sized by the budget).
+ * Parameters of the `moment-cells` policy: the precision its cells are stored at (they are sized by
+ * the budget).
  * @example
  * ```ts
  * import { momentCellsParams } from '@kv/polynomial';
- * momentCellsParams.length; // 0
+ * momentCellsParams.map((p) => p.name); // ['precision']
  * ```
  */
-export const momentCellsParams: readonly ParamInfo[] = [];
+export const momentCellsParams: readonly ParamInfo[] = [precisionParam];
 
 /** Tokens between two full recomputations of the nearest-cell table (the query metric drifts). */
 const REFRESH = 64;
@@ -95,12 +99,19 @@ export class MomentCellsCache extends BaseHeadCache {
   private readonly row: Float32Array;
   private readonly rowValue: Float32Array;
 
-  /** @param spec - A validated spec (sized by its budget). */
+  /**
+   * @param spec - A validated spec (sized by its budget; `params.precision` of the cells).
+   * @throws `InvalidParamsError` on a bad precision.
+   */
   constructor(spec: PolicySpec) {
     super(spec);
     const d = this.keyDim;
     const s = this.valueDim;
-    this.cells = new SlotStore(d, s, { weighted: true, positions: false, initialSlots: 0 });
+    const precision = parsePrecision(spec.params?.['precision'], 'moment-cells params.precision');
+    this.cells = new SlotStore(d, s, { weighted: true, positions: false, initialSlots: 0, precision, seed: spec.seed ?? 0 });
+    this.cells.limit = 0;
+    // Rotation signs are held from the start, so they must fit the smallest bytes of the budget.
+    requireFits(spec.policy, spec.budget, { fixed: this.cells.fixedBytes, perRow: 0 }, d, s);
     this.counts = new Float32Array(16);
     this.radii = new Float32Array(16);
     this.spread = new Float32Array(16);
@@ -126,12 +137,20 @@ export class MomentCellsCache extends BaseHeadCache {
   /** Cells, their counts, radii and nearest-cell entries, and (once a cell is held) the query statistics. */
   override get bytes(): number {
     const n = this.cells.count;
-    return n === 0 ? 0 : this.cells.heldBytes + n * CELL_EXTRA + this.querySquares.byteLength;
+    return n === 0 ? this.cells.heldBytes : this.cells.heldBytes + n * CELL_EXTRA + this.querySquares.byteLength;
   }
 
   /** The bound e^{max(ρ_c, b_c)} − 1 on |Ẑ/Z − 1| of the last query (0 before one, and while every cell holds one token). */
   get lastBound(): number {
     return this.bound;
+  }
+
+  /**
+   * The number of tokens in each cell (a copy).
+   * @returns Counts in cell order.
+   */
+  cellSizes(): Float32Array {
+    return this.counts.slice(0, this.cells.count);
   }
 
   /** Tokens dropped because the budget held no cell when they arrived. */
@@ -140,7 +159,7 @@ export class MomentCellsCache extends BaseHeadCache {
   }
 
   protected override byteCost(): ByteCost {
-    return { fixed: 8 * this.keyDim, perRow: this.cells.perRowBytes + CELL_EXTRA };
+    return { fixed: 8 * this.keyDim + this.cells.fixedBytes, perRow: this.cells.perRowBytes + CELL_EXTRA };
   }
 
   /** The metric weight of coordinate j: τ²·E[q_j²] over the queries seen (τ² before any). */
@@ -279,6 +298,7 @@ export class MomentCellsCache extends BaseHeadCache {
     for (let j = 0; j < xv.length; j++) xv[j] = value[j]!;
     if (n < cap) {
       this.grow(n + 1);
+      this.cells.limit = n + 1;
       this.writeCell(n, x, xv, 1, 0, 0);
       this.changed(n);
       return;
@@ -333,6 +353,7 @@ export class MomentCellsCache extends BaseHeadCache {
 
   protected onReset(): void {
     this.cells.clear();
+    this.cells.limit = 0;
     this.querySquares.fill(0);
     this.queries = 0;
     this.sinceRefresh = 0;
@@ -357,6 +378,7 @@ export class MomentCellsCache extends BaseHeadCache {
   }
 
   protected restoreState(r: StateReader): void {
+    this.cells.limit = r.array('counts', Float32Array).length;
     this.cells.loadState(r.part('cells'));
     const n = this.cells.count;
     this.grow(n);
@@ -374,7 +396,7 @@ export class MomentCellsCache extends BaseHeadCache {
   }
 
   protected override describeSummary(): string {
-    return `moment-cells: ${this.cells.count} degree-0 cells (Ward merges under the query metric), last remainder bound ${this.bound.toPrecision(3)}${this.dropped > 0 ? `, ${this.dropped} tokens dropped before the budget held a cell` : ''}`;
+    return `moment-cells: ${this.cells.count} degree-0 cells in ${this.cells.precisionLabel} (Ward merges under the query metric), last remainder bound ${this.bound.toPrecision(3)}${this.dropped > 0 ? `, ${this.dropped} tokens dropped before the budget held a cell` : ''}`;
   }
 
   protected override describeStats(): Record<string, number | string | boolean> {

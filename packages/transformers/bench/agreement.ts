@@ -15,11 +15,11 @@ const full = evaluateText(llama, text, { policy: 'exact' }, { registry });
 console.log(`${text.length} bytes; full cache: ${full.bitsPerByte.toFixed(5)} bits/byte (@kv/llm)`);
 console.log('policy          budget  session   @kv/llm*  |Δ|        @kv/llm at B+1  first split  logits Δ before');
 for (const budget of [64, 128]) {
-  for (const choice of [{ policy: 'sliding-window' }, { policy: 'streaming-llm', params: { sinks: 4 } }, { policy: 'knorm' }]) {
-    const r = await lockstep(model, llama, choice, budget, choice.policy !== 'knorm');
+  for (const choice of [{ policy: 'sliding-window' }, { policy: 'streaming-llm', params: { sinks: 4 } }, { policy: 'knorm' }, { policy: 'keydiff' }]) {
+    const r = await lockstep(model, llama, choice, budget, choice.policy === 'sliding-window' || choice.policy === 'streaming-llm');
     console.log(
       `${choice.policy.padEnd(15)} ${String(budget).padStart(6)}  ${r.session.toFixed(5)}  ${r.delayed.toFixed(5)}  ${Math.abs(r.session - r.delayed).toExponential(1).padEnd(9)}  ` +
-        `${choice.policy === 'knorm' ? '—'.padEnd(14) : r.plainNext.toFixed(5).padEnd(14)}  ${String(r.firstSplit < 0 ? 'none' : `step ${r.firstSplit}`).padEnd(11)}  ${r.logitGap.toExponential(1)}`,
+        `${r.plainNext === 0 ? '—'.padEnd(14) : r.plainNext.toFixed(5).padEnd(14)}  ${String(r.firstSplit < 0 ? 'none' : `step ${r.firstSplit}`).padEnd(11)}  ${r.logitGap.toExponential(1)}`,
     );
   }
 }

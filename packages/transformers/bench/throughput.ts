@@ -3,7 +3,8 @@
 // memory with StreamingLLM. Rounds alternate between the engines and the median is reported,
 // so machine load hits both alike.
 //
-//   pnpm --filter @kv/transformers bench [--context 2048] [--tokens 64] [--rounds 3]
+//   pnpm --filter @kv/transformers bench [--context 2048] [--tokens 64] [--rounds 3] [--threads N]
+//   (--threads: ONNX Runtime intra-op threads, default its own choice)
 //   (models from $KV_MODELS, default ../shared/models beside the repository)
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -14,7 +15,7 @@ import { exactPolicy, PolicyRegistry } from '@kv/core';
 import { heuristicPolicies } from '@kv/heuristics';
 import { type CausalLM, CompressedCache, CompressedSession, decoderShape } from '../src/index.js';
 
-const { values } = parseArgs({ options: { context: { type: 'string' }, tokens: { type: 'string' }, rounds: { type: 'string' } } });
+const { values } = parseArgs({ options: { context: { type: 'string' }, tokens: { type: 'string' }, rounds: { type: 'string' }, threads: { type: 'string' } } });
 const context = Number(values.context ?? 2048);
 const steps = Number(values.tokens ?? 64);
 const rounds = Number(values.rounds ?? 3);
@@ -24,7 +25,9 @@ if (!existsSync(join(models, 'tinyllama-bytes-onnx'))) throw new Error(`no ${mod
 
 env.allowRemoteModels = false;
 env.localModelPath = models;
-const model = (await AutoModelForCausalLM.from_pretrained('tinyllama-bytes-onnx', { dtype: 'fp32' })) as unknown as CausalLM & {
+const threads = values.threads !== undefined ? Number(values.threads) : undefined;
+const sessionOptions = threads !== undefined ? { session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 } } : {};
+const model = (await AutoModelForCausalLM.from_pretrained('tinyllama-bytes-onnx', { dtype: 'fp32', ...sessionOptions })) as unknown as CausalLM & {
   generate(options: Record<string, unknown>): Promise<unknown>;
 };
 const shape = decoderShape(model);
@@ -90,7 +93,7 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
-console.log(`tinyllama-bytes-onnx (${shape.layers} layers, ${shape.queryHeads}/${shape.kvHeads} heads of ${shape.headDim}): ${steps} greedy decode steps after a ${context}-token context, median of ${rounds} alternating rounds`);
+console.log(`tinyllama-bytes-onnx (${shape.layers} layers, ${shape.queryHeads}/${shape.kvHeads} heads of ${shape.headDim}): ${steps} greedy decode steps after a ${context}-token context, median of ${rounds} alternating rounds, ONNX Runtime threads: ${threads ?? 'default'}`);
 for (const row of rows) console.log(`${row.label.padEnd(58)} ${median(row.rate).toFixed(1).padStart(7)} tok/s   ${row.memory}`);
 const base = median(rows[0]!.rate);
 console.log(`speed-up over the full cache: session ${(median(rows[1]!.rate) / base).toFixed(2)}x, generate() with CompressedCache ${(median(rows[2]!.rate) / base).toFixed(2)}x`);

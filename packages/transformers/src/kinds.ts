@@ -2,9 +2,10 @@ import { InvalidParamsError, type PolicyChoice, UnsupportedError } from '@kv/cor
 
 /**
  * What a policy's decisions need, which decides whether an ONNX decoder can run it:
- * - `query-free`: only keys, values and positions (window, StreamingLLM, K-norm, KeyDiff, random);
+ * - `query-free`: only keys, values and positions (window, StreamingLLM, K-norm, KeyDiff, LagKV,
+ *   leverage, CUR, random);
  *   runs exactly as in kv's own decoder.
- * - `query-aware`: attention of queries (H2O, TOVA, SnapKV, PyramidKV); a graph does not expose
+ * - `query-aware`: attention of queries (H2O, TOVA, SnapKV, PyramidKV, Expected Attention); a graph does not expose
  *   queries, so it runs only with a query proxy (see {@link SessionOptions.queryProxy}).
  * - `weighted`: kept rows carry weights that bias their logits (coresets, importance samples,
  *   BalanceKV); a 0/1 attention mask cannot express them.
@@ -29,10 +30,14 @@ const KNOWN: Readonly<Record<string, PolicyKind>> = {
   knorm: 'query-free',
   keydiff: 'query-free',
   random: 'query-free',
+  lagkv: 'query-free',
+  leverage: 'query-free',
+  cur: 'query-free',
   h2o: 'query-aware',
   tova: 'query-aware',
   snapkv: 'query-aware',
   pyramidkv: 'query-aware',
+  'expected-attention': 'query-aware',
   uniform: 'weighted',
   balancekv: 'weighted',
   'balancekv-theory': 'weighted',

@@ -1,14 +1,19 @@
 import { type CacheState, type HeadCache, UnsupportedError } from '@kv/core';
 
-// Core's SlotStore writes its state as `count` rows and a `precision` label; a float32 store's
-// rows are one Float32Array of records `key ×d | value ×s | log-weight (weighted stores)`. Until
-// caches expose their decoded rows through the contract, this reads those records from the public
-// state() of a cache, walking combinators' parts: float32 rows are read, anything else is refused.
-interface Found {
-  row: number;
+/** One row store of a cache: `count` float32 records `key ×d | value ×s`, and their positions. */
+export interface RowBlock {
+  readonly count: number;
+  /** The records (a view of the store's memory: read it before the cache changes). */
+  readonly rows: Float32Array;
+  /** Logical position of each record, when the store keeps them. */
+  readonly positions: Int32Array | undefined;
 }
 
-function copyStores(state: CacheState, d: number, s: number, keys: Float32Array, values: Float32Array, at: Found, end: number, policy: string): void {
+// Core's SlotStore writes its state as `count` rows and a `precision` label; a float32 store's
+// rows are one Float32Array of records `key ×d | value ×s | log-weight (weighted stores)`. Until
+// caches expose their decoded rows through the contract, the rows are read from the public
+// state() of a cache, walking combinators' parts: float32 rows are read, anything else refused.
+function collect(state: CacheState, d: number, s: number, policy: string, out: RowBlock[]): void {
   const count = state.scalars['count'];
   const precision = state.scalars['precision'];
   if (typeof count === 'number' && typeof precision === 'string') {
@@ -22,39 +27,29 @@ function copyStores(state: CacheState, d: number, s: number, keys: Float32Array,
       throw new UnsupportedError(`policy "${policy}" keeps weighted rows (logit biases), which a 0/1 attention_mask cannot express`);
     }
     if (rows.length !== count * (d + s)) throw new UnsupportedError(`policy "${policy}" holds rows of an unknown layout`);
-    if (at.row + count > end) throw new UnsupportedError(`policy "${policy}" holds more float32 rows than it reports as stored`);
-    for (let i = 0; i < count; i++) {
-      const from = i * (d + s);
-      const k = (at.row + i) * d;
-      const v = (at.row + i) * s;
-      for (let j = 0; j < d; j++) keys[k + j] = rows[from + j]!;
-      for (let j = 0; j < s; j++) values[v + j] = rows[from + d + j]!;
-    }
-    at.row += count;
+    const positions = state.arrays['positions'];
+    out.push({ count, rows, positions: positions instanceof Int32Array && positions.length === count ? positions : undefined });
   }
-  if (state.parts) for (const part of Object.values(state.parts)) copyStores(part, d, s, keys, values, at, end, policy);
+  if (state.parts) for (const part of Object.values(state.parts)) collect(part, d, s, policy, out);
 }
 
 /**
- * Copies the rows a cache attends over (its float32 keys and values, in slot order) into
- * `keys`/`values` from row `offset` on, and checks that they are all it holds: every stored
- * token-equivalent must be a readable, unweighted float32 row.
+ * The row stores of a cache (slot order), checked to be all it holds: every stored
+ * token-equivalent must be an unweighted float32 row.
  * @param cache - A cache of a token-keeping policy.
- * @param keys - Destination of the keys (row-major, d floats a row).
- * @param values - Destination of the values (row-major, s floats a row).
- * @param offset - First destination row.
- * @returns The number of rows copied (`cache.stored`).
+ * @returns Its stores; their counts add up to `cache.stored`.
  * @throws `UnsupportedError` when the cache holds weighted rows, quantized rows, or anything
  *   besides float32 rows (summaries).
  */
-export function copyKeptRows(cache: HeadCache, keys: Float32Array, values: Float32Array, offset: number): number {
-  const n = cache.stored;
-  const at = { row: offset };
-  copyStores(cache.state(), cache.keyDim, cache.valueDim, keys, values, at, offset + n, cache.spec.policy);
-  if (at.row !== offset + n) {
+export function rowBlocks(cache: HeadCache): RowBlock[] {
+  const blocks: RowBlock[] = [];
+  collect(cache.state(), cache.keyDim, cache.valueDim, cache.spec.policy, blocks);
+  let total = 0;
+  for (const b of blocks) total += b.count;
+  if (total !== cache.stored) {
     throw new UnsupportedError(
-      `policy "${cache.spec.policy}" reports ${n} stored rows but holds ${at.row - offset} readable float32 rows; only caches made of float32 rows can be handed to a decoder`,
+      `policy "${cache.spec.policy}" reports ${cache.stored} stored rows but holds ${total} readable float32 rows; only caches made of float32 rows can be handed to a decoder`,
     );
   }
-  return n;
+  return blocks;
 }

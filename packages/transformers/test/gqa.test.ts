@@ -1,4 +1,6 @@
-import { ModelCache, Rng } from '@kv/core';
+import { ModelCache, PolicyRegistry, Rng, UnsupportedError } from '@kv/core';
+import { heuristicPolicies } from '@kv/heuristics';
+import { tieredPolicy } from '@kv/hybrid';
 import { LlamaModel } from '@kv/llm';
 import { describe, expect, it } from 'vitest';
 import { CompressedSession, decoderShape } from '../src/index.js';
@@ -45,6 +47,20 @@ describe('grouped-query attention', () => {
       expect(s.maxPastRows).toBe(16);
       // K-norm keeps different tokens in the two KV heads of a layer (the same number of them).
       if (choice.policy === 'knorm') expect(Array.from(s.cache.head(1, 0).positions!()).sort()).not.toEqual(Array.from(s.cache.head(1, 1).positions!()).sort());
+    }
+  });
+
+  it('runs a tiered cache of position parts (sinks, window, K-norm middle) exactly; refuses a query-aware or weighted middle', async () => {
+    const withTiered = new PolicyRegistry().register(...heuristicPolicies, tieredPolicy);
+    const choice = { policy: 'tiered', params: { sinks: 2, window: 6, middle: { policy: 'knorm' } } };
+    const want = llmLogits(new ModelCache({ ...shape, caches: () => new DelayedAppendCache(withTiered.create({ ...choice, ...shape, budget: 16 })) }));
+    const s = await CompressedSession.create(gqaModel(weights), { policy: choice, budget: 16, registry: withTiered });
+    const got: Float32Array[] = [];
+    for (const t of tokens) got.push((await s.step(t)).slice());
+    expect(worst(got, want)).toBeLessThan(1e-4);
+    expect(s.maxPastRows).toBe(16);
+    for (const middle of ['h2o', 'uniform']) {
+      await expect(CompressedSession.create(gqaModel(weights), { policy: { policy: 'tiered', params: { middle: { policy: middle } } }, budget: 16, registry: withTiered })).rejects.toThrow(UnsupportedError);
     }
   });
 

@@ -94,6 +94,12 @@ describe('which policies a session runs', () => {
     for (let i = 0; i < 8; i++) await s.step(prompt[i]!);
     await expect(s.step(prompt[8]!)).rejects.toThrow(/layer 0 head 1 holds 8 rows.*same number/);
     await expect(s.step(prompt[9]!)).rejects.toThrow(UnsupportedError);
+    // reset() starts over from an empty past.
+    s.reset();
+    expect(s.position).toBe(0);
+    expect(s.logits).toBeUndefined();
+    for (let i = 0; i < 8; i++) await s.step(prompt[i]!);
+    expect(s.pastRows).toBe(8);
   });
 
   it('catches a weighted, quantized or summary policy declared query-free when it reads its rows', async () => {
@@ -128,6 +134,20 @@ describe('which policies a session runs', () => {
     expect(snap.pastRows).toBe(32);
     await snap.step(32);
     expect(snap.maxPastRows).toBe(32);
+  });
+
+  it('keeps a byte budget at every step: 1/8 of the full cache, past rows within what the bytes hold', async () => {
+    const model = await tinyModel();
+    const minBytes = 16 * 516;
+    const s = await CompressedSession.create(model, { policy: { policy: 'streaming-llm', params: { sinks: 4 } }, budget: { fraction: 1 / 8, minBytes }, registry });
+    const text = validationBytes(400);
+    for (let i = 0; i < text.length; i++) {
+      const perHead = Math.max((4 * 128 * i) / 8, minBytes); // the budget of a head after i tokens
+      expect(s.pastRows).toBeLessThanOrEqual(Math.floor(perHead / 516));
+      await s.step(text[i]!);
+      expect(s.bytes).toBeLessThanOrEqual(12 * Math.max((4 * 128 * (i + 1)) / 8, minBytes));
+    }
+    expect(s.pastRows).toBeGreaterThan(16);
   });
 
   it('rejects bad tokens and options without changing the session', async () => {

@@ -522,149 +522,167 @@
         (local.set $c (i32.add (local.get $c) (i32.const 16)))
         (br $chunks))))
 
-  ;; Attention sums over `rows` quantized records (token-wise groups, or one run of a channel-wise
-  ;; group), merged into the totals at `tot`. The descriptor at `desc` (i32 fields by byte offset):
-  ;; 0 stride, 4 d, 8 s, 12 key bits (32: f32 keys), 16 value bits (32: f32 values), 20 key code
-  ;; offset, 24 value code offset, 28 key scale offset, 32 value scale offset, 36 lw offset
-  ;; (−1: none), 40 key groups (0: the caller filled the key table with lo = 0, step = 1 and
-  ;; folded the query into the group's steps), 44 value groups, 48 half scales, 52 key fields per
-  ;; scale group, 56 block rows, 60 q (f32 d), 64 qsum (f32 per key group), 68 w (f32 block + 4),
-  ;; 72 acc (f32 s), 76 zacc (f32 per value group), 80 value scale table, 84 key bias (f32, added
-  ;; to every dot), 88 value fields per scale group, 92 key scale table, 96 qh, 100 ql (i16 d).
-  (func (export "attendCodes") (param $rec i32) (param $rows i32) (param $tau f32) (param $desc i32) (param $tot i32)
-    (local $stride i32) (local $d i32) (local $s i32) (local $kb i32) (local $vb i32) (local $lw i32)
-    (local $kg i32) (local $vg i32) (local $half i32) (local $g16 i32) (local $block i32) (local $q i32) (local $qsum i32)
-    (local $w i32) (local $acc i32) (local $zacc i32) (local $vsc i32) (local $bias f32) (local $vg16 i32) (local $ksc i32)
-    (local $qh i32) (local $ql i32) (local $inv f32) (local $kc i32) (local $vc i32) (local $ks i32) (local $vs i32)
-    (local $start i32) (local $len i32) (local $i i32) (local $p i32) (local $last i32) (local $j i32)
-    (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32)
-    (local $mb f32) (local $zb f32) (local $m v128) (local $sc4 v128) (local $wv v128)
+  ;; The descriptor of a quantized store (i32 fields by byte offset): 0 stride, 4 d, 8 s, 12 key
+  ;; bits (32: f32 keys), 16 value bits (32: f32 values), 20 key code offset, 24 value code offset,
+  ;; 28 key scale offset, 32 value scale offset, 36 lw offset (−1: none), 40 key groups (0: the
+  ;; caller filled the key table with lo = 0, step = 1 and folded the query into the group's
+  ;; steps), 44 value groups, 48 half scales, 52 key fields per scale group, 56 block rows, 60 q
+  ;; (f32 d), 64 qsum (f32 per key group), 68 w (f32 block + 4), 72 acc (f32 s), 76 zacc (f32 per
+  ;; value group), 80 value scale table, 84 key bias (f32, added to every dot), 88 value fields per
+  ;; scale group, 92 key scale table, 96 qh, 100 ql (i16 d), 104 2^−k of the fixed-point query
+  ;; (f32, written by $prepare).
+
+  ;; The fixed-point query of the descriptor's q (for integer keys).
+  (func $prepare (param $desc i32)
+    (if (i32.ne (i32.load offset=12 (local.get $desc)) (i32.const 32))
+      (then (f32.store offset=104 (local.get $desc)
+        (call $fixq (i32.load offset=60 (local.get $desc)) (i32.load offset=4 (local.get $desc))
+          (i32.load offset=96 (local.get $desc)) (i32.load offset=100 (local.get $desc)))))))
+
+  ;; Scores τ·<key_i, q> (+ lw_i) of `len` quantized records from `p` (len ≤ block) into `out`
+  ;; (f32, len + 3 entries: missing rows of the last quad repeat the last row); returns the max.
+  (func $codeScores (param $p i32) (param $len i32) (param $tau f32) (param $desc i32) (param $out i32) (result f32)
+    (local $stride i32) (local $kb i32) (local $kc i32) (local $ks i32) (local $lw i32) (local $kg i32) (local $ksc i32)
+    (local $i i32) (local $last i32) (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $m v128) (local $sc4 v128)
     (local.set $stride (i32.load (local.get $desc)))
-    (local.set $d (i32.load offset=4 (local.get $desc)))
-    (local.set $s (i32.load offset=8 (local.get $desc)))
     (local.set $kb (i32.load offset=12 (local.get $desc)))
-    (local.set $vb (i32.load offset=16 (local.get $desc)))
     (local.set $kc (i32.load offset=20 (local.get $desc)))
-    (local.set $vc (i32.load offset=24 (local.get $desc)))
     (local.set $ks (i32.load offset=28 (local.get $desc)))
-    (local.set $vs (i32.load offset=32 (local.get $desc)))
     (local.set $lw (i32.load offset=36 (local.get $desc)))
     (local.set $kg (i32.load offset=40 (local.get $desc)))
+    (local.set $ksc (i32.load offset=92 (local.get $desc)))
+    (if (i32.eq (local.get $kb) (i32.const 32))
+      (then
+        (return (call $scores (i32.add (local.get $p) (local.get $kc)) (local.get $stride) (i32.load offset=4 (local.get $desc))
+          (local.get $len) (select (i32.sub (local.get $lw) (local.get $kc)) (i32.const -1) (i32.ge_s (local.get $lw) (i32.const 0)))
+          (local.get $tau) (i32.load offset=60 (local.get $desc)) (local.get $out)))))
+    (local.set $last (i32.add (local.get $p) (i32.mul (i32.sub (local.get $len) (i32.const 1)) (local.get $stride))))
+    (local.set $m (f32x4.splat (f32.const -inf)))
+    (block $sdone
+      (loop $squads
+        (br_if $sdone (i32.ge_u (local.get $i) (local.get $len)))
+        (local.set $a0 (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $stride))))
+        (local.set $a1 (select (i32.add (local.get $a0) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $len))))
+        (local.set $a2 (select (i32.add (local.get $a1) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 2)) (local.get $len))))
+        (local.set $a3 (select (i32.add (local.get $a2) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 3)) (local.get $len))))
+        (if (i32.gt_s (local.get $kg) (i32.const 0))
+          (then
+            (call $scales4 (i32.add (local.get $a0) (local.get $ks)) (i32.add (local.get $a1) (local.get $ks))
+              (i32.add (local.get $a2) (local.get $ks)) (i32.add (local.get $a3) (local.get $ks))
+              (i32.shl (local.get $kg) (i32.const 1)) (i32.load offset=48 (local.get $desc)) (local.get $ksc))))
+        (local.set $sc4 (f32x4.add (f32x4.splat (f32.load offset=84 (local.get $desc)))
+          (call $cdots4 (i32.add (local.get $a0) (local.get $kc)) (i32.add (local.get $a1) (local.get $kc))
+            (i32.add (local.get $a2) (local.get $kc)) (i32.add (local.get $a3) (local.get $kc))
+            (local.get $ksc) (i32.load offset=96 (local.get $desc)) (i32.load offset=100 (local.get $desc)) (i32.load offset=64 (local.get $desc))
+            (i32.shr_u (i32.mul (i32.load offset=4 (local.get $desc)) (local.get $kb)) (i32.const 3)) (local.get $kb)
+            (i32.load offset=52 (local.get $desc)) (f32.load offset=104 (local.get $desc)))))
+        (local.set $sc4 (f32x4.mul (local.get $sc4) (f32x4.splat (local.get $tau))))
+        (if (i32.ge_s (local.get $lw) (i32.const 0))
+          (then (local.set $sc4 (f32x4.add (local.get $sc4)
+            (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
+              (v128.load32_splat (i32.add (local.get $a0) (local.get $lw)))
+              (f32.load (i32.add (local.get $a1) (local.get $lw))))
+              (f32.load (i32.add (local.get $a2) (local.get $lw))))
+              (f32.load (i32.add (local.get $a3) (local.get $lw))))))))
+        (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (local.get $sc4))
+        (local.set $m (f32x4.max (local.get $m) (local.get $sc4)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $squads)))
+    (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+      (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+
+  ;; acc = Σ_i w[i]·value_i over `len` quantized records from `p` (acc overwritten, zero points
+  ;; included).
+  (func $codeValues (param $p i32) (param $len i32) (param $desc i32) (param $w i32) (param $acc i32)
+    (local $stride i32) (local $s i32) (local $vb i32) (local $vc i32) (local $vs i32) (local $vg i32) (local $vg16 i32)
+    (local $zacc i32) (local $vsc i32) (local $half i32)
+    (local $i i32) (local $j i32) (local $last i32) (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $wv v128)
+    (local.set $stride (i32.load (local.get $desc)))
+    (local.set $s (i32.load offset=8 (local.get $desc)))
+    (local.set $vb (i32.load offset=16 (local.get $desc)))
+    (local.set $vc (i32.load offset=24 (local.get $desc)))
+    (if (i32.eq (local.get $vb) (i32.const 32))
+      (then
+        (call $values (i32.add (local.get $p) (local.get $vc)) (local.get $stride) (local.get $s) (local.get $len) (local.get $w) (local.get $acc))
+        (return)))
+    (local.set $vs (i32.load offset=32 (local.get $desc)))
     (local.set $vg (i32.load offset=44 (local.get $desc)))
     (local.set $half (i32.load offset=48 (local.get $desc)))
-    (local.set $g16 (i32.load offset=52 (local.get $desc)))
-    (local.set $block (i32.load offset=56 (local.get $desc)))
-    (local.set $q (i32.load offset=60 (local.get $desc)))
-    (local.set $qsum (i32.load offset=64 (local.get $desc)))
-    (local.set $w (i32.load offset=68 (local.get $desc)))
-    (local.set $acc (i32.load offset=72 (local.get $desc)))
     (local.set $zacc (i32.load offset=76 (local.get $desc)))
     (local.set $vsc (i32.load offset=80 (local.get $desc)))
-    (local.set $bias (f32.load offset=84 (local.get $desc)))
     (local.set $vg16 (i32.load offset=88 (local.get $desc)))
-    (local.set $ksc (i32.load offset=92 (local.get $desc)))
-    (local.set $qh (i32.load offset=96 (local.get $desc)))
-    (local.set $ql (i32.load offset=100 (local.get $desc)))
-    (if (i32.ne (local.get $kb) (i32.const 32))
-      (then (local.set $inv (call $fixq (local.get $q) (local.get $d) (local.get $qh) (local.get $ql)))))
+    (local.set $last (i32.add (local.get $p) (i32.mul (i32.sub (local.get $len) (i32.const 1)) (local.get $stride))))
+    (memory.fill (local.get $acc) (i32.const 0) (i32.shl (local.get $s) (i32.const 2)))
+    (memory.fill (local.get $zacc) (i32.const 0) (i32.shl (local.get $vg) (i32.const 2)))
+    (block $vdone
+      (loop $vquads
+        (br_if $vdone (i32.ge_u (local.get $i) (local.get $len)))
+        (local.set $a0 (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $stride))))
+        (local.set $a1 (select (i32.add (local.get $a0) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $len))))
+        (local.set $a2 (select (i32.add (local.get $a1) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 2)) (local.get $len))))
+        (local.set $a3 (select (i32.add (local.get $a2) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 3)) (local.get $len))))
+        ;; Weights of missing rows are 0.
+        (local.set $wv (v128.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))
+        (if (i32.lt_u (i32.sub (local.get $len) (local.get $i)) (i32.const 4))
+          (then
+            (local.set $wv (v128.and (local.get $wv)
+              (i32x4.gt_u (i32x4.splat (i32.sub (local.get $len) (local.get $i))) (v128.const i32x4 0 1 2 3))))))
+        (call $scales4 (i32.add (local.get $a0) (local.get $vs)) (i32.add (local.get $a1) (local.get $vs))
+          (i32.add (local.get $a2) (local.get $vs)) (i32.add (local.get $a3) (local.get $vs))
+          (i32.shl (local.get $vg) (i32.const 1)) (local.get $half) (local.get $vsc))
+        (call $cvalues4 (i32.add (local.get $a0) (local.get $vc)) (i32.add (local.get $a1) (local.get $vc))
+          (i32.add (local.get $a2) (local.get $vc)) (i32.add (local.get $a3) (local.get $vc))
+          (local.get $vsc) (local.get $wv) (local.get $acc) (local.get $zacc)
+          (i32.shr_u (i32.mul (local.get $s) (local.get $vb)) (i32.const 3)) (local.get $vb) (local.get $vg16))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vquads)))
+    ;; Zero points: every channel of group g gets zacc[g].
+    (block $zdone
+      (loop $zeach
+        (br_if $zdone (i32.ge_u (local.get $j) (local.get $s)))
+        (v128.store (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 2)))
+          (f32x4.add (v128.load (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 2))))
+            (v128.load32_splat (i32.add (local.get $zacc) (i32.shl (i32.div_u (local.get $j) (i32.shl (local.get $vg16) (i32.const 4))) (i32.const 2))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $zeach))))
+
+  ;; Attention sums over `rows` quantized records (token-wise groups, or one run of a
+  ;; channel-wise group) from `rec`, merged into the totals at `tot` (f64 m, z, n[s]).
+  (func (export "attendCodes") (param $rec i32) (param $rows i32) (param $tau f32) (param $desc i32) (param $tot i32)
+    (local $start i32) (local $len i32) (local $p i32) (local $mb f32) (local $zb f32) (local $block i32) (local $w i32) (local $acc i32)
+    (local.set $block (i32.load offset=56 (local.get $desc)))
+    (local.set $w (i32.load offset=68 (local.get $desc)))
+    (local.set $acc (i32.load offset=72 (local.get $desc)))
+    (call $prepare (local.get $desc))
     (block $done
       (loop $blocks
         (br_if $done (i32.ge_u (local.get $start) (local.get $rows)))
         (local.set $len (i32.sub (local.get $rows) (local.get $start)))
         (if (i32.gt_u (local.get $len) (local.get $block)) (then (local.set $len (local.get $block))))
-        (local.set $p (i32.add (local.get $rec) (i32.mul (local.get $start) (local.get $stride))))
-        (local.set $last (i32.add (local.get $p) (i32.mul (i32.sub (local.get $len) (i32.const 1)) (local.get $stride))))
-        ;; Scores, four rows at a time (missing rows repeat the last one: the block scratch has
-        ;; 4 spare entries, and a repeated score does not change the maximum).
-        (if (i32.eq (local.get $kb) (i32.const 32))
+        (local.set $p (i32.add (local.get $rec) (i32.mul (local.get $start) (i32.load (local.get $desc)))))
+        (local.set $mb (call $codeScores (local.get $p) (local.get $len) (local.get $tau) (local.get $desc) (local.get $w)))
+        (if (f32.ne (local.get $mb) (f32.const -inf))
           (then
-            (local.set $mb (call $scores (i32.add (local.get $p) (local.get $kc)) (local.get $stride) (local.get $d)
-              (local.get $len) (select (i32.sub (local.get $lw) (local.get $kc)) (i32.const -1) (i32.ge_s (local.get $lw) (i32.const 0)))
-              (local.get $tau) (local.get $q) (local.get $w))))
-          (else
-            (local.set $m (f32x4.splat (f32.const -inf)))
-            (local.set $i (i32.const 0))
-            (block $sdone
-              (loop $squads
-                (br_if $sdone (i32.ge_u (local.get $i) (local.get $len)))
-                (local.set $a0 (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $stride))))
-                (local.set $a1 (select (i32.add (local.get $a0) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $len))))
-                (local.set $a2 (select (i32.add (local.get $a1) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 2)) (local.get $len))))
-                (local.set $a3 (select (i32.add (local.get $a2) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 3)) (local.get $len))))
-                (if (i32.gt_s (local.get $kg) (i32.const 0))
-                  (then
-                    (call $scales4 (i32.add (local.get $a0) (local.get $ks)) (i32.add (local.get $a1) (local.get $ks))
-                      (i32.add (local.get $a2) (local.get $ks)) (i32.add (local.get $a3) (local.get $ks))
-                      (i32.shl (local.get $kg) (i32.const 1)) (local.get $half) (local.get $ksc))))
-                (local.set $sc4 (f32x4.add (f32x4.splat (local.get $bias))
-                  (call $cdots4 (i32.add (local.get $a0) (local.get $kc)) (i32.add (local.get $a1) (local.get $kc))
-                    (i32.add (local.get $a2) (local.get $kc)) (i32.add (local.get $a3) (local.get $kc))
-                    (local.get $ksc) (local.get $qh) (local.get $ql) (local.get $qsum)
-                    (i32.shr_u (i32.mul (local.get $d) (local.get $kb)) (i32.const 3)) (local.get $kb) (local.get $g16) (local.get $inv))))
-                (local.set $sc4 (f32x4.mul (local.get $sc4) (f32x4.splat (local.get $tau))))
-                (if (i32.ge_s (local.get $lw) (i32.const 0))
-                  (then (local.set $sc4 (f32x4.add (local.get $sc4)
-                    (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
-                      (v128.load32_splat (i32.add (local.get $a0) (local.get $lw)))
-                      (f32.load (i32.add (local.get $a1) (local.get $lw))))
-                      (f32.load (i32.add (local.get $a2) (local.get $lw))))
-                      (f32.load (i32.add (local.get $a3) (local.get $lw))))))))
-                (v128.store (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))) (local.get $sc4))
-                (local.set $m (f32x4.max (local.get $m) (local.get $sc4)))
-                (local.set $i (i32.add (local.get $i) (i32.const 4)))
-                (br $squads)))
-            (local.set $mb (f32.max
-              (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
-              (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))))
-        (if (f32.eq (local.get $mb) (f32.const -inf))
-          (then
-            (local.set $start (i32.add (local.get $start) (local.get $len)))
-            (br $blocks)))
-        (local.set $zb (call $weights (local.get $w) (local.get $len) (local.get $mb)))
-        ;; Values.
-        (if (i32.eq (local.get $vb) (i32.const 32))
-          (then
-            (call $values (i32.add (local.get $p) (local.get $vc)) (local.get $stride) (local.get $s)
-              (local.get $len) (local.get $w) (local.get $acc)))
-          (else
-            (memory.fill (local.get $acc) (i32.const 0) (i32.shl (local.get $s) (i32.const 2)))
-            (memory.fill (local.get $zacc) (i32.const 0) (i32.shl (local.get $vg) (i32.const 2)))
-            (local.set $i (i32.const 0))
-            (block $vdone
-              (loop $vquads
-                (br_if $vdone (i32.ge_u (local.get $i) (local.get $len)))
-                (local.set $a0 (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $stride))))
-                (local.set $a1 (select (i32.add (local.get $a0) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $len))))
-                (local.set $a2 (select (i32.add (local.get $a1) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 2)) (local.get $len))))
-                (local.set $a3 (select (i32.add (local.get $a2) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 3)) (local.get $len))))
-                ;; Weights of missing rows are 0.
-                (local.set $wv (v128.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))
-                (if (i32.lt_u (i32.sub (local.get $len) (local.get $i)) (i32.const 4))
-                  (then
-                    (local.set $wv (v128.and (local.get $wv)
-                      (i32x4.gt_u (i32x4.splat (i32.sub (local.get $len) (local.get $i))) (v128.const i32x4 0 1 2 3))))))
-                (call $scales4 (i32.add (local.get $a0) (local.get $vs)) (i32.add (local.get $a1) (local.get $vs))
-                  (i32.add (local.get $a2) (local.get $vs)) (i32.add (local.get $a3) (local.get $vs))
-                  (i32.shl (local.get $vg) (i32.const 1)) (local.get $half) (local.get $vsc))
-                (call $cvalues4 (i32.add (local.get $a0) (local.get $vc)) (i32.add (local.get $a1) (local.get $vc))
-                  (i32.add (local.get $a2) (local.get $vc)) (i32.add (local.get $a3) (local.get $vc))
-                  (local.get $vsc) (local.get $wv) (local.get $acc) (local.get $zacc)
-                  (i32.shr_u (i32.mul (local.get $s) (local.get $vb)) (i32.const 3)) (local.get $vb) (local.get $vg16))
-                (local.set $i (i32.add (local.get $i) (i32.const 4)))
-                (br $vquads)))
-            ;; Zero points: every channel of group g gets zacc[g].
-            (local.set $j (i32.const 0))
-            (block $zdone
-              (loop $zeach
-                (br_if $zdone (i32.ge_u (local.get $j) (local.get $s)))
-                (v128.store (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 2)))
-                  (f32x4.add (v128.load (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 2))))
-                    (v128.load32_splat (i32.add (local.get $zacc) (i32.shl (i32.div_u (local.get $j) (i32.shl (local.get $vg16) (i32.const 4))) (i32.const 2))))))
-                (local.set $j (i32.add (local.get $j) (i32.const 4)))
-                (br $zeach)))))
-        (call $merge (local.get $tot) (local.get $mb) (local.get $zb) (local.get $acc) (local.get $s))
+            (local.set $zb (call $weights (local.get $w) (local.get $len) (local.get $mb)))
+            (call $codeValues (local.get $p) (local.get $len) (local.get $desc) (local.get $w) (local.get $acc))
+            (call $merge (local.get $tot) (local.get $mb) (local.get $zb) (local.get $acc) (i32.load offset=8 (local.get $desc)))))
         (local.set $start (i32.add (local.get $start) (local.get $len)))
         (br $blocks))))
+
+  ;; The parts, for callers that need every row's score (query-aware policies): scores of up to
+  ;; one block of records into `out` (returns the max), and acc = Σ w·value over them. For
+  ;; quantized records call `codePrepare` once per query first.
+  (func (export "codePrepare") (param $desc i32) (call $prepare (local.get $desc)))
+  (func (export "codeScores") (param $p i32) (param $len i32) (param $tau f32) (param $desc i32) (param $out i32) (result f32)
+    (call $codeScores (local.get $p) (local.get $len) (local.get $tau) (local.get $desc) (local.get $out)))
+  (func (export "codeValues") (param $p i32) (param $len i32) (param $desc i32) (param $w i32) (param $acc i32)
+    (call $codeValues (local.get $p) (local.get $len) (local.get $desc) (local.get $w) (local.get $acc)))
+  (func (export "recScores") (param $rec i32) (param $stride i32) (param $d i32) (param $rows i32) (param $lw i32)
+    (param $tau f32) (param $q i32) (param $out i32) (result f32)
+    (call $scores (local.get $rec) (local.get $stride) (local.get $d) (local.get $rows) (local.get $lw) (local.get $tau) (local.get $q) (local.get $out)))
+  (func (export "recValues") (param $val i32) (param $stride i32) (param $s i32) (param $rows i32) (param $w i32) (param $acc i32)
+    (call $values (local.get $val) (local.get $stride) (local.get $s) (local.get $rows) (local.get $w) (local.get $acc)))
 
   ;; The exponential on four lanes (exported for tests of its accuracy): out[i] = e^{in[i]}.
   (func (export "exp4") (param $in i32) (param $out i32)

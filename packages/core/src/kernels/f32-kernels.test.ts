@@ -118,7 +118,7 @@ describe('the Float32 attention kernel', () => {
           expect(e.logZ).toBeLessThan(1e-5);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 40 },
     );
   });
 
@@ -175,7 +175,40 @@ describe('the code kernel', () => {
           expect(e.out).toBeLessThan(1e-5);
           expect(e.logZ).toBeLessThan(1e-5);
         }),
-        { numRuns: 25 },
+        { numRuns: 12 },
+      );
+    });
+  }
+});
+
+describe('per-slot probabilities on the Float32 kernels', () => {
+  for (const spec of [undefined, { keys: 'int4' }, { keys: 'int2', values: 'int4', residual: 40, rotate: true }, { keys: 'f32', values: 'int8' }] as const) {
+    it(`match the Float64 loops: ${JSON.stringify(spec) ?? 'f32'}`, () => {
+      fc.assert(
+        fc.property(fc.constantFrom(64, 32), fc.integer({ min: 256, max: 1200 }), fc.boolean(), fc.integer({ min: 0, max: 2 ** 30 }), (d, n, weighted, seed) => {
+          const rng = new Rng(seed);
+          const store = new SlotStore(d, d, { precision: spec, seed, weighted });
+          const keys = unitRows(rng, n, d, 6);
+          const values = unitRows(rng, n, d, 2);
+          for (let t = 0; t < n; t++) store.push(keys, t * d, values, t * d, t, weighted ? rng.gaussian() : 0);
+          for (let e = 0; e < 40; e++) store.removeSwap(rng.int(store.count));
+          const q = unitRows(rng, 1, d, 5);
+          const tau = 1 / Math.sqrt(d);
+          const pa = new Float64Array(store.count);
+          const pb = new Float64Array(store.count);
+          const a = on('wasm', () => store.sumsWithProbs(q, tau, createKernelSums(d), pa));
+          const b = on('js', () => store.sumsWithProbs(q, tau, createKernelSums(d), pb));
+          const e = errors(store, q, tau, a, b);
+          expect(e.out).toBeLessThan(1e-5);
+          expect(e.logZ).toBeLessThan(1e-5);
+          let sum = 0;
+          for (let i = 0; i < store.count; i++) {
+            expect(Math.abs(pa[i]! - pb[i]!)).toBeLessThanOrEqual(1e-5 * pb[i]! + 1e-12);
+            sum += pa[i]!;
+          }
+          expect(sum).toBeCloseTo(1, 9);
+        }),
+        { numRuns: 10 },
       );
     });
   }

@@ -24,6 +24,11 @@ interface F64Exports {
 interface F32Exports {
   attend(rec: number, stride: number, d: number, s: number, rows: number, lw: number, tau: number, q: number, w: number, acc: number, tot: number, block: number): void;
   attendCodes(rec: number, rows: number, tau: number, desc: number, tot: number): void;
+  codePrepare(desc: number): void;
+  codeScores(p: number, len: number, tau: number, desc: number, out: number): number;
+  codeValues(p: number, len: number, desc: number, w: number, acc: number): void;
+  recScores(rec: number, stride: number, d: number, rows: number, lw: number, tau: number, q: number, out: number): number;
+  recValues(val: number, stride: number, s: number, rows: number, w: number, acc: number): void;
   exp4(input: number, out: number): void;
 }
 
@@ -397,9 +402,9 @@ export class StoreKernels {
   }
 
   /**
-   * Kernel sums and per-slot probabilities on the Float64 SIMD kernels (float32 stores without a
-   * residual), bit-identical to the JavaScript loop: one pass of dot products, one of weighted
-   * values, in slot order.
+   * Kernel sums and per-slot probabilities on the SIMD kernels, when they apply: Float32 scores
+   * and values (float32 and token-wise quantized records, and the residual) under `'wasm'`, the
+   * bit-identical Float64 kernels for float32 stores under `'wasm-f64'`.
    * @param x - The prepared query.
    * @param tau - Logit scale.
    * @param out - Receives the sums.
@@ -409,8 +414,84 @@ export class StoreKernels {
   sumsWithProbs(x: JsSumsScratch, tau: number, out: KernelSums, probs: Float64Array): boolean {
     const pools = this.pools;
     const L = this.layout;
-    if (pools.mem.instance === null || pools.count < WASM_MIN_ROWS || getKernelBackend() === 'js' || !L.plain || pools.mapped) return false;
+    if (pools.mem.instance === null || pools.count < WASM_MIN_ROWS) return false;
+    const backend = getKernelBackend();
+    if (backend === 'js') return false;
     pools.mem.refresh();
+    if (backend === 'wasm-f64' || this.f32 === null) return L.plain && !pools.mapped ? this.f64SumsWithProbs(x, tau, out, probs) : false;
+    if (L.channel || !this.f32Records || (!L.plain && this.codeSides === null)) return false;
+    const k = this.f32;
+    const m = pools.mem;
+    const o = this.off;
+    const f32 = m.f32;
+    for (let j = 0; j < L.d; j++) f32[(o.qf >> 2) + j] = x.q[j]!;
+    for (let g = 0; g < L.keys.groups; g++) f32[(o.qsum >> 2) + g] = x.qsum[g]!;
+    if (!L.plain) k.codePrepare(o.desc);
+    const w = o.w >> 2;
+    const lw = L.weighted ? L.lw : -1;
+    const flw = L.weighted ? 4 * (L.d + L.s) : -1;
+    const mainRows = pools.mapped ? pools.nQ : pools.count;
+    const physQ = pools.physQ.data;
+    const physF = pools.physF;
+    // Pass 1: every row's score into probs (by slot), and their maximum.
+    let mx = -Infinity;
+    for (let start = 0; start < mainRows; start += ATTENTION_BLOCK) {
+      const len = Math.min(ATTENTION_BLOCK, mainRows - start);
+      const a = pools.qAddr(start);
+      if (L.plain) k.recScores(a, L.rec, L.d, len, lw, tau, o.qf, o.w);
+      else k.codeScores(a, len, tau, o.desc, o.w);
+      for (let i = 0; i < len; i++) {
+        const l = f32[w + i]!;
+        probs[pools.mapped ? physQ[start + i]! : start + i] = l;
+        if (l > mx) mx = l;
+      }
+    }
+    for (let r = 0; r < pools.nF; r++) {
+      const kf = (pools.fHead + r) % pools.fCap;
+      const l = k.recScores(pools.fAddr(kf), L.fRec, L.d, 1, flw, tau, o.qf, o.w);
+      probs[physF[kf]!] = l;
+      if (l > mx) mx = l;
+    }
+    // Pass 2: weights relative to the maximum, and the weighted values block by block.
+    const acc = o.acc >> 2;
+    const n = out.n;
+    n.fill(0);
+    let z = 0;
+    for (let start = 0; start < mainRows; start += ATTENTION_BLOCK) {
+      const len = Math.min(ATTENTION_BLOCK, mainRows - start);
+      for (let i = 0; i < len; i++) {
+        const slot = pools.mapped ? physQ[start + i]! : start + i;
+        const e = Math.exp(probs[slot]! - mx);
+        probs[slot] = e;
+        z += e;
+        f32[w + i] = e;
+      }
+      const a = pools.qAddr(start);
+      if (L.plain) k.recValues(a + 4 * L.d, L.rec, L.s, len, o.w, o.acc);
+      else k.codeValues(a, len, o.desc, o.w, o.acc);
+      for (let j = 0; j < L.s; j++) n[j] += f32[acc + j]!;
+    }
+    for (let r = 0; r < pools.nF; r++) {
+      const kf = (pools.fHead + r) % pools.fCap;
+      const slot = physF[kf]!;
+      const e = Math.exp(probs[slot]! - mx);
+      probs[slot] = e;
+      z += e;
+      const v = (pools.fAddr(kf) >> 2) + L.d;
+      for (let j = 0; j < L.s; j++) n[j] += e * f32[v + j]!;
+    }
+    const inv = 1 / z;
+    for (let i = 0; i < pools.count; i++) probs[i] *= inv;
+    out.m = mx;
+    out.z = z;
+    return true;
+  }
+
+  // The Float64 twin of the JavaScript loop (bit-identical): one pass of dot products, one of
+  // weighted values, in slot order.
+  private f64SumsWithProbs(x: JsSumsScratch, tau: number, out: KernelSums, probs: Float64Array): boolean {
+    const pools = this.pools;
+    const L = this.layout;
     const k = this.f64!;
     const m = pools.mem;
     const o = this.off;

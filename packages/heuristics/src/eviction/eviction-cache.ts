@@ -6,25 +6,19 @@ import {
   capacityRows,
   floorBytes,
   type CacheState,
-  InvalidInputError,
   InvalidParamsError,
   type KernelSums,
   maxRows,
   type PolicySpec,
-  type PrecisionSpec,
-  SlotStore,
+  type SlotStore,
   type StateArray,
   type StateReader,
 } from '@kv/core';
 import { type EvictionDefaults, type EvictionSettings, evictionSettings } from './params.js';
 import { type HeadPool, type PoolMember, poolFor } from './pool.js';
+import { checkEncodable, fitPrecision } from './precision-fit.js';
 import type { Scorer, ScoreView } from './scorer.js';
-
-/** Small constant of CriticalKV's weighting (s + ε)·‖v‖, so unscored-by-attention tokens still rank by value. */
-const CRITICAL_EPSILON = 1e-4;
-
-/** Largest finite float16. */
-const F16_MAX = 65504;
+import { type ChunkScratch, criticalScores, lowestChunk } from './units.js';
 
 /**
  * The shared eviction machinery: tokens live in a {@link SlotStore}; a {@link Scorer} says which
@@ -87,8 +81,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   private cost: ByteCost | null = null;
   private evictedCount = 0;
   private droppedCount = 0;
-  private chunkSum = new Float64Array(0);
-  private chunkCount = new Int32Array(0);
+  private readonly chunkScratch: ChunkScratch = { sum: new Float64Array(0), count: new Int32Array(0), score: Infinity };
   private readonly view: ScoreView;
   /** Score of the last unit found by {@link EvictionCache.findLowest}. */
   lowScore = Infinity;
@@ -105,8 +98,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    * @param defaults - The policy's defaults for the shared parameters.
    * @param budget - The budget this cache holds to (default `spec.budget`; PyramidKV passes its
    *   layer's share of the average in the spec).
-   * @throws {@link InvalidParamsError} on a bad shared parameter, or `critical` with a scorer
-   *   whose scores are not attention masses.
+   * @throws {@link InvalidParamsError} on a bad shared parameter, `critical` with a scorer
+   *   whose scores are not attention masses, or channel-wise key groups with as many sinks as a group.
    */
   constructor(spec: PolicySpec, scorer: Scorer, defaults: EvictionDefaults = {}, budget: Budget | undefined = spec.budget) {
     super(spec);
@@ -122,20 +115,13 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     const pool = this.settings.pool;
     // Oldest-first eviction lets the store quantize keys per channel over groups of tokens (KIVI).
     const fifo = scorer.byAge === true && pool === null && this.settings.chunk === 1;
-    const make = (precision: PrecisionSpec): SlotStore =>
-      new SlotStore(spec.keyDim, spec.valueDim, { precision, seed: spec.seed ?? 0, eviction: fifo ? 'fifo' : 'any' });
-    // A precision whose fixed part (the float32 residual, a channel group's staging rows) would
-    // take more than half of the smallest budget is cut down until it does not: the residual
-    // halves, then channel-wise keys become token-wise (no staging rows).
-    let precision = this.settings.precision;
-    let store = make(precision);
-    const floor = floorBytes(budget, spec.keyDim, spec.valueDim);
-    for (let next = smallerPrecision(precision); store.fixedBytes > floor / 2 && next !== null; next = smallerPrecision(precision)) {
-      precision = next;
-      store = make(precision);
-    }
+    const { store, cut } = fitPrecision(spec, budget, this.settings.precision, fifo);
     this.store = store;
-    this.precisionCut = precision !== this.settings.precision;
+    this.precisionCut = cut;
+    // Channel-wise key groups evict oldest-first after a prefix of fewer than G kept rows.
+    if (store.precision.keyGroups === 'channel' && this.settings.sinks >= store.precision.group) {
+      throw new InvalidParamsError(`${spec.policy}: precision keyGroups 'channel' keeps fewer sinks than its group (${store.precision.group}), got ${this.settings.sinks}`);
+    }
     const perRow = this.store.perRowBytes + 4 * (this.nColumns + (this.cachedIsState ? 1 : 0));
     this.cost = { fixed: this.store.fixedBytes + scorer.fixedBytes(), perRow };
     if (scorer.activate && floorBytes(budget, spec.keyDim, spec.valueDim) >= 2 * scorer.deferredBytes!()) this.activateScorer();
@@ -340,7 +326,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     if (this.scorer.activate && this.scorer.fixedBytes() === 0 && this.budgetBytesAt(position + 1) >= 2 * this.scorer.deferredBytes!()) {
       this.activateScorer();
     }
-    this.checkEncodable(key, value);
+    checkEncodable(this.store, this.spec.policy, key, value);
     if (!this.makeRoom(key, value, position)) {
       this.droppedCount++;
       return;
@@ -360,25 +346,6 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     if (rows > this.store.limit) this.store.limit = rows;
   }
 
-  // A float16 store refuses values past 65504 (after rotation, coordinates are bounded by the
-  // row's norm): refuse before anything is evicted, so a rejected token changes nothing.
-  private checkEncodable(key: Float32Array, value: Float32Array): void {
-    const p = this.store.precision;
-    if (p.keys !== 'f16' && p.values !== 'f16') return;
-    const big = (x: Float32Array): boolean => {
-      let m = 0;
-      let sq = 0;
-      for (let j = 0; j < x.length; j++) {
-        m = Math.max(m, Math.abs(x[j]!));
-        sq += x[j]! * x[j]!;
-      }
-      return (p.rotate ? Math.sqrt(sq) : m) > F16_MAX;
-    };
-    if ((p.keys === 'f16' && big(key)) || (p.values === 'f16' && big(value))) {
-      throw new InvalidInputError(`${this.spec.policy}: a float16 row holds values up to ${F16_MAX}${p.rotate ? ' (rotated: a norm up to it)' : ''}`);
-    }
-  }
-
   // Whether the arriving token is to be stored; evicts what the budget requires first.
   private makeRoom(key: Float32Array, value: Float32Array, position: number): boolean {
     const pool = this.pool;
@@ -387,16 +354,15 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     if (held < cap) return true;
     if (cap <= 0) return false;
     const epoch = pool ? pool.nextRound() : ++this.ownEpoch;
-    const lowest = (): PoolMember | null => (pool ? pool.lowest(epoch) : this.findLowest(epoch) ? this : null);
     if (this.scorer.incoming && this.settings.chunk === 1 && this.recentAt(this.capacityAt(position + 1)) === 0) {
       const x = this.scorer.incoming(this.view, key, value, position);
-      const low = lowest();
+      const low = this.lowestOf(epoch);
       if (low === null || x <= low.lowScore) return false;
     }
     const mandatory = cap - 1;
     const target = Math.max(0, cap - 1 - this.settings.buffer * (pool ? pool.size : 1));
     while (held > target) {
-      const low = lowest();
+      const low = this.lowestOf(epoch);
       if (low === null) break;
       const before = low.stored;
       low.evictLowest();
@@ -404,6 +370,12 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     }
     // Protection never covers a full cache (sinks + recent − 1 < capacity), so this holds.
     return held <= mandatory;
+  }
+
+  // The member (this cache, or a head of its pool) holding the lowest-scored candidate.
+  private lowestOf(epoch: number): PoolMember | null {
+    if (this.pool) return this.pool.lowest(epoch);
+    return this.findLowest(epoch) ? this : null;
   }
 
   /**
@@ -436,9 +408,9 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
         }
       }
     } else {
-      best = this.lowestChunk(rank, sinks, newest);
-      bestScore = this.lowScore;
-      bestPos = this.lowPosition;
+      best = lowestChunk(this.store.positionOf, rank, n, chunk, clock, sinks, newest, this.chunkScratch);
+      bestScore = this.chunkScratch.score;
+      bestPos = best * chunk;
     }
     this.lowUnit = best;
     this.lowScore = bestScore;
@@ -446,43 +418,11 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     return best >= 0;
   }
 
-  // Chunk c holds positions [c·chunk, (c+1)·chunk); its score is the mean over its candidates.
-  private lowestChunk(rank: Float32Array | null, sinks: number, newest: number): number {
-    const chunk = this.settings.chunk;
-    const chunks = Math.floor(this.clock / chunk) + 1;
-    if (this.chunkSum.length < chunks) {
-      this.chunkSum = new Float64Array(Math.max(chunks, 2 * this.chunkSum.length));
-      this.chunkCount = new Int32Array(this.chunkSum.length);
-    }
-    const sum = this.chunkSum;
-    const cnt = this.chunkCount;
-    sum.fill(0, 0, chunks);
-    cnt.fill(0, 0, chunks);
-    const pos = this.store.positionOf;
-    for (let i = 0, n = this.store.count; i < n; i++) {
-      const p = pos[i]!;
-      if (p < sinks || p >= newest) continue;
-      const c = Math.floor(p / chunk);
-      // Infinite scores make the mean infinite, as they should (an unscored token keeps its chunk).
-      sum[c] += rank === null ? 0 : rank[i]!;
-      cnt[c]++;
-    }
-    let best = -1;
-    let bestScore = Infinity;
-    for (let c = 0; c < chunks; c++) {
-      if (cnt[c] === 0) continue;
-      const m = sum[c]! / cnt[c]!;
-      if (best < 0 || m < bestScore) {
-        best = c;
-        bestScore = m;
-      }
-    }
-    this.lowScore = bestScore;
-    this.lowPosition = best * chunk;
-    return best;
-  }
-
-  /** Evicts the unit found by the last {@link EvictionCache.findLowest}. */
+  /**
+   * Evicts the unit found by the last {@link EvictionCache.findLowest}.
+   * @throws `UnsupportedError` from a store with channel-wise key groups asked to evict out of
+   *   order (the constructor refuses the settings that could).
+   */
   evictLowest(): void {
     const unit = this.lowUnit;
     if (unit < 0) return;
@@ -519,30 +459,13 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
       }
       raw = this.cached;
     }
-    this.rank = this.settings.critical ? this.criticalScores(raw) : raw;
-    return this.rank;
-  }
-
-  // CriticalKV: keep the top firstStage·capacity by raw score, rank the rest by (s + ε)·‖v‖.
-  private criticalScores(raw: Float32Array): Float32Array {
-    const n = this.store.count;
-    const vnorm = this.columns[this.nColumns - 1]!;
-    const keep = Math.min(n, Math.floor(this.settings.firstStage * this.capacityAt(this.clock + 1)));
-    let threshold = Infinity;
-    if (keep > 0) {
+    if (this.settings.critical) {
+      const n = this.store.count;
       if (this.sortScratch.length < n) this.sortScratch = new Float32Array(this.scratch.length);
-      const tmp = this.sortScratch.subarray(0, n);
-      tmp.set(raw.subarray(0, n));
-      tmp.sort();
-      threshold = tmp[n - keep]!;
-    }
-    // raw may be the scratch itself: each entry is read before it is written.
-    const out = this.scratch;
-    for (let i = 0; i < n; i++) {
-      const s = raw[i]!;
-      out[i] = s === -Infinity ? -Infinity : s >= threshold || s === Infinity ? Infinity : (s + CRITICAL_EPSILON) * vnorm[i]!;
-    }
-    return out;
+      const keep = Math.min(n, Math.floor(this.settings.firstStage * this.capacityAt(this.clock + 1)));
+      this.rank = criticalScores(raw, this.columns[this.nColumns - 1]!, n, keep, this.scratch, this.sortScratch);
+    } else this.rank = raw;
+    return this.rank;
   }
 
   /**
@@ -668,13 +591,6 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   protected column(index: number): Float32Array {
     return this.columns[index]!;
   }
-}
-
-// One step down in fixed bytes: half the residual, then token-wise keys; null at the end.
-function smallerPrecision(p: PrecisionSpec): PrecisionSpec | null {
-  if ((p.residual ?? 0) > 0) return { ...p, residual: Math.floor((p.residual ?? 0) / 2) };
-  if (p.keyGroups === 'channel') return { ...p, keyGroups: 'token' };
-  return null;
 }
 
 function valueNorm(v: Float32Array): number {
