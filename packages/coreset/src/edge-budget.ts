@@ -66,6 +66,7 @@ export function fitEdges(floor: number, sink: number, window: number, middleMin:
  * const rows = middleCapacity({ bytes: 65536 }, 8, 516, 64, 64);
  * rows(1000, 520); // (65536 − 8·516) / 520 = 118
  * ```
+  * @throws `InvalidBudgetError` (from `@kv/core`) when a fixed budget leaves nothing for the middle.
  */
 export function middleCapacity(
   budget: Budget | undefined,

@@ -6,6 +6,12 @@ import { type CacheState, type KernelSums, mergeSums, type Precision, SlotStore,
  * - `leaving`: the window was full; its oldest row is in {@link ExactEdges.leavingKey} /
  *   `leavingValue` / `leavingPosition` and the new token took its slot.
  * - `through`: there is no window; the token itself passes on to the middle.
+ *
+ * @example
+ * ```ts
+ * import { type Admission, ExactEdges } from '@kv/coreset';
+ * const where: Admission = new ExactEdges(2, 1, 0, 0).admit(new Float32Array(2), new Float32Array(1), 0); // 'through'
+ * ```
  */
 export type Admission = 'kept' | 'leaving' | 'through';
 
@@ -49,6 +55,7 @@ export class ExactEdges {
    * @param window - Trailing tokens kept.
    * @param precision - Storage precision of the rows (default float32).
    * @param seed - Seed of the precision's rotation.
+    * @throws `InvalidParamsError` (from `@kv/core`) for a precision the stores cannot hold (channel-wise key groups).
    */
   constructor(d: number, s: number, sinks: number, window: number, precision?: Precision, seed = 0) {
     this.sinkCount = sinks;
@@ -87,6 +94,7 @@ export class ExactEdges {
    * @param value - Value.
    * @param position - Logical position.
    * @returns Where it went (see {@link Admission}).
+    * @throws `InvalidInputError` or `UnsupportedError` (from `@kv/core`) when the row store cannot encode the row.
    */
   admit(key: Float32Array, value: Float32Array, position: number): Admission {
     if (this.sinks.count < this.sinkCount) {

@@ -278,6 +278,7 @@ export class MergeAndReduce {
    * @param valueOffset - Index of the value's first element.
    * @param position - Logical position.
    * @returns Whether the raw block was flushed into a group.
+    * @throws `InvalidInputError` or `UnsupportedError` (from `@kv/core`) when the row stores cannot encode or move a row.
    */
   push(key: ArrayLike<number>, keyOffset: number, value: ArrayLike<number>, valueOffset: number, position: number): boolean {
     this.raw.push(key, keyOffset, value, valueOffset, position, 0);
@@ -308,6 +309,7 @@ export class MergeAndReduce {
    * single group. Used by budgeted structures (`lazy` carry, or a capped binary counter).
    * @param maxGroupSlots - Row limit for the groups.
    * @param mixLevels - Allow halvings across weight levels when no level holds 2 rows (default false).
+    * @throws `InvalidInputError` or `UnsupportedError` (from `@kv/core`) when the row stores cannot encode or move a row.
    */
   reduceTo(maxGroupSlots: number, mixLevels = false): void {
     while (this.groups.count > maxGroupSlots) {
@@ -324,6 +326,7 @@ export class MergeAndReduce {
    * groups, and finally dropping the lightest single row (its tokens are then lost, counted in
    * {@link MergeAndReduce.droppedWeight}).
    * @returns Rows freed (0 when nothing is held).
+    * @throws `InvalidInputError` or `UnsupportedError` (from `@kv/core`) when the row stores cannot encode or move a row.
    */
   compressOnce(): number {
     const before = this.stored;

@@ -47,6 +47,7 @@ export class PrioritySample {
    * @param maxRows - Most rows ever held (default unbounded: grows by doubling).
    * @param rate - Rate of the row at a position, in (0, 1] (default 1: uniform).
    * @param precision - Storage precision of the rows (default float32).
+    * @throws `InvalidParamsError` (from `@kv/core`) for a precision the store cannot hold.
    */
   constructor(d: number, s: number, seed: number, maxRows = Infinity, rate: (position: number) => number = () => 1, precision?: Precision) {
     this.store = new SlotStore(d, s, { weighted: true, maxSlots: maxRows, initialSlots: Math.min(16, maxRows), seed, ...(precision === undefined ? {} : { precision }) });
@@ -87,6 +88,7 @@ export class PrioritySample {
    * @param value - Value storage.
    * @param position - Logical position (fixes the row's rate).
    * @param capacity - Rows allowed now (≥ 0).
+    * @throws `InvalidInputError` or `UnsupportedError` (from `@kv/core`) when the row store cannot encode or evict the row.
    */
   offer(key: Float32Array, value: Float32Array, position: number, capacity: number): void {
     this.offered++;
@@ -122,6 +124,7 @@ export class PrioritySample {
   /**
    * Evicts the rows of largest priority until at most `capacity` remain (T follows).
    * @param capacity - Rows allowed.
+    * @throws `UnsupportedError` (from `@kv/core`) when the row store cannot evict out of order.
    */
   shrinkTo(capacity: number): void {
     const store = this.store;

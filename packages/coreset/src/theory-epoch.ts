@@ -48,6 +48,7 @@ export class TheoryEpoch {
    * @param blockSize - Block size t (even).
    * @param walkDelta - Failure probability of each walk.
    * @param seed - Seed of the halvings.
+    * @throws `InvalidParamsError` (from `@kv/core`) for a bad block size.
    */
   constructor(d: number, s: number, tau: number, start: number, length: number, blockSize: number, walkDelta: number, seed: number) {
     this.d = d;
@@ -100,6 +101,7 @@ export class TheoryEpoch {
    * @param key - Key.
    * @param value - Value.
    * @param position - Logical position.
+    * @throws `InvalidInputError`, `UnsupportedError` or `InvalidParamsError` (from `@kv/core`) when the row stores refuse the row.
    */
   push(key: Float32Array, value: Float32Array, position: number): void {
     this.denominator.push(key, 0, this.noValue, 0, position);
@@ -142,7 +144,8 @@ export class TheoryEpoch {
   /**
    * Loads a state of an epoch of the same shape.
    * @param r - A reader of the state.
-   * @throws `SnapshotError` when it does not fit.
+   * @throws `SnapshotError` when it does not fit; `InvalidParamsError` when a bucket's instance
+   *   cannot be built.
    */
   loadState(r: StateReader): void {
     const ids = r.numbers('bucketIds');

@@ -52,7 +52,8 @@ export class UniformSampling extends BaseHeadCache {
 
   /**
    * @param spec - Spec with a budget and params sink, window.
-   * @throws `InvalidParamsError` on bad parameters.
+   * @throws `InvalidParamsError` on bad parameters; `InvalidBudgetError` when a fixed budget leaves
+   *   nothing for the middle.
    */
   constructor(spec: PolicySpec) {
     super(spec);

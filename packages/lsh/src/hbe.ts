@@ -126,6 +126,7 @@ export class HashingBasedEstimator {
    * @param key - Key of length d (copied).
    * @param value - Value of length s (copied).
    * @param logWeight - ln w (default 0).
+    * @throws `InvalidInputError` (from `@kv/core`) when the row store cannot encode the row.
    */
   add(key: Float32Array, value: Float32Array, logWeight = 0): void {
     const slot = this.store.push(key, 0, value, 0, this.store.count, logWeight);
