@@ -1,6 +1,6 @@
 import { compareToExact, ExactCache, type HeadCache, Rng } from '@kv/core';
 import { describe, expect, it } from 'vitest';
-import { registry } from '../test/helpers.js';
+import { createKernelSums, exactSums, registry } from '../test/helpers.js';
 import type { MultipoleCache } from './multipole.js';
 import type { PerformerCache } from './performer.js';
 import type { TaylorCache } from './taylor.js';
@@ -74,6 +74,40 @@ describe('large norms (1e2, 1e3): no throw, bounded answers, and every answer of
     for (const cache of [taylor, multipole]) {
       for (let t = 0; t < 10; t++) cache.append(rng.fillGaussian(new Float32Array(d), 40), rng.fillGaussian(new Float32Array(s)));
       expect(() => cache.attend(rng.fillGaussian(new Float32Array(d), 40), new Float32Array(s))).toThrow(/exceeds rho|above rho/);
+    }
+  });
+});
+
+describe('the mean-token fallback', () => {
+  it('answers n·e^{<q,μ>τ}·[1, v̄] from the moments: the mean value, with the Jensen weight (never above Z, at least Z·e^{−ρ_μ})', () => {
+    const rng = new Rng(9);
+    for (const warmup of [0, 8]) {
+      const cache = registry.create({ policy: 'taylor', keyDim: d, valueDim: s, tau: 0.5, params: { degree: 2, warmup, threshold: 0 } }) as TaylorCache;
+      const exact = new ExactCache({ policy: 'exact', keyDim: d, valueDim: s, tau: 0.5 });
+      const keys: Float32Array[] = [];
+      const values: Float32Array[] = [];
+      for (let t = 0; t < 40; t++) {
+        keys.push(rng.fillGaussian(new Float32Array(d), 0.7));
+        values.push(rng.fillGaussian(new Float32Array(s)));
+        cache.append(keys[t]!, values[t]!);
+        exact.append(keys[t]!, values[t]!);
+      }
+      const q = rng.fillGaussian(new Float32Array(d), 1.5);
+      const got = createKernelSums(s);
+      expect(cache.sumsWithCertificate(q, got).fallback).toBe(true);
+      const mean = new Float64Array(d);
+      for (const k of keys) for (let j = 0; j < d; j++) mean[j] += k[j]! / keys.length;
+      let logit = 0;
+      for (let j = 0; j < d; j++) logit += q[j]! * mean[j]! * 0.5;
+      let radius = 0;
+      for (const k of keys) radius = Math.max(radius, Math.hypot(...k.map((x, j) => x - mean[j]!)));
+      const logZ = got.m + Math.log(got.z);
+      expect(Math.abs(logZ - (Math.log(40) + logit))).toBeLessThan(1e-6);
+      const want = exactSums(exact, q);
+      const exactLogZ = want.m + Math.log(want.z);
+      expect(logZ).toBeLessThanOrEqual(exactLogZ + 1e-9);
+      expect(logZ).toBeGreaterThanOrEqual(exactLogZ - Math.hypot(...q) * radius * 0.5 - 1e-9);
+      for (let j = 0; j < s; j++) expect(got.n[j]! / got.z).toBeCloseTo(values.reduce((a, v) => a + v[j]!, 0) / 40, 6);
     }
   });
 });
