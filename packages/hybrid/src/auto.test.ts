@@ -43,7 +43,7 @@ function stream(kind: 'spread' | 'local', seed: number, n: number): { keys: Floa
 describe('auto: conformance', () => {
   for (const budget of [{ bytes: 6000 }, { fraction: 0.25, minBytes: 4000 }, 60, { fraction: 0.25 }]) {
     describe(JSON.stringify(budget), () => {
-      for (const c of conformanceChecks({ registry, spec: { policy: 'auto', keyDim: d, valueDim: s, budget, params: { warmup: 32 } }, steps: 120 })) it(c.name, c.run);
+      for (const c of conformanceChecks({ registry, spec: { policy: 'auto', keyDim: d, valueDim: s, budget, params: { warmup: 64 } }, steps: 120 })) it(c.name, c.run);
     });
   }
 });
@@ -106,6 +106,14 @@ describe('auto: chooses by measurement', () => {
     const window = cache.trialScores.find((x) => x.name === 'sinks + window')!.error;
     expect(cache.trialScores.find((x) => x.name === 'cells 1/2')!.error).toBeLessThan(window);
     expect(cache.trialScores.find((x) => x.name === cache.choice)!.error).toBeLessThan(0.8 * window);
+  });
+
+  it('measures only when its trial holds 16 rows (a fixed budget trials at a quarter of the warm-up)', () => {
+    const measured = registry.create({ policy: 'auto', keyDim: d, valueDim: s, budget: { bytes: 6000 }, params: { warmup: 64 } }) as AutoCache;
+    expect(measured.warmup).toBe(64);
+    const short = registry.create({ policy: 'auto', keyDim: d, valueDim: s, budget: { bytes: 6000 }, params: { warmup: 60 } }) as AutoCache;
+    expect(short.warmup).toBe(0);
+    expect(short.choice).toBe('cells 1/2 int8');
   });
 
   it('without room for a warm-up takes its fallback and says so', () => {

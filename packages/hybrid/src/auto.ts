@@ -52,8 +52,11 @@ function pickCandidate(scores: readonly TrialScore[]): number {
   return scores.findIndex((x) => x.error <= limit);
 }
 
-/** Fewest warm-up tokens worth a measurement; below it `auto` takes its fallback configuration. */
-const MIN_WARMUP = 16;
+/**
+ * Fewest rows a trial must hold (its fraction of the warm-up) for the measurement to say anything;
+ * below it `auto` takes its first candidate without measuring.
+ */
+const MIN_TRIAL_ROWS = 16;
 
 /** The trial compression of a fixed budget (a token count or `{bytes}`): a quarter of the warm-up. */
 const FIXED_TRIAL_FRACTION = 0.25;
@@ -92,11 +95,14 @@ function readCandidates(raw: unknown, registry: PolicyRegistryLike): AutoCandida
  *   configuration at the stream's scale. The chosen one is built with the real budget and fed the
  *   recorded warm-up (rows at the warm-up's precision, queries) before the stream continues.
  * - **Scale.** A warm-up of a few dozen tokens scores configurations at a smaller scale than the
- *   stream's; the choice is made once, at the end of the warm-up (no re-choice later). A budget
- *   whose smallest bytes hold fewer than 16 warm-up tokens (a `{fraction}` without `minBytes`)
- *   skips the measurement and takes the first candidate (by default `cells 1/2 int8`: moment cells
- *   behind half the budget, every part in int8), the best single configuration measured on real
- *   attention at 1/4–1/16 of the float32 bytes.
+ *   stream's; the choice is made once, at the end of the warm-up (no re-choice later). A trial
+ *   holds its fraction of the warm-up, and one of fewer than 16 rows cannot tell configurations
+ *   apart (measured: at 1/16 of the bytes the choices of a 25-token warm-up were worse than the
+ *   first candidate's), so when the budget's smallest bytes hold a warm-up too short for that (a
+ *   `{fraction}` without `minBytes`, or small fractions) `auto` skips the measurement and takes
+ *   its first candidate (by default `cells 1/2 int8`: moment cells behind half the budget, every
+ *   part in int8), the best single configuration measured on real attention at 1/4–1/16 of the
+ *   float32 bytes; `describe()` says so.
  * - `describe()` says what was chosen, the warm-up it was measured on, and every score.
  * @example
  * ```ts
@@ -145,7 +151,7 @@ export class AutoCache extends BaseHeadCache {
     const perToken = this.tokens.perRowBytes + this.queries.perRowBytes / this.queryStride;
     const room = floorBytes(spec.budget, d, s) - this.tokens.fixedBytes - this.queries.fixedBytes - this.queries.perRowBytes;
     const warm = Math.min(most, Math.max(0, Math.floor(room / perToken)));
-    this.warmup = warm >= MIN_WARMUP ? warm : 0;
+    this.warmup = this.trialFraction() * warm >= MIN_TRIAL_ROWS ? warm : 0;
     this.tokens.limit = this.warmup;
     this.queries.limit = Math.ceil(this.warmup / this.queryStride) + 1;
     if (this.warmup === 0) this.settle(this.fallback(), []);
@@ -185,10 +191,15 @@ export class AutoCache extends BaseHeadCache {
     return this.candidates[0]!;
   }
 
-  /** The trial budget: the cache's fraction (a quarter for fixed budgets), floored at a quarter of the warm-up. */
-  private trialBudget(): Budget {
+  /** The trial's fraction: the cache's (a quarter for fixed budgets). */
+  private trialFraction(): number {
     const b = this.spec.budget!;
-    const fraction = typeof b === 'object' && 'fraction' in b ? b.fraction : typeof b === 'object' && 'ratio' in b ? b.ratio : FIXED_TRIAL_FRACTION;
+    return typeof b === 'object' && 'fraction' in b ? b.fraction : typeof b === 'object' && 'ratio' in b ? b.ratio : FIXED_TRIAL_FRACTION;
+  }
+
+  /** The trial budget: the trial fraction of what it has seen, floored at that of a quarter of the warm-up. */
+  private trialBudget(): Budget {
+    const fraction = this.trialFraction();
     const row = 4 * (this.keyDim + this.valueDim);
     return { fraction, minBytes: Math.floor(fraction * row * Math.ceil(this.tokens.count / 4)) };
   }
@@ -295,7 +306,7 @@ export class AutoCache extends BaseHeadCache {
 
   protected override describeSummary(): string {
     if (this.inner === null) return `auto: warm-up ${this.tokens.count}/${this.warmup} tokens (${this.tokens.precisionLabel}), then chooses among ${this.candidates.map((c) => c.name).join(', ')}`;
-    if (this.scores.length === 0) return `auto chose ${this.chosen} without a measurement (the budget holds no warm-up of ${MIN_WARMUP} tokens)`;
+    if (this.scores.length === 0) return `auto chose ${this.chosen} without a measurement (the budget's smallest bytes hold no warm-up whose trial has ${MIN_TRIAL_ROWS} rows)`;
     const scored = this.scores.map((x) => `${x.name} ${Number.isFinite(x.error) ? x.error.toFixed(3) : 'refused'}`).join(', ');
     return `auto chose ${this.chosen}: lowest median error on its warm-up of ${this.warmup} tokens (${scored})`;
   }

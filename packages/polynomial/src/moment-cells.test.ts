@@ -105,5 +105,50 @@ describe('moment-cells guarantee', () => {
     }
     // The cells are {k0, k2} and {k1, k3}, so logits against q are kept exactly.
     expect(sumsError(cache.sums(q, createKernelSums(s)), exactSums(exact, q)).z).toBeLessThan(1e-6);
+    // A query along the merged coordinate sees the cells' spread: the bound grows with the radius
+    // the merges gave them (each mean moved 1.5 from its tokens) and still holds.
+    const across = new Float32Array([0, 1, 0, 0]);
+    const err = sumsError(cache.sums(across, createKernelSums(s)), exactSums(exact, across)).z;
+    expect(err).toBeGreaterThan(0.5);
+    expect(err).toBeLessThanOrEqual(cache.lastBound);
+    expect(cache.lastBound).toBeGreaterThanOrEqual(Math.expm1(1.5) * (1 - 1e-6));
+  });
+
+  it('the bound covers the spread correction: a query far weaker than those the cells learnt from is over-weighted by e^{b_c}, within the bound', () => {
+    const cache = cells(1);
+    const exact = new ExactCache({ policy: 'exact', keyDim: d, valueDim: s, tau: 1 });
+    const strong = new Float32Array([3, 0, 0, 0]);
+    for (const x of [-1, 1, -1, 1]) {
+      const k = new Float32Array([x, 0, 0, 0]);
+      cache.append(k, new Float32Array([1, 0]));
+      exact.append(k, new Float32Array([1, 0]));
+      cache.sums(strong, createKernelSums(s));
+    }
+    const weak = new Float32Array([0.01, 0, 0, 0]);
+    const err = sumsError(cache.sums(weak, createKernelSums(s)), exactSums(exact, weak)).z;
+    // Spread: 4 tokens at ±1 under the metric 9 give S = 36, b = S/(2n) = 4.5, while ρ = 0.01.
+    expect(err).toBeGreaterThan(Math.expm1(1));
+    expect(err).toBeLessThanOrEqual(cache.lastBound);
+  });
+
+  it("merges by Ward's criterion: two large clusters are kept apart while nearby singletons merge", () => {
+    // A (40 tokens at 0) and B (40 at 1) along the queried axis, then four singletons 2 apart from 10.
+    // Under the metric 9, merging A and B costs 180 under Ward, a singleton joining the last cell
+    // 18–108: Ward keeps A and B
+    // apart; a cost without the counts (9 against 36) would merge them.
+    const cache = cells(3);
+    const exact = new ExactCache({ policy: 'exact', keyDim: d, valueDim: s, tau: 1 });
+    const q = new Float32Array([-3, 0, 0, 0]);
+    const rng = new Rng(2);
+    const feed = (x: number, v: Float32Array) => {
+      const k = new Float32Array([x + 1e-3 * rng.gaussian(), 0, 0, 0]);
+      cache.append(k, v);
+      exact.append(k, v);
+      cache.sums(q, createKernelSums(s));
+    };
+    for (let i = 0; i < 40; i++) feed(0, new Float32Array([1, 0]));
+    for (let i = 0; i < 40; i++) feed(1, new Float32Array([0, 1]));
+    for (let i = 0; i < 4; i++) feed(10 + 2 * i, new Float32Array([-1, -1]));
+    expect(sumsError(cache.sums(q, createKernelSums(s)), exactSums(exact, q)).output).toBeLessThan(0.01);
   });
 });
