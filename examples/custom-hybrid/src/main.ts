@@ -60,7 +60,7 @@ for (const q of queries) noMiddleError += compareToExact(exact, q, noMiddle.atte
 
 const exactMiddle = run({ policy: 'exact' });
 const balanced = run({ policy: 'balancekv', params: { sink: 0, window: 0, blockSize: 64, halvings: 3 } });
-const middleSlots = (balanced.cache as TieredCache).middle.stored;
+const middleSlots = (balanced.cache as TieredCache).middle?.stored ?? 0;
 const uniform = run({ policy: 'uniform', budget: middleSlots });
 
 console.log(`stream: n = ${n}, d = s = ${d}, ${topics} topics; tiered(sinks ${sinks}, window ${window}, middle)`);

@@ -63,7 +63,7 @@ for (const r of report.results) if (!r.ok) failures.push(`${r.label} on ${r.work
 for (const w of ['gaussian', 'index']) {
   const ours = row('last-tokens', w);
   const theirs = row('sliding-window', w);
-  if (!ours || !theirs) failures.push(`missing rows for ${w}`);
+  if (!ours?.ok || !theirs?.ok) failures.push(`missing rows for ${w}`);
   else if (!close(ours.relative.median, theirs.relative.median) || !close(ours.relative.max, theirs.relative.max)) {
     failures.push(`${w}: last-tokens (${ours.relative.median}) and sliding-window (${theirs.relative.median}) should agree`);
   }
