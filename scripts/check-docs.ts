@@ -73,7 +73,7 @@ if (selfErrors.length) {
 console.log('check-docs: self-test passed (a page of deliberately broken blocks: run error, type error, undefined names, fragment type error, failing continued block, output that differs from its "text output" block, bad flag, dangling "continued" are all caught; good blocks pass)');
 failures.push(...all.filter((f) => !self.files.includes(f.file)));
 
-for (const p of checkInstallSections(publishedPackages(), false).problems) failures.push({ ...p, kind: 'install' });
+for (const p of checkInstallSections(publishedPackages(), false).problems) failures.push({ ...p, kind: p.missingReadme ? 'markup' : 'install' });
 
 const rel = (f: string) => relative(repoRoot, f);
 // The Install sections are this check's own business: never pending.
@@ -85,7 +85,7 @@ if (pending.length) {
   console.log(`\ncheck-docs: ${pending.length} problems in files on the pending list (scripts/docs-pending.json; not failing until the final docs pass):`);
   for (const f of pending) console.log(`  ${rel(f.file)}:${f.line}: ${f.kind}: ${f.message.split('\n')[0]}`);
 }
-const clean = Object.keys(PENDING).filter((f) => files.includes(join(repoRoot, f)) && !pending.some((p) => rel(p.file) === f));
+const clean = Object.keys(PENDING).filter((f) => files.includes(join(repoRoot, f)) && existsSync(join(repoRoot, f)) && !pending.some((p) => rel(p.file) === f));
 for (const f of clean) console.log(`check-docs: ${f} passes now: remove it from scripts/docs-pending.json`);
 const docPrograms = programs.filter((p) => !self.files.includes(p.file));
 const runnable = docPrograms.filter((p) => p.run).length;

@@ -120,7 +120,12 @@ programs.forEach((program, i) => {
   written.push(`program-${i}.mts`, `program-${i}.cts`);
   for (const ext of ['mjs', 'cjs']) {
     const out = sh(process.execPath, [`program-${i}.${ext}`], app, `${where} as ${ext === 'mjs' ? 'ESM' : 'CommonJS'} against the tarballs`);
-    if (out) console.log(`pack:check: ${where} as ${ext === 'mjs' ? 'ESM' : 'CommonJS'}: ${out.trim().split('\n').at(-1)}`);
+    if (!out) continue;
+    console.log(`pack:check: ${where} as ${ext === 'mjs' ? 'ESM' : 'CommonJS'} against the tarballs printed:\n    ${out.trim().split('\n').join('\n    ')}`);
+    // What the page says the program prints (its text output blocks) must hold for the tarballs too.
+    const clean = (t: string) => t.split('\n').map((l) => l.trimEnd()).join('\n').trim();
+    const promised = program.blocks.map((b) => b.output ?? '').filter((o) => o.trim()).join('\n');
+    if (promised && clean(promised) !== clean(out)) problems.push(`${where} as ${ext}: the tarballs' output differs from what the page says it prints:\n${clean(promised)}`);
   }
 });
 

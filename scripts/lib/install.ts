@@ -67,7 +67,7 @@ function list(names: string[]): string {
 }
 
 export interface InstallCheck {
-  problems: { file: string; line: number; message: string }[];
+  problems: { file: string; line: number; message: string; missingReadme?: boolean }[];
   fixed: string[];
 }
 
@@ -81,7 +81,7 @@ export function checkInstallSections(packages: WorkspacePackage[], fix: boolean)
     try {
       text = readFileSync(file, 'utf8');
     } catch {
-      problems.push({ file, line: 1, message: `${pkg.name} has no README.md` });
+      problems.push({ file, line: 1, message: `${pkg.name} has no README.md`, missingReadme: true });
       continue;
     }
     const expected = installBlock(pkg, packages, text);

@@ -65,6 +65,8 @@ export function blocksOf(file: string, text = readFileSync(file, 'utf8')): { blo
   const lines = text.split('\n');
   const blocks: Block[] = [];
   const problems: BlockProblem[] = [];
+  let lastLang: string | undefined; // language of the previous fenced block, and its closing line
+  let lastClose = -1;
   for (let i = 0; i < lines.length; i++) {
     const open = /^(\s*)(`{3,}|~{3,})\s*([^`\s]*)\s*(.*)$/.exec(lines[i]!);
     if (!open) continue;
@@ -79,8 +81,11 @@ export function blocksOf(file: string, text = readFileSync(file, 'utf8')): { blo
     const lang = LANGS[info.toLowerCase()];
     if (info === 'text' && /\boutput\b/.test(rest)) {
       const previous = blocks.at(-1);
-      const between = previous ? lines.slice(previous.line - 1 + previous.code.split('\n').length + 1, i) : [];
-      if (!previous || previous.output !== undefined || between.some((l) => l.trim() !== '')) {
+      const between = lines.slice(lastClose + 1, i);
+      // After a shell block it is a command's output (an example's README, for run-examples.ts).
+      if (lastLang === undefined || !LANGS[lastLang]) {
+        // not a code block's output
+      } else if (!previous || previous.output !== undefined || between.some((l) => l.trim() !== '')) {
         problems.push({ file, line: i + 1, message: 'a "text output" block must follow the code block whose output it is (only blank lines between)' });
       } else {
         previous.output = body.join('\n');
@@ -92,6 +97,8 @@ export function blocksOf(file: string, text = readFileSync(file, 'utf8')): { blo
       if (unknown.length) problems.push({ file, line: i + 1, message: `unknown code block flag ${unknown.map((w) => `"${w}"`).join(', ')} (known: ${[...FLAGS].join(', ')})` });
       blocks.push({ file, line: i + 2, lang, code: body.join('\n'), fragment: words.includes('fragment'), continued: words.includes('continued') });
     }
+    lastLang = info.toLowerCase();
+    lastClose = j;
     i = j;
   }
   return { blocks, problems };

@@ -48,6 +48,7 @@ try {
     console.log(`| ${r.policy} | ${r.relativeError.toFixed(4)} | ${r.bytes} | ${same ? 'yes' : 'NO'} |`);
   });
   if (!allSame) throw new Error('the browser and Node gave different results');
+  console.log('ok');
 } finally {
   await browser.close();
 }

@@ -1,6 +1,6 @@
 // Platform-neutral: runs in Node and, bundled, in the browser. Streams a seeded synthetic
 // workload through several policies and returns each one's error against exact attention.
-import { compareToExact, ExactCache, exactPolicy, PolicyRegistry, Rng } from '@kv/core';
+import { compareToExact, ExactCache, exactPolicy, PolicyRegistry, Rng, setKernelBackend } from '@kv/core';
 import { coresetPolicies } from '@kv/coreset';
 import { heuristicPolicies } from '@kv/heuristics';
 import { polynomialPolicies } from '@kv/polynomial';
@@ -19,6 +19,11 @@ export interface PolicyResult {
  *   these specs (the inputs are fixed and valid, so nothing else can throw).
  */
 export function runWorkload(): PolicyResult[] {
+  // The default 'wasm' kernels use fused multiply-adds where the engine has relaxed SIMD (Chrome
+  // does, Node 20 does not), so their last bits differ between the two. The JavaScript Float64
+  // reference is bit-identical everywhere, which is what this comparison needs.
+  // cannot throw: 'js' is always available
+  setKernelBackend('js');
   const d = 16;
   const steps = 300;
   const registry = new PolicyRegistry().register(exactPolicy, ...heuristicPolicies, ...coresetPolicies, ...polynomialPolicies);

@@ -24,6 +24,7 @@ export class LastTokens extends BaseHeadCache {
    */
   constructor(spec: PolicySpec) {
     super(spec); // dimensions, τ, the token count, validation of every call
+    // cannot throw: only precision options the default store does not use are refused
     this.store = new SlotStore(spec.keyDim, spec.valueDim);
   }
 

@@ -1,7 +1,46 @@
 import type { Budget, HeadCache, PolicyRegistryLike, PolicySpec } from './contract.js';
 import { DimensionMismatchError, InvalidParamsError } from './errors.js';
+import { AttendPool, readResult } from './kernels/attend-pool.js';
 import { mixSeed } from './rng.js';
+import type { SlotStore } from './slot-store.js';
+import { createKernelSums, type KernelSums } from './sums.js';
 import { checkRows, checkVector } from './validate.js';
+
+/**
+ * A head cache whose attention is exactly the kernel sums of one {@link SlotStore} with logit
+ * scale τ, and attending changes nothing in it (exact caches, windows, StreamingLLM, K-norm,
+ * random eviction: policies with no per-query state). `ModelCache` with `threads` answers such
+ * heads on worker threads, reading the store's rows in shared memory; other heads (H2O, TOVA,
+ * SnapKV update scores when they attend; summaries and combinators hold no single store) are
+ * answered on the main thread.
+ *
+ * @example
+ * ```ts
+ * import { BaseHeadCache, SlotStore, type CacheState, type KernelSums, type StoreAttention } from '@kv/core';
+ * class Window extends BaseHeadCache implements StoreAttention {
+ *   private store = new SlotStore(this.keyDim, this.valueDim, { maxSlots: 64 });
+ *   get stored() { return this.store.count; }
+ *   attendStore() { return { store: this.store, tau: this.tau }; }
+ *   protected onAppend(k: Float32Array, v: Float32Array, p: number) {
+ *     if (this.store.count === 64) this.store.removeSwap(0);
+ *     this.store.push(k, 0, v, 0, p, 0);
+ *   }
+ *   protected onSums(q: Float32Array, out: KernelSums) { return this.store.sums(q, this.tau, out); }
+ *   protected onReset() { this.store.clear(); }
+ *   protected saveState(): CacheState { return { scalars: {}, arrays: {}, parts: { store: this.store.state() } }; }
+ *   protected restoreState(): void {}
+ * }
+ * ```
+ */
+export interface StoreAttention {
+  /** The store and τ whose kernel sums are this head's attention (null: not now). */
+  attendStore(): { readonly store: SlotStore; readonly tau: number } | null;
+}
+
+function storeAttention(head: HeadCache): { readonly store: SlotStore; readonly tau: number } | null {
+  const f = (head as Partial<StoreAttention>).attendStore;
+  return typeof f === 'function' ? f.call(head) : null;
+}
 
 /**
  * A policy choice without dimensions: the container fills in d, s, τ and a per-head seed.
@@ -57,6 +96,16 @@ export interface ModelCacheOptions {
   readonly seed?: number;
   /** Registry that builds the per-head caches (required with `policy`). */
   readonly registry?: PolicyRegistryLike;
+  /**
+   * Threads `attend` may use (default 1): with n > 1, n − 1 worker threads answer the KV heads
+   * that implement {@link StoreAttention}, reading their rows in shared WebAssembly memory, while
+   * the main thread answers the rest; each KV head's query heads stay on one thread. Answers are
+   * bit-identical to one thread. Node only (worker_threads and shared memory); elsewhere, and for
+   * heads below 256 rows or stores the kernels do not read (channel-wise key groups), the main
+   * thread answers. Call {@link ModelCache.close} to stop the workers (idle ones never keep the
+   * process alive).
+   */
+  readonly threads?: number;
 }
 
 /**
@@ -95,6 +144,12 @@ export class ModelCache {
   // and keeps append/attend allocation-free.
   private readonly keyRow: Float32Array;
   private readonly valueRow: Float32Array;
+  private pool: AttendPool | null = null;
+  // Per query head of a threaded attend: the worker (−1: main thread), the result slot, the store.
+  private readonly jobWorker: Int32Array;
+  private readonly jobSlot: Int32Array;
+  private readonly jobStore: (SlotStore | null)[];
+  private readonly jobSums: KernelSums;
 
   /**
    * @param options - Shape, policy choice, budgets and registry.
@@ -120,6 +175,13 @@ export class ModelCache {
     this.valueDim = valueDim;
     this.keyRow = new Float32Array(keyDim);
     this.valueRow = new Float32Array(valueDim);
+    this.jobWorker = new Int32Array(queryHeads);
+    this.jobSlot = new Int32Array(queryHeads);
+    this.jobStore = new Array<SlotStore | null>(queryHeads).fill(null);
+    this.jobSums = createKernelSums(valueDim);
+    const threads = options.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1) throw new InvalidParamsError(`threads is ${threads}, expected an integer >= 1`);
+    if (threads > 1) this.pool = AttendPool.start(threads - 1);
     this.heads = [];
     if (options.caches !== undefined) {
       for (let l = 0; l < layers; l++) {
@@ -262,12 +324,62 @@ export class ModelCache {
     const s = this.valueDim;
     checkVector('queries', queries, this.queryHeads * d);
     if (out.length !== this.queryHeads * s) throw new DimensionMismatchError('output', out.length, this.queryHeads * s);
+    if (this.pool !== null) return this.attendThreaded(this.pool, layer, queries, out);
+    for (let qh = 0; qh < this.queryHeads; qh++) this.attendHead(layer, qh, queries, out);
+    return out;
+  }
+
+  private attendHead(layer: number, qh: number, queries: Float32Array, out: Float32Array): void {
+    const d = this.keyDim;
+    for (let j = 0; j < d; j++) this.keyRow[j] = queries[qh * d + j]!;
+    this.head(layer, this.kvHeadOf(qh)).attend(this.keyRow, this.valueRow);
+    out.set(this.valueRow, qh * this.valueDim);
+  }
+
+  // KV head h goes to thread h mod T (0: the main thread) when a worker can answer it; its query
+  // heads' jobs are written first, the main thread answers its share while the workers run.
+  private attendThreaded(pool: AttendPool, layer: number, queries: Float32Array, out: Float32Array): Float32Array {
+    const d = this.keyDim;
+    const s = this.valueDim;
+    const workers = pool.workers;
+    const T = workers.length + 1;
+    for (const w of workers) w.reset();
+    for (let h = 0; h < this.kvHeads; h++) {
+      const t = h % T;
+      const target = t > 0 ? storeAttention(this.head(layer, h)) : null;
+      const shared = target !== null && target.store.share();
+      for (let g = 0; g < this.groupSize; g++) {
+        const qh = h * this.groupSize + g;
+        this.jobWorker[qh] = -1;
+        if (!shared) continue;
+        for (let j = 0; j < d; j++) this.keyRow[j] = queries[qh * d + j]!;
+        const slot = target.store.threadJob(this.keyRow, target.tau, pool, workers[t - 1]!);
+        if (slot < 0) continue;
+        this.jobWorker[qh] = t - 1;
+        this.jobSlot[qh] = slot;
+        this.jobStore[qh] = target.store;
+      }
+    }
+    for (const w of workers) if (w.count > 0) w.post();
+    for (let qh = 0; qh < this.queryHeads; qh++) if (this.jobWorker[qh]! < 0) this.attendHead(layer, qh, queries, out);
+    for (const w of workers) if (w.count > 0) w.wait();
+    const sums = this.jobSums;
     for (let qh = 0; qh < this.queryHeads; qh++) {
-      for (let j = 0; j < d; j++) this.keyRow[j] = queries[qh * d + j]!;
-      this.head(layer, this.kvHeadOf(qh)).attend(this.keyRow, this.valueRow);
-      out.set(this.valueRow, qh * s);
+      const w = this.jobWorker[qh]!;
+      if (w < 0) continue;
+      readResult(workers[w]!.jobs, this.jobSlot[qh]!, sums);
+      this.jobStore[qh]!.finishThreadJob(sums);
+      const inv = 1 / sums.z;
+      for (let j = 0; j < s; j++) out[qh * s + j] = sums.m === -Infinity ? 0 : sums.n[j]! * inv;
+      this.jobStore[qh] = null;
     }
     return out;
+  }
+
+  /** Stops the worker threads of `threads` (attend then runs on the main thread). */
+  close(): void {
+    this.pool?.close();
+    this.pool = null;
   }
 
   /** Resets every head. */

@@ -62,6 +62,14 @@ export class ExactCache extends BaseHeadCache {
     return 'exact: every token in float32';
   }
 
+  /**
+   * The store whose kernel sums are this cache's attention (`ModelCache` threads read it).
+   * @returns The store and τ.
+   */
+  attendStore(): { readonly store: SlotStore; readonly tau: number } {
+    return { store: this.store, tau: this.tau };
+  }
+
   /** Positions 0..seen−1. */
   positions(): Int32Array {
     return this.store.positions();

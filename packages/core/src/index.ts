@@ -6,7 +6,7 @@ export type { FloatArray } from './kernels/types.js';
 export { type WasmMemory, WasmSimdModule, type WasmSimdInstance } from './kernels/wasm-module.js';
 export { BaseHeadCache } from './base-cache.js';
 export { budgetBytes, capacityRows, floorBytes, isByteBudget, maxRows, partBudget, requireFits, validateBudget } from './budget.js';
-export { ModelCache, type ModelCacheOptions, type PolicyChoice } from './container.js';
+export { ModelCache, type ModelCacheOptions, type PolicyChoice, type StoreAttention } from './container.js';
 export type {
   Budget,
   ByteCost,
@@ -50,7 +50,8 @@ export { booleanParam, choiceParam, integerParam, type NumberParamOptions, numbe
 export { type ReferenceAttentionResult, referenceAttention } from './reference.js';
 export { PolicyRegistry, validateSpec } from './registry.js';
 export { mixSeed, Reservoir, Rng } from './rng.js';
-export { SlotStore, type SlotStoreOptions } from './slot-store.js';
+export { SlotStore } from './slot-store.js';
+export type { SlotStoreOptions } from './precision/store-options.js';
 export {
   type CodecName,
   codecBits,
@@ -81,3 +82,4 @@ export { crc32 } from './snapshot/crc32.js';
 export { type DecodedSnapshot, decodeSnapshot, encodeSnapshot, SNAPSHOT_VERSION } from './snapshot/format.js';
 export { type ModelShape, restore, restoreModel, type SnapshotExpectation, snapshot, snapshotModel } from './snapshot/snapshot.js';
 export { getKernelBackend, type KernelBackend, setKernelBackend } from './kernels/backend.js';
+export { kernelFeatures } from './kernels/store-kernels.js';

@@ -76,7 +76,7 @@ export class PolicyRegistry implements PolicyRegistryLike {
     validateSpec(spec);
     rejectUnknownParams(spec, def.params);
     if (def.budget === 'required' && spec.budget === undefined) {
-      throw new InvalidBudgetError(`${spec.policy} needs a budget (a token count or {ratio})`);
+      throw new InvalidBudgetError(`${spec.policy} needs a budget: a token count, {tokens}, {ratio}, {bytes} or {fraction}`);
     }
     return def.create(spec, this);
   }

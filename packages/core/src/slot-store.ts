@@ -1,46 +1,18 @@
 import type { CacheState } from './contract.js';
 import { InvalidInputError, InvalidParamsError } from './errors.js';
 import { GrowableInts } from './kernels/row-memory.js';
+import type { AttendPool, PoolWorker } from './kernels/attend-pool.js';
 import { ATTENTION_BLOCK, StoreKernels } from './kernels/store-kernels.js';
 import { HadamardRotation } from './precision/hadamard.js';
-import { jsSums, jsSumsWithProbs, type JsSumsScratch } from './precision/js-sums.js';
+import { jsSums, jsSumsWithProbs, type JsSumsScratch, prepareQuery } from './precision/js-sums.js';
 import { MOVED, RowPools } from './precision/pools.js';
+import { dotAt, logWeightAddr, readKeyAt, readValueAt, writeRow } from './precision/row-io.js';
 import { RowLayout } from './precision/row-layout.js';
-import { type Precision, precisionLabel, type ResolvedPrecision, resolvePrecision } from './precision/spec.js';
+import { precisionLabel, type ResolvedPrecision, resolvePrecision } from './precision/spec.js';
+import type { SlotStoreOptions } from './precision/store-options.js';
 import { loadStoreState, saveStoreState } from './precision/store-state.js';
 import type { StateReader } from './state.js';
 import { type KernelSums, mergeSums } from './sums.js';
-import { dotUnit } from './kernels/dot.js';
-
-/**
- * Options of a {@link SlotStore}.
- *
- * @example
- * ```ts
- * import { SlotStore, type SlotStoreOptions } from '@kv/core';
- * const options: SlotStoreOptions = { maxSlots: 256, precision: { keys: 'int4', rotate: true }, seed: 7 };
- * const store = new SlotStore(64, 64, options);
- * ```
- */
-export interface SlotStoreOptions {
-  /** Hard slot limit (default unbounded); see also {@link SlotStore.limit}. */
-  readonly maxSlots?: number;
-  /** A sizing hint: rows to make room for at the first push (default 16). */
-  readonly initialSlots?: number;
-  /** Keep a log-weight (logit bias) per row. */
-  readonly weighted?: boolean;
-  /** Keep each row's logical position (default true; 4 bytes per row). */
-  readonly positions?: boolean;
-  /** Storage precision of the rows (default float32). */
-  readonly precision?: Precision;
-  /** Seed of the rotation (with `precision.rotate`). */
-  readonly seed?: number;
-  /**
-   * How the owner evicts: `'any'` (default) or `'fifo'` (oldest-first, possibly after a prefix of
-   * fewer than G sinks that stay). Channel-wise key groups need `'fifo'`.
-   */
-  readonly eviction?: 'any' | 'fifo';
-}
 
 /**
  * Row storage of kept tokens: keys, values, logical positions and optional per-row log-weights
@@ -184,9 +156,7 @@ export class SlotStore {
    * `byteCost().perRow`.
    */
   get perRowBytes(): number {
-    const L = this.layout;
-    const pos = this.tracksPositions ? 4 : 0;
-    return this.pools.mapped ? L.quantizedRowBytes() + 8 + pos : L.rec + pos;
+    return this.pools.perRowBytes(this.tracksPositions);
   }
 
   /**
@@ -194,11 +164,7 @@ export class SlotStore {
    * rounding a channel-wise store may hold, and the rotation signs. Feed it to `byteCost().fixed`.
    */
   get fixedBytes(): number {
-    const L = this.layout;
-    const signs = this.keyRotation ? this.d + this.s : 0;
-    if (!this.pools.mapped) return signs;
-    const slack = L.channel ? this.pools.deadCap + L.group - 1 : 0;
-    return this.pools.fCap * (L.fRec + 4) + Math.ceil(slack * (L.quantizedRowBytes() + 4)) + signs;
+    return this.pools.fixedBytes() + (this.keyRotation ? this.d + this.s : 0);
   }
 
   /** Bytes held by the live rows (allocation slack and scratch are not counted). */
@@ -250,7 +216,7 @@ export class SlotStore {
     const slot = this.pools.count++;
     this.place(slot, key, keyOffset, value, valueOffset, logWeight);
     if (this.pos) this.pos.data[slot] = position;
-    if (!this.pools.mapped) this.kernels.maybeMove(this.count);
+    this.kernels.maybeMove(this.count);
     return slot;
   }
 
@@ -291,34 +257,8 @@ export class SlotStore {
 
   // Writes the row (already in the scratch unless plain and unrotated) for `slot`.
   private place(slot: number, key: ArrayLike<number>, keyOffset: number, value: ArrayLike<number>, valueOffset: number, logWeight: number): void {
-    const L = this.layout;
-    const pools = this.pools;
-    const m = pools.mem;
-    const direct = L.plain && this.keyRotation === null;
-    if (pools.mapped) {
-      const a = pools.takeResidual(slot) >> 2;
-      const f32 = pools.mem.f32;
-      if (direct) {
-        for (let j = 0; j < this.d; j++) f32[a + j] = key[keyOffset + j]!;
-        for (let j = 0; j < this.s; j++) f32[a + this.d + j] = value[valueOffset + j]!;
-      } else {
-        for (let j = 0; j < this.d; j++) f32[a + j] = this.key64[j]!;
-        for (let j = 0; j < this.s; j++) f32[a + this.d + j] = this.value64[j]!;
-      }
-      if (L.weighted) f32[a + this.d + this.s] = logWeight;
-      return;
-    }
-    const a = pools.qAddr(slot);
-    if (direct) {
-      const f = a >> 2;
-      const f32 = m.f32;
-      for (let j = 0; j < this.d; j++) f32[f + j] = key[keyOffset + j]!;
-      for (let j = 0; j < this.s; j++) f32[f + this.d + j] = value[valueOffset + j]!;
-    } else {
-      L.keys.encode(this.key64, m, a + L.kCode, a + L.kScale);
-      L.values.encode(this.value64, m, a + L.vCode, a + L.vScale);
-    }
-    if (L.weighted) m.f32[(a + L.lw) >> 2] = logWeight;
+    const direct = this.layout.plain && this.keyRotation === null;
+    writeRow(this.pools, slot, direct, key, keyOffset, value, valueOffset, this.key64, this.value64, logWeight);
   }
 
   /**
@@ -404,18 +344,8 @@ export class SlotStore {
    * @returns `out`.
    */
   readKey<T extends Float32Array | Float64Array>(slot: number, out: T, offset = 0): T {
-    const at = this.keyAt(slot);
-    const pools = this.pools;
-    const L = this.layout;
-    const m = pools.mem;
     const k = this.key64;
-    if (at < 0) {
-      const f = pools.fAddr(-1 - at) >> 2;
-      for (let j = 0; j < this.d; j++) k[j] = m.f32[f + j]!;
-    } else {
-      const a = pools.qAddr(at);
-      L.keys.decode(m, a + L.kCode, L.channel ? pools.groupScaleAddr(at) : a + L.kScale, k, 0);
-    }
+    readKeyAt(this.pools, this.keyAt(slot), k);
     this.keyRotation?.invert(k);
     for (let j = 0; j < this.d; j++) out[offset + j] = k[j]!;
     return out;
@@ -429,18 +359,8 @@ export class SlotStore {
    * @returns `out`.
    */
   readValue<T extends Float32Array | Float64Array>(slot: number, out: T, offset = 0): T {
-    const at = this.keyAt(slot);
-    const pools = this.pools;
-    const L = this.layout;
-    const m = pools.mem;
     const v = this.value64;
-    if (at < 0) {
-      const f = (pools.fAddr(-1 - at) >> 2) + this.d;
-      for (let j = 0; j < this.s; j++) v[j] = m.f32[f + j]!;
-    } else {
-      const a = pools.qAddr(at);
-      L.values.decode(m, a + L.vCode, a + L.vScale, v, 0);
-    }
+    readValueAt(this.pools, this.keyAt(slot), v);
     this.valueRotation?.invert(v);
     for (let j = 0; j < this.s; j++) out[offset + j] = v[j]!;
     return out;
@@ -463,11 +383,7 @@ export class SlotStore {
    * @returns The log-weight.
    */
   logWeight(slot: number): number {
-    if (!this.weighted) return 0;
-    const at = this.keyAt(slot);
-    const pools = this.pools;
-    const L = this.layout;
-    return at < 0 ? pools.mem.f32[(pools.fAddr(-1 - at) >> 2) + this.d + this.s]! : pools.mem.f32[(pools.qAddr(at) + L.lw) >> 2]!;
+    return this.weighted ? this.pools.mem.f32[logWeightAddr(this.pools, this.keyAt(slot)) >> 2]! : 0;
   }
 
   /**
@@ -476,11 +392,7 @@ export class SlotStore {
    * @param w - The log-weight.
    */
   setLogWeight(slot: number, w: number): void {
-    if (!this.weighted) return;
-    const at = this.keyAt(slot);
-    const pools = this.pools;
-    if (at < 0) pools.mem.f32[(pools.fAddr(-1 - at) >> 2) + this.d + this.s] = w;
-    else pools.mem.f32[(pools.qAddr(at) + this.layout.lw) >> 2] = w;
+    if (this.weighted) this.pools.mem.f32[logWeightAddr(this.pools, this.keyAt(slot)) >> 2] = w;
   }
 
   /**
@@ -507,44 +419,22 @@ export class SlotStore {
   }
 
   private rawDot(slot: number, x: JsSumsScratch): number {
-    const at = this.keyAt(slot);
-    const pools = this.pools;
-    const L = this.layout;
-    const m = pools.mem;
-    // Float32 rows take dotUnit's order, so they agree with the kernel sums bit for bit.
-    if (at < 0) return dotUnit(this.d, m.f32, pools.fAddr(-1 - at) >> 2, x.q, 0);
-    const a = pools.qAddr(at);
-    if (L.plain) return dotUnit(this.d, m.f32, a >> 2, x.q, 0);
-    if (L.channel) {
-      const bias = L.keys.foldQuery(m, pools.groupScaleAddr(at), x.q, x.qs);
-      return L.keys.codeDot(m.u8, a + L.kCode, x.qs) + bias;
-    }
-    return L.keys.dot(m, a + L.kCode, a + L.kScale, x.q, x.qsum);
+    return dotAt(this.pools, this.keyAt(slot), x);
   }
 
   // The query as doubles (rotated when the store rotates) and its per-group sums; reused while
   // the same query is asked about slot after slot.
   private prepare(query: Float32Array | Float64Array, offset: number): JsSumsScratch {
-    const x = this.scratch;
-    const d = this.d;
     const copy = this.preparedCopy;
     if (this.preparedFor === query && offset === 0) {
       let same = true;
-      for (let j = 0; j < d && same; j++) same = copy[j] === query[j];
-      if (same) return x;
+      for (let j = 0; j < this.d && same; j++) same = copy[j] === query[j];
+      if (same) return this.scratch;
     }
-    const q = x.q;
-    for (let j = 0; j < d; j++) q[j] = copy[j] = query[offset + j]!;
-    this.keyRotation?.apply(q);
-    const G = this.precision.group;
-    const qsum = x.qsum;
-    for (let g = 0; g < this.layout.keys.groups; g++) {
-      let a = 0;
-      for (let j = g * G; j < Math.min(d, g * G + G); j++) a += q[j]!;
-      qsum[g] = a;
-    }
+    for (let j = 0; j < this.d; j++) copy[j] = query[offset + j]!;
+    prepareQuery(this.scratch, copy, this.keyRotation, this.layout.keys.groups, this.precision.group);
     this.preparedFor = offset === 0 ? query : null;
-    return x;
+    return this.scratch;
   }
 
   /**
@@ -590,16 +480,15 @@ export class SlotStore {
    */
   sumsOf(query: Float32Array, tau: number, slots: Int32Array, start: number, len: number, bias: number, out: KernelSums): KernelSums {
     const x = this.prepare(query, 0);
-    let m = -Infinity;
-    const logits = this.scratch.logits;
+    const logits = x.logits;
+    const part = x.partial;
+    const v = this.value64;
     out.m = -Infinity;
     out.z = 0;
     out.n.fill(0);
-    const part = this.scratch.partial;
-    const B = ATTENTION_BLOCK;
-    for (let b = 0; b < len; b += B) {
-      const n = Math.min(B, len - b);
-      m = -Infinity;
+    for (let b = 0; b < len; b += ATTENTION_BLOCK) {
+      const n = Math.min(ATTENTION_BLOCK, len - b);
+      let m = -Infinity;
       for (let i = 0; i < n; i++) {
         const slot = slots[start + b + i]!;
         const l = tau * this.rawDot(slot, x) + this.logWeight(slot) + bias;
@@ -611,7 +500,9 @@ export class SlotStore {
       for (let i = 0; i < n; i++) {
         const w = Math.exp(logits[i]! - m);
         z += w;
-        this.addValueRotated(slots[start + b + i]!, w, part.n);
+        // Stored (rotated) coordinates: the total is rotated back once, below.
+        readValueAt(this.pools, this.keyAt(slots[start + b + i]!), v);
+        for (let j = 0; j < this.s; j++) part.n[j] += w * v[j]!;
       }
       part.m = m;
       part.z = z;
@@ -621,16 +512,43 @@ export class SlotStore {
     return out;
   }
 
-  // acc += w·v in the stored (rotated) coordinates.
-  private addValueRotated(slot: number, w: number, acc: Float64Array): void {
-    const rot = this.valueRotation;
-    if (rot === null) {
-      this.addValue(slot, w, acc);
-      return;
-    }
-    this.readValue(slot, this.value64);
-    rot.apply(this.value64);
-    for (let j = 0; j < this.s; j++) acc[j] += w * this.value64[j]!;
+  /**
+   * Moves the rows into a shared WebAssembly memory (once) so worker threads can answer queries
+   * on them (`ModelCache` with `threads`).
+   * @returns False where shared memory is unavailable (the store is unchanged).
+   * @internal
+   */
+  share(): boolean {
+    return this.kernels.share();
+  }
+
+  /**
+   * Writes the job that answers `query` on a worker thread, when the store's next query can be
+   * answered by its kernels alone.
+   * @param query - Query of length d.
+   * @param tau - Logit scale.
+   * @param pool - The worker pool.
+   * @param worker - The worker that will run it.
+   * @returns The job's result slot, or −1 when the main thread must answer.
+   * @internal
+   */
+  threadJob(query: Float32Array, tau: number, pool: AttendPool, worker: PoolWorker): number {
+    const k = this.kernels;
+    if (!k.threadable()) return -1;
+    const x = this.prepare(query, 0);
+    const offsets = k.threadOffsets;
+    worker.begin(pool.idOf(k.sharedMemory!), offsets, this.d, this.s);
+    k.forEachCall(tau, worker);
+    return worker.end(x.q, x.qsum, offsets.groups);
+  }
+
+  /**
+   * Turns a worker's totals into this store's sums (rotates values back).
+   * @param sums - The totals, updated in place.
+   * @internal
+   */
+  finishThreadJob(sums: KernelSums): void {
+    this.valueRotation?.invert(sums.n);
   }
 
   /**
@@ -655,7 +573,7 @@ export class SlotStore {
       this.reserve(rows);
       return this.pos?.data ?? null;
     });
-    if (!this.pools.mapped) this.kernels.maybeMove(n);
+    this.kernels.maybeMove(n);
     this.preparedFor = null;
   }
 

@@ -33,6 +33,26 @@ describe('BalancedHalving', () => {
     );
   });
 
+  // The doubled half is unbiased: every row is kept with probability 1/2. Over 400 seeds each row's
+  // keep count is Binomial(400, 1/2) (sd 10); we allow 4.5 sd (a fixed first sign keeps some rows
+  // every time). The second batch (a tight key cluster, values ±1) makes the walk balance Σ η_i v_i
+  // rather than the class sizes, so the classes must be evened out with random rows.
+  it('keeps every row with probability 1/2 (an unbiased halving)', () => {
+    const n = 24;
+    const tight = new RowBatch(2, 1, n);
+    const rng = new Rng(8);
+    for (let i = 0; i < n; i++) tight.push([1 + 0.01 * rng.gaussian(), 0.01 * rng.gaussian()], 0, [i % 2 ? -1 : 1], 0, i, 0);
+    for (const batch of [randomBatch(3, n, 3, 2), tight]) {
+      const counts = new Int32Array(n);
+      const keep = new Int32Array(n);
+      for (let seed = 0; seed < 400; seed++) {
+        const kept = new BalancedHalving({ tau: 0.5 }).select(batch, new Rng(seed), keep);
+        for (let i = 0; i < kept; i++) counts[keep[i]!]!++;
+      }
+      for (const c of counts) expect(Math.abs(c - 200)).toBeLessThanOrEqual(45);
+    }
+  });
+
   it('is invariant to a shift common to every key of the batch (block centring)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 2, max: 40 }), fc.double({ min: -5, max: 5, noNaN: true }), fc.integer(), (n, shift, seed) => {

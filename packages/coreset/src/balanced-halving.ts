@@ -66,8 +66,9 @@ function lowerGram(n: number, d: number, a: Float32Array, out: Float64Array): vo
 /**
  * The halving of BalanceKV's released code (`balanced_walk`): a self-balancing walk on
  * block-centred keys with kernel K_ij = w_i w_j·e^{<k̃_i,k̃_j>τ}·(<v_i,v_j> + 0.025), sign +1 with
- * the unclipped probability 1/2 − γ·Σ_{j<i} K_ij η_j (γ = 4, first row +1), then an *exact*
- * halving: the class that first reaches n/2 members loses those members, everything else is kept.
+ * the unclipped probability 1/2 − γ·Σ_{j<i} K_ij η_j (γ = 4; the first row's sign is a fair coin),
+ * then an *exact* halving: the + class is kept, evened out to ⌊n/2⌋ rows with random rows of the
+ * larger class.
  *
  * @remarks
  * - Centring is exact for attention: a shift μ common to a batch multiplies every kernel term of
@@ -76,6 +77,11 @@ function lowerGram(n: number, d: number, a: Float32Array, out: Float64Array): vo
  * - Every kept row doubles its weight, so weights always sum to the tokens they stand for. The
  *   released code instead keeps the rows after the cut point at weight 1 in the numerator while its
  *   decode bias counts them twice in the denominator; we use one consistent weight.
+ * - Unbiased: the released code fixes the first sign to +1; with γ = 4 unclipped the later signs
+ *   are then usually a deterministic function of it, so the same rows are always kept (a 2-row
+ *   batch always keeps its second row). A fair first coin makes the signing symmetric under a
+ *   global flip, and the exact halving with it, so every row is kept with probability exactly 1/2
+ *   and the doubled half is an unbiased estimate of the batch.
  * - No theorem: γ and the constant are the released code's tuned values.
  * - Working memory: for batches of ≤ 512 rows, two n×n Gram scratch matrices (2·128²·8 B =
  *   256 KiB at the default block; larger batches compute inner products on the fly), held by the
@@ -168,7 +174,9 @@ export class BalancedHalving implements Halver {
       lowerGram(n, d, kc, kg);
       if (s > 0) lowerGram(n, s, values, vg);
     }
-    signs[0] = 1;
+    // A random first sign makes the signing symmetric under a global flip, so every row is kept
+    // with probability exactly 1/2: the halving is unbiased even when the walk is deterministic.
+    signs[0] = rng.uniform() < 0.5 ? 1 : -1;
     for (let i = 1; i < n; i++) {
       let y = 0;
       const row = i * n;
@@ -181,24 +189,27 @@ export class BalancedHalving implements Halver {
       y *= w[i]!;
       signs[i] = rng.uniform() < 0.5 - gamma * y ? 1 : -1;
     }
-    // Exact halving: the class that first collects `drop` members gives them up; the rest stays.
+    // Exact halving: keep the + class (a fair choice, by the first coin's symmetry), evened out to
+    // ⌊n/2⌋ rows with uniformly random rows of the larger class, so every row is kept with
+    // probability 1/2. (Keeping every row after the point where one class reaches n/2, as the
+    // cut rule did, keeps the last rows of every batch.)
     const target = Math.floor(n / 2);
-    const drop = n - target;
     let plus = 0;
-    let minus = 0;
-    let cut = n - 1;
-    let dropSign = 1;
-    for (let i = 0; i < n; i++) {
-      if (signs[i]! > 0) plus++;
-      else minus++;
-      if (plus === drop || minus === drop) {
-        cut = i;
-        dropSign = plus === drop ? 1 : -1;
-        break;
+    for (let i = 0; i < n; i++) if (signs[i]! > 0) plus++;
+    // Move |plus − target| random rows across, from the class that has too many.
+    let excess = plus - target;
+    const from = excess > 0 ? 1 : -1;
+    let pool = excess > 0 ? plus : n - plus;
+    for (let i = 0; i < n && excess !== 0; i++) {
+      if (signs[i] !== from) continue;
+      if (rng.uniform() * pool < Math.abs(excess)) {
+        signs[i] = -from as 1 | -1;
+        excess -= from;
       }
+      pool--;
     }
     let kept = 0;
-    for (let i = 0; i < n; i++) if (i > cut || signs[i] !== dropSign) keep[kept++] = i;
+    for (let i = 0; i < n; i++) if (signs[i]! > 0) keep[kept++] = i;
     return kept;
   }
 }

@@ -1,7 +1,8 @@
 import { AssumptionViolatedError, ExactCache, InvalidParamsError, PolicyRegistry, Rng } from '@kv/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BalanceKVTheory, balanceKVTheoryPolicy, deriveBalanceKVTheoryParameters } from './balancekv-theory.js';
+import { type BalanceKVTheory, balanceKVTheoryPolicy } from './balancekv-theory.js';
+import { deriveBalanceKVTheoryParameters } from './theory-params.js';
 
 const registry = new PolicyRegistry().register(balanceKVTheoryPolicy);
 
@@ -17,7 +18,7 @@ function pointInBall(rng: Rng, d: number, r: number, out: Float32Array): Float32
 }
 
 describe('deriveBalanceKVTheoryParameters', () => {
-  it('returns an even block size at the fixed point of the derivation (or above the horizon)', () => {
+  it('returns an even block size meeting the derivation, within a factor 2 of the smallest (or above the horizon)', () => {
     fc.assert(
       fc.property(
         fc.double({ min: 0.05, max: 1, noNaN: true }),
@@ -26,18 +27,43 @@ describe('deriveBalanceKVTheoryParameters', () => {
         fc.integer({ min: 64, max: 1 << 20 }),
         fc.integer({ min: 1, max: 256 }),
         (epsilon, radius, tau, horizon, valueDim) => {
-          const p = deriveBalanceKVTheoryParameters({ epsilon, radius, delta: 0.1, horizon, valueDim, tau });
+          const input = { epsilon, radius, delta: 0.1, horizon, valueDim, tau };
+          const p = deriveBalanceKVTheoryParameters(input);
           expect(p.blockSize % 2).toBe(0);
-          const need = p.levels * Math.exp(2 * p.rho) * Math.max((Math.sqrt(valueDim) * p.lambdaNumerator) / p.epsilonNumerator, p.lambdaDenominator / p.epsilonDenominator);
+          const need = (q: typeof p) => q.levels * Math.exp(2 * q.rho) * Math.max((Math.sqrt(valueDim) * q.lambdaNumerator) / q.epsilonNumerator, q.lambdaDenominator / q.epsilonDenominator);
           // Either t meets the derivation's inequality, or it was capped above the horizon (exact cache).
-          expect(p.blockSize >= need || p.blockSize > horizon).toBe(true);
-          const tighter = deriveBalanceKVTheoryParameters({ epsilon: epsilon / 2, radius, delta: 0.1, horizon, valueDim, tau });
-          expect(tighter.blockSize).toBeGreaterThanOrEqual(p.blockSize);
+          expect(p.blockSize >= need(p) || p.blockSize > horizon).toBe(true);
+          const tighter = deriveBalanceKVTheoryParameters({ ...input, epsilon: epsilon / 2 });
+          expect(tighter.blockSize).toBeGreaterThanOrEqual(p.blockSize / 2);
           expect((2 * p.epsilonNumerator + p.epsilonDenominator) / (1 - p.epsilonDenominator)).toBeLessThanOrEqual(epsilon + 1e-12);
         },
       ),
       { numRuns: 60 },
     );
+  });
+
+  it('derives its quantities with the stated formulas (union bound over H = 4⌈n/t⌉ halvings)', () => {
+    for (const [horizon, valueDim] of [[4096, 1], [50_000, 16]] as const) {
+      const delta = 0.05;
+      const p = deriveBalanceKVTheoryParameters({ epsilon: 0.5, radius: 0.4, delta, horizon, valueDim, tau: 1 });
+      const t = p.blockSize;
+      expect(p.halvingsBound).toBe(4 * Math.ceil(horizon / t));
+      expect(p.levels).toBe(Math.max(1, Math.floor(Math.log2(horizon / t)) + 1));
+      expect(p.walkDelta).toBeCloseTo(delta / (2 * p.halvingsBound), 15);
+      expect(p.walkConstant).toBeCloseTo(30 * Math.log(t / p.walkDelta), 9);
+      expect(p.lambdaNumerator).toBeCloseTo(Math.sqrt(2 * p.walkConstant * Math.log((4 * p.halvingsBound * valueDim) / delta)), 9);
+      expect(p.lambdaDenominator).toBeCloseTo(Math.sqrt(2 * p.walkConstant * Math.log((4 * p.halvingsBound) / delta)), 9);
+      expect(p.epsilonNumerator).toBeCloseTo(0.5 / 3.5, 15);
+      expect(p.rho).toBeCloseTo(0.16, 15);
+    }
+  });
+
+  // Regression: the block used to be the first t of an upward fixed-point iteration from t = 2,
+  // 6590 at ρ = 0.1, s = 1, ε = 1, n = 8192, where 1116 meets the same inequality.
+  it('finds a block that compresses streams of a few thousand tokens at small ρ', () => {
+    const p = deriveBalanceKVTheoryParameters({ epsilon: 1, radius: Math.sqrt(0.1), delta: 0.1, horizon: 8192, valueDim: 1, tau: 1 });
+    expect(p.blockSize).toBeLessThan(1200);
+    expect(p.blockSize).toBeGreaterThan(800);
   });
 
   it('caps t just above the horizon when compression cannot meet ε (the cache is then exact)', () => {
@@ -55,16 +81,17 @@ describe('deriveBalanceKVTheoryParameters', () => {
 });
 
 describe('balancekv-theory guarantee', () => {
-  // The theorem, with the derived (unreduced) block size, on streams inside its assumptions:
-  // ||k||, ||q|| ≤ r, n ≤ horizon. d = 2, s = 1 and ρ = 0.1 keep the O(t²) walks affordable
-  // (t ≈ 6.7·10³, so an 8192-token stream makes each instance halve one full block).
-  // Claim: for each fixed query, w.p. ≥ 1−δ (δ = 0.1), normalised error ≤ ε = 1. Over 2 seeds ×
-  // 48 queries = 96 trials we allow a failure fraction of δ + 3·√(δ(1−δ)/96) ≈ 0.19.
-  it('normalised error ≤ ε for ≥ 1−δ of queries and seeds (derived parameters)', () => {
+  // The theorem with the derived block sizes on streams inside its assumption ||k||, ||q|| ≤ r,
+  // without a horizon (doubling epochs). d = 2, s = 1 and ρ = 0.1 keep the O(t²) walks affordable:
+  // the first epoch is N₀ = 2048 tokens with t ≈ 700, the second 4096 with t ≈ 1100, so a
+  // 4096-token stream makes the instances halve in both. Claim: for each fixed query, w.p. ≥ 1−δ
+  // (δ = 0.1), normalised error ≤ ε = 1. Over 2 seeds × 48 queries = 96 trials we allow a failure
+  // fraction of δ + 3·√(δ(1−δ)/96) ≈ 0.19.
+  it('normalised error ≤ ε for ≥ 1−δ of queries and seeds, at n = 4096 with no horizon given', () => {
     const d = 2;
     const tau = 0.1;
     const r = 1;
-    const n = 8192;
+    const n = 4096;
     const epsilon = 1;
     const delta = 0.1;
     const queries = 48;
@@ -72,10 +99,11 @@ describe('balancekv-theory guarantee', () => {
     let trials = 0;
     let worst = 0;
     for (const seed of [1, 2]) {
-      const spec = { policy: 'balancekv-theory', keyDim: d, valueDim: 1, tau, seed, params: { epsilon, radius: r, delta, horizon: n } };
+      const spec = { policy: 'balancekv-theory', keyDim: d, valueDim: 1, tau, seed, params: { epsilon, radius: r, delta, strict: true } };
       const cache = registry.create(spec) as BalanceKVTheory;
       const exact = new ExactCache({ ...spec, policy: 'exact' });
-      expect(cache.blockSize).toBeLessThan(n);
+      expect(cache.firstEpoch).toBe(2048);
+      expect(cache.blockSize).toBeLessThan(1024);
       const rng = new Rng(100 + seed);
       const k = new Float32Array(d);
       const v = new Float32Array(1);
@@ -85,8 +113,12 @@ describe('balancekv-theory guarantee', () => {
         cache.append(k, v);
         exact.append(k, v);
       }
-      expect(cache.halvings).toBeGreaterThanOrEqual(2); // both instances really compressed
-      expect(cache.stored).toBeLessThan(2 * n - cache.blockSize / 3);
+      expect(cache.epochCount).toBe(2);
+      // epoch k is derived for its own length with failure probability δ/2^{k+1}
+      const derive = (horizon: number, share: number) => deriveBalanceKVTheoryParameters({ epsilon, radius: r, delta: delta * share, horizon, valueDim: 1, tau }).blockSize;
+      expect(cache.epochBlocks).toEqual([derive(2048, 1 / 2), derive(4096, 1 / 4)]);
+      expect(cache.halvings).toBeGreaterThanOrEqual(6); // every instance really compressed
+      expect(cache.stored).toBeLessThan(2 * n * 0.8); // keys are held twice (N and Z instances)
       expect(cache.walkFailures).toBe(0);
       const got = new Float32Array(1);
       const want = new Float32Array(1);
@@ -106,7 +138,7 @@ describe('balancekv-theory guarantee', () => {
   });
 
   it('strict mode refuses keys and queries beyond r and tokens past the horizon, state unchanged', () => {
-    const cache = registry.create({ policy: 'balancekv-theory', keyDim: 3, valueDim: 2, params: { radius: 1, horizon: 4, blockSize: 2 } });
+    const cache = registry.create({ policy: 'balancekv-theory', keyDim: 3, valueDim: 2, params: { radius: 1, horizon: 4, blockSize: 2, strict: true } });
     cache.append(new Float32Array([0.5, 0, 0]), new Float32Array([1, 1]));
     const before = [cache.seen, cache.stored, cache.bytes];
     expect(() => cache.append(new Float32Array([2, 0, 0]), new Float32Array([1, 1]))).toThrow(AssumptionViolatedError);
@@ -117,8 +149,8 @@ describe('balancekv-theory guarantee', () => {
     expect(cache.seen).toBe(4);
   });
 
-  it('non-strict mode accepts out-of-radius input, counts it, and stays finite (guarantee void)', () => {
-    const cache = registry.create({ policy: 'balancekv-theory', keyDim: 4, valueDim: 2, params: { radius: 1, strict: false, blockSize: 8 } }) as BalanceKVTheory;
+  it('by default accepts out-of-radius input, counts it, and stays finite (guarantee void)', () => {
+    const cache = registry.create({ policy: 'balancekv-theory', keyDim: 4, valueDim: 2, params: { radius: 1, blockSize: 8 } }) as BalanceKVTheory;
     const rng = new Rng(4);
     for (let i = 0; i < 100; i++) cache.append(rng.fillGaussian(new Float32Array(4), 3), rng.fillGaussian(new Float32Array(2)));
     const out = cache.attend(rng.fillGaussian(new Float32Array(4), 3), new Float32Array(2));

@@ -1,6 +1,8 @@
 import {
   BaseHeadCache,
+  booleanParam,
   type ByteCost,
+  choiceParam,
   type CacheState,
   capacityRows,
   createKernelSums,
@@ -12,12 +14,15 @@ import {
   numberParam,
   type PolicyDefinition,
   type PolicySpec,
+  parsePrecision,
+  precisionParam,
   type StateReader,
 } from '@kv/core';
 import { BalancedHalving } from './balanced-halving.js';
 import { budgetFloorRows, fitEdges } from './edge-budget.js';
 import { ExactEdges } from './edges.js';
 import { MergeAndReduce } from './merge-and-reduce.js';
+import { RandomHalving } from './random-halving.js';
 
 /**
  * BalanceKV, practical version (the authors' released code, made streaming): the first `sink`
@@ -37,9 +42,10 @@ import { MergeAndReduce } from './merge-and-reduce.js';
  *   halving is left (at most one row per level) rows of different weights are halved together,
  *   and as a last resort the lightest row is dropped; both are counted in `describe()`.
  * - No floors: sinks, window and block size are sized from the smallest budget the cache will get.
- *   When the requested ones do not fit, the middle gets half of that floor, the sinks and window
- *   share the other half in their requested proportion, and the block is at most half the middle
- *   (`describe()` says what was chosen).
+ *   Sinks and window given as params are kept while a middle of a few rows still fits (else both
+ *   shrink in proportion); default ones, when they do not fit with a full block, leave half of
+ *   that floor to the middle. The block is at most the middle's floor; `describe()` says what was
+ *   chosen.
  * - No theorem: an empirical policy (see the package benchmark for its error against uniform sampling).
  * - Differences from the released code: it compresses the prompt once at prefill; here the same
  *   halving runs as tokens stream. Kept rows all double their weight (see {@link BalancedHalving}).
@@ -63,6 +69,7 @@ export class BalanceKV extends BaseHeadCache {
   readonly halvings: number;
   /** Whether the requested sinks, window or block were shrunk to fit the budget. */
   readonly shrunk: boolean;
+  private readonly edgesShrunk: boolean;
   private readonly edges: ExactEdges;
   private readonly middle: MergeAndReduce;
   private readonly budgeted: boolean;
@@ -87,27 +94,38 @@ export class BalanceKV extends BaseHeadCache {
     }
     const gamma = numberParam(p, 'gamma', { default: 4, min: 0 });
     const valueConstant = numberParam(p, 'valueConstant', { default: 0.025, min: 0 });
+    const centre = booleanParam(p, 'centre', true);
+    const kernelScale = numberParam(p, 'kernelScale', { default: 1, min: Number.MIN_VALUE, max: 1e6 });
+    const halving = choiceParam(p, 'halving', ['balanced', 'random'] as const, 'balanced');
     this.budgeted = spec.budget !== undefined;
     this.byBytes = isByteBudget(spec.budget);
-    const probe = new ExactEdges(d, s, 0, 0);
+    const precision = parsePrecision(p?.['precision'], 'balancekv params');
+    const seed = spec.seed ?? 0;
+    const probe = new ExactEdges(d, s, 0, 0, precision, seed);
     const floor = budgetFloorRows(spec.budget, probe.rowBytes, d, s);
+    const explicitEdges = p?.['sink'] !== undefined || p?.['window'] !== undefined;
     if (!this.budgeted || sink + window + blockSize <= floor) {
       this.sink = sink;
       this.window = window;
       this.blockSize = blockSize;
       this.shrunk = false;
+      this.edgesShrunk = false;
     } else {
-      const fit = fitEdges(floor, sink, window, Math.ceil(floor / 2));
+      // Sizes the caller chose are kept while a middle of a few rows fits; default ones give the
+      // middle half of the floor.
+      const fit = fitEdges(floor, sink, window, explicitEdges ? Math.min(4, Math.max(2, floor - sink - window)) : Math.ceil(floor / 2));
       const middle = Math.max(2, floor - fit.sink - fit.window);
       this.sink = fit.sink;
       this.window = fit.window;
-      this.blockSize = Math.min(blockSize, Math.max(2, 2 * Math.floor(middle / 4)));
-      this.shrunk = true;
+      // Measured on real attention: blocks as large as the middle's floor balance better than half of it.
+      this.blockSize = Math.min(blockSize, Math.max(2, 2 * Math.floor(middle / 2)));
+      this.shrunk = fit.shrunk || this.blockSize < blockSize;
+      this.edgesShrunk = fit.shrunk;
     }
     this.halvings = this.budgeted ? 0 : halvings;
-    this.edges = new ExactEdges(d, s, this.sink, this.window);
-    const halver = new BalancedHalving({ tau: this.tau, gamma, valueConstant });
-    this.middle = new MergeAndReduce(d, s, halver, spec.seed ?? 0, { blockSize: this.blockSize, firstHalvings: this.halvings, carry: 'lazy' });
+    this.edges = new ExactEdges(d, s, this.sink, this.window, precision, seed);
+    const halver = halving === 'random' ? new RandomHalving() : new BalancedHalving({ tau: this.tau * kernelScale, gamma, valueConstant, centre });
+    this.middle = new MergeAndReduce(d, s, halver, seed, { blockSize: this.blockSize, firstHalvings: this.halvings, carry: 'lazy', precision });
     this.part = createKernelSums(s);
   }
 
@@ -184,7 +202,7 @@ export class BalanceKV extends BaseHeadCache {
   protected override describeSummary(): string {
     const m = this.middle;
     const how = this.budgeted ? 'halved on demand to fit the budget' : `each block halved ${this.halvings} times`;
-    return `balancekv: ${this.sink} sinks + ${this.window} window exact${this.shrunk ? ' (shrunk to fit the budget)' : ''}, middle of ${m.stored} rows in blocks of ${this.blockSize}, ${how} (top weight 2^${m.topLevel})`;
+    return `balancekv: ${this.sink} sinks + ${this.window} window exact${this.edgesShrunk ? ' (shrunk to fit the budget)' : ''}, middle of ${m.stored} rows in blocks of ${this.blockSize}${this.shrunk && !this.edgesShrunk ? ' (shrunk to fit the budget)' : ''}, ${how} (top weight 2^${m.topLevel})`;
   }
 
   protected override describeStats(): Record<string, number | string | boolean> {
@@ -200,6 +218,7 @@ export class BalanceKV extends BaseHeadCache {
       halvings: m.halvings,
       mixedHalvings: m.mixedHalvings,
       droppedTokens: m.droppedWeight,
+      precision: m.precisionLabel,
     };
   }
 }
@@ -224,6 +243,10 @@ export const balanceKVPolicy: PolicyDefinition = {
     { name: 'halvings', type: 'integer', default: 2, description: 'Halvings of a full block without a budget (the middle keeps 1/2^halvings).' },
     { name: 'gamma', type: 'number', default: 4, description: 'Walk step size γ.' },
     { name: 'valueConstant', type: 'number', default: 0.025, description: 'Constant added to <v,v\'> in the walk kernel.' },
+    { name: 'halving', type: 'string', default: 'balanced', description: "Halving rule: 'balanced' (the walk) or 'random' (the ablation baseline: a uniformly random half)." },
+    { name: 'kernelScale', type: 'number', default: 1, description: "Scale β of the walk kernel's logit, e^{β·τ<k̃,k̃'>} (the released code's temp; below 1 the walk balances a smoother kernel)." },
+    { name: 'centre', type: 'boolean', default: true, description: 'Centre the keys of each halved batch (exact for attention; shrinks the walk kernel).' },
+    precisionParam,
   ],
   budget: 'optional',
   create: (spec) => new BalanceKV(spec),

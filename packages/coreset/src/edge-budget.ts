@@ -57,6 +57,8 @@ export function fitEdges(floor: number, sink: number, window: number, middleMin:
  * @param edgeRowBytes - Bytes of one of them.
  * @param d - Key dimension.
  * @param s - Value dimension.
+ * @param fixedBytes - Further bytes held whatever the rows (a precision's residual rings), taken
+ *   from byte budgets before the middle's rows (default 0).
  * @returns A function from `seen` and the middle row size to the middle's row capacity.
  * @example
  * ```ts
@@ -64,6 +66,7 @@ export function fitEdges(floor: number, sink: number, window: number, middleMin:
  * const rows = middleCapacity({ bytes: 65536 }, 8, 516, 64, 64);
  * rows(1000, 520); // (65536 − 8·516) / 520 = 118
  * ```
+  * @throws `InvalidBudgetError` (from `@kv/core`) when a fixed budget leaves nothing for the middle.
  */
 export function middleCapacity(
   budget: Budget | undefined,
@@ -71,10 +74,11 @@ export function middleCapacity(
   edgeRowBytes: number,
   d: number,
   s: number,
+  fixedBytes = 0,
 ): (seen: number, middleRowBytes: number) => number {
   if (budget === undefined) return () => Infinity;
   const part = partBudget(budget, { reservedRows: edgeRows, reservedRowBytes: edgeRowBytes, seenShift: edgeRows }, d, s);
-  return (seen, middleRowBytes) => capacityRows(part, Math.max(0, seen - edgeRows), { fixed: 0, perRow: middleRowBytes }, d, s);
+  return (seen, middleRowBytes) => capacityRows(part, Math.max(0, seen - edgeRows), { fixed: fixedBytes, perRow: middleRowBytes }, d, s);
 }
 
 /**
@@ -115,4 +119,24 @@ export function samplingRates(capacity: (count: number) => number): (index: numb
   const flat = end > 0 ? Math.max(1e-9, Math.min(1, k0 / end)) : 1;
   const growth = 1.5 * slope;
   return (index) => (index < end ? flat : Math.min(1, growth * Math.min(2, Math.pow(1 + (index - end) / 16, 0.25))));
+}
+
+/**
+ * A store's slot limit for `rows` rows of `rowBytes` bytes: the rows when their bytes can be
+ * reserved as one resizable buffer (at most 2 GiB), else unbounded (the store then grows by
+ * copying as rows arrive). A `SlotStore` reserves its whole limit as a resizable buffer's maximum
+ * length, which engines cap (4 GiB in V8), so a huge budget must not become a huge limit.
+ *
+ * @param rows - Rows the budget allows.
+ * @param rowBytes - Bytes per row.
+ * @returns The limit to pass as `maxSlots`.
+ * @example
+ * ```ts
+ * import { storeLimit } from '@kv/coreset';
+ * storeLimit(1000, 516); // 1000
+ * storeLimit(1e9, 516); // Infinity
+ * ```
+ */
+export function storeLimit(rows: number, rowBytes: number): number {
+  return rows * rowBytes <= 2 ** 31 ? rows : Infinity;
 }

@@ -1,4 +1,4 @@
-import { type CacheState, type KernelSums, mergeSums, SlotStore, type StateReader } from '@kv/core';
+import { type CacheState, type KernelSums, mergeSums, type Precision, SlotStore, type StateReader } from '@kv/core';
 
 /**
  * Where a token offered to {@link ExactEdges.admit} went.
@@ -6,12 +6,18 @@ import { type CacheState, type KernelSums, mergeSums, SlotStore, type StateReade
  * - `leaving`: the window was full; its oldest row is in {@link ExactEdges.leavingKey} /
  *   `leavingValue` / `leavingPosition` and the new token took its slot.
  * - `through`: there is no window; the token itself passes on to the middle.
+ *
+ * @example
+ * ```ts
+ * import { type Admission, ExactEdges } from '@kv/coreset';
+ * const where: Admission = new ExactEdges(2, 1, 0, 0).admit(new Float32Array(2), new Float32Array(1), 0); // 'through'
+ * ```
  */
 export type Admission = 'kept' | 'leaving' | 'through';
 
 /**
  * The exact parts of a tiered coreset: the first `sinks` tokens and a ring of the last `window`
- * tokens, kept in float32 with their positions. Tokens that leave the ring are handed to the
+ * tokens, kept with their positions (in float32 unless a precision is given). Tokens that leave the ring are handed to the
  * caller (the compressed middle). Shared by `uniform` and `balancekv`, whose sinks and window
  * are sized once, from the smallest budget they will get.
  *
@@ -47,20 +53,29 @@ export class ExactEdges {
    * @param s - Value dimension.
    * @param sinks - Leading tokens kept.
    * @param window - Trailing tokens kept.
+   * @param precision - Storage precision of the rows (default float32).
+   * @param seed - Seed of the precision's rotation.
+    * @throws `InvalidParamsError` (from `@kv/core`) for a precision the stores cannot hold (channel-wise key groups).
    */
-  constructor(d: number, s: number, sinks: number, window: number) {
+  constructor(d: number, s: number, sinks: number, window: number, precision?: Precision, seed = 0) {
     this.sinkCount = sinks;
     this.windowSize = window;
-    this.sinks = new SlotStore(d, s, { maxSlots: sinks, initialSlots: Math.min(2, sinks) });
-    this.recent = new SlotStore(d, s, { maxSlots: window, initialSlots: Math.min(2, window) });
+    const store = { ...(precision === undefined ? {} : { precision }), seed };
+    this.sinks = new SlotStore(d, s, { maxSlots: sinks, initialSlots: Math.min(2, sinks), ...store });
+    this.recent = new SlotStore(d, s, { maxSlots: window, initialSlots: Math.min(2, window), ...store });
     this.leavingKey = new Float32Array(d);
     this.leavingValue = new Float32Array(s);
     this.part = { m: -Infinity, z: 0, n: new Float64Array(s) };
   }
 
-  /** Bytes of one exact row (key, value, position). */
+  /** Bytes of one row (key, value and position at the rows' precision). */
   get rowBytes(): number {
     return this.recent.perRowBytes;
+  }
+
+  /** Bytes the two stores hold whatever their rows (a precision's residual and rotation signs). */
+  get fixedBytes(): number {
+    return this.sinks.fixedBytes + this.recent.fixedBytes;
   }
 
   /** Rows held. */
@@ -79,6 +94,7 @@ export class ExactEdges {
    * @param value - Value.
    * @param position - Logical position.
    * @returns Where it went (see {@link Admission}).
+    * @throws `InvalidInputError` or `UnsupportedError` (from `@kv/core`) when the row store cannot encode the row.
    */
   admit(key: Float32Array, value: Float32Array, position: number): Admission {
     if (this.sinks.count < this.sinkCount) {

@@ -6,14 +6,10 @@ import { uniformSamplingPolicy } from './uniform.js';
 
 export { BalancedHalving, type BalancedHalvingOptions } from './balanced-halving.js';
 export { BalanceKV, balanceKVPolicy } from './balancekv.js';
-export {
-  BalanceKVTheory,
-  type BalanceKVTheoryInput,
-  type BalanceKVTheoryParameters,
-  balanceKVTheoryPolicy,
-  deriveBalanceKVTheoryParameters,
-} from './balancekv-theory.js';
-export { budgetFloorRows, fitEdges, middleCapacity, samplingRates } from './edge-budget.js';
+export { BalanceKVTheory, balanceKVTheoryPolicy } from './balancekv-theory.js';
+export { type BalanceKVTheoryInput, type BalanceKVTheoryParameters, deriveBalanceKVTheoryParameters } from './theory-params.js';
+export { TheoryEpoch } from './theory-epoch.js';
+export { budgetFloorRows, fitEdges, middleCapacity, samplingRates, storeLimit } from './edge-budget.js';
 export { type Admission, ExactEdges } from './edges.js';
 export { KeyClusters } from './key-clusters.js';
 export { MergeAndReduce, type MergeAndReduceOptions, type RowKernel } from './merge-and-reduce.js';
@@ -26,6 +22,7 @@ export {
   walkConstant,
 } from './softmax-balance.js';
 export { PrioritySample } from './priority-sample.js';
+export { RandomHalving } from './random-halving.js';
 export { combineSeparateSums } from './separate-sums.js';
 export { SubGen, subGenPolicy } from './subgen.js';
 export { UniformSampling, uniformSamplingPolicy } from './uniform.js';

@@ -114,14 +114,15 @@ describe('MergeAndReduce', () => {
     const seen: [number, boolean][] = [];
     const constant: RowKernel = {
       sums(store: SlotStore, _query: Float32Array, _tau: number, out: KernelSums): KernelSums {
-        seen.push([store.count, store.logWeights !== null]);
+        seen.push([store.count, store.weighted]);
         out.m = 0;
         out.z = 0;
         out.n.fill(0);
+        const v = new Float32Array(store.s);
         for (let i = 0; i < store.count; i++) {
-          const w = Math.exp(store.logWeights?.[i] ?? 0);
+          const w = Math.exp(store.logWeight(i));
           out.z += w;
-          out.n[0]! += w * store.values[i]!;
+          out.n[0]! += w * store.readValue(i, v)[0]!;
         }
         return out;
       },
@@ -165,6 +166,22 @@ describe('MergeAndReduce', () => {
     }
     expect(b.heldBytes).toBe(a.heldBytes);
     expect(() => new MergeAndReduce(d, s, new SoftmaxBalance({ tau: 0.5 }), 1, { blockSize: t, groupRows: 3 })).toThrow(InvalidParamsError);
+  });
+
+  it('compressOnce halves the lightest rows first', () => {
+    const mr = new MergeAndReduce(2, 1, new BalancedHalving({ tau: 0.5 }), 4, { blockSize: 8, firstHalvings: 0, carry: 'lazy' });
+    const rng = new Rng(3);
+    const push = (k: number) => {
+      for (let i = 0; i < k; i++) mr.push(rng.fillGaussian(new Float32Array(2)), 0, rng.fillGaussian(new Float32Array(1)), 0, i);
+    };
+    push(8); // one weight-1 group of 8
+    mr.compressOnce(); // → one weight-2 group of 4
+    expect(mr.topLevel).toBe(1);
+    push(8); // a weight-1 group of 8 beside it
+    mr.compressOnce(); // the weight-1 group is halved, not the weight-2 one
+    expect(mr.topLevel).toBe(1);
+    expect(mr.stored).toBe(8);
+    expect(mr.totalWeight).toBe(16);
   });
 
   it('compressOnce frees rows lowest weight first, down to nothing', () => {

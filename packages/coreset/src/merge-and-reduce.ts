@@ -1,4 +1,4 @@
-import { type CacheState, createKernelSums, InvalidParamsError, type KernelSums, mergeSums, Rng, SlotStore, type StateReader } from '@kv/core';
+import { type CacheState, createKernelSums, InvalidParamsError, type KernelSums, mergeSums, type Precision, Rng, SlotStore, type StateReader } from '@kv/core';
 import { type Halver, halveBatch, RowBatch } from './row-batch.js';
 
 /**
@@ -38,12 +38,17 @@ export interface MergeAndReduceOptions {
    * Default: grow by doubling.
    */
   readonly groupRows?: number;
+  /**
+   * Storage precision of the raw block and the groups (default float32; rows are decoded for the
+   * halvings). Key groups must be token-wise: groups are evicted in any order.
+   */
+  readonly precision?: Precision;
 }
 
 /**
  * The evaluation hook of {@link MergeAndReduce}: Σ_i w_i·κ(<q,k_i>τ)·[1, v_i] over the live rows of
- * one of its stores (the raw block, whose `logWeights` is null, or the groups, weighted by
- * e^{logWeights[i]}), in log-scaled `KernelSums` form (from `@kv/core`). The stores are read-only
+ * one of its stores (the raw block, unweighted, or the groups, weighted by e^{logWeight(i)}), in
+ * log-scaled `KernelSums` form (from `@kv/core`). The stores are read-only
  * here; read rows through their accessors (`keyDot`, `readValue`). The default is the exponential
  * kernel κ = exp; a kernel may return signed sums.
  *
@@ -59,7 +64,7 @@ export interface MergeAndReduceOptions {
  *     out.n.fill(0);
  *     const v = new Float64Array(store.s);
  *     for (let i = 0; i < store.count; i++) {
- *       const w = tau * store.keyDot(i, query) * Math.exp(store.logWeights?.[i] ?? 0);
+ *       const w = tau * store.keyDot(i, query) * Math.exp(store.logWeight(i));
  *       out.z += w;
  *       store.readValue(i, v);
  *       for (let j = 0; j < store.s; j++) out.n[j]! += w * v[j]!;
@@ -75,7 +80,7 @@ export interface MergeAndReduceOptions {
 export interface RowKernel {
   /**
    * Kernel sums of the live rows of `store`.
-   * @param store - The rows (`count` live; `logWeights` null means weight 1).
+   * @param store - The rows (`count` live; an unweighted store has weight 1).
    * @param query - Query of length d.
    * @param tau - Logit scale.
    * @param out - Receives the sums (overwritten).
@@ -193,8 +198,9 @@ export class MergeAndReduce {
     this.halver = halver;
     this.seed = seed;
     this.rng = new Rng(seed);
-    this.raw = new SlotStore(d, s, { maxSlots: t, initialSlots: Math.min(16, t) });
-    this.groups = new SlotStore(d, s, { weighted: true, ...(rows === undefined ? {} : { initialSlots: rows, maxSlots: rows }) });
+    const store = { seed, ...(options.precision === undefined ? {} : { precision: options.precision }) };
+    this.raw = new SlotStore(d, s, { maxSlots: t, initialSlots: Math.min(16, t), ...store });
+    this.groups = new SlotStore(d, s, { weighted: true, ...store, ...(rows === undefined ? {} : { initialSlots: rows, maxSlots: rows }) });
     this.batch = new RowBatch(d, s, Math.min(16, t));
     this.partial = createKernelSums(s);
     this.kernel = options.kernel ?? exponentialKernel;
@@ -230,6 +236,16 @@ export class MergeAndReduce {
     return this.groups.perRowBytes + 4;
   }
 
+  /** Bytes the stores hold whatever their rows (a precision's residual and rotation signs). */
+  get fixedBytes(): number {
+    return this.raw.fixedBytes + this.groups.fixedBytes;
+  }
+
+  /** A short label of the rows' precision. */
+  get precisionLabel(): string {
+    return this.groups.precisionLabel;
+  }
+
   /** Bytes held: raw rows, group rows and one Int32 size per group (the arrays of {@link MergeAndReduce.state}). */
   get heldBytes(): number {
     return this.raw.heldBytes + this.groups.heldBytes + 4 * this.groupCount;
@@ -250,8 +266,7 @@ export class MergeAndReduce {
    */
   get totalWeight(): number {
     let total = this.raw.count;
-    const lw = this.groups.logWeights!;
-    for (let i = 0; i < this.groups.count; i++) total += 2 ** Math.round(lw[i]! / Math.LN2);
+    for (let i = 0; i < this.groups.count; i++) total += 2 ** Math.round(this.groups.logWeight(i) / Math.LN2);
     return total;
   }
 
@@ -263,6 +278,7 @@ export class MergeAndReduce {
    * @param valueOffset - Index of the value's first element.
    * @param position - Logical position.
    * @returns Whether the raw block was flushed into a group.
+    * @throws `InvalidInputError` or `UnsupportedError` (from `@kv/core`) when the row stores cannot encode or move a row.
    */
   push(key: ArrayLike<number>, keyOffset: number, value: ArrayLike<number>, valueOffset: number, position: number): boolean {
     this.raw.push(key, keyOffset, value, valueOffset, position, 0);
@@ -293,6 +309,7 @@ export class MergeAndReduce {
    * single group. Used by budgeted structures (`lazy` carry, or a capped binary counter).
    * @param maxGroupSlots - Row limit for the groups.
    * @param mixLevels - Allow halvings across weight levels when no level holds 2 rows (default false).
+    * @throws `InvalidInputError` or `UnsupportedError` (from `@kv/core`) when the row stores cannot encode or move a row.
    */
   reduceTo(maxGroupSlots: number, mixLevels = false): void {
     while (this.groups.count > maxGroupSlots) {
@@ -309,6 +326,7 @@ export class MergeAndReduce {
    * groups, and finally dropping the lightest single row (its tokens are then lost, counted in
    * {@link MergeAndReduce.droppedWeight}).
    * @returns Rows freed (0 when nothing is held).
+    * @throws `InvalidInputError` or `UnsupportedError` (from `@kv/core`) when the row stores cannot encode or move a row.
    */
   compressOnce(): number {
     const before = this.stored;
@@ -400,19 +418,19 @@ export class MergeAndReduce {
       total += size;
     }
     if (total !== rows) r.refuse(`group sizes add up to ${total}, the groups hold ${rows} rows`);
-    const lw = groups.array('logWeights', Float32Array, rows);
-    for (const w of lw) {
+    this.raw.loadState(raw);
+    this.groups.loadState(groups);
+    for (let i = 0; i < rows; i++) {
+      const w = this.groups.logWeight(i);
       const level = Math.round(w / Math.LN2);
       if (!(level >= 0 && level < 64) || Math.abs(w - level * Math.LN2) > 1e-4) r.refuse(`log-weight ${w} is not a weight level`);
     }
-    this.raw.loadState(raw);
-    this.groups.loadState(groups);
     this.groupCount = 0;
     let start = 0;
     for (const size of sizes) {
       this.growGroupTable();
       let level = 0;
-      for (let i = start; i < start + size; i++) level = Math.max(level, Math.round(lw[i]! / Math.LN2));
+      for (let i = start; i < start + size; i++) level = Math.max(level, Math.round(this.groups.logWeight(i) / Math.LN2));
       const g = this.groupCount++;
       this.groupStart[g] = start;
       this.groupSize[g] = size;
@@ -561,9 +579,7 @@ export class MergeAndReduce {
   private dropLightest(): void {
     if (this.raw.count > 0) {
       this.droppedWeight += 1;
-      const last = this.raw.count - 1;
-      for (let i = 0; i < last; i++) this.raw.move(i + 1, i);
-      this.raw.removeSwap(last);
+      this.raw.removeRange(0, 1);
       return;
     }
     if (this.groupCount === 0) return;
@@ -587,11 +603,9 @@ export class MergeAndReduce {
 
   // Removes group g's rows, shifting the later groups down so rows stay in group order.
   private removeGroup(g: number): void {
-    const store = this.groups;
     const start = this.groupStart[g]!;
     const size = this.groupSize[g]!;
-    for (let r = start + size; r < store.count; r++) store.move(r, r - size);
-    for (let i = 0; i < size; i++) store.removeSwap(store.count - 1);
+    this.groups.removeRange(start, start + size);
     for (let h = g + 1; h < this.groupCount; h++) {
       this.groupStart[h - 1] = this.groupStart[h]! - size;
       this.groupSize[h - 1] = this.groupSize[h]!;

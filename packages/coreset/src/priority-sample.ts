@@ -1,4 +1,4 @@
-import { type CacheState, type KernelSums, Rng, SlotStore, type StateReader } from '@kv/core';
+import { type CacheState, type KernelSums, type Precision, Rng, SlotStore, type StateReader } from '@kv/core';
 
 /**
  * A sample of a stream under a capacity that may change as the stream grows (bottom-k, or
@@ -37,6 +37,8 @@ export class PrioritySample {
   private readonly seed: number;
   private rng: Rng;
   private readonly rate: (position: number) => number;
+  /** Told when a slot gets a new row (`moved` when the last slot moves into a freed one). */
+  observer: { written(slot: number): void; moved(from: number, to: number): void } | null = null;
 
   /**
    * @param d - Key dimension.
@@ -44,9 +46,11 @@ export class PrioritySample {
    * @param seed - Seed of the priorities.
    * @param maxRows - Most rows ever held (default unbounded: grows by doubling).
    * @param rate - Rate of the row at a position, in (0, 1] (default 1: uniform).
+   * @param precision - Storage precision of the rows (default float32).
+    * @throws `InvalidParamsError` (from `@kv/core`) for a precision the store cannot hold.
    */
-  constructor(d: number, s: number, seed: number, maxRows = Infinity, rate: (position: number) => number = () => 1) {
-    this.store = new SlotStore(d, s, { weighted: true, maxSlots: maxRows, initialSlots: Math.min(16, maxRows) });
+  constructor(d: number, s: number, seed: number, maxRows = Infinity, rate: (position: number) => number = () => 1, precision?: Precision) {
+    this.store = new SlotStore(d, s, { weighted: true, maxSlots: maxRows, initialSlots: Math.min(16, maxRows), seed, ...(precision === undefined ? {} : { precision }) });
     this.priorities = new Float32Array(Math.min(16, maxRows));
     this.seed = seed;
     this.rng = new Rng(seed);
@@ -70,7 +74,7 @@ export class PrioritySample {
 
   /** Bytes held. */
   get heldBytes(): number {
-    return this.store.count * this.rowBytes;
+    return this.store.heldBytes + 4 * this.store.count;
   }
 
   /** The priority threshold T (Infinity until a row was evicted): a row of rate a was kept with probability min(1, a·T). */
@@ -84,6 +88,7 @@ export class PrioritySample {
    * @param value - Value storage.
    * @param position - Logical position (fixes the row's rate).
    * @param capacity - Rows allowed now (≥ 0).
+    * @throws `InvalidInputError` or `UnsupportedError` (from `@kv/core`) when the row store cannot encode or evict the row.
    */
   offer(key: Float32Array, value: Float32Array, position: number, capacity: number): void {
     this.offered++;
@@ -101,22 +106,25 @@ export class PrioritySample {
         return;
       }
       this.lower(pr[top]!);
-      store.write(top, key, 0, value, 0, position, this.logWeight(position));
+      store.write(top, key, 0, value, 0, position, this.weightAt(position));
       pr[top] = r;
+      this.observer?.written(top);
       return;
     }
-    const slot = store.push(key, 0, value, 0, position, this.logWeight(position));
+    const slot = store.push(key, 0, value, 0, position, this.weightAt(position));
     if (slot >= pr.length) {
       const grown = new Float32Array(Math.max(slot + 1, pr.length * 2));
       grown.set(pr);
       this.priorities = grown;
     }
     this.priorities[slot] = r;
+    this.observer?.written(slot);
   }
 
   /**
    * Evicts the rows of largest priority until at most `capacity` remain (T follows).
    * @param capacity - Rows allowed.
+    * @throws `UnsupportedError` (from `@kv/core`) when the row store cannot evict out of order.
    */
   shrinkTo(capacity: number): void {
     const store = this.store;
@@ -127,6 +135,7 @@ export class PrioritySample {
       this.lower(pr[top]!);
       const last = store.removeSwap(top);
       pr[top] = pr[last]!;
+      if (last !== top) this.observer?.moved(last, top);
     }
   }
 
@@ -140,6 +149,16 @@ export class PrioritySample {
   sums(query: Float32Array, tau: number, out: KernelSums): KernelSums {
     if (this.stale) this.refresh();
     return this.store.sums(query, tau, out);
+  }
+
+  /**
+   * A row's current log-weight −ln π, for callers that evaluate the rows themselves.
+   * @param slot - Slot index (< count).
+   * @returns The log-weight.
+   */
+  logWeight(slot: number): number {
+    if (this.stale) this.refresh();
+    return this.store.logWeight(slot);
   }
 
   /** Forgets every row and restarts the priorities from the seed. */
@@ -197,16 +216,16 @@ export class PrioritySample {
   }
 
   // −ln π of a row at `position` under the current threshold.
-  private logWeight(position: number): number {
+  private weightAt(position: number): number {
     const p = this.rate(position) * this.threshold;
     return p >= 1 ? 0 : -Math.log(p);
   }
 
   // The threshold moved: every row's bias −ln π is recomputed (the store's per-slot log-weights).
   private refresh(): void {
-    const store = this.store;
-    const lw = store.logWeights!;
-    for (let i = 0; i < store.count; i++) lw[i] = this.logWeight(store.positionOf[i]!);
     this.stale = false;
+    const store = this.store;
+    const pos = store.positionOf;
+    for (let i = 0; i < store.count; i++) store.setLogWeight(i, this.weightAt(pos[i]!));
   }
 }

@@ -106,7 +106,7 @@ export class RowBatch {
     this.reserve(this.count + count);
     const d = this.d;
     const s = this.s;
-    const lw = store.logWeights;
+    const weighted = store.weighted;
     const pos = store.tracksPositions ? store.positionOf : null;
     for (let i = 0; i < count; i++) {
       const r = this.count + i;
@@ -114,7 +114,7 @@ export class RowBatch {
       store.readKey(slot, this.keys, r * d);
       if (s > 0) store.readValue(slot, this.values, r * s);
       this.positions[r] = pos ? pos[slot]! : slot;
-      this.levels[r] = lw ? Math.round(lw[slot]! / Math.LN2) : 0;
+      this.levels[r] = weighted ? Math.round(store.logWeight(slot) / Math.LN2) : 0;
     }
     this.count += count;
   }

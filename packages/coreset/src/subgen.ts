@@ -14,6 +14,7 @@ import {
   type PolicySpec,
   type StateReader,
 } from '@kv/core';
+import { storeLimit } from './edge-budget.js';
 import { KeyClusters } from './key-clusters.js';
 import { combineSeparateSums } from './separate-sums.js';
 import { WeightedSample } from './weighted-sample.js';
@@ -99,7 +100,7 @@ export class SubGen extends BaseHeadCache {
     const s = this.valueDim;
     const fixed = Number.isFinite(maxRows(spec.budget, { fixed: 0, perRow: 1 }, d, s)) ? budgetBytes(spec.budget, 0, d, s) : Infinity;
     const rowBytes = new WeightedSample(d, s, 0, 0).rowBytes;
-    this.samples = new WeightedSample(d, s, seed + 1, Math.floor((this.valueFraction * fixed) / rowBytes));
+    this.samples = new WeightedSample(d, s, seed + 1, storeLimit(Math.floor((this.valueFraction * fixed) / rowBytes), rowBytes));
     this.nSums = createKernelSums(this.valueDim);
   }
 

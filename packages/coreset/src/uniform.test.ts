@@ -38,6 +38,33 @@ describe('uniform', () => {
     }
   });
 
+  // Under a growing budget the rows have different rates and weights 1/π: still unbiased.
+  it('is unbiased under a {fraction} budget too (rates vary along the stream)', () => {
+    const d = 4;
+    const s = 2;
+    const n = 300;
+    const rng = new Rng(12);
+    const keys = rng.fillGaussian(new Float32Array(n * d), 0.8);
+    const values = rng.fillGaussian(new Float32Array(n * s), 1, 1);
+    const q = rng.fillGaussian(new Float32Array(d), 0.8);
+    const exact = new ExactCache({ policy: 'exact', keyDim: d, valueDim: s });
+    exact.prefill(keys, values);
+    const ex = exact.sums(q, createKernelSums(s));
+    const Z = ex.z * Math.exp(ex.m);
+    const S = 400;
+    const zs: number[] = [];
+    for (let seed = 0; seed < S; seed++) {
+      const cache = registry.create({ policy: 'uniform', keyDim: d, valueDim: s, budget: { fraction: 0.15, minBytes: 24 * 10 }, seed, params: { sink: 1, window: 2 } });
+      cache.prefill(keys, values);
+      const est = cache.sums(q, createKernelSums(s));
+      zs.push((est.z * Math.exp(est.m)) / Z);
+    }
+    const mean = zs.reduce((a, b) => a + b, 0) / S;
+    const sd = Math.sqrt(zs.reduce((a, b) => a + (b - mean) ** 2, 0) / (S - 1));
+    expect(sd).toBeGreaterThan(0);
+    expect(Math.abs(mean - 1)).toBeLessThanOrEqual((4 * sd) / Math.sqrt(S));
+  });
+
   it('runs at a budget of a handful of tokens: shrinks sinks and window to leave a middle', () => {
     const cache = registry.create({ policy: 'uniform', keyDim: 2, valueDim: 2, budget: 3, params: { sink: 2, window: 2 } }) as UniformSampling;
     expect([cache.sink, cache.window, cache.shrunk]).toEqual([1, 1, true]);

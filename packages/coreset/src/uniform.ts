@@ -8,9 +8,11 @@ import {
   mergeSums,
   type PolicyDefinition,
   type PolicySpec,
+  parsePrecision,
+  precisionParam,
   type StateReader,
 } from '@kv/core';
-import { budgetFloorRows, fitEdges, middleCapacity, samplingRates } from './edge-budget.js';
+import { budgetFloorRows, fitEdges, middleCapacity, samplingRates, storeLimit } from './edge-budget.js';
 import { ExactEdges } from './edges.js';
 import { PrioritySample } from './priority-sample.js';
 
@@ -50,25 +52,29 @@ export class UniformSampling extends BaseHeadCache {
 
   /**
    * @param spec - Spec with a budget and params sink, window.
-   * @throws `InvalidParamsError` on bad parameters.
+   * @throws `InvalidParamsError` on bad parameters; `InvalidBudgetError` when a fixed budget leaves
+   *   nothing for the middle.
    */
   constructor(spec: PolicySpec) {
     super(spec);
     const d = this.keyDim;
     const s = this.valueDim;
-    const probe = new ExactEdges(d, s, 0, 0);
+    const precision = parsePrecision(spec.params?.['precision'], 'uniform params');
+    const seed = spec.seed ?? 0;
+    const probe = new ExactEdges(d, s, 0, 0, precision, seed);
     const floor = budgetFloorRows(spec.budget, probe.rowBytes, d, s);
     const fit = fitEdges(floor, integerParam(spec.params, 'sink', { default: 0, min: 0 }), integerParam(spec.params, 'window', { default: 0, min: 0 }), 1);
     this.sink = fit.sink;
     this.window = fit.window;
     this.shrunk = fit.shrunk;
-    this.edges = new ExactEdges(d, s, this.sink, this.window);
-    this.middleRows = middleCapacity(spec.budget, this.sink + this.window, this.edges.rowBytes, d, s);
-    const rowBytes = new PrioritySample(d, s, 0, 0).rowBytes;
-    const most = this.middleRows(2 ** 31 - 1, rowBytes);
+    this.edges = new ExactEdges(d, s, this.sink, this.window, precision, seed);
+    const probeSample = new PrioritySample(d, s, 0, 0, undefined, precision);
+    this.middleRows = middleCapacity(spec.budget, this.sink + this.window, this.edges.rowBytes, d, s, this.edges.fixedBytes + probeSample.store.fixedBytes);
+    const rowBytes = probeSample.rowBytes;
+    const most = storeLimit(this.middleRows(2 ** 31 - 1, rowBytes), rowBytes);
     const edges = this.sink + this.window;
     const rates = samplingRates((count) => this.middleRows(count + edges, rowBytes));
-    this.sample = new PrioritySample(d, s, spec.seed ?? 0, most, (position) => rates(position - this.sink));
+    this.sample = new PrioritySample(d, s, seed, most, (position) => rates(position - this.sink), precision);
     this.part = createKernelSums(s);
   }
 
@@ -136,7 +142,7 @@ export class UniformSampling extends BaseHeadCache {
   }
 
   protected override describeStats(): Record<string, number | string | boolean> {
-    return { sinks: this.sink, window: this.window, shrunk: this.shrunk, sampled: this.sample.count, middleSeen: this.sample.offeredCount };
+    return { sinks: this.sink, window: this.window, shrunk: this.shrunk, sampled: this.sample.count, middleSeen: this.sample.offeredCount, precision: this.sample.store.precisionLabel };
   }
 }
 
@@ -156,6 +162,7 @@ export const uniformSamplingPolicy: PolicyDefinition = {
   params: [
     { name: 'sink', type: 'integer', default: 0, description: 'Leading tokens kept exactly (shrunk when the budget is smaller).' },
     { name: 'window', type: 'integer', default: 0, description: 'Trailing tokens kept exactly (shrunk when the budget is smaller).' },
+    precisionParam,
   ],
   budget: 'required',
   create: (spec) => new UniformSampling(spec),

@@ -36,6 +36,7 @@ export class WeightedSample {
    * @param s - Value dimension.
    * @param seed - Seed of the draws.
    * @param maxRows - Most rows ever held (default unbounded: storage grows by doubling).
+    * @throws `InvalidParamsError` (from `@kv/core`) for a bad slot limit.
    */
   constructor(d: number, s: number, seed: number, maxRows = Infinity) {
     this.store = new SlotStore(d, s, { weighted: true, positions: false, maxSlots: maxRows, initialSlots: Math.min(16, maxRows) });
@@ -57,7 +58,7 @@ export class WeightedSample {
 
   /** Bytes held. */
   get heldBytes(): number {
-    return this.store.count * this.rowBytes;
+    return this.store.heldBytes + 8 * this.store.count;
   }
 
   /** The threshold τ (0 until a row is evicted). */
@@ -71,6 +72,7 @@ export class WeightedSample {
    * @param value - Value.
    * @param weight - Its weight (rows of weight ≤ 0 are skipped).
    * @param capacity - Rows allowed now (≥ 0).
+    * @throws `InvalidInputError` or `UnsupportedError` (from `@kv/core`) when the row store cannot encode or evict the row.
    */
   offer(key: Float32Array, value: Float32Array, weight: number, capacity: number): void {
     const w = Math.fround(weight);
@@ -117,6 +119,7 @@ export class WeightedSample {
   /**
    * Evicts the rows of smallest priority until at most `capacity` remain (τ follows).
    * @param capacity - Rows allowed.
+    * @throws `UnsupportedError` (from `@kv/core`) when the row store cannot evict out of order.
    */
   shrinkTo(capacity: number): void {
     const store = this.store;
@@ -207,11 +210,10 @@ export class WeightedSample {
   // The threshold moved: every row's bias ln(max(w, τ)/w) is recomputed (rare: only on evictions
   // that raise τ). The biases are the store's per-slot log-weights.
   private refresh(): void {
-    const lw = this.store.logWeights!;
     const t = this.threshold;
     for (let i = 0; i < this.store.count; i++) {
       const w = this.weights[i]!;
-      lw[i] = w < t ? Math.log(t / w) : 0;
+      this.store.setLogWeight(i, w < t ? Math.log(t / w) : 0);
     }
     this.stale = false;
   }

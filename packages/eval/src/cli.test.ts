@@ -122,7 +122,7 @@ describe('kv-eval CLI', () => {
   it('run --help documents the config file: every field, its type and default', async () => {
     const h = await run(['run', '--help']);
     expect(h.code).toBe(0);
-    for (const field of ['name', 'policies', 'exclude', 'params', 'budgets', 'workloads', 'seeds', 'queries', 'workers']) expect(h.out).toMatch(new RegExp(`\\n {2}${field} +\\S`));
+    for (const field of ['name', 'policies', 'exclude', 'params', 'precision', 'budgets', 'workloads', 'seeds', 'queries', 'workers']) expect(h.out).toMatch(new RegExp(`\\n {2}${field} +\\S`));
     expect(h.out).toMatch(/a bare "gaussian" is \{family: gaussian, n: 512, d: 64, s: 64, rho: 4\}/);
     expect(h.out).toMatch(/default \["1\/4", "1\/8"\]/);
     expect(h.out).toMatch(/model: the attention of a Llama model/);

@@ -9,7 +9,7 @@ import type { TraceWorkloadSpec } from './workloads/types.js';
 import { buildWorkload } from './workloads/build.js';
 import { syntheticWorkload } from './workloads/synthetic.js';
 import { writeNpyTrace, writeSafetensorsTrace } from './workloads/traces.js';
-import { createRegistry } from './test-fixtures/policies.js';
+import { createRegistry, testWindowPolicy } from './test-fixtures/policies.js';
 
 const registry = createRegistry();
 const dir = mkdtempSync(join(tmpdir(), 'kv-eval-config-'));
@@ -40,6 +40,32 @@ describe('budgets', () => {
     expect(resolveBudget(parseBudget(64), ctx)).toBe(64);
     expect(resolveBudget(parseBudget({ ratio: 0.5 }), ctx)).toEqual({ ratio: 0.5 });
     expect(resolveBudget(FULL_BUDGET, ctx)).toBeUndefined();
+  });
+});
+
+describe('precision × selection sweep', () => {
+  // A definition that declares a precision parameter (only the config expansion is tested here;
+  // the codecs are core's).
+  const quantized = { ...testWindowPolicy, name: 'test-quantized', params: [{ name: 'precision', type: 'object' as const, description: 'codec' }] };
+  const reg = createRegistry().register(quantized);
+
+  it('runs each policy that takes a precision once per precision, labelled by it; the others once', () => {
+    const c = resolveConfig({ policies: ['exact', { policy: 'test-quantized', label: 'q' }], precision: ['f32', 'int4', { keys: 'int4', values: 'int8', rotate: true }] }, reg);
+    expect(c.policies.map((p) => p.label ?? p.policy)).toEqual(['exact', 'q f32', 'q int4', 'q k:int4/v:int8 rot']);
+    expect(c.policies[3]!.params).toEqual({ precision: { keys: 'int4', values: 'int8', rotate: true } });
+  });
+
+  it('rejects precisions of the wrong shape, and a sweep no policy can take', () => {
+    expect(() => resolveConfig({ policies: ['test-quantized'], precision: 'int4' as never }, reg)).toThrow(/^precision is "int4", expected a non-empty list/);
+    for (const [bad, message] of [
+      ['int5', /^precision\[0\].*"int5"/],
+      [{ keys: 'int4', bits: 3 }, /^precision\[0\]: precision has no field "bits"/],
+      [{ group: 0 }, /^precision\[0\]: precision.group is 0/],
+    ] as const) {
+      expect(() => resolveConfig({ policies: ['test-quantized'], precision: [bad] as never }, reg)).toThrow(ConfigError);
+      expect(() => resolveConfig({ policies: ['test-quantized'], precision: [bad] as never }, reg)).toThrow(message);
+    }
+    expect(() => resolveConfig({ policies: ['exact'], precision: ['f32', 'int4'] }, reg)).toThrow(/none of the policies \(exact\) takes a precision parameter/);
   });
 });
 

@@ -6,6 +6,8 @@ import { BUDGET_SHAPES, type BudgetChoice, FULL_BUDGET, parseBudget } from './bu
 import { ConfigError } from './errors.js';
 import { parseQuerySchedule, type QuerySchedule } from './queries.js';
 import type { PolicyChoice, RunJob } from './runner.js';
+import type { Precision } from '@kv/core';
+import { sweepPrecision, validatePrecision } from './sweep.js';
 import type { WorkloadSpec } from './workloads/types.js';
 import { validateWorkloadSpec } from './workloads/validate.js';
 
@@ -40,6 +42,11 @@ export interface EvalConfig {
    * those `all` expands to), e.g. `{ taylor: { degree: 2 }, pyramidkv: { layer: 0, layers: 1 } }`.
    */
   readonly params?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /**
+   * Precisions to sweep: each policy that takes a `precision` parameter runs once per precision
+   * (selection × precision), labelled `<label> <precision>`.
+   */
+  readonly precision?: readonly Precision[];
   /** Budgets (see {@link parseBudget}). */
   readonly budgets?: readonly unknown[];
   /** Workloads: family names or {@link WorkloadSpec}s. */
@@ -92,6 +99,7 @@ export const CONFIG_FIELDS: Readonly<Record<keyof EvalConfig, string>> = {
   policies: '"all" or a list of names / {policy, params?, label?} (default "all")',
   exclude: 'list of policy names left out of "all" (default [])',
   params: 'mapping policy name -> parameters, for policies listed without params (default {})',
+  precision: 'list of codecs (f32, f16, int8, int4, int3, int2) or {keys, values, group, residual, rotate, codebook}: each policy that takes a precision runs at each (default: none, no sweep)',
   budgets: `non-empty list; each ${BUDGET_SHAPES} (default ["1/4", "1/8"])`,
   workloads: 'non-empty list of family names or {family, ...} (default ["gaussian"])',
   seeds: 'non-empty list of integers (default [0])',
@@ -176,7 +184,7 @@ function policyChoice(p: unknown, i: number, registry: PolicyRegistry): PolicyCh
  * @param registry - Registry the policies must be in.
  * @returns The resolved config.
  * @throws {@link ConfigError} naming the field and the expected shape, for unknown keys, fields of
- *   the wrong shape, unknown policies or families, and bad budgets.
+ *   the wrong shape, unknown policies or families, and bad budgets or precisions.
  * @example
  * ```ts
  * import { createDefaultRegistry, resolveConfig } from '@kv/eval';
@@ -213,6 +221,14 @@ export function resolveConfig(raw: EvalConfig, registry: PolicyRegistry): Resolv
     if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new ConfigError(`params.${name} is ${JSON.stringify(p)}, expected a mapping of parameters`);
   }
   policies = policies.map((p) => (p.params === undefined && byName[p.policy] !== undefined ? { ...p, params: byName[p.policy] as Record<string, unknown> } : p));
+  if (raw.precision !== undefined) {
+    const precisions = list(raw.precision, 'precision', 'a non-empty list of precisions').map((q, i) => validatePrecision(q, `precision[${i}]`));
+    const swept = sweepPrecision(policies, precisions, registry);
+    if (swept.length === policies.length && precisions.length > 1) {
+      throw new ConfigError(`precision: none of the policies (${policies.map((p) => p.policy).join(', ')}) takes a precision parameter, so there is nothing to sweep`);
+    }
+    policies = swept;
+  }
   const labels = new Set<string>();
   for (const p of policies) {
     const label = p.label ?? p.policy;
@@ -246,6 +262,8 @@ export function resolveConfig(raw: EvalConfig, registry: PolicyRegistry): Resolv
  * @param config - The resolved config.
  * @param registry - Registry (to know which policies take a budget).
  * @returns The jobs, indexed in order.
+ * @throws `UnknownPolicyError` (from `@kv/core`) for a policy the registry does not hold (a
+ *   config resolved against another registry).
  * @example
  * ```ts
  * import { createDefaultRegistry, expandJobs, resolveConfig } from '@kv/eval';

@@ -44,8 +44,9 @@ export interface EvaluateOptions {
  * @param config - The config.
  * @param options - Registry, workers and progress.
  * @returns The report (also what `results.json` holds).
- * @throws {@link ConfigError} for a bad config or registry module; {@link TraceFormatError} for a
- *   bad trace.
+ * @throws {@link ConfigError} for a bad config, registry module or model workload;
+ *   {@link TraceFormatError} for a bad trace; `InvalidParamsError` (from `@kv/core`) for a bad
+ *   synthetic workload.
  * @example
  * ```ts
  * import { createDefaultRegistry, evaluate } from '@kv/eval';

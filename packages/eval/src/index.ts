@@ -43,6 +43,7 @@ export {
   type RunOk,
   type RunResult,
 } from './runner.js';
+export { sweepPrecision, validatePrecision } from './sweep.js';
 export { acrossHeads, type ErrorSummary, quantileSorted, type Summary, summarize } from './stats.js';
 export { buildWorkload } from './workloads/build.js';
 export { modelLocation, modelWorkload } from './workloads/model.js';

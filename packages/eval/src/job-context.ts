@@ -28,7 +28,8 @@ export class PreparedCache {
    * The prepared workload of a job, built on first use.
    * @param job - The job.
    * @returns Its prepared workload.
-   * @throws Whatever building the workload throws ({@link TraceFormatError}, {@link ConfigError}).
+   * @throws {@link TraceFormatError} for a bad trace, {@link ConfigError} for a model workload that
+   *   cannot be read, `InvalidParamsError` (from `@kv/core`) for a bad synthetic workload.
    */
   get(job: RunJob): PreparedWorkload {
     const key = `${job.workloadIndex}:${job.seed}:${job.queries.from}:${job.queries.every}`;

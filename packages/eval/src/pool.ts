@@ -63,7 +63,10 @@ function spawnWorker(registryModule: string | undefined): Worker {
  *
  * @param jobs - The grid.
  * @param options - Threads, registry, progress.
- * @returns One result per job, in `jobs` order.
+ * @returns One result per job, in `jobs` order (a policy that fails is a failed result, not an error).
+ * @throws {@link ConfigError} when the registry module cannot be loaded or a model workload cannot be
+ *   read; {@link TraceFormatError} for a bad trace; `InvalidParamsError` (from `@kv/core`) for a bad
+ *   synthetic workload.
  * @example
  * ```ts
  * import { runJobs } from '@kv/eval';

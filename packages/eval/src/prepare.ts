@@ -49,7 +49,8 @@ export interface PreparedWorkload {
  * @param seed - Seed of its draws.
  * @param queries - When queries are scored (default from n/4 every n/32).
  * @returns The workload and its reference answers.
- * @throws `InvalidParamsError` (from `@kv/core`) or {@link TraceFormatError} for a bad workload.
+ * @throws `InvalidParamsError` (from `@kv/core`) for a bad synthetic workload,
+ *   {@link TraceFormatError} for a bad trace, {@link ConfigError} for a model workload that cannot be read.
  * @example
  * ```ts
  * import { prepareWorkload } from '@kv/eval';

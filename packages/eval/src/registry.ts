@@ -17,6 +17,8 @@ tagFamily('hybrid', hybridPolicies);
  * package `@kv/eval` depends on. This is the one place to add a package's policy array.
  *
  * @returns A new registry.
+ * @throws `InvalidParamsError` (from `@kv/core`) if two packages register different policies under
+ *   one name.
  * @example
  * ```ts
  * import { createDefaultRegistry } from '@kv/eval';

@@ -3,7 +3,7 @@ import { conformanceChecks } from '@kv/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { maxNormalizedError, sphereStream } from '../test/streams.js';
-import { type AutoHybridCache, autoPolicy } from './auto.js';
+import { autoPolicy } from './auto.js';
 import { type CellsCache, cellsPolicy } from './cells.js';
 import { hybridPolicies } from './index.js';
 import { taylorCoresetPolicy } from './taylor-coreset.js';
@@ -67,44 +67,7 @@ describe('hybrid-cells (heuristic)', () => {
   });
 });
 
-describe('auto', () => {
-  describe('conformance', () => {
-    for (const c of conformanceChecks({ registry, spec: { policy: 'auto', keyDim: 8, valueDim: 4, budget: 400, params: { warmup: 16 } } })) it(c.name, c.run);
-  });
-
-  it('picks hybrid-taylor-coreset at small ρ and hybrid-cells at large ρ, says so, and keeps stored ≤ budget', () => {
-    const d = 8;
-    const s = 8;
-    const tau = 1 / Math.sqrt(d);
-    fc.assert(
-      fc.property(fc.constantFrom(0.5, 1, 8, 20), fc.integer({ min: 0, max: 1000 }), (rho, seed) => {
-        const stream = sphereStream(seed, 400, d, s, Math.sqrt(rho / tau), 4);
-        const cache = registry.create({ policy: 'auto', keyDim: d, valueDim: s, budget: 600, seed, params: { warmup: 32 } }) as AutoHybridCache;
-        expect(cache.choice).toBe('warmup');
-        for (let i = 0; i < stream.n; i++) {
-          cache.append(stream.keys.subarray(i * d, (i + 1) * d), stream.values.subarray(i * s, (i + 1) * s));
-          expect(cache.stored).toBeLessThanOrEqual(600);
-        }
-        expect(cache.choice).toBe(rho <= 2 ? 'hybrid-taylor-coreset' : 'hybrid-cells');
-        expect(cache.describe()).toContain(cache.choice);
-        expect(cache.estimatedRho).toBeCloseTo(rho, 4);
-        expect(Number.isFinite(cache.attend(stream.queries.subarray(0, d), new Float32Array(s))[0]!)).toBe(true);
-      }),
-      { numRuns: 12 },
-    );
-  });
-
-  it('rejects a missing, ratio or too small budget with typed errors', () => {
-    for (const budget of [undefined, { ratio: 0.5 }, 10]) {
-      try {
-        registry.create({ policy: 'auto', keyDim: 8, valueDim: 8, ...(budget !== undefined ? { budget } : {}), params: { warmup: 16 } });
-        expect.unreachable();
-      } catch (e) {
-        expect(isKvError(e, KvErrorCode.InvalidBudget)).toBe(true);
-      }
-    }
-  });
-
+describe('hybrid policies', () => {
   it('exports every policy in hybridPolicies', () => {
     expect(hybridPolicies.map((p) => p.name)).toEqual(['tiered', 'partitioned', taylorCoresetPolicy.name, cellsPolicy.name, autoPolicy.name]);
   });

@@ -4,6 +4,7 @@ import {
   type CacheState,
   choiceParam,
   createKernelSums,
+  dotUnit,
   floorBytes,
   integerParam,
   InvalidParamsError,
@@ -134,6 +135,8 @@ export class CellsCache extends BaseHeadCache {
   private readonly family: LshFamily | null;
   private readonly familyArrays: StateArray[];
   private cellCount = 0;
+  private uncertifiedCount = 0;
+  private lastBound = 0;
   private readonly psi: Float64Array;
   private readonly partial: KernelSums;
 
@@ -210,7 +213,7 @@ export class CellsCache extends BaseHeadCache {
       arrays['bucketCell'] = this.bucketCell;
       this.familyArrays.forEach((a, i) => (arrays[`hash${i}`] = a));
     }
-    return { scalars: { cells: this.cellCount, rng: this.rng.getState() }, arrays, parts };
+    return { scalars: { cells: this.cellCount, rng: this.rng.getState(), uncertified: this.uncertifiedCount }, arrays, parts };
   }
 
   protected restoreState(r: StateReader): void {
@@ -230,15 +233,16 @@ export class CellsCache extends BaseHeadCache {
     }
     this.counts.set(counts);
     this.rng.setState(r.numbers('rng'));
+    this.uncertifiedCount = r.integer('uncertified', 0, Number.MAX_SAFE_INTEGER);
     this.cellCount = cells;
   }
 
   protected override describeSummary(): string {
-    return `hybrid-cells: ${this.cellCount}/${this.maxCells} ${this.partition} cells of degree ${this.degree} with ${this.samples} samples each; last query expanded ${this.expandedCells}`;
+    return `hybrid-cells: ${this.cellCount}/${this.maxCells} ${this.partition} cells of degree ${this.degree} with ${this.samples} samples each; last query expanded ${this.expandedCells}; ${this.uncertifiedCount} answers where unsampled tokens could matter`;
   }
 
   protected override describeStats(): Record<string, number | string | boolean> {
-    return { cells: this.cellCount, maxCells: this.maxCells, degree: this.degree, samples: this.samples, expandedCells: this.expandedCells };
+    return { cells: this.cellCount, maxCells: this.maxCells, degree: this.degree, samples: this.samples, expandedCells: this.expandedCells, uncertified: this.uncertifiedCount };
   }
 
   private cellOf(key: Float32Array): number {
@@ -298,6 +302,7 @@ export class CellsCache extends BaseHeadCache {
     const qn = nrm2(this.keyDim, query, 1, 0);
     let psiReady = false;
     let expanded = 0;
+    let unsampled = -Infinity;
     for (let c = 0; c < this.cellCount; c++) {
       const count = this.counts[c]!;
       if (count === 0) continue;
@@ -313,11 +318,34 @@ export class CellsCache extends BaseHeadCache {
       } else {
         store.sums(query, this.tau, this.partial);
         this.partial.m += Math.log(count / store.count);
+        if (count > store.count) {
+          // The unsampled tokens weigh at most (count − kept)·e^{<q,c>τ + ||q||·R_c·τ}.
+          const logit = this.tau * dotUnit(this.keyDim, e.centres, c * this.keyDim, query, 0) + qn * e.radii[c]! * this.tau;
+          const l = Math.log(count - store.count) + logit;
+          unsampled = unsampled > l ? unsampled + Math.log1p(Math.exp(l - unsampled)) : l + Math.log1p(Math.exp(unsampled - l));
+        }
       }
       mergeSums(out, this.partial);
     }
     this.expandedCells = expanded;
+    this.lastBound = Math.exp(unsampled - (out.m + Math.log(out.z)));
+    if (!(this.lastBound <= 0.5)) this.uncertifiedCount++;
     return out;
+  }
+
+  /**
+   * The certificate of the last answer from the sampled cells: an upper bound r on the weight of
+   * their unsampled tokens relative to the answered Z (expanded cells carry their own remainder
+   * bound, at most `threshold`). Only r ≤ 1/2 counts as certified.
+   * @returns r (0 when no cell was sampled).
+   */
+  get lastSampleBound(): number {
+    return this.lastBound;
+  }
+
+  /** Answers whose certificate r exceeded 1/2 (unsampled tokens could matter), so far. */
+  get uncertified(): number {
+    return this.uncertifiedCount;
   }
 
   protected onReset(): void {
@@ -328,6 +356,8 @@ export class CellsCache extends BaseHeadCache {
     this.counts.fill(0);
     this.bucketCell.fill(-1);
     this.cellCount = 0;
+    this.uncertifiedCount = 0;
+    this.lastBound = 0;
   }
 }
 

@@ -53,7 +53,7 @@ class ReservoirCache extends BaseHeadCache {
       if (j < this.store.count) this.store.write(j, key, 0, value, 0, position, 0);
     }
     const logW = Math.log(this.offered / Math.max(1, this.store.count));
-    this.store.logWeights!.fill(logW, 0, this.store.count);
+    for (let i = 0; i < this.store.count; i++) this.store.setLogWeight(i, logW);
   }
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
     return this.store.sums(query, this.tau, out);
@@ -157,8 +157,8 @@ describe('tiered', () => {
     const cache = registry.create({ ...tiered({ sinks: 2, window: 3, middle: { policy: 'exact' } }), ...dims }) as TieredCache;
     const rng = new Rng(1);
     for (let t = 0; t < 10; t++) cache.append(rng.fillGaussian(new Float32Array(8)), rng.fillGaussian(new Float32Array(4)));
-    expect([...cache.middle.positions!()]).toEqual([0, 1, 2, 3, 4]); // middle positions are its own: tokens 2..6
-    expect(cache.middle.seen).toBe(5);
+    expect([...cache.middle!.positions!()]).toEqual([0, 1, 2, 3, 4]); // middle positions are its own: tokens 2..6
+    expect(cache.middle!.seen).toBe(5);
     const pos = [...cache.positions()];
     expect(pos.slice(0, 2)).toEqual([0, 1]);
     expect(pos.slice(2, 5).sort((a, b) => a - b)).toEqual([7, 8, 9]);
@@ -191,6 +191,34 @@ describe('tiered', () => {
       for (const c of conformanceChecks({ registry, spec: { ...choice, ...dims, budget }, steps: 160 })) it(c.name, c.run);
     });
   }
+
+  for (const budget of [{ fraction: 0.25 }, { fraction: 0.2, minBytes: 1500 }, { bytes: 3000 }, 40]) {
+    describe(`window as a share of ${JSON.stringify(budget)}: conformance`, () => {
+      const choice = tiered({ sinks: 2, window: { share: 0.4 }, middle: { policy: 'test-reservoir' } });
+      for (const c of conformanceChecks({ registry, spec: { ...choice, ...dims, budget }, steps: 200 })) it(c.name, c.run);
+    });
+  }
+
+  describe('without a middle (sinks + window): conformance', () => {
+    for (const budget of [{ fraction: 0.25 }, { bytes: 3000 }]) {
+      for (const c of conformanceChecks({ registry, spec: { ...tiered({ sinks: 2, window: 1000 }), ...dims, budget }, steps: 150 })) it(`${JSON.stringify(budget)}: ${c.name}`, c.run);
+    }
+  });
+
+  it('a window share takes that share of the rows the budget holds, and the middle gets the rest', () => {
+    const row = 4 * (8 + 4) + 4;
+    const cache = registry.create({ ...tiered({ sinks: 2, window: { share: 0.5 }, middle: { policy: 'test-reservoir' } }), ...dims, budget: { fraction: 0.5 } }) as TieredCache;
+    const rng = new Rng(5);
+    for (let t = 1; t <= 400; t++) {
+      cache.append(rng.fillGaussian(new Float32Array(8)), rng.fillGaussian(new Float32Array(4)));
+      const rows = Math.floor((0.5 * 48 * t) / row);
+      expect(cache.windowHeld).toBeLessThanOrEqual(Math.floor(rows / 2));
+      if (t > 40) expect(cache.windowHeld).toBeGreaterThanOrEqual(Math.floor(rows / 2) - 2);
+      expect(cache.bytes).toBeLessThanOrEqual(0.5 * 48 * t);
+    }
+    // At the end the middle holds about what the window leaves.
+    expect(cache.middle!.bytes).toBeGreaterThan(0.5 * (0.5 * 48 * 400) - 3 * row - 2 * row);
+  });
 
   it('under a fraction budget, sinks and window follow what the budget holds so far, and the middle gets the rest', () => {
     const choice = tiered({ sinks: 4, window: 16, middle: { policy: 'exact' } });

@@ -5,7 +5,8 @@ import { partitionedPolicy } from './partitioned.js';
 import { taylorCoresetPolicy } from './taylor-coreset.js';
 import { tieredPolicy } from './tiered.js';
 
-export { type AutoChoice, AutoHybridCache, autoParams, autoPolicy } from './auto.js';
+export { AutoCache, autoParams, autoPolicy } from './auto.js';
+export { type AutoCandidate, defaultAutoCandidates, type TrialScore } from './auto-trial.js';
 export { CellsCache, cellsMemory, cellsParams, cellsPolicy } from './cells.js';
 export { choiceParamOf, createPart } from './choice.js';
 export { perHead, perLayer } from './layers.js';

@@ -53,7 +53,7 @@ export class ResidualKernel implements RowKernel {
    */
   sums(store: SlotStore, query: Float32Array, tau: number, out: KernelSums): KernelSums {
     if (this.full) return store.sums(query, tau, out);
-    const { d, s, logWeights } = store;
+    const { s, weighted } = store;
     const t = this.degree;
     const n = out.n;
     n.fill(0);
@@ -64,7 +64,7 @@ export class ResidualKernel implements RowKernel {
       const arg = tau * store.keyDot(i, query);
       const sign = residualSign(arg, t);
       if (sign === 0) continue;
-      const l = logAbsResidual(arg, t) + (logWeights ? logWeights[i]! : 0);
+      const l = logAbsResidual(arg, t) + (weighted ? store.logWeight(i) : 0);
       if (l > out.m) {
         const a = out.m === -Infinity ? 0 : Math.exp(out.m - l);
         out.z *= a;

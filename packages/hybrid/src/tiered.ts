@@ -1,16 +1,17 @@
 import {
   BaseHeadCache,
-  type Budget,
-  budgetBytes,
   type CacheDescription,
   type CacheState,
   createKernelSums,
   type HeadCache,
   integerParam,
-  isByteBudget,
+  InvalidParamsError,
   type KernelSums,
   mergeSums,
-  partBudget,
+  nrm2,
+  parsePrecision,
+  type Precision,
+  precisionParam,
   type PolicyChoice,
   type PolicyDefinition,
   type PolicyRegistryLike,
@@ -20,23 +21,30 @@ import {
 } from '@kv/core';
 import { choiceParamOf, createPart } from './choice.js';
 
+/** The certificate r below which an answer counts as certified (the evicted tokens cannot move it by more than max||v||). */
+const CERTIFIED = 0.5;
+import { planTiers, tierCaps, type TierCosts, type TierPlan, type WindowSize } from './tiered-budget.js';
+
 /**
  * Parameters of {@link tiered}.
  *
  * @example
  * ```ts
  * import { tiered, type TieredOptions } from '@kv/hybrid';
- * const options: TieredOptions = { sinks: 4, window: 128, middle: { policy: 'balancekv' } };
+ * const options: TieredOptions = { sinks: 4, window: 128, middle: { policy: 'moment-cells' } };
  * tiered(options);
  * ```
  */
 export interface TieredOptions {
   /** Exact attention-sink tokens kept from the start of the stream (default 4). */
   readonly sinks?: number;
-  /** Exact most-recent tokens (default 32). */
-  readonly window?: number;
-  /** The policy that receives tokens as they leave the window. */
-  readonly middle: PolicyChoice;
+  /**
+   * Exact most-recent tokens (default 32), or `{ share }`: that share of the rows the budget holds,
+   * growing with a `{fraction}` budget.
+   */
+  readonly window?: number | { readonly share: number };
+  /** The policy that receives tokens as they leave the window (omitted: they are dropped, StreamingLLM). */
+  readonly middle?: PolicyChoice;
 }
 
 /**
@@ -56,35 +64,58 @@ export interface TieredOptions {
 export function tiered(options: TieredOptions): PolicyChoice {
   return {
     policy: 'tiered',
-    params: { sinks: options.sinks ?? 4, window: options.window ?? 32, middle: options.middle },
+    params: { sinks: options.sinks ?? 4, window: options.window ?? 32, ...(options.middle ? { middle: options.middle } : {}) },
   };
 }
 
-/**
- * The sinks and window a budget holds at its smallest, leaving the middle at least one row: the
- * requested sizes for budgets that grow with the stream (the caps then follow the budget token by
- * token), shrunk once for fixed budgets.
- */
-function fixedTiers(budget: Budget | undefined, sinks: number, window: number, rowBytes: number, d: number, s: number): { sinks: number; window: number } {
-  if (budget === undefined || (typeof budget === 'object' && ('ratio' in budget || 'fraction' in budget))) return { sinks, window };
-  const rows = isByteBudget(budget) ? Math.floor(budgetBytes(budget, 0, d, s) / rowBytes) : budgetBytes(budget, 0, d, s) / (4 * (d + s));
-  const kept = Math.min(sinks, Math.max(0, rows - 1));
-  return { sinks: kept, window: Math.min(window, Math.max(0, rows - kept - 1)) };
+/** Reads the `window` parameter: a token count, or `{ share }` in (0, 1]. */
+function readWindow(params: Readonly<Record<string, unknown>> | undefined): WindowSize {
+  const raw = params?.['window'];
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    const keys = Object.keys(raw);
+    const share = (raw as { share?: unknown }).share;
+    if (keys.length !== 1 || typeof share !== 'number' || !(share > 0 && share <= 1)) {
+      throw new InvalidParamsError(`parameter "window" is ${JSON.stringify(raw)}, expected a token count or { share } with share in (0, 1]`);
+    }
+    return { share };
+  }
+  return { tokens: integerParam(params, 'window', { default: 32, min: 0 }) };
+}
+
+/** Reads the `precision` parameter: one precision for every part, or `{ sinks?, window?, middle? }`. */
+function readPrecision(params: Readonly<Record<string, unknown>> | undefined): { sinks?: Precision; window?: Precision; middle?: Precision } {
+  const raw = params?.['precision'];
+  if (raw === undefined) return {};
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && ['sinks', 'window', 'middle'].some((k) => k in raw)) {
+    const o = raw as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      if (k !== 'sinks' && k !== 'window' && k !== 'middle') throw new InvalidParamsError(`tiered params.precision has no part "${k}"; its parts are sinks, window, middle`);
+    }
+    const out: { sinks?: Precision; window?: Precision; middle?: Precision } = {};
+    for (const k of ['sinks', 'window', 'middle'] as const) if (o[k] !== undefined) out[k] = parsePrecision(o[k], `tiered params.precision.${k}`);
+    return out;
+  }
+  const all = parsePrecision(raw, 'tiered params.precision');
+  return { sinks: all, window: all, middle: all };
 }
 
 /**
  * Exact sinks, an exact ring-buffer window, and a middle sub-policy fed the tokens that leave the
- * window. Answers merge the three parts' kernel sums by log-sum-exp, so with an exact middle it is
- * exact attention.
+ * window (or, without a middle, dropped: StreamingLLM). Answers merge the parts' kernel sums by
+ * log-sum-exp, so with an exact middle it is exact attention.
  *
  * @remarks
- * Budget: the sinks and the window are float32 rows with positions; the middle gets what they
- * leave (core's `partBudget`, with the middle's stream shifted by sinks + window so a fraction stays
- * a fraction of the whole stream). Sinks and window must fit too:
+ * Budget: the sinks and the window are rows with positions, at their precision (`precision`: one
+ * for every part, or `{ sinks, window, middle }`; the middle's is passed to the middle policy
+ * unless its choice sets one); the middle gets what they leave ({@link planTiers}: core's
+ * `partBudget`, with the middle's stream shifted by sinks + window so a fraction stays a fraction
+ * of the whole stream). Sinks and window must fit too:
  * - a fixed budget (tokens or `{bytes}`) too small for them shrinks them once at creation, keeping
  *   at least one row for the middle;
  * - a `{fraction}` budget caps them token by token at what the budget holds so far, so early in a
  *   stream the window is shorter (the middle holds nothing yet) and grows back to its size;
+ * - `window: { share }` makes the window that share of the bytes the budget gives (growing with a
+ *   `{fraction}` budget; the middle's fraction is then about f(1 − share)/(1 − f·share) of its stream);
  * - `describe()` says what was kept and whether it was shrunk.
  *
  * A `{ratio}` budget is passed on to the middle (as a ratio of the tokens the middle sees).
@@ -99,18 +130,25 @@ function fixedTiers(budget: Budget | undefined, sinks: number, window: number, r
 export class TieredCache extends BaseHeadCache {
   /** Sink tokens asked for. */
   readonly sinkCount: number;
-  /** Window tokens asked for. */
+  /** Window tokens asked for (Infinity for a share of a growing budget). */
   readonly windowSize: number;
-  /** The middle sub-cache. */
-  readonly middle: HeadCache;
-  private readonly sinkMax: number;
-  private readonly windowMax: number;
-  private readonly growing: boolean;
+  /** Share of the budget's rows the window takes (undefined for a token count). */
+  readonly windowShare: number | undefined;
+  /** The middle sub-cache (null: tokens leaving the window are dropped). */
+  readonly middle: HeadCache | null;
+  private readonly plan: TierPlan;
+  private readonly costs: TierCosts;
   private readonly sinks: SlotStore;
   private readonly window: SlotStore;
-  private readonly windowPositions: Int32Array;
+  private windowPositions: Int32Array;
   /** Slot of the oldest window token (the ring's start). */
   private head = 0;
+  private dropped = 0;
+  /** Tokens that left the window (to the middle or dropped), and the largest key norm among them. */
+  private leftCount = 0;
+  private leftKeyNorm = 0;
+  private uncertifiedCount = 0;
+  private lastBound = 0;
   private readonly partial: KernelSums;
   private readonly keyRow: Float32Array;
   private readonly valueRow: Float32Array;
@@ -125,21 +163,26 @@ export class TieredCache extends BaseHeadCache {
     const d = spec.keyDim;
     const s = spec.valueDim;
     this.sinkCount = integerParam(spec.params, 'sinks', { default: 4, min: 0 });
-    this.windowSize = integerParam(spec.params, 'window', { default: 32, min: 0 });
-    const middleChoice = choiceParamOf(spec.params, 'middle');
+    const window = readWindow(spec.params);
+    this.windowShare = 'share' in window ? window.share : undefined;
+    let middleChoice = spec.params?.['middle'] === undefined ? null : choiceParamOf(spec.params, 'middle');
+    if (middleChoice !== null && this.windowShare === 1) throw new InvalidParamsError('tiered: a window of share 1 leaves nothing for the middle');
+    const precision = readPrecision(spec.params);
+    const seed = spec.seed ?? 0;
     // Sinks keep their positions (they are not implicit once a late sink joins); the window keeps
     // its own ring of positions.
-    const rowBytes = new SlotStore(d, s, { maxSlots: 0, initialSlots: 0 }).perRowBytes;
-    const tiers = fixedTiers(spec.budget, this.sinkCount, this.windowSize, rowBytes, d, s);
-    this.sinkMax = tiers.sinks;
-    this.windowMax = tiers.window;
-    this.growing = typeof spec.budget === 'object' && 'fraction' in spec.budget;
-    this.sinks = new SlotStore(d, s, { maxSlots: this.sinkMax, initialSlots: Math.min(this.sinkMax, 16) });
-    this.window = new SlotStore(d, s, { maxSlots: this.windowMax, initialSlots: Math.min(this.windowMax, 16), positions: false });
-    this.windowPositions = new Int32Array(this.windowMax);
-    const reserved = this.sinkMax + this.windowMax;
-    const middleBudget = partBudget(spec.budget, { reservedRows: reserved, reservedRowBytes: rowBytes, seenShift: reserved }, d, s);
-    this.middle = createPart(registry, spec, middleChoice, 0, middleBudget);
+    this.sinks = new SlotStore(d, s, { initialSlots: 0, seed, ...(precision.sinks ? { precision: precision.sinks } : {}) });
+    this.window = new SlotStore(d, s, { initialSlots: 0, positions: false, seed: seed + 1, ...(precision.window ? { precision: precision.window } : {}) });
+    this.costs = { sinkRow: this.sinks.perRowBytes, windowRow: this.window.perRowBytes + 4, fixed: this.sinks.fixedBytes + this.window.fixedBytes };
+    this.plan = planTiers(spec.budget, this.sinkCount, window, middleChoice !== null, this.costs, d, s);
+    this.windowSize = 'tokens' in window ? window.tokens : this.plan.window;
+    this.sinks.limit = this.plan.sinks;
+    this.window.limit = Number.isFinite(this.plan.window) ? this.plan.window : 0;
+    this.windowPositions = new Int32Array(Math.min(this.plan.window, 16));
+    if (middleChoice !== null && precision.middle && middleChoice.params?.['precision'] === undefined) {
+      middleChoice = { ...middleChoice, params: { ...middleChoice.params, precision: precision.middle } };
+    }
+    this.middle = middleChoice === null ? null : createPart(registry, spec, middleChoice, 0, this.plan.middleBudget);
     this.partial = createKernelSums(s);
     this.keyRow = new Float32Array(d);
     this.valueRow = new Float32Array(s);
@@ -147,17 +190,18 @@ export class TieredCache extends BaseHeadCache {
 
   /** Sinks + window + the middle's stored token-equivalents. */
   get stored(): number {
-    return this.sinks.count + this.window.count + this.middle.stored;
+    return this.sinks.count + this.window.count + (this.middle?.stored ?? 0);
   }
 
   /** Sinks + window the budget holds now + the middle's capacity. */
   override get capacity(): number {
-    return this.sinkCap(this.seen) + this.windowCap(this.seen, this.sinks.count) + this.middle.capacity;
+    const caps = this.caps(this.seen);
+    return caps.sinks + caps.window + (this.middle?.capacity ?? 0);
   }
 
   /** Bytes of the sink and window rows (with positions) plus the middle's. */
   override get bytes(): number {
-    return this.sinks.heldBytes + this.window.heldBytes + 4 * this.window.count + this.middle.bytes;
+    return this.sinks.heldBytes + this.window.heldBytes + 4 * this.window.count + (this.middle?.bytes ?? 0);
   }
 
   /** Sinks held (at most `sinkCount`). */
@@ -172,7 +216,7 @@ export class TieredCache extends BaseHeadCache {
 
   /** Positions of the sinks, the window and (when it keeps tokens) the middle. */
   positions(): Int32Array {
-    const mid = this.middle.positions?.() ?? new Int32Array(0);
+    const mid = this.middle?.positions?.() ?? new Int32Array(0);
     const out = new Int32Array(this.sinks.count + this.window.count + mid.length);
     out.set(this.sinks.positions(), 0);
     out.set(this.windowPositions.subarray(0, this.window.count), this.sinks.count);
@@ -180,35 +224,39 @@ export class TieredCache extends BaseHeadCache {
     return out;
   }
 
-  /** Rows of the whole budget after `seen` tokens (Infinity for token counts without bytes). */
-  private budgetRows(seen: number): number {
-    if (!this.growing) return Infinity;
-    return Math.floor(budgetBytes(this.spec.budget, seen, this.keyDim, this.valueDim) / this.sinks.perRowBytes);
+  private caps(seen: number): { sinks: number; window: number } {
+    return tierCaps(this.plan, this.spec.budget, seen, this.sinks.count, this.windowShare, this.costs, this.keyDim, this.valueDim);
   }
 
-  private sinkCap(seen: number): number {
-    return Math.min(this.sinkMax, this.budgetRows(seen));
-  }
-
-  private windowCap(seen: number, sinks: number): number {
-    return Math.max(0, Math.min(this.windowMax, this.budgetRows(seen) - sinks));
+  /** Sends a token that leaves the window to the middle, or drops it. */
+  private evict(key: Float32Array, value: Float32Array): void {
+    this.leftCount++;
+    const norm = nrm2(this.keyDim, key, 1, 0);
+    if (norm > this.leftKeyNorm) this.leftKeyNorm = norm;
+    if (this.middle) this.middle.append(key, value);
+    else this.dropped++;
   }
 
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
-    const seen = position + 1;
-    if (position < this.sinkCount && this.sinks.count < this.sinkCap(seen)) {
+    const caps = this.caps(position + 1);
+    if (position < this.sinkCount && this.sinks.count < caps.sinks) {
       this.sinks.push(key, 0, value, 0, position, 0);
       return;
     }
-    const cap = this.windowCap(seen, this.sinks.count);
     const win = this.window;
-    if (win.count < cap) {
+    if (win.count < caps.window) {
       if (this.head !== 0) this.unwrap();
+      if (win.count === this.windowPositions.length) {
+        const grown = new Int32Array(Math.min(this.plan.window, Math.max(16, 2 * win.count)));
+        grown.set(this.windowPositions);
+        this.windowPositions = grown;
+      }
+      win.limit = win.count + 1;
       this.windowPositions[win.push(key, 0, value, 0, position, 0)] = position;
       return;
     }
     if (win.count === 0) {
-      this.middle.append(key, value);
+      this.evict(key, value);
       return;
     }
     // Ring buffer: the oldest window token leaves for the sinks (a sink position the budget could
@@ -217,8 +265,8 @@ export class TieredCache extends BaseHeadCache {
     win.readKey(slot, this.keyRow);
     win.readValue(slot, this.valueRow);
     const leaving = this.windowPositions[slot]!;
-    if (leaving < this.sinkCount && this.sinks.count < this.sinkCap(seen)) this.sinks.push(this.keyRow, 0, this.valueRow, 0, leaving, 0);
-    else this.middle.append(this.keyRow, this.valueRow);
+    if (leaving < this.sinkCount && this.sinks.count < caps.sinks) this.sinks.push(this.keyRow, 0, this.valueRow, 0, leaving, 0);
+    else this.evict(this.keyRow, this.valueRow);
     win.write(slot, key, 0, value, 0, position, 0);
     this.windowPositions[slot] = position;
     this.head = (slot + 1) % win.count;
@@ -247,53 +295,100 @@ export class TieredCache extends BaseHeadCache {
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
     this.sinks.sums(query, this.tau, out);
     if (this.window.count > 0) mergeSums(out, this.window.sums(query, this.tau, this.partial));
-    if (this.middle.seen > 0) mergeSums(out, this.middle.sums(query, this.partial));
+    // Certificate: the tokens that left the window weigh at most n·e^{τ·||q||·max||k||} in Z,
+    // against the sinks' and window's exact weight.
+    this.lastBound = this.leftCount === 0 ? 0 : Math.exp(Math.log(this.leftCount) + this.tau * nrm2(this.keyDim, query, 1, 0) * this.leftKeyNorm - (out.m + Math.log(out.z)));
+    if (!(this.lastBound <= CERTIFIED)) this.uncertifiedCount++;
+    if (this.middle && this.middle.seen > 0) mergeSums(out, this.middle.sums(query, this.partial));
     return out;
+  }
+
+  /**
+   * The certificate of the last answer: an upper bound r on the weight in Z of the tokens that left
+   * the window (kept by the middle or dropped) relative to the sinks' and window's exact weight,
+   * r = n_left·e^{τ·||q||·max||k_left||}/Z_held. Whatever the middle answers, ||ô − o|| ≤ 2r·max||v||.
+   * @returns r (0 before any token has left; Infinity when the held part has no weight).
+   */
+  get lastEvictedBound(): number {
+    return this.lastBound;
+  }
+
+  /** Answers whose certificate r exceeded 1/2 (the evicted tokens could matter), so far. */
+  get uncertified(): number {
+    return this.uncertifiedCount;
   }
 
   protected onReset(): void {
     this.sinks.clear();
     this.window.clear();
     this.head = 0;
-    this.middle.reset();
+    this.dropped = 0;
+    this.leftCount = 0;
+    this.leftKeyNorm = 0;
+    this.uncertifiedCount = 0;
+    this.lastBound = 0;
+    this.middle?.reset();
   }
 
   protected saveState(): CacheState {
     return {
-      scalars: { head: this.head },
+      scalars: { head: this.head, dropped: this.dropped, left: this.leftCount, leftKeyNorm: this.leftKeyNorm, uncertified: this.uncertifiedCount },
       arrays: { windowPositions: this.windowPositions.subarray(0, this.window.count) },
-      parts: { sinks: this.sinks.state(), window: this.window.state(), middle: this.middle.state() },
+      parts: { sinks: this.sinks.state(), window: this.window.state(), ...(this.middle ? { middle: this.middle.state() } : {}) },
     };
   }
 
   protected restoreState(r: StateReader): void {
     this.sinks.loadState(r.part('sinks'));
+    const positions = r.array('windowPositions', Int32Array);
+    this.window.limit = Math.max(this.window.limit, positions.length);
     this.window.loadState(r.part('window'));
-    this.windowPositions.set(r.array('windowPositions', Int32Array, this.window.count));
+    if (positions.length !== this.window.count) r.refuse(`${positions.length} window positions for ${this.window.count} window rows`);
+    if (this.windowPositions.length < positions.length) this.windowPositions = new Int32Array(positions.length);
+    this.windowPositions.set(positions);
     this.head = r.integer('head', 0, Math.max(0, this.window.count - 1));
-    this.middle.loadState(r.part('middle').state);
+    this.dropped = r.integer('dropped', 0, Number.MAX_SAFE_INTEGER);
+    this.leftCount = r.integer('left', 0, Number.MAX_SAFE_INTEGER);
+    this.leftKeyNorm = r.number('leftKeyNorm');
+    this.uncertifiedCount = r.integer('uncertified', 0, Number.MAX_SAFE_INTEGER);
+    if (this.middle) this.middle.loadState(r.part('middle').state);
   }
 
   protected override describeSummary(): string {
-    const shrunk = this.sinkMax < this.sinkCount || this.windowMax < this.windowSize ? `, shrunk from ${this.sinkCount} + ${this.windowSize} to fit the budget` : '';
-    const early = this.growing && this.window.count < this.windowMax && this.middle.seen > 0 ? ' (the budget holds a shorter window so far)' : '';
-    return `tiered: ${this.sinks.count}/${this.sinkMax} sinks + ${this.window.count}/${this.windowMax} window${early}${shrunk}; middle ${this.middle.describe().summary}`;
+    const shrunk = this.shrunk ? `, shrunk from ${this.sinkCount} sinks + ${this.windowSize} window to fit the budget` : '';
+    const early =
+      this.plan.growing && this.windowShare === undefined && this.window.count < this.plan.window && this.seen > this.plan.sinks + this.window.count
+        ? ' (the budget holds a shorter window so far)'
+        : '';
+    const size = this.windowShare === undefined ? `${this.plan.window}` : `${this.windowShare} of the budget`;
+    const precision = this.sinks.precisionLabel === this.window.precisionLabel ? this.sinks.precisionLabel : `${this.sinks.precisionLabel} sinks, ${this.window.precisionLabel} window`;
+    const middle = this.middle ? `middle ${this.middle.describe().summary}` : `no middle (${this.dropped} tokens dropped)`;
+    return `tiered: ${this.sinks.count}/${this.plan.sinks} sinks + ${this.window.count}/${size} window${early}${shrunk} (${precision}); ${middle}; ${this.uncertifiedCount} answers where the evicted tokens could matter`;
+  }
+
+  /** Whether a fixed budget shrank the sinks or the window. */
+  private get shrunk(): boolean {
+    return this.plan.sinks < this.sinkCount || (this.windowShare === undefined && this.plan.window < this.windowSize);
   }
 
   protected override describeStats(): Record<string, number | string | boolean> {
     return {
       sinks: this.sinks.count,
       window: this.window.count,
-      sinkSize: this.sinkMax,
-      windowSize: this.windowMax,
-      shrunk: this.sinkMax < this.sinkCount || this.windowMax < this.windowSize,
-      middleRows: this.middle.stored,
-      middleBytes: this.middle.bytes,
+      sinkSize: this.plan.sinks,
+      windowSize: this.plan.window,
+      sinkPrecision: this.sinks.precisionLabel,
+      windowPrecision: this.window.precisionLabel,
+      shrunk: this.shrunk,
+      middleRows: this.middle?.stored ?? 0,
+      middleBytes: this.middle?.bytes ?? 0,
+      dropped: this.dropped,
+      uncertified: this.uncertifiedCount,
     };
   }
 
   protected override describeParts(): CacheDescription[] {
-    return [this.middle.describe()];
+    return this.middle ? [this.middle.describe()] : [];
   }
 }
 
@@ -312,8 +407,9 @@ export const tieredPolicy: PolicyDefinition = {
   summary: 'Exact sinks + exact recent window + any policy for the middle (tokens flow in as they leave the window); sinks and window shrink to fit small budgets.',
   params: [
     { name: 'sinks', type: 'integer', default: 4, description: 'exact tokens kept from the start' },
-    { name: 'window', type: 'integer', default: 32, description: 'exact most-recent tokens' },
-    { name: 'middle', type: 'spec', description: 'policy choice for the tokens leaving the window' },
+    { name: 'window', type: 'integer', default: 32, description: 'exact most-recent tokens, or { share } of the rows the budget holds' },
+    { name: 'middle', type: 'spec', description: 'policy choice for the tokens leaving the window (omitted: they are dropped)' },
+    { ...precisionParam, description: `${precisionParam.description}; or { sinks, window, middle }, one per part (the middle's goes to the middle policy)` },
   ],
   budget: 'optional',
   create: (spec, registry) => new TieredCache(spec, registry),

@@ -134,6 +134,8 @@ export function permuteRope(w: Float32Array, heads: number, headDim: number, col
  * @throws {@link ModelFormatError} when a tensor is missing or has the wrong shape;
  *   `UnsupportedError` for features {@link huggingFaceConfig} refuses; any error of
  *   {@link readSafetensors}.
+ * @throws {UnsupportedDtypeError} for a tensor dtype other than F32, F16, BF16, F64.
+ * @throws {InvalidParamsError} when the weights disagree with the config (see `validateWeights`).
  * @example
  * ```ts
  * import { readFile } from 'node:fs/promises';
@@ -191,6 +193,8 @@ export function parseHuggingFace(checkpoint: HuggingFaceCheckpoint): LlamaWeight
  * @param w - Weights in llama2.c conventions.
  * @param options - `dtype: 'F16'` stores every tensor as float16 (half the bytes; see `writeSafetensors`).
  * @returns The `config.json` object and the safetensors bytes.
+ * @throws {ModelFormatError} when an array's length disagrees with the config's shapes.
+ * @throws {UnsupportedDtypeError} for a dtype other than F32 and F16.
  * @example
  * ```ts
  * import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

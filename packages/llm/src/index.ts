@@ -11,3 +11,4 @@ export { Sampler, type SamplingOptions } from './sampler.js';
 export { LlamaSession } from './session.js';
 export { type KvzipOptions, type KvzipScores, kvzipScores } from './kvzip.js';
 export type { ContextScoredHead } from './context-scores.js';
+export { KvzipCache, kvzipPolicy } from './kvzip-cache.js';

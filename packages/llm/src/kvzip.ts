@@ -13,7 +13,8 @@ import type { LlamaModel } from './model.js';
 export interface KvzipOptions {
   /**
    * Tokens fed before each reconstructed chunk, asking the model to repeat the context (default
-   * the UTF-8 bytes of `"\n\nRepeat the previous context:\n"`, for byte-level models).
+   * the UTF-8 bytes of `"\n\nRepeat the previous context:\n"`, for byte-level models; give the
+   * tokenized prompt for any other vocabulary).
    */
   readonly prompt?: ArrayLike<number>;
   /** Context tokens reconstructed per pass (default 2048, KVzip's chunk size). */

@@ -34,6 +34,7 @@ export interface Llama2cOptions {
  * @returns Weights in llama2.c conventions (copies; `buffer` may be released).
  * @throws {@link ModelFormatError} when the header is not positive, `dim` is not a multiple of
  *   `n_heads`, or the file is shorter than the header implies.
+ * @throws {InvalidParamsError} when ε or θ is bad or the weights disagree with the header.
  * @example
  * ```ts
  * import { LlamaModel, parseLlama2c } from '@kv/llm';

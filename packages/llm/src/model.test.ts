@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isKvError, KvErrorCode, setKernelBackend } from '@kv/core';
+import { isKvError, KvErrorCode, type PolicyChoice, setKernelBackend } from '@kv/core';
 import { describe, expect, it } from 'vitest';
 import { inRepoModelDir, randomWeights, repoRoot, sharedModelDir } from '../test/helpers.js';
 import { generate } from './generate.js';

@@ -1,4 +1,4 @@
-import { type Budget, exactPolicy, getKernelBackend, InvalidParamsError, ModelCache, type ModelCacheOptions, type PolicyChoice, type PolicyDefinition, PolicyRegistry, type PolicyRegistryLike } from '@kv/core';
+import { type Budget, exactPolicy, getKernelBackend, InvalidParamsError, type KernelBackend, ModelCache, type ModelCacheOptions, type PolicyChoice, type PolicyDefinition, PolicyRegistry, type PolicyRegistryLike } from '@kv/core';
 import { type ContextScoredHead, contextScoring } from './context-scores.js';
 import { createMatvecKernels, type Matvec, type MatvecKernels } from './kernels/matvec.js';
 import { type KvzipOptions, scoreContext } from './kvzip.js';
@@ -95,7 +95,7 @@ export function exactRegistry(): PolicyRegistry {
  * @remarks Platform-neutral: it takes weights parsed from ArrayBuffers (see `@kv/llm/node` for
  * reading files). The matrix-vector products run in WebAssembly SIMD over a copy of the weights
  * packed once for the kernel (q|k|v and gate|up fused), made when the first decoder of core's
- * `wasm` kernel backend starts; with the `js` backend (`setKernelBackend('js')`), where
+ * `wasm` (or `wasm-f64`) kernel backend starts; with the `js` backend (`setKernelBackend('js')`), where
  * WebAssembly SIMD is missing, or for weights beyond 2 GiB, they go through core's `gemv`.
  */
 export class LlamaModel {
@@ -120,7 +120,8 @@ export class LlamaModel {
    *
    * @param policy - One policy choice for every head, or a function of (layer, KV head). A policy
    *   whose definition declares integer params `layer` and `layers` (PyramidKV's per-layer budget
-   *   schedule) gets them filled in per layer when the choice leaves them out.
+   *   schedule) gets them filled in per layer when the choice leaves them out, and one declaring
+   *   `rope` (Expected Attention) gets the model's `{ theta, pairing: 'interleaved' }`.
    * @param options - Registry, budget override(s) and seed.
    * @returns A new, empty cache.
    * @throws Any error of the registry (unknown policy, bad params, missing budget).
@@ -168,7 +169,7 @@ export class LlamaModel {
       queryHeads: c.nHeads,
       keyDim: c.headDim,
       valueDim: c.headDim,
-      policy: typeof policy === 'function' ? policy : withLayerParams(policy, registry, c.nLayers),
+      policy: typeof policy === 'function' ? policy : withModelParams(policy, registry, c),
       registry,
       ...(budgets !== undefined ? { budgets } : {}),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
@@ -198,11 +199,14 @@ export class LlamaModel {
 
   /**
    * The forward pass's products on a backend, built on first use and shared by every decoder.
-   * @param backend - `wasm` (falls back to `js` when unavailable) or `js`.
+   * @param kernelBackend - Core's kernel backend: the products run in WebAssembly for `wasm` and
+   *   `wasm-f64` (whose bit-identical promise is about attention sums; the products are float32
+   *   either way), falling back to `js` where unavailable.
    * @returns The kernels.
    * @internal
    */
-  kernels(backend: 'wasm' | 'js' = getKernelBackend()): ModelKernels {
+  kernels(kernelBackend: KernelBackend = getKernelBackend()): ModelKernels {
+    const backend = kernelBackend === 'js' ? 'js' : 'wasm';
     const have = this.built.get(backend);
     if (have) return have;
     const c = this.config;
@@ -508,14 +512,18 @@ export class LlamaDecoder {
   }
 }
 
-// Policies that shape their budget by depth (PyramidKV) declare `layer` and `layers` params; the
-// model knows both, so a plain choice works for them as for any other policy.
-function withLayerParams(choice: PolicyChoice, registry: PolicyRegistryLike, nLayers: number): PolicyChoice | ((layer: number) => PolicyChoice) {
+// What the model knows and some policies declare as params: the layer and the number of layers
+// (PyramidKV's per-layer budget), and the RoPE the keys carry (Expected Attention de-rotates
+// queries with it: llama2.c's adjacent pairs, θ from the config). A choice that sets one keeps it.
+function withModelParams(choice: PolicyChoice, registry: PolicyRegistryLike, config: LlamaConfig): PolicyChoice | ((layer: number) => PolicyChoice) {
   const get = (registry as { get?: (name: string) => PolicyDefinition }).get;
   if (typeof get !== 'function' || !registry.has(choice.policy)) return choice;
   const names = new Set(get.call(registry, choice.policy).params.map((p) => p.name));
-  if (!names.has('layer') || !names.has('layers') || choice.params?.layer !== undefined) return choice;
-  return (layer) => ({ ...choice, params: { ...choice.params, layer, layers: nLayers } });
+  const params: Record<string, unknown> = { ...choice.params };
+  if (names.has('rope') && params['rope'] === undefined) params['rope'] = { theta: config.ropeTheta, pairing: 'interleaved' };
+  const filled: PolicyChoice = Object.keys(params).length > 0 ? { ...choice, params } : choice;
+  if (!names.has('layer') || !names.has('layers') || choice.params?.layer !== undefined) return filled;
+  return (layer) => ({ ...filled, params: { ...params, layer, layers: config.nLayers } });
 }
 
 // out = weight ⊙ x / sqrt(mean(x²) + ε); out may alias x.

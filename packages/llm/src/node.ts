@@ -55,6 +55,9 @@ export const MODEL_ENV = 'KV_MODEL';
  * @returns The model.
  * @throws {@link index!ModelFormatError} when the path holds no recognisable model; any error of the
  *   parsers or of the file system.
+ * @throws {UnsupportedDtypeError} / `UnsupportedError` for a Hugging Face checkpoint this package
+ *   cannot run (see `parseHuggingFace`).
+ * @throws {InvalidParamsError} when the weights disagree with their config.
  * @example
  * ```ts
  * import { loadModel } from '@kv/llm/node';

@@ -119,6 +119,7 @@ export class LlamaSession {
     };
     const state = {
       scalars: { position: this.decoder.position, rng: this.sampler.getState() },
+      // cannot throw: snapshotModel reads heads by in-range indices only
       arrays: { logits: this.decoder.logits, cache: snapshotModel(this.decoder.cache) },
     };
     return encodeSnapshot(header, [state]);
@@ -132,6 +133,8 @@ export class LlamaSession {
    * @returns The session, which continues exactly as the saved one would.
    * @throws {SnapshotError} for a truncated, corrupt or newer file, or one saved with another
    *   model; `UnknownPolicyError` when the registry lacks a saved policy.
+   * @throws {InvalidParamsError} when a saved policy's parameters are refused by this registry's
+   *   version of the policy.
    */
   static restore(model: LlamaModel, bytes: Uint8Array, registry: PolicyRegistryLike = exactRegistry()): LlamaSession {
     const { header, states } = decodeSnapshot(bytes);

@@ -155,6 +155,42 @@ describe('hashing-based estimator', () => {
     expect(failures / trials).toBeLessThanOrEqual(delta + 3 * Math.sqrt((delta * (1 - delta)) / trials));
   });
 
+  // The median of near-Gaussian group means is centred on Z: over 60 seeds the mean of the
+  // estimate is within 0.1 of Z (groups of 4·bound/ε² tables have relative sd ≤ ε/2 = 0.25; the
+  // smallest of 16 such groups would sit near 1 − 1.77·0.25 ≈ 0.56).
+  it('median of means is centred on Z (not a low or high order statistic of the groups)', () => {
+    const ds = dataset(11, 12, 120, 3);
+    const bits = 2;
+    const bound = hbeRelativeVarianceBound(ds.query, ds.keys, ds.n, 1 / Math.sqrt(ds.d), new SimHash(ds.d, bits, new Rng(0)));
+    const tables = Math.ceil((4 * bound) / 0.25);
+    let mean = 0;
+    for (let s = 0; s < 60; s++) mean += estimate(ds, 70_000 + s, tables, 16, bits).z / ds.z / 60;
+    expect(Math.abs(mean - 1)).toBeLessThanOrEqual(0.1);
+  });
+
+  it('hbeRelativeVarianceBound computes Σ_i Σ_j f_i²·min(p_i, p_j)/p_i² / Z² − 1 (checked against the O(n²) sum)', () => {
+    for (const seed of [1, 2, 3]) {
+      const ds = dataset(seed, 6, 50, 2);
+      const tau = 1 / Math.sqrt(ds.d);
+      const family = new SimHash(ds.d, 3, new Rng(seed));
+      const f: number[] = [];
+      const p: number[] = [];
+      const qn = Math.hypot(...ds.query);
+      for (let i = 0; i < ds.n; i++) {
+        const k = ds.keys.subarray(i * ds.d, (i + 1) * ds.d);
+        let dot = 0;
+        for (let j = 0; j < ds.d; j++) dot += k[j]! * ds.query[j]!;
+        f.push(Math.exp(tau * dot));
+        p.push(family.collisionProbability(dot / (qn * Math.hypot(...k))));
+      }
+      let second = 0;
+      for (let i = 0; i < ds.n; i++) for (let j = 0; j < ds.n; j++) second += (f[i]! ** 2 * Math.min(p[i]!, p[j]!)) / p[i]! ** 2;
+      const z = f.reduce((a, b) => a + b, 0);
+      const want = second / (z * z) - 1;
+      expect(hbeRelativeVarianceBound(ds.query, ds.keys, ds.n, tau, family)).toBeCloseTo(want, 8);
+    }
+  });
+
   it('is deterministic per seed, stays finite at norm 1e4, and rejects bad options', () => {
     const ds = dataset(3, 8, 40, 1e4);
     const a = estimate(ds, 9, 4, 3, 3);

@@ -126,6 +126,7 @@ export class HashingBasedEstimator {
    * @param key - Key of length d (copied).
    * @param value - Value of length s (copied).
    * @param logWeight - ln w (default 0).
+    * @throws `InvalidInputError` (from `@kv/core`) when the row store cannot encode the row.
    */
   add(key: Float32Array, value: Float32Array, logWeight = 0): void {
     const slot = this.store.push(key, 0, value, 0, this.store.count, logWeight);
@@ -162,7 +163,7 @@ export class HashingBasedEstimator {
         const denom = qNorm * this.norms[item]!;
         const cosine = denom > 0 ? dot / denom : 0;
         const lp = tables.families[t]!.logCollisionProbability(cosine);
-        const logit = this.tau * dot + this.store.logWeights![item]! + Math.log(size) - lp - lnL;
+        const logit = this.tau * dot + this.store.logWeight(item) + Math.log(size) - lp - lnL;
         this.single(item, logit);
         mergeSums(acc, this.part);
       }

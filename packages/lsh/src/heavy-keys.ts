@@ -13,11 +13,14 @@ import {
   numberParam,
   type PolicyDefinition,
   type PolicySpec,
+  parsePrecision,
+  precisionParam,
   Reservoir,
   Rng,
   SlotStore,
   type StateReader,
 } from '@kv/core';
+import { storeLimit } from '@kv/coreset';
 import { fitTables, maxBudgetBytes } from './lsh-budget.js';
 import { SlotMinHeap } from './min-heap.js';
 import { familyParams, readFamilyParams } from './params.js';
@@ -108,6 +111,7 @@ export class LshHeavyKeys extends BaseHeadCache {
   private readonly indexedRowBytes: number;
   private evicted = 0;
   private epoch = 0;
+  private readonly rowBytes: number;
 
   /**
    * @param spec - The spec; any budget form.
@@ -122,23 +126,28 @@ export class LshHeavyKeys extends BaseHeadCache {
     this.retain = choiceParam(spec.params, 'retain', ['norm', 'recent'] as const, 'norm');
     const d = this.keyDim;
     const s = this.valueDim;
-    const rowBytes = 4 * (d + s) + 4;
-    const fit = fitTables('lsh-heavy', spec.budget, d, s, family, tables, 0, rowBytes + 12, 2);
+    const precision = parsePrecision(spec.params?.['precision'], 'lsh-heavy params');
+    const rows = { seed: spec.seed ?? 0, ...(spec.params?.['precision'] === undefined ? {} : { precision }) };
+    // Rows at their precision; a precision's residual and rotation signs are held per store.
+    const probe = new SlotStore(d, s, rows);
+    const rowBytes = probe.perRowBytes;
+    const fit = fitTables('lsh-heavy', spec.budget, d, s, family, tables, 2 * probe.fixedBytes, rowBytes + 12, 2);
     this.tableCount = fit.tables;
     this.indexedRowBytes = rowBytes + 12 + fit.perItem;
+    this.rowBytes = rowBytes;
     // The reservoir is sized once from the floor, leaving room for two indexed keys.
     const floor = floorBytes(spec.budget, d, s);
     const room = Math.min(floor, 2 ** 40) - fit.fixed - 2 * this.indexedRowBytes;
     const want = tailFraction > 0 ? Math.max(1, Math.floor((tailFraction * (floor - fit.fixed)) / rowBytes)) : 0;
     this.tailCapacity = Math.max(0, Math.min(want, Math.floor(room / rowBytes), 2 ** 28));
-    this.fixedBytes = fit.fixed;
+    this.fixedBytes = fit.fixed + 2 * probe.fixedBytes;
     const rng = new Rng(spec.seed ?? 0);
     const most = Math.min(2 ** 28, this.indexedCapacityAt(Infinity));
     this.tables = new LshTables(d, this.tableCount, fit.family, rng.fork(1), most, false, fit.direct);
     this.rng = rng.fork(2);
-    this.store = new SlotStore(d, s, { maxSlots: most });
+    this.store = new SlotStore(d, s, { maxSlots: storeLimit(most, rowBytes), ...rows });
     this.heap = new SlotMinHeap(most);
-    this.tail = this.tailCapacity > 0 ? new SlotStore(d, s, { maxSlots: this.tailCapacity, initialSlots: Math.min(16, this.tailCapacity) }) : null;
+    this.tail = this.tailCapacity > 0 ? new SlotStore(d, s, { maxSlots: storeLimit(this.tailCapacity, rowBytes), initialSlots: Math.min(16, this.tailCapacity), ...rows }) : null;
     this.reservoir = new Reservoir(Math.max(1, this.tailCapacity), this.rng);
     this.part = createKernelSums(s);
   }
@@ -146,7 +155,7 @@ export class LshHeavyKeys extends BaseHeadCache {
   /** Keys the indexed part may hold after `seen` tokens. */
   indexedCapacityAt(seen: number): number {
     const budget = Number.isFinite(seen) ? this.budgetBytesAt(seen) : maxBudgetBytes(this.spec.budget, this.keyDim, this.valueDim);
-    const tailBytes = this.tailCapacity * (4 * (this.keyDim + this.valueDim) + 4);
+    const tailBytes = this.tailCapacity * this.rowBytes;
     return Math.max(0, Math.min(2 ** 28, Math.floor((budget - this.fixedBytes - tailBytes) / this.indexedRowBytes)));
   }
 
@@ -156,7 +165,7 @@ export class LshHeavyKeys extends BaseHeadCache {
   }
 
   protected override capacityAt(seen: number): number {
-    return Math.ceil(this.budgetBytesAt(seen) / (4 * (this.keyDim + this.valueDim)));
+    return Math.ceil(this.budgetBytesAt(seen) / this.rowBytes);
   }
 
   /** Bytes held: tables, indexed rows, heap and reservoir. */
@@ -298,7 +307,7 @@ export class LshHeavyKeys extends BaseHeadCache {
   }
 
   protected override describeStats(): Record<string, number | string | boolean> {
-    return { indexed: this.store.count, tables: this.tableCount, evicted: this.evicted, tail: this.tail?.count ?? 0, tailCapacity: this.tailCapacity };
+    return { indexed: this.store.count, tables: this.tableCount, evicted: this.evicted, tail: this.tail?.count ?? 0, tailCapacity: this.tailCapacity, precision: this.store.precisionLabel };
   }
 
   private ensureScratch(n: number): void {
@@ -414,6 +423,7 @@ export const lshHeavyPolicy: PolicyDefinition = {
     { name: 'sample', type: 'integer', default: 32, description: 'Non-candidate indexed keys scored per query (uniform, inverse-probability weighted).' },
     { name: 'tailFraction', type: 'number', default: 0.25, description: 'Share of the budget for the reservoir of evicted keys (0 drops them: biased).' },
     { name: 'retain', type: 'string', default: 'norm', description: 'Which keys stay indexed when full: norm (largest ‖k‖) | recent.' },
+    precisionParam,
   ],
   budget: 'required',
   create: (spec) => new LshHeavyKeys(spec),

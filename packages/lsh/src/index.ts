@@ -26,4 +26,5 @@ export { type FamilyParams, familyParams, readFamilyParams } from './params.js';
 export { LshTables, tableBytes } from './tables.js';
 export { fitTables, maxBudgetBytes } from './lsh-budget.js';
 export { LshMultiRate, lshMultiRatePolicy } from './multirate.js';
+export { LshSample, lshSamplePolicy } from './lsh-sample.js';
 export { lshPolicies } from './policies.js';

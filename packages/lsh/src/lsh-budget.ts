@@ -20,7 +20,7 @@ import { tableBytes } from './tables.js';
  * @param minRows - Rows that must fit.
  * @returns The tables, family and index kind that fit, and their costs.
  * @throws `InvalidBudgetError` (from `@kv/core`) naming the smallest budget that fits when even
- *   one table of one hash does not.
+ *   one table of one hash does not; `InvalidParamsError` for a bad family shape.
  * @example
  * ```ts
  * import { fitTables } from '@kv/lsh';

@@ -71,6 +71,30 @@ describe('lsh-multirate estimator', () => {
     );
   });
 
+  // With α = 0.5 half of the answer is the pilot's: its reservoir must be weighted by seen/|P|.
+  it('is unbiased with a heavy pilot weight (α = 0.5): the pilot reservoir carries its seen/|P| weight', () => {
+    const d = 8;
+    const n = 300;
+    const rng = new Rng(21);
+    const keys = rng.fillGaussian(new Float32Array(n * d), 0.8);
+    const values = rng.fillGaussian(new Float32Array(n));
+    const q = rng.fillGaussian(new Float32Array(d), 0.8);
+    const exact = new ExactCache({ policy: 'exact', keyDim: d, valueDim: 1 });
+    exact.prefill(keys, values);
+    const e = exact.sums(q, createKernelSums(1));
+    const SEEDS = 250;
+    const zs: number[] = [];
+    for (let seed = 0; seed < SEEDS; seed++) {
+      const cache = new LshMultiRate({ policy: 'lsh-multirate', keyDim: d, valueDim: 1, budget: 60, seed, params: { hashes: 2, tables: 2, levels: 5, pilot: 8, pilotWeight: 0.5 } });
+      cache.prefill(keys, values);
+      const got = cache.sums(q, createKernelSums(1));
+      zs.push((Math.exp(got.m - e.m) * got.z) / e.z);
+    }
+    const mean = zs.reduce((a, b) => a + b, 0) / SEEDS;
+    const sd = Math.sqrt(zs.reduce((a, b) => a + (b - mean) ** 2, 0) / (SEEDS - 1));
+    expect(Math.abs(mean - 1)).toBeLessThanOrEqual((4.5 * sd) / Math.sqrt(SEEDS));
+  });
+
   // Regression: bands used to be log2(Z/w) alone, so on diffuse attention (every weight ≈ Z/t)
   // every token was answered at rate ≈ 1/t, from about one sampled token, whatever the budget:
   // budgets 1/4 and 1/8 of the stream gave identical answers. The bands are now lowered by

@@ -11,11 +11,14 @@ import {
   numberParam,
   type PolicyDefinition,
   type PolicySpec,
+  parsePrecision,
+  precisionParam,
   Reservoir,
   Rng,
   SlotStore,
   type StateReader,
 } from '@kv/core';
+import { storeLimit } from '@kv/coreset';
 import { fitTables, maxBudgetBytes } from './lsh-budget.js';
 import { familyParams, readFamilyParams } from './params.js';
 import { LshTables } from './tables.js';
@@ -102,6 +105,7 @@ export class LshMultiRate extends BaseHeadCache {
   private readonly part: KernelSums;
   private readonly fixedBytes: number;
   private readonly sampleRowBytes: number;
+  private readonly rowBytes: number;
   private jMin = 0;
 
   /**
@@ -118,23 +122,28 @@ export class LshMultiRate extends BaseHeadCache {
     this.pilotWeight = numberParam(spec.params, 'pilotWeight', { default: 0.1, min: 1e-6, max: 1 });
     const d = this.keyDim;
     const s = this.valueDim;
-    const rowBytes = 4 * (d + s) + 4;
+    const precision = parsePrecision(spec.params?.['precision'], 'lsh-multirate params');
+    const rows = { seed: spec.seed ?? 0, ...(spec.params?.['precision'] === undefined ? {} : { precision }) };
+    // Rows at their precision; a precision's residual and rotation signs are held per store.
+    const probe = new SlotStore(d, s, rows);
+    const rowBytes = probe.perRowBytes;
     // The pilot is a fixed part: at most a quarter of the smallest budget.
     const floor = floorBytes(spec.budget, d, s);
     this.pilotSize = Math.max(1, Math.min(pilot, Math.floor(floor / 4 / rowBytes)));
-    const fit = fitTables('lsh-multirate', spec.budget, d, s, family, tables, this.pilotSize * rowBytes, rowBytes + 5, 2);
+    const fit = fitTables('lsh-multirate', spec.budget, d, s, family, tables, this.pilotSize * rowBytes + 2 * probe.fixedBytes, rowBytes + 5, 2);
     this.tableCount = fit.tables;
-    this.fixedBytes = fit.fixed + this.pilotSize * rowBytes;
+    this.fixedBytes = fit.fixed + this.pilotSize * rowBytes + 2 * probe.fixedBytes;
     this.sampleRowBytes = rowBytes + 5 + fit.perItem;
+    this.rowBytes = rowBytes;
     const rng = new Rng(spec.seed ?? 0);
     const most = this.slotCapacityAt(Infinity);
     this.tables = new LshTables(d, this.tableCount, fit.family, rng.fork(1), most, false, fit.direct);
     this.levelRng = rng.fork(2);
     this.pilotRng = rng.fork(3);
-    this.store = new SlotStore(d, s, { maxSlots: most });
+    this.store = new SlotStore(d, s, { maxSlots: storeLimit(most, rowBytes), ...rows });
     this.level = new Uint8Array(Math.min(16, most));
     this.norms = new Float32Array(Math.min(16, most));
-    this.pilot = new SlotStore(d, s, { maxSlots: this.pilotSize, initialSlots: Math.min(16, this.pilotSize) });
+    this.pilot = new SlotStore(d, s, { maxSlots: this.pilotSize, initialSlots: Math.min(16, this.pilotSize), ...rows });
     this.pilotReservoir = new Reservoir(this.pilotSize, this.pilotRng);
     this.part = createKernelSums(s);
     const floorCapacity = Math.max(1, this.slotCapacityAt(0));
@@ -162,7 +171,7 @@ export class LshMultiRate extends BaseHeadCache {
   }
 
   protected override capacityAt(seen: number): number {
-    return Math.ceil(this.budgetBytesAt(seen) / (4 * (this.keyDim + this.valueDim)));
+    return Math.ceil(this.budgetBytesAt(seen) / this.rowBytes);
   }
 
   /** Bytes held: tables, kept tokens with their levels and norms, the pilot. */
@@ -273,7 +282,7 @@ export class LshMultiRate extends BaseHeadCache {
   }
 
   protected override describeStats(): Record<string, number | string | boolean> {
-    return { sampled: this.store.count, lowestLevel: this.jMin, tables: this.tableCount, pilot: this.pilot.count, bandShift: this.bandShift };
+    return { sampled: this.store.count, lowestLevel: this.jMin, tables: this.tableCount, pilot: this.pilot.count, bandShift: this.bandShift, precision: this.store.precisionLabel };
   }
 
   private growRows(n: number): void {
@@ -379,6 +388,7 @@ export const lshMultiRatePolicy: PolicyDefinition = {
       description: 'Levels every band is lowered by (log2 of the oversampling factor); default ⌊log2 of the sample capacity⌋, 0 is the paper’s rate.',
     },
     { name: 'pilotWeight', type: 'number', default: 0.1, description: 'Weight α of the pilot estimate in the answer (keeps Z > 0).' },
+    precisionParam,
   ],
   budget: 'required',
   create: (spec) => new LshMultiRate(spec),

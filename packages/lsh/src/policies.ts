@@ -1,6 +1,7 @@
 import type { PolicyDefinition } from '@kv/core';
 import { lshHeavyPolicy } from './heavy-keys.js';
 import { lshMultiRatePolicy } from './multirate.js';
+import { lshSamplePolicy } from './lsh-sample.js';
 
 /**
  * Every policy of this package, to register explicitly (nothing registers at import time).
@@ -12,4 +13,4 @@ import { lshMultiRatePolicy } from './multirate.js';
  * const registry = new PolicyRegistry().register(...lshPolicies);
  * ```
  */
-export const lshPolicies: PolicyDefinition[] = [lshHeavyPolicy, lshMultiRatePolicy];
+export const lshPolicies: PolicyDefinition[] = [lshHeavyPolicy, lshMultiRatePolicy, lshSamplePolicy];

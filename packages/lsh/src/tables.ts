@@ -202,6 +202,7 @@ export class LshTables {
  * import { tableBytes } from '@kv/lsh';
  * tableBytes(16, 4, { kind: 'simhash', hashes: 8 }, new Rng(0)); // { fixed: 4·(8·16·4 + 8·256), perItem: 48 }
  * ```
+  * @throws `InvalidParamsError` (from `@kv/core`) for a bad family shape.
  */
 export function tableBytes(dim: number, tables: number, family: FamilyOptions, rng: Rng, direct?: boolean): { fixed: number; perItem: number } {
   const probe = new LshTables(dim, 1, family, rng, 1, false, direct);

@@ -2,6 +2,7 @@ export { type DegreeOptions, outputBound, roundingBound, taylorDegreeFor, taylor
 export { type CertificateSnapshot, ErrorCertificate } from './certificate.js';
 export { DEFAULT_MAX_BYTES } from './memory.js';
 export { expansionBytes, expansionStateBytes, MomentExpansions } from './moments.js';
+export { MomentCellsCache, momentCellsParams, momentCellsPolicy } from './moment-cells.js';
 export { MAX_DEGREE, monomialCount, monomialCountOfDegree, MonomialBasis, monomialFeatures, multiIndices } from './monomials.js';
 export { MultipoleCache, multipoleParams, multipolePolicy } from './multipole.js';
 export { PerformerCache, performerParams, performerPolicy } from './performer.js';

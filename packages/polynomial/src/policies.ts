@@ -1,10 +1,11 @@
 import type { PolicyDefinition } from '@kv/core';
+import { momentCellsPolicy } from './moment-cells.js';
 import { multipolePolicy } from './multipole.js';
 import { performerPolicy } from './performer.js';
 import { taylorPolicy } from './taylor.js';
 
 /**
- * Every policy of this package: `taylor`, `multipole` and `performer`. Register them explicitly.
+ * Every policy of this package: `taylor`, `multipole`, `performer` and `moment-cells`. Register them explicitly.
  *
  * @example
  * ```ts
@@ -13,4 +14,4 @@ import { taylorPolicy } from './taylor.js';
  * const registry = new PolicyRegistry().register(...polynomialPolicies);
  * ```
  */
-export const polynomialPolicies: readonly PolicyDefinition[] = [taylorPolicy, multipolePolicy, performerPolicy];
+export const polynomialPolicies: readonly PolicyDefinition[] = [taylorPolicy, multipolePolicy, performerPolicy, momentCellsPolicy];

@@ -1,4 +1,4 @@
-import { createKernelSums, isKvError, KvErrorCode, PolicyRegistry, type PolicySpec } from '@kv/core';
+import { createKernelSums, isKvError, KvErrorCode, PolicyRegistry, type PolicySpec, Rng } from '@kv/core';
 import { conformanceChecks } from '@kv/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -258,4 +258,55 @@ describe.each([{ bytes: 6000 }, { fraction: 0.5, minBytes: 6000 }])('tensor-tayl
   const policy = matrixSlicePolicy(taylorCacheDefinition);
   const registry = new PolicyRegistry().register(policy);
   for (const c of conformanceChecks({ registry, spec: { ...spec, policy: policy.name }, steps: 48, norm: 1 })) it(`matrix slice: ${c.name}`, c.run);
+});
+
+describe('tensor-taylor at large norms (1e2, 1e3)', () => {
+  it.each([1e2, 1e3])('norm %d: finite, bounded by the value products, and every answer off by 100% or more is a counted fallback', (norm) => {
+    const d = 6;
+    const s = 3;
+    const rng = new Rng(7);
+    const unit = (): Float32Array => {
+      const v = rng.fillGaussian(new Float32Array(d));
+      const n = Math.hypot(...v);
+      return v.map((x) => (x * Math.sqrt(norm)) / n);
+    };
+    const cache = new TaylorCache({ policy: 'tensor-taylor', keyDim: d, valueDim: s, params: { degree: 4 } });
+    const k1: Float32Array[] = [];
+    const k2: Float32Array[] = [];
+    const v1: Float32Array[] = [];
+    const v2: Float32Array[] = [];
+    const out = new Float32Array(s);
+    const want = new Float64Array(s);
+    let before = 0;
+    let bound = 0;
+    for (let t = 0; t < 30; t++) {
+      k1.push(unit());
+      k2.push(unit());
+      v1.push(rng.fillGaussian(new Float32Array(s)));
+      v2.push(rng.fillGaussian(new Float32Array(s)));
+      for (let c = 0; c < s; c++) bound = Math.max(bound, Math.abs(v1[t]![c]!), Math.abs(v2[t]![c]!));
+      cache.append(k1[t]!, k2[t]!, v1[t]!, v2[t]!);
+      const q = unit().map((x) => x * Math.sqrt(norm));
+      cache.attend(q, out);
+      const flagged = cache.fallbacks > before;
+      before = cache.fallbacks;
+      expect(out.every(Number.isFinite)).toBe(true);
+      for (const x of out) expect(Math.abs(x)).toBeLessThanOrEqual(bound * bound * (1 + 1e-6));
+      const flat = (list: Float32Array[]) => {
+        const a = new Float32Array(list.length * list[0]!.length);
+        list.forEach((x, i) => a.set(x, i * x.length));
+        return a;
+      };
+      referenceTensorAttention(q, flat(k1), flat(k2), flat(v1), flat(v2), t + 1, cache.tau, want);
+      let num = 0;
+      let den = 0;
+      for (let c = 0; c < s; c++) {
+        num += (out[c]! - want[c]!) ** 2;
+        den += want[c]! ** 2;
+      }
+      if (!flagged) expect(Math.sqrt(num / den)).toBeLessThan(1);
+    }
+    expect(cache.describe().stats['fallbacks']).toBe(cache.fallbacks);
+    expect(cache.fallbacks).toBeGreaterThan(0);
+  });
 });

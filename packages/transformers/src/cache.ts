@@ -1,14 +1,11 @@
 import * as transformers from '@huggingface/transformers';
+import type { DynamicCache } from '@huggingface/transformers';
 import { InvalidParamsError, type ModelCache, UnsupportedError } from '@kv/core';
 import { type CausalLM, type DecoderShape, decoderShape, presentName, type TensorLike } from './model.js';
 import { buildCache, type SessionOptions } from './options.js';
 import { CompressedPast } from './past.js';
 import { readSession, type RestoreOptions, writeSession } from './session-file.js';
 
-// The past behind each cache, out of sight of Object.assign and Object.values, which
-// transformers.js applies to a cache's own properties (the past tensors and nothing else).
-const pasts = new WeakMap<CompressedCache, CompressedPast>();
-const absorbed = new WeakMap<CompressedCache, unknown>();
 const HOOKED = Symbol.for('@kv/transformers.forward');
 
 /**
@@ -47,8 +44,13 @@ const HOOKED = Symbol.for('@kv/transformers.forward');
  * batches, beam search, models whose graph lacks `position_ids`.
  */
 export class CompressedCache {
+  // Native private fields stay out of sight of Object.assign and Object.values, which
+  // transformers.js applies to a cache's own properties: those are the past tensors only.
+  readonly #past: CompressedPast;
+  #absorbed: unknown;
+
   private constructor(past: CompressedPast) {
-    pasts.set(this, past);
+    this.#past = past;
     Object.assign(this, past.past);
   }
 
@@ -56,9 +58,9 @@ export class CompressedCache {
    * Creates an empty compressed cache for `model` and wraps the model's `forward` (once).
    * @param model - A decoder-only transformers.js 4.x model with float32 pasts.
    * @param options - Policy, registry, budget, seed, query proxies, declared kinds.
-   * @returns The cache.
-   * @throws {@link UnsupportedError} under transformers.js 3.x, and as {@link CompressedSession.create}.
-   * @throws {@link InvalidParamsError} for bad options; any error of the registry.
+   * @returns The cache, typed also as transformers.js's `DynamicCache` so that `generate()` takes it.
+   * @throws `UnsupportedError` under transformers.js 3.x, and as {@link CompressedSession.create}.
+   * @throws `InvalidParamsError` for bad options; any error of the registry.
    * @example
    * ```ts
    * import { AutoModelForCausalLM, env } from '@huggingface/transformers';
@@ -72,10 +74,10 @@ export class CompressedCache {
    * const cache = await CompressedCache.create(model, { policy: { policy: 'sliding-window' }, budget: 256, registry });
    * ```
    */
-  static async create(model: CausalLM, options: SessionOptions): Promise<CompressedCache> {
-    const shape = checkModel(model);
+  static async create(model: CausalLM, options: SessionOptions): Promise<CompressedCache & DynamicCache> {
+    const shape = CompressedCache.#checkModel(model);
     const { cache, proxies } = buildCache(shape, options);
-    return new CompressedCache(new CompressedPast(shape, cache, proxies));
+    return new CompressedCache(new CompressedPast(shape, cache, proxies)) as CompressedCache & DynamicCache;
   }
 
   /**
@@ -85,7 +87,8 @@ export class CompressedCache {
    * @param options - Registry holding the saved policies; `kinds` as at creation.
    * @returns The cache, at the saved logical length.
    * @throws `SnapshotError` (from `@kv/core`) for a truncated, corrupt or mismatched file;
-   *   `UnknownPolicyError` when the registry lacks a saved policy; as {@link CompressedCache.create}.
+   *   `UnknownPolicyError` when the registry lacks a saved policy; `UnsupportedError` and
+   *   `InvalidParamsError` as {@link CompressedCache.create}.
    * @example
    * ```ts
    * import { AutoModelForCausalLM, env } from '@huggingface/transformers';
@@ -99,10 +102,10 @@ export class CompressedCache {
    * const again = await CompressedCache.restore(model, cache.save(), { registry });
    * ```
    */
-  static async restore(model: CausalLM, bytes: Uint8Array, options: RestoreOptions): Promise<CompressedCache> {
-    const shape = checkModel(model);
+  static async restore(model: CausalLM, bytes: Uint8Array, options: RestoreOptions): Promise<CompressedCache & DynamicCache> {
+    const shape = CompressedCache.#checkModel(model);
     const r = readSession('kv-transformers-cache', bytes, shape, options);
-    return new CompressedCache(new CompressedPast(shape, r.cache, r.proxies));
+    return new CompressedCache(new CompressedPast(shape, r.cache, r.proxies)) as CompressedCache & DynamicCache;
   }
 
   /**
@@ -110,7 +113,7 @@ export class CompressedCache {
    * @returns Tokens absorbed so far.
    */
   get_seq_length(): number {
-    return past(this).position;
+    return this.#past.position;
   }
 
   /**
@@ -118,14 +121,14 @@ export class CompressedCache {
    * renames them, `past_key_values.*`) to the policies and replaces this object's past tensors.
    * Outputs already absorbed are ignored, so calling it after `generate` did is harmless.
    * @param entries - The model's outputs of a call made with this cache as `past_key_values`.
-   * @throws {@link UnsupportedError} as `CompressedSession.step` (non-float32 presents, heads with
-   *   unequal rows); {@link InvalidParamsError} when the entries hold no present of layer 0.
+   * @throws `UnsupportedError` as `CompressedSession.step` (non-float32 presents, heads with
+   *   unequal rows); `InvalidParamsError` when the entries hold no present of layer 0.
    */
   update(entries: Readonly<Record<string, TensorLike>>): void {
-    const p = past(this);
+    const p = this.#past;
     const first = entries[presentName(0, 'key')] ?? entries['past_key_values.0.key'];
     if (first === undefined) throw new InvalidParamsError('update() needs the outputs of a call (present.* or past_key_values.* tensors)');
-    if (absorbed.get(this) === first) return;
+    if (this.#absorbed === first) return;
     const presents: Record<string, TensorLike> = {};
     for (let l = 0; l < p.shape.layers; l++) {
       for (const kind of ['key', 'value'] as const) {
@@ -134,7 +137,7 @@ export class CompressedCache {
       }
     }
     p.absorb(presents, (first.dims[2] ?? 0) - p.rows);
-    absorbed.set(this, first);
+    this.#absorbed = first;
     Object.assign(this, p.past);
   }
 
@@ -143,22 +146,22 @@ export class CompressedCache {
 
   /** Bytes held by the policy caches. */
   get bytes(): number {
-    return past(this).bytes;
+    return this.#past.bytes;
   }
 
   /** Rows per (layer, KV head) of the past the next call receives. */
   get pastRows(): number {
-    return past(this).rows;
+    return this.#past.rows;
   }
 
   /** The most rows any call has received. */
   get maxPastRows(): number {
-    return past(this).maxRows;
+    return this.#past.maxRows;
   }
 
   /** The policy caches. */
   get cache(): ModelCache {
-    return past(this).cache;
+    return this.#past.cache;
   }
 
   /**
@@ -177,41 +180,35 @@ export class CompressedCache {
    * ```
    */
   save(): Uint8Array {
-    const p = past(this);
+    const p = this.#past;
+    // cannot throw: the caches are read at indices inside their own shape
     return writeSession('kv-transformers-cache', p.shape, p.cache, undefined, [], p.proxied);
   }
-}
 
-function past(cache: CompressedCache): CompressedPast {
-  const p = pasts.get(cache);
-  if (!p) throw new InvalidParamsError('not a CompressedCache made by CompressedCache.create');
-  return p;
-}
-
-function checkModel(model: CausalLM): DecoderShape {
-  if (typeof (transformers as Record<string, unknown>)['DynamicCache'] !== 'function') {
-    throw new UnsupportedError('CompressedCache needs transformers.js 4.x (whose generate() keeps one DynamicCache across steps); with 3.x use CompressedSession');
+  static #checkModel(model: CausalLM): DecoderShape {
+    if (typeof (transformers as Record<string, unknown>)['DynamicCache'] !== 'function') {
+      throw new UnsupportedError('CompressedCache needs transformers.js 4.x (whose generate() keeps one DynamicCache across steps); with 3.x use CompressedSession');
+    }
+    const shape = decoderShape(model);
+    CompressedCache.#hookForward(model);
+    return shape;
   }
-  const shape = decoderShape(model);
-  hookForward(model);
-  return shape;
-}
 
-// Wraps model.forward once so that calls with a CompressedCache get the mask and positions of the
-// compressed past: generate() builds both from the logical length, which a pruned past is not.
-function hookForward(model: CausalLM): void {
-  const m = model as CausalLM & { [HOOKED]?: true };
-  if (m[HOOKED]) return;
-  const original = model.forward;
-  const forward = function (this: CausalLM, inputs: Record<string, unknown>): Promise<Record<string, TensorLike>> {
-    const cache = inputs?.['past_key_values'];
-    if (!(cache instanceof CompressedCache)) return original.call(this, inputs);
-    const ids = (inputs['input_ids'] ?? inputs['inputs_embeds']) as TensorLike | undefined;
-    if (!ids || ids.dims[0] !== 1) throw new UnsupportedError(`a CompressedCache serves batch 1; the input has shape [${ids?.dims.join(', ') ?? ''}]`);
-    const count = ids.dims[1]!;
-    const p = past(cache);
-    return original.call(this, { ...inputs, ...p.frame(count), past_key_values: { ...p.past } });
-  };
-  Object.defineProperty(model, 'forward', { value: forward, configurable: true, writable: true });
-  Object.defineProperty(model, HOOKED, { value: true });
+  // Wraps model.forward once so that calls with a CompressedCache get the mask and positions of
+  // the compressed past: generate() builds both from the logical length, which a pruned past is not.
+  static #hookForward(model: CausalLM): void {
+    const m = model as CausalLM & { [HOOKED]?: true };
+    if (m[HOOKED]) return;
+    const original = model.forward;
+    const forward = function (this: CausalLM, inputs: Record<string, unknown>): Promise<Record<string, TensorLike>> {
+      const cache = inputs?.['past_key_values'];
+      if (!(cache instanceof CompressedCache)) return original.call(this, inputs);
+      const ids = (inputs['input_ids'] ?? inputs['inputs_embeds']) as TensorLike | undefined;
+      if (!ids || ids.dims[0] !== 1) throw new UnsupportedError(`a CompressedCache serves batch 1; the input has shape [${ids?.dims.join(', ') ?? ''}]`);
+      const p = cache.#past;
+      return original.call(this, { ...inputs, ...p.frame(ids.dims[1]!), past_key_values: { ...p.past } });
+    };
+    Object.defineProperty(model, 'forward', { value: forward, configurable: true, writable: true });
+    Object.defineProperty(model, HOOKED, { value: true });
+  }
 }

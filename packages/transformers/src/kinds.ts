@@ -2,9 +2,10 @@ import { InvalidParamsError, type PolicyChoice, UnsupportedError } from '@kv/cor
 
 /**
  * What a policy's decisions need, which decides whether an ONNX decoder can run it:
- * - `query-free`: only keys, values and positions (window, StreamingLLM, K-norm, KeyDiff, random);
+ * - `query-free`: only keys, values and positions (window, StreamingLLM, K-norm, KeyDiff, LagKV,
+ *   leverage, CUR, random);
  *   runs exactly as in kv's own decoder.
- * - `query-aware`: attention of queries (H2O, TOVA, SnapKV, PyramidKV); a graph does not expose
+ * - `query-aware`: attention of queries (H2O, TOVA, SnapKV, PyramidKV, Expected Attention); a graph does not expose
  *   queries, so it runs only with a query proxy (see {@link SessionOptions.queryProxy}).
  * - `weighted`: kept rows carry weights that bias their logits (coresets, importance samples,
  *   BalanceKV); a 0/1 attention mask cannot express them.
@@ -29,10 +30,14 @@ const KNOWN: Readonly<Record<string, PolicyKind>> = {
   knorm: 'query-free',
   keydiff: 'query-free',
   random: 'query-free',
+  lagkv: 'query-free',
+  leverage: 'query-free',
+  cur: 'query-free',
   h2o: 'query-aware',
   tova: 'query-aware',
   snapkv: 'query-aware',
   pyramidkv: 'query-aware',
+  'expected-attention': 'query-aware',
   uniform: 'weighted',
   balancekv: 'weighted',
   'balancekv-theory': 'weighted',
@@ -83,13 +88,18 @@ export function policyKind(choice: PolicyChoice, declared: Readonly<Record<strin
  * @param declared - The caller's declarations of custom policies.
  * @param queryProxy - Whether the caller accepted key proxies for query-aware policies.
  * @returns True when the policy is query-aware (and the proxy is on).
- * @throws {@link UnsupportedError} saying why a policy cannot run, or that an unknown one must be declared.
+ * @throws `UnsupportedError` saying why a policy cannot run, or that an unknown one must be declared.
  */
 export function checkPolicy(choice: PolicyChoice, declared: Readonly<Record<string, PolicyKind>>, queryProxy: boolean): boolean {
   const kind = policyKind(choice, declared);
   if (kind === undefined) {
     throw new UnsupportedError(
       `policy "${choice.policy}" is not known to @kv/transformers; if its choices need only keys, values and positions, declare it with kinds: { "${choice.policy}": "query-free" }`,
+    );
+  }
+  if (choice.params?.['pool'] !== undefined) {
+    throw new UnsupportedError(
+      `policy "${choice.policy}" shares one budget among the heads of a layer (params.pool, AdaKV), so its heads keep different numbers of rows; a layer's past is one tensor [batch, kvHeads, rows, headDim] under one attention mask, which needs the same rows in every head`,
     );
   }
   if (kind === 'query-free') return false;

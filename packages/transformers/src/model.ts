@@ -117,10 +117,10 @@ function positiveInteger(config: Record<string, unknown>, names: readonly string
  *
  * @param model - A decoder-only transformers.js model.
  * @returns The shape.
- * @throws {@link UnsupportedError} for an encoder-decoder model, a graph without `position_ids`
+ * @throws `UnsupportedError` for an encoder-decoder model, a graph without `position_ids`
  *   (its positions would come from the mask, so a pruned past would shift RoPE), or one whose
  *   past inputs are not per-layer keys and values (MQA `key_value`, state-space caches).
- * @throws {@link InvalidParamsError} when the config lacks a field or has a non-integer one.
+ * @throws `InvalidParamsError` when the config lacks a field or has a non-integer one.
  * @example
  * ```ts
  * import { AutoModelForCausalLM, env } from '@huggingface/transformers';

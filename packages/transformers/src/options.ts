@@ -46,7 +46,15 @@ export function buildCache(shape: DecoderShape, options: SessionOptions): { cach
   if (options.queryProxy !== undefined && options.queryProxy !== 'key') {
     throw new InvalidParamsError(`queryProxy is ${JSON.stringify(options.queryProxy)}, expected "key" or nothing`);
   }
-  const choice = (l: number, h: number): PolicyChoice => (typeof options.policy === 'function' ? options.policy(l, h) : options.policy);
+  // Every head's policy is checked before any cache is built, so a refusal names the policy first.
+  const choices: PolicyChoice[] = [];
+  for (let l = 0; l < shape.layers; l++) {
+    for (let h = 0; h < shape.kvHeads; h++) {
+      const c = typeof options.policy === 'function' ? options.policy(l, h) : options.policy;
+      checkPolicy(c, options.kinds ?? {}, options.queryProxy === 'key');
+      choices.push(c);
+    }
+  }
   const budget = options.budget;
   const cache = new ModelCache({
     layers: shape.layers,
@@ -54,7 +62,7 @@ export function buildCache(shape: DecoderShape, options: SessionOptions): { cach
     queryHeads: shape.queryHeads,
     keyDim: shape.headDim,
     valueDim: shape.headDim,
-    policy: choice,
+    policy: (l, h) => choices[l * shape.kvHeads + h]!,
     registry: options.registry,
     ...(budget !== undefined ? { budgets: () => budget } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),

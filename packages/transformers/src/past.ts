@@ -1,7 +1,7 @@
 import { Tensor } from '@huggingface/transformers';
 import { InvalidParamsError, type ModelCache, UnsupportedError } from '@kv/core';
 import { type DecoderShape, pastName, presentName, type TensorLike } from './model.js';
-import { copyKeptRows } from './rows.js';
+import { type RowBlock, rowBlocks } from './rows.js';
 
 /** How query-aware heads are driven (see {@link SessionOptions.queryProxy}). */
 export interface ProxyPlan {
@@ -30,10 +30,18 @@ export class CompressedPast {
   private keyBuffers: Float32Array[];
   private valueBuffers: Float32Array[];
   private tensors: Record<string, TensorLike> = {};
+  // What each head's slice of its layer tensor holds: the position of each row (−1: unknown) and
+  // the row counts of the head's stores, so that a rebuild copies only rows that changed.
+  private readonly slotPositions: Int32Array[];
+  private readonly storeCounts: number[][];
+  private layoutRows = -1;
   private pastRows = 0;
   private largest = 0;
   private failure: Error | undefined;
   private mask = new BigInt64Array(0);
+  private maskTensor: TensorLike | undefined;
+  private readonly oneId: TensorLike = new Tensor('int64', new BigInt64Array(1), [1, 1]);
+  private readonly onePosition: TensorLike = new Tensor('int64', new BigInt64Array(1), [1, 1]);
   private readonly keyRow: Float32Array;
   private readonly valueRow: Float32Array;
   private readonly proxyQueries: Float32Array;
@@ -43,7 +51,7 @@ export class CompressedPast {
    * @param shape - The decoder's shape.
    * @param cache - An empty (or restored) cache of that shape.
    * @param proxies - Query-aware layers and their prefill window, when key proxies are on.
-   * @throws {@link InvalidParamsError} when the cache's shape is not the decoder's.
+   * @throws `InvalidParamsError` when the cache's shape is not the decoder's.
    */
   constructor(shape: DecoderShape, cache: ModelCache, proxies?: ProxyPlan) {
     if (cache.layers !== shape.layers || cache.kvHeads !== shape.kvHeads || cache.queryHeads !== shape.queryHeads || cache.keyDim !== shape.headDim || cache.valueDim !== shape.headDim) {
@@ -56,6 +64,8 @@ export class CompressedPast {
     this.proxies = proxies;
     this.keyBuffers = Array.from({ length: shape.layers }, () => new Float32Array(0));
     this.valueBuffers = Array.from({ length: shape.layers }, () => new Float32Array(0));
+    this.slotPositions = Array.from({ length: shape.layers * shape.kvHeads }, () => new Int32Array(0));
+    this.storeCounts = Array.from({ length: shape.layers * shape.kvHeads }, () => []);
     const kvDim = shape.kvHeads * shape.headDim;
     this.keyRow = new Float32Array(kvDim);
     this.valueRow = new Float32Array(kvDim);
@@ -74,6 +84,7 @@ export class CompressedPast {
     this.cache.reset();
     this.failure = undefined;
     this.largest = 0;
+    this.layoutRows = -1;
     this.rebuild();
   }
 
@@ -116,6 +127,11 @@ export class CompressedPast {
    */
   inputs(tokens: ArrayLike<number>): Record<string, unknown> {
     const n = tokens.length;
+    if (n === 1) {
+      // A decode step reuses its tensors: only their contents change.
+      (this.oneId.data as BigInt64Array)[0] = BigInt(tokens[0]!);
+      return { input_ids: this.oneId, ...this.frame(1), past_key_values: this.tensors };
+    }
     const ids = new BigInt64Array(n);
     for (let i = 0; i < n; i++) ids[i] = BigInt(tokens[i]!);
     return { input_ids: new Tensor('int64', ids, [1, n]), ...this.frame(n), past_key_values: this.tensors };
@@ -131,22 +147,29 @@ export class CompressedPast {
   frame(count: number): { attention_mask: TensorLike; position_ids: TensorLike } {
     this.throwIfFailed();
     const t = this.position;
-    const positions = new BigInt64Array(count);
-    for (let i = 0; i < count; i++) positions[i] = BigInt(t + i);
-    const m = this.pastRows + count;
-    if (this.mask.length < m) this.mask = new BigInt64Array(Math.max(m, 2 * this.mask.length)).fill(1n);
     this.largest = Math.max(this.largest, this.pastRows);
-    return {
-      attention_mask: new Tensor('int64', this.mask.subarray(0, m), [1, m]),
-      position_ids: new Tensor('int64', positions, [1, count]),
-    };
+    let position_ids: TensorLike;
+    if (count === 1) {
+      (this.onePosition.data as BigInt64Array)[0] = BigInt(t);
+      position_ids = this.onePosition;
+    } else {
+      const positions = new BigInt64Array(count);
+      for (let i = 0; i < count; i++) positions[i] = BigInt(t + i);
+      position_ids = new Tensor('int64', positions, [1, count]);
+    }
+    const m = this.pastRows + count;
+    if (this.maskTensor?.dims[1] !== m) {
+      if (this.mask.length < m) this.mask = new BigInt64Array(Math.max(m, 2 * this.mask.length)).fill(1n);
+      this.maskTensor = new Tensor('int64', this.mask.subarray(0, m), [1, m]);
+    }
+    return { attention_mask: this.maskTensor, position_ids };
   }
 
   /**
    * Appends the new rows of a call's `present.*` outputs to the policy caches and rebuilds the past.
    * @param outputs - The model's outputs for a call made with {@link CompressedPast.inputs}.
    * @param count - Tokens in that call.
-   * @throws {@link UnsupportedError} when a present is not float32 of the expected shape; when
+   * @throws `UnsupportedError` when a present is not float32 of the expected shape; when
    *   heads or layers end up holding different numbers of rows (the past is one tensor per
    *   layer and the graph builds one mask for all layers), or a policy holds anything but float32
    *   rows. The past cannot continue then, and every later call rethrows the error.
@@ -217,36 +240,69 @@ export class CompressedPast {
     return this.proxyQueries;
   }
 
-  // Reads every head's kept rows into the layer tensors [1, kvHeads, rows, headDim].
+  // Reads every head's kept rows into the layer tensors [1, kvHeads, rows, headDim]. While the
+  // row count stays the same, only the rows whose slot now holds another position are copied
+  // (an eviction moves one row and adds one), which keeps a step O(changed rows), not O(rows).
   private rebuild(): void {
     const { layers, kvHeads, headDim: d } = this.shape;
     const n = this.cache.head(0, 0).stored;
+    const heads: RowBlock[][] = [];
     for (let l = 0; l < layers; l++) {
       for (let h = 0; h < kvHeads; h++) {
-        const stored = this.cache.head(l, h).stored;
-        if (stored !== n) {
+        const head = this.cache.head(l, h);
+        if (head.stored !== n) {
           throw new UnsupportedError(
-            `layer ${l} head ${h} holds ${stored} rows and layer 0 head 0 holds ${n}; every head of every layer must keep the same number (the past is one tensor per layer and the graph builds one attention mask for all layers), so per-head or per-layer budgets cannot drive a transformers.js past`,
+            `layer ${l} head ${h} holds ${head.stored} rows and layer 0 head 0 holds ${n}; every head of every layer must keep the same number (the past is one tensor per layer and the graph builds one attention mask for all layers), so per-head or per-layer budgets cannot drive a transformers.js past`,
           );
         }
+        heads.push(rowBlocks(head));
       }
     }
     const size = kvHeads * n * d;
+    const relayout = n !== this.layoutRows;
     const tensors: Record<string, TensorLike> = {};
     for (let l = 0; l < layers; l++) {
+      let full = relayout;
       if (this.keyBuffers[l]!.length < size) {
         const grown = Math.max(size, 2 * this.keyBuffers[l]!.length);
         this.keyBuffers[l] = new Float32Array(grown);
         this.valueBuffers[l] = new Float32Array(grown);
+        full = true;
       }
-      const keys = this.keyBuffers[l]!;
-      const values = this.valueBuffers[l]!;
-      for (let h = 0; h < kvHeads; h++) copyKeptRows(this.cache.head(l, h), keys, values, h * n);
-      tensors[pastName(l, 'key')] = this.reuse(pastName(l, 'key'), keys, size, n);
-      tensors[pastName(l, 'value')] = this.reuse(pastName(l, 'value'), values, size, n);
+      for (let h = 0; h < kvHeads; h++) this.copyHead(l * kvHeads + h, heads[l * kvHeads + h]!, this.keyBuffers[l]!, this.valueBuffers[l]!, h * n, n, full);
+      tensors[pastName(l, 'key')] = this.reuse(pastName(l, 'key'), this.keyBuffers[l]!, size, n);
+      tensors[pastName(l, 'value')] = this.reuse(pastName(l, 'value'), this.valueBuffers[l]!, size, n);
     }
     this.tensors = tensors;
     this.pastRows = n;
+    this.layoutRows = n;
+  }
+
+  private copyHead(k: number, blocks: RowBlock[], keys: Float32Array, values: Float32Array, first: number, n: number, full: boolean): void {
+    const d = this.shape.headDim;
+    const counts = this.storeCounts[k]!;
+    if (counts.length !== blocks.length || blocks.some((b, i) => b.count !== counts[i])) full = true;
+    if (this.slotPositions[k]!.length < n) {
+      this.slotPositions[k] = new Int32Array(Math.max(n, 2 * this.slotPositions[k]!.length));
+      full = true;
+    }
+    const held = this.slotPositions[k]!;
+    let at = 0;
+    for (const b of blocks) {
+      for (let i = 0; i < b.count; i++, at++) {
+        // Without positions a slot's content cannot be told apart from another's: copy it.
+        const p = b.positions ? b.positions[i]! : -1;
+        if (full || p < 0 || p !== held[at]) {
+          const from = i * 2 * d;
+          const to = (first + at) * d;
+          for (let j = 0; j < d; j++) keys[to + j] = b.rows[from + j]!;
+          for (let j = 0; j < d; j++) values[to + j] = b.rows[from + d + j]!;
+        }
+        held[at] = p;
+      }
+    }
+    counts.length = blocks.length;
+    for (let i = 0; i < blocks.length; i++) counts[i] = blocks[i]!.count;
   }
 
   // The tensor of the previous call when it already wraps this buffer at this size.

@@ -1,48 +1,55 @@
 import { type CacheState, type HeadCache, UnsupportedError } from '@kv/core';
 
-// A row store's state as core's SlotStore writes it: `count` rows of float32 keys and values
-// (positions and log-weights optional). Walking the state tree finds every such store of a cache,
-// combinators' parts included, through the public state() of the cache contract.
-function isRowStore(state: CacheState, d: number, s: number): boolean {
-  const count = state.scalars['count'];
-  const { keys, values } = state.arrays;
-  return typeof count === 'number' && keys instanceof Float32Array && values instanceof Float32Array && keys.length === count * d && values.length === count * s;
+/** One row store of a cache: `count` float32 records `key ×d | value ×s`, and their positions. */
+export interface RowBlock {
+  readonly count: number;
+  /** The records (a view of the store's memory: read it before the cache changes). */
+  readonly rows: Float32Array;
+  /** Logical position of each record, when the store keeps them. */
+  readonly positions: Int32Array | undefined;
 }
 
-function copyStores(state: CacheState, d: number, s: number, keys: Float32Array, values: Float32Array, row: number, end: number, policy: string): number {
-  if (isRowStore(state, d, s)) {
-    if (state.arrays['logWeights'] !== undefined) {
+// Core's SlotStore writes its state as `count` rows and a `precision` label; a float32 store's
+// rows are one Float32Array of records `key ×d | value ×s | log-weight (weighted stores)`. Until
+// caches expose their decoded rows through the contract, the rows are read from the public
+// state() of a cache, walking combinators' parts: float32 rows are read, anything else refused.
+function collect(state: CacheState, d: number, s: number, policy: string, out: RowBlock[]): void {
+  const count = state.scalars['count'];
+  const precision = state.scalars['precision'];
+  if (typeof count === 'number' && typeof precision === 'string') {
+    const rows = state.arrays['rows'];
+    if (precision !== 'f32' || !(rows instanceof Float32Array)) {
+      throw new UnsupportedError(
+        `policy "${policy}" stores its rows as ${precision} codes; handing them to a decoder needs them decoded, which @kv/core's cache contract does not expose yet`,
+      );
+    }
+    if (count > 0 && rows.length === count * (d + s + 1)) {
       throw new UnsupportedError(`policy "${policy}" keeps weighted rows (logit biases), which a 0/1 attention_mask cannot express`);
     }
-    const n = state.scalars['count'] as number;
-    if (row + n > end) throw new UnsupportedError(`policy "${policy}" holds more float32 rows than it reports as stored`);
-    keys.set(state.arrays['keys'] as Float32Array, row * d);
-    values.set(state.arrays['values'] as Float32Array, row * s);
-    row += n;
+    if (rows.length !== count * (d + s)) throw new UnsupportedError(`policy "${policy}" holds rows of an unknown layout`);
+    const positions = state.arrays['positions'];
+    out.push({ count, rows, positions: positions instanceof Int32Array && positions.length === count ? positions : undefined });
   }
-  if (state.parts) for (const part of Object.values(state.parts)) row = copyStores(part, d, s, keys, values, row, end, policy);
-  return row;
+  if (state.parts) for (const part of Object.values(state.parts)) collect(part, d, s, policy, out);
 }
 
 /**
- * Copies the rows a cache attends over (its float32 keys and values, in slot order) into
- * `keys`/`values` from row `offset` on, and checks that they are all it holds: every stored
- * token-equivalent must be a readable, unweighted float32 row.
+ * The row stores of a cache (slot order), checked to be all it holds: every stored
+ * token-equivalent must be an unweighted float32 row.
  * @param cache - A cache of a token-keeping policy.
- * @param keys - Destination of the keys (row-major, d floats a row).
- * @param values - Destination of the values (row-major, s floats a row).
- * @param offset - First destination row.
- * @returns The number of rows copied (`cache.stored`).
- * @throws {@link UnsupportedError} when the cache holds weighted rows, or anything besides float32
- *   rows (summaries, codes of its own layout).
+ * @returns Its stores; their counts add up to `cache.stored`.
+ * @throws `UnsupportedError` when the cache holds weighted rows, quantized rows, or anything
+ *   besides float32 rows (summaries).
  */
-export function copyKeptRows(cache: HeadCache, keys: Float32Array, values: Float32Array, offset: number): number {
-  const n = cache.stored;
-  const end = copyStores(cache.state(), cache.keyDim, cache.valueDim, keys, values, offset, offset + n, cache.spec.policy);
-  if (end !== offset + n) {
+export function rowBlocks(cache: HeadCache): RowBlock[] {
+  const blocks: RowBlock[] = [];
+  collect(cache.state(), cache.keyDim, cache.valueDim, cache.spec.policy, blocks);
+  let total = 0;
+  for (const b of blocks) total += b.count;
+  if (total !== cache.stored) {
     throw new UnsupportedError(
-      `policy "${cache.spec.policy}" reports ${n} stored rows but holds ${end - offset} readable float32 rows; only caches made of float32 rows can be handed to a decoder`,
+      `policy "${cache.spec.policy}" reports ${cache.stored} stored rows but holds ${total} readable float32 rows; only caches made of float32 rows can be handed to a decoder`,
     );
   }
-  return n;
+  return blocks;
 }

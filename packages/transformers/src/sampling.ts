@@ -27,7 +27,7 @@ export interface Sampler {
  * @param sample - false/undefined (greedy), true (temperature 1) or the options.
  * @param vocab - Vocabulary size.
  * @returns The sampler.
- * @throws {@link InvalidParamsError} for a temperature that is not finite and > 0, or a topK that is
+ * @throws `InvalidParamsError` for a temperature that is not finite and > 0, or a topK that is
  *   not an integer >= 1.
  */
 export function sampler(sample: boolean | SampleOptions | undefined, vocab: number): Sampler {

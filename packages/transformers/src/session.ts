@@ -99,10 +99,10 @@ export class CompressedSession {
    * @param model - A decoder-only transformers.js model (3.x or 4.x) with float32 pasts.
    * @param options - Policy, registry, budget, seed, query proxies, declared kinds.
    * @returns The session.
-   * @throws {@link UnsupportedError} for a model without explicit positions or per-layer pasts
+   * @throws `UnsupportedError` for a model without explicit positions or per-layer pasts
    *   (see {@link decoderShape}), or a policy that cannot drive a past (query-aware without
    *   `queryProxy`, weighted, summaries, or unknown and undeclared).
-   * @throws {@link InvalidParamsError} for bad options; any error of the registry.
+   * @throws `InvalidParamsError` for bad options; any error of the registry.
    * @example
    * ```ts
    * import { AutoModelForCausalLM, env } from '@huggingface/transformers';
@@ -132,7 +132,7 @@ export class CompressedSession {
    * @returns The session.
    * @throws `SnapshotError` (from `@kv/core`) for a truncated, corrupt or mismatched file (another
    *   model shape); `UnknownPolicyError` when the registry lacks a saved policy;
-   *   {@link UnsupportedError} as {@link CompressedSession.create}.
+   *   `UnsupportedError` and `InvalidParamsError` as {@link CompressedSession.create}.
    * @example
    * ```ts
    * import { AutoModelForCausalLM, env } from '@huggingface/transformers';
@@ -200,8 +200,9 @@ export class CompressedSession {
    * @param options - `chunk`: tokens per call (default: the whole prompt in one call, so the
    *   prompt's own logits come from full attention over it; `chunk: 1` streams it token by token).
    * @returns The next-token logits after the prompt ({@link CompressedSession.logits}).
-   * @throws {@link InvalidParamsError} for an empty prompt, a token outside the vocabulary, a bad
-   *   chunk or a call while another runs (the session is then unchanged); any error of the model.
+   * @throws `InvalidParamsError` for an empty prompt, a token outside the vocabulary, a bad
+   *   chunk or a call while another runs (the session is then unchanged);
+   *   `UnsupportedError` as {@link CompressedSession.step}; any error of the model.
    * @example
    * ```ts
    * import { AutoModelForCausalLM, env } from '@huggingface/transformers';
@@ -231,8 +232,8 @@ export class CompressedSession {
    * Feeds one token at the next position.
    * @param token - Token id in [0, vocabSize).
    * @returns The next-token logits ({@link CompressedSession.logits}; overwritten by the next call).
-   * @throws {@link InvalidParamsError} for a token outside the vocabulary or a call while another
-   *   runs (the session is then unchanged); {@link UnsupportedError} as `absorb` of the past
+   * @throws `InvalidParamsError` for a token outside the vocabulary or a call while another
+   *   runs (the session is then unchanged); `UnsupportedError` as `absorb` of the past
    *   (heads that end up with unequal rows); any error of the model.
    * @example
    * ```ts
@@ -257,8 +258,9 @@ export class CompressedSession {
    * @param prompt - Tokens to feed first; empty to continue from the last logits.
    * @param options - Length, sampling, stop tokens and a per-token callback.
    * @returns The generated tokens.
-   * @throws {@link InvalidParamsError} for bad options, a bad prompt token, or an empty prompt on a
-   *   session that has not been fed anything; errors of {@link CompressedSession.step}.
+   * @throws `InvalidParamsError` for bad options, a bad prompt token, or an empty prompt on a
+   *   session that has not been fed anything; `UnsupportedError` as
+   *   {@link CompressedSession.step}; any error of the model.
    * @example
    * ```ts
    * import { AutoModelForCausalLM, env } from '@huggingface/transformers';
@@ -299,7 +301,7 @@ export class CompressedSession {
    * Saves the session: every policy cache (core's `snapshotModel` format, nested), the position,
    * the next-token logits and the sampler's random state, in core's checksummed snapshot format.
    * @returns The bytes; {@link CompressedSession.restore} continues from them.
-   * @throws {@link InvalidParamsError} while a call is running.
+   * @throws `InvalidParamsError` while a call is running.
    * @example
    * ```ts
    * import { writeFileSync } from 'node:fs';
@@ -319,7 +321,11 @@ export class CompressedSession {
     return writeSession('kv-transformers-session', this.shape, this.state.cache, this.last, this.rng.getState(), this.state.proxied);
   }
 
-  /** Forgets every token: position 0, empty caches, no logits (the sampler's stream goes on). */
+  /**
+   * Forgets every token: position 0, empty caches, no logits (the sampler's stream goes on).
+   * @throws `InvalidParamsError` while a call is running.
+   * @throws `UnsupportedError` when the emptied caches cannot be read (as at creation).
+   */
   reset(): void {
     if (this.busy) throw new InvalidParamsError('a call is running; await it before resetting');
     this.state.reset();

@@ -19,7 +19,12 @@ export function tinyModel(): Promise<CausalLM> {
   }
   env.allowRemoteModels = false;
   env.localModelPath = modelsDir;
-  loaded ??= AutoModelForCausalLM.from_pretrained('tinyllama-bytes-onnx', { dtype: 'fp32' }) as unknown as Promise<CausalLM>;
+  // One ONNX Runtime thread: a 1.8 M-parameter model spends more on thread hand-offs than on math,
+  // and CI's two cores are shared by every test file.
+  loaded ??= AutoModelForCausalLM.from_pretrained('tinyllama-bytes-onnx', {
+    dtype: 'fp32',
+    session_options: { intraOpNumThreads: 1, interOpNumThreads: 1 },
+  }) as unknown as Promise<CausalLM>;
   return loaded;
 }
 

@@ -1,4 +1,4 @@
-import type { WasmMemory, WasmSimdInstance, WasmSimdModule } from './wasm-module.js';
+import { createSharedMemory, type WasmMemory, type WasmSimdInstance, type WasmSimdModule } from './wasm-module.js';
 
 const PAGE = 65536;
 // wasm32 addresses are unsigned 32-bit; engines handle signed offsets best, so stay below 2 GiB.
@@ -117,6 +117,38 @@ export class RowMemory {
     if (bytes > MAX_WASM_BYTES) return false;
     const instance = module.instantiate();
     if (instance === null) return false;
+    return this.adopt(instance, live, to, bytes, slack);
+  }
+
+  /**
+   * Moves the first `live` bytes into a new shared WebAssembly memory (readable by worker
+   * threads) at byte `to`, with room for `need` bytes; it can grow in place up to `maxBytes`.
+   * @param module - The kernel module built for shared memory.
+   * @param live - Bytes to keep.
+   * @param to - Where they land.
+   * @param need - Bytes needed (from 0).
+   * @param slack - Bytes kept readable past any later request.
+   * @param maxBytes - Most bytes the memory may ever hold.
+   * @returns False when shared memories are unavailable or the engine refuses (nothing changed).
+   */
+  moveToShared(module: WasmSimdModule, live: number, to: number, need: number, slack: number, maxBytes: number): boolean {
+    if (this.shared) return true;
+    const bytes = need + slack;
+    const max = Math.min(MAX_WASM_BYTES, Math.max(bytes, maxBytes + slack + PAGE));
+    if (bytes > max) return false;
+    const memory = createSharedMemory(Math.ceil(bytes / PAGE), Math.ceil(max / PAGE));
+    if (memory === null) return false;
+    const instance = module.instantiate(memory);
+    if (instance === null) return false;
+    if (!this.adopt(instance, live, to, bytes, slack)) return false;
+    this.shared = true;
+    return true;
+  }
+
+  /** Whether the bytes live in a shared WebAssembly memory. */
+  shared = false;
+
+  private adopt(instance: WasmSimdInstance, live: number, to: number, bytes: number, slack: number): boolean {
     const have = instance.memory.buffer.byteLength;
     try {
       if (bytes > have) instance.memory.grow(Math.ceil((bytes - have) / PAGE));

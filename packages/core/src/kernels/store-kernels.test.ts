@@ -175,12 +175,12 @@ describe('SlotStore on the wasm backend', () => {
   it('sums agree bit for bit with the JS backend and within the forward-error bound of a Float64 naive softmax', () => {
     fc.assert(
       fc.property(cases, (c) => {
-        const wasm = withBackend('wasm', () => fill(c));
+        const wasm = withBackend('wasm-f64', () => fill(c));
         const js = withBackend('js', () => fill(c));
         expect(usesWasm(wasm)).toBe(c.n >= 256);
         expect(usesWasm(js)).toBe(false);
         const tau = 1 / Math.sqrt(c.d);
-        const a = withBackend('wasm', () => wasm.sums(c.query, tau, createKernelSums(c.s)));
+        const a = withBackend('wasm-f64', () => wasm.sums(c.query, tau, createKernelSums(c.s)));
         const b = withBackend('js', () => js.sums(c.query, tau, createKernelSums(c.s)));
         // The same store read through the JS loops (its views live in wasm memory).
         const b2 = withBackend('js', () => wasm.sums(c.query, tau, createKernelSums(c.s)));
@@ -213,12 +213,12 @@ describe('SlotStore on the wasm backend', () => {
   it('sumsWithProbs agrees bit for bit with the JS backend, probabilities included', () => {
     fc.assert(
       fc.property(cases, (c) => {
-        const wasm = withBackend('wasm', () => fill(c));
+        const wasm = withBackend('wasm-f64', () => fill(c));
         const js = withBackend('js', () => fill(c));
         const tau = 0.7 / Math.sqrt(c.d);
         const pa = new Float64Array(c.n);
         const pb = new Float64Array(c.n);
-        const a = withBackend('wasm', () => wasm.sumsWithProbs(c.query, tau, createKernelSums(c.s), pa));
+        const a = withBackend('wasm-f64', () => wasm.sumsWithProbs(c.query, tau, createKernelSums(c.s), pa));
         const b = withBackend('js', () => js.sumsWithProbs(c.query, tau, createKernelSums(c.s), pb));
         expectSameSums(a, b);
         for (let i = 0; i < c.n; i++) expect(Object.is(pa[i], pb[i])).toBe(true);
@@ -248,10 +248,10 @@ describe('SlotStore on the wasm backend', () => {
           const query = gaussians(rng, d, 1);
           unit(query, 0);
           const c: Case = { d, s, n, weighted: false, keys, values: gaussians(rng, n * s, 1), logWeights: new Float32Array(n), query };
-          const wasm = withBackend('wasm', () => fill(c));
+          const wasm = withBackend('wasm-f64', () => fill(c));
           const js = withBackend('js', () => fill(c));
           expect(usesWasm(wasm)).toBe(true);
-          const a = withBackend('wasm', () => wasm.sums(query, 1 / Math.sqrt(d), createKernelSums(s)));
+          const a = withBackend('wasm-f64', () => wasm.sums(query, 1 / Math.sqrt(d), createKernelSums(s)));
           const b = withBackend('js', () => js.sums(query, 1 / Math.sqrt(d), createKernelSums(s)));
           expectSameSums(a, b);
           expect(Number.isFinite(a.m) && a.z >= 1 && Number.isFinite(a.z)).toBe(true);
@@ -266,7 +266,7 @@ describe('SlotStore on the wasm backend', () => {
     const d = 6;
     const s = 3;
     const rng = new Rng(7);
-    const wasm = withBackend('wasm', () => new SlotStore(d, s, { weighted: true }));
+    const wasm = withBackend('wasm-f64', () => new SlotStore(d, s, { weighted: true }));
     const js = withBackend('js', () => new SlotStore(d, s, { weighted: true }));
     const k = new Float32Array(d);
     const v = new Float32Array(s);
@@ -277,7 +277,7 @@ describe('SlotStore on the wasm backend', () => {
       const lw = rng.gaussian();
       const op = rng.int(10);
       for (const store of [wasm, js]) {
-        withBackend(store === wasm ? 'wasm' : 'js', () => {
+        withBackend(store === wasm ? 'wasm-f64' : 'js', () => {
           if (op === 0 && store.count > 1) store.removeSwap(step % store.count);
           else if (op === 1 && store.count > 2) store.move(0, store.count - 1);
           else if (op === 2 && store.count > 0) store.write(step % store.count, k, 0, v, 0, step, lw);
@@ -291,7 +291,7 @@ describe('SlotStore on the wasm backend', () => {
     expect([...wasm.copyValues()]).toEqual([...js.copyValues()]);
     expect([...wasm.positions()]).toEqual([...js.positions()]);
     expect(wasm.heldBytes).toBe(js.heldBytes);
-    const a = withBackend('wasm', () => wasm.sums(q, 0.5, createKernelSums(s)));
+    const a = withBackend('wasm-f64', () => wasm.sums(q, 0.5, createKernelSums(s)));
     const b = withBackend('js', () => js.sums(q, 0.5, createKernelSums(s)));
     expectSameSums(a, b);
   });
@@ -303,7 +303,7 @@ describe('ExactCache on the wasm backend', () => {
     const d = 33;
     const s = 17;
     const spec = { policy: 'exact', keyDim: d, valueDim: s };
-    const wasm = withBackend('wasm', () => new ExactCache(spec));
+    const wasm = withBackend('wasm-f64', () => new ExactCache(spec));
     const js = withBackend('js', () => new ExactCache(spec));
     const a = new Float32Array(s);
     const b = new Float32Array(s);
@@ -311,10 +311,10 @@ describe('ExactCache on the wasm backend', () => {
       const k = gaussians(rng, d, 1);
       const v = gaussians(rng, s, 1);
       const q = gaussians(rng, d, 1);
-      withBackend('wasm', () => wasm.append(k, v));
+      withBackend('wasm-f64', () => wasm.append(k, v));
       withBackend('js', () => js.append(k, v));
       if (t % 50 === 49) {
-        withBackend('wasm', () => wasm.attend(q, a));
+        withBackend('wasm-f64', () => wasm.attend(q, a));
         withBackend('js', () => js.attend(q, b));
         expect([...a]).toEqual([...b]);
       }
@@ -330,7 +330,7 @@ describe('ExactCache on the wasm backend', () => {
       exactSpec: { policy: 'exact', keyDim: 12, valueDim: 5 },
       steps: 400,
     })) {
-      it(c.name, () => withBackend('wasm', () => c.run()));
+      it(c.name, () => withBackend('wasm-f64', () => c.run()));
     }
   });
 });

@@ -3,8 +3,9 @@ import type { RowPools } from '../precision/pools.js';
 import type { RowLayout } from '../precision/row-layout.js';
 import { type KernelSums, mergeSums } from '../sums.js';
 import { getKernelBackend } from './backend.js';
-import { ATTENTION_WASM } from './wasm-attention-bytes.js';
-import { WasmSimdModule } from './wasm-module.js';
+import { ATTENTION_WASM, ATTENTION_WASM_SHARED } from './wasm-attention-bytes.js';
+import { ATTENTION_F32_WASM, ATTENTION_F32_WASM_RELAXED, ATTENTION_F32_WASM_RELAXED_SHARED, ATTENTION_F32_WASM_SHARED } from './wasm-attention-f32-bytes.js';
+import { type WasmMemory, WasmSimdModule } from './wasm-module.js';
 
 /** Rows per block of the blocked online log-sum-exp; the scratch for logits holds one block. */
 export const ATTENTION_BLOCK = 256;
@@ -20,7 +21,23 @@ interface F64Exports {
   accum(values: number, w: number, s: number, stride: number, rows: number, acc: number): number;
 }
 
-const attention = new WasmSimdModule(ATTENTION_WASM);
+interface F32Exports {
+  attend(rec: number, stride: number, d: number, s: number, rows: number, lw: number, tau: number, q: number, w: number, acc: number, tot: number, block: number): void;
+  attendCodes(rec: number, rows: number, tau: number, desc: number, tot: number): void;
+  codePrepare(desc: number): void;
+  codeScores(p: number, len: number, tau: number, desc: number, out: number): number;
+  codeValues(p: number, len: number, desc: number, w: number, acc: number): void;
+  recScores(rec: number, stride: number, d: number, rows: number, lw: number, tau: number, q: number, out: number): number;
+  recValues(val: number, stride: number, s: number, rows: number, w: number, acc: number): void;
+  exp4(input: number, out: number): void;
+}
+
+const f64Module = new WasmSimdModule(ATTENTION_WASM);
+const f32Baseline = new WasmSimdModule(ATTENTION_F32_WASM);
+const f32Relaxed = new WasmSimdModule(ATTENTION_F32_WASM_RELAXED);
+const f64Shared = new WasmSimdModule(ATTENTION_WASM_SHARED);
+const f32BaselineShared = new WasmSimdModule(ATTENTION_F32_WASM_SHARED);
+const f32RelaxedShared = new WasmSimdModule(ATTENTION_F32_WASM_RELAXED_SHARED);
 
 /**
  * Whether this engine runs the WebAssembly SIMD attention kernels.
@@ -28,33 +45,100 @@ const attention = new WasmSimdModule(ATTENTION_WASM);
  * @internal
  */
 export function wasmAttentionAvailable(): boolean {
-  return attention.available;
+  return f64Module.available && f32Baseline.available;
+}
+
+/**
+ * The WebAssembly features the attention kernels found on this engine: fixed-width SIMD (the
+ * kernels' baseline) and relaxed SIMD (fused multiply-adds in the Float32 kernels; Node 22 and
+ * current browsers have it, Node 20 only behind `--experimental-wasm-relaxed-simd`).
+ *
+ * @returns The detected features.
+ * @example
+ * ```ts
+ * import { kernelFeatures } from '@kv/core';
+ * const { simd, relaxedSimd } = kernelFeatures();
+ * console.log(simd ? (relaxedSimd ? 'SIMD with FMA' : 'SIMD') : 'JavaScript loops');
+ * ```
+ */
+export function kernelFeatures(): { readonly simd: boolean; readonly relaxedSimd: boolean } {
+  return { simd: wasmAttentionAvailable(), relaxedSimd: f32Relaxed.available };
+}
+
+const f32Module = (): WasmSimdModule => (f32Relaxed.available ? f32Relaxed : f32Baseline);
+
+/**
+ * The Float32 kernel module for stores in shared memory (its compiled module is what worker
+ * threads instantiate on each store's memory).
+ * @returns The module.
+ * @internal
+ */
+export const f32SharedModule = (): WasmSimdModule => (f32RelaxedShared.available ? f32RelaxedShared : f32BaselineShared);
+
+/**
+ * Receives the kernel calls of one query (see {@link StoreKernels.forEachCall}): `fn` 0 is
+ * `attend` (12 arguments), 1 is `attendCodes` (the first 5).
+ * @internal
+ */
+export interface KernelCallSink {
+  call(fn: 0 | 1, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6: number, a7: number, a8: number, a9: number, a10: number, a11: number): void;
 }
 
 const align64 = (n: number) => Math.ceil(n / 64) * 64;
 
+// Field offsets (bytes) of the attendCodes descriptor (attention-f32.wat).
+const D = {
+  stride: 0, d: 4, s: 8, kbits: 12, vbits: 16, kcode: 20, vcode: 24, kscale: 28, vscale: 32, lw: 36,
+  kgroups: 40, vgroups: 44, half: 48, kg16: 52, block: 56, q: 60, qsum: 64, w: 68, acc: 72, zacc: 76,
+  vsc: 80, bias: 84, vg16: 88, ksc: 92, qh: 96, ql: 100,
+} as const;
+
 /**
- * The WebAssembly side of one store: moves its memory into a kernel instance once it holds
+ * The WebAssembly side of one store: moves its memory into kernel instances once it holds
  * {@link WASM_MIN_ROWS} rows, and runs the SIMD kernels on the records in place.
  *
- * Scratch layout at the start of the memory (64-aligned): query as d doubles | one block of
- * logits/weights as doubles | s double accumulators; the pools follow.
+ * Scratch at the start of the memory (each 64-aligned): the query as f32 and as f64, per-group
+ * query sums, one block of weights (f32 and f64), accumulators, decoded scales of four rows, the
+ * Float64 totals, the code-kernel descriptor; the pools follow.
  * @internal
  */
 export class StoreKernels {
   private readonly layout: RowLayout;
   private readonly pools: RowPools;
   private refused = false;
-  private readonly weightsOffset: number;
-  private readonly accOffset: number;
-  private readonly scratchBytes: number;
+  private f32: F32Exports | null = null;
+  private f64: F64Exports | null = null;
+  /** Bytes of scratch before the pools once the rows are in a WebAssembly memory. */
+  readonly scratchBytes: number;
+  private readonly off: Record<'qf' | 'qsum' | 'w' | 'acc' | 'zacc' | 'vsc' | 'ksc' | 'tot' | 'desc' | 'q64' | 'w64' | 'acc64' | 'qs' | 'qh' | 'ql', number>;
+  /** Float32 records the fused kernel reads (d, s multiples of 4). */
+  private readonly f32Records: boolean;
+  /** Quantized records the code kernel reads (null: the JavaScript loops answer). */
+  private readonly codeSides: { k: number; v: number } | null;
 
   constructor(layout: RowLayout, pools: RowPools) {
     this.layout = layout;
     this.pools = pools;
-    this.weightsOffset = align64(8 * layout.d);
-    this.accOffset = this.weightsOffset + align64(8 * ATTENTION_BLOCK);
-    this.scratchBytes = this.accOffset + align64(8 * layout.s);
+    const { d, s } = layout;
+    const kg = Math.max(1, layout.keys.groups);
+    const vg = Math.max(1, layout.values.groups);
+    const sizes: [keyof StoreKernels['off'], number][] = [
+      ['qf', 4 * d], ['qsum', 4 * kg], ['w', 4 * (ATTENTION_BLOCK + 4)], ['acc', 4 * s], ['zacc', 4 * vg],
+      // Transposed scale tables: (lo, step) of each group for four rows, 16 bytes per entry,
+      // written four entries at a time.
+      ['vsc', 16 * (2 * vg + 4)], ['ksc', 16 * (2 * kg + 4)], ['tot', 8 * (2 + s)], ['desc', 128], ['q64', 8 * d],
+      ['w64', 8 * ATTENTION_BLOCK], ['acc64', 8 * s], ['qs', 4 * d], ['qh', 2 * d + 16], ['ql', 2 * d + 16],
+    ];
+    const off = {} as Record<keyof StoreKernels['off'], number>;
+    let at = 0;
+    for (const [name, bytes] of sizes) {
+      off[name] = at;
+      at = align64(at + bytes);
+    }
+    this.off = off;
+    this.scratchBytes = at;
+    this.f32Records = d % 4 === 0 && s % 4 === 0;
+    this.codeSides = codeSides(layout);
   }
 
   /** Whether the rows are in a kernel instance's memory. */
@@ -64,20 +148,68 @@ export class StoreKernels {
 
   /**
    * Moves the rows into a WebAssembly memory when the store reaches {@link WASM_MIN_ROWS} rows
-   * under the wasm backend (once; the memory then grows in place).
+   * under a wasm backend (once; the memory then grows in place).
    * @param rows - Rows the store is about to hold.
    */
   maybeMove(rows: number): void {
     const pools = this.pools;
-    if (this.refused || pools.mem.instance !== null || rows < WASM_MIN_ROWS || !this.layout.plain || pools.mapped) return;
-    if (getKernelBackend() !== 'wasm') return;
-    const live = pools.qBase + pools.count * this.layout.rec;
-    const need = this.scratchBytes + Math.max(live, pools.qBase + rows * this.layout.rec);
-    if (!pools.mem.moveToWasm(attention, live, this.scratchBytes, need, TOUCH_AHEAD)) {
+    if (this.refused || pools.mem.instance !== null || rows < WASM_MIN_ROWS) return;
+    if (getKernelBackend() === 'js') return;
+    const L = this.layout;
+    const main = L.channel ? pools.groupIds * L.groupBytes : (pools.mapped ? pools.nQ : pools.count) * L.rec;
+    const live = pools.qBase + main;
+    // Keep everything allocated so far (the owner sized it; the rows beyond `live` are reserved).
+    const need = this.scratchBytes + Math.max(live, pools.mem.byteLength);
+    if (!pools.mem.moveToWasm(f64Module, live, this.scratchBytes, need, TOUCH_AHEAD)) {
       this.refused = true;
       return;
     }
     pools.setBase(this.scratchBytes);
+    this.f64 = pools.mem.instance!.exports as F64Exports;
+    const memory: WasmMemory = pools.mem.instance!.memory;
+    this.f32 = (f32Module().instantiate(memory)?.exports as F32Exports | undefined) ?? null;
+    this.writeDescriptor();
+  }
+
+  private writeDescriptor(): void {
+    const L = this.layout;
+    const m = this.pools.mem;
+    const o = this.off;
+    const i32 = m.i32;
+    const at = o.desc >> 2;
+    const set = (field: number, v: number) => {
+      i32[at + (field >> 2)] = v;
+    };
+    const sides = this.codeSides ?? { k: 32, v: 32 };
+    set(D.stride, L.rec);
+    set(D.d, L.d);
+    set(D.s, L.s);
+    set(D.kbits, sides.k);
+    set(D.vbits, sides.v);
+    set(D.kcode, L.kCode);
+    set(D.vcode, L.vCode);
+    set(D.kscale, L.kScale);
+    set(D.vscale, L.vScale);
+    set(D.lw, L.weighted ? L.lw : -1);
+    set(D.kgroups, L.channel ? 0 : L.keys.groups);
+    set(D.vgroups, L.values.groups);
+    set(D.half, L.keys.halfScales ? 1 : 0);
+    set(D.kg16, L.channel ? L.d / 16 : Math.min(L.keys.group, L.d) / 16);
+    set(D.vg16, Math.min(L.values.group, L.s) / 16);
+    set(D.block, ATTENTION_BLOCK);
+    set(D.q, o.qf);
+    set(D.qsum, o.qsum);
+    set(D.w, o.w);
+    set(D.acc, o.acc);
+    set(D.zacc, o.zacc);
+    set(D.vsc, o.vsc);
+    set(D.ksc, o.ksc);
+    set(D.qh, o.qh);
+    set(D.ql, o.ql);
+    m.f32[(o.desc + D.bias) >> 2] = 0;
+    // Channel-wise keys: one "group" per row with lo = 0 and step = 1 for the four rows (the query
+    // is folded into the group's steps instead).
+    if (L.channel) m.f32.set([0, 0, 0, 0, 1, 1, 1, 1], o.ksc >> 2);
   }
 
   /**
@@ -89,31 +221,167 @@ export class StoreKernels {
    */
   sums(x: JsSumsScratch, tau: number, out: KernelSums): boolean {
     const pools = this.pools;
-    const inst = pools.mem.instance;
-    if (inst === null || getKernelBackend() !== 'wasm') return false;
+    if (pools.mem.instance === null || pools.count < WASM_MIN_ROWS) return false;
+    const backend = getKernelBackend();
+    if (backend === 'js') return false;
+    const L = this.layout;
     pools.mem.refresh();
-    const k = inst.exports as F64Exports;
+    if (backend === 'wasm-f64' || this.f32 === null) return L.plain && !pools.mapped ? this.f64Sums(x, tau, out) : false;
+    if (L.plain ? !this.f32Records : this.codeSides === null) return false;
+    if (pools.mapped && !this.f32Records) return false;
+    const m = pools.mem;
+    const o = this.off;
+    const f32 = m.f32;
+    for (let j = 0; j < L.d; j++) f32[(o.qf >> 2) + j] = x.q[j]!;
+    for (let g = 0; g < L.keys.groups; g++) f32[(o.qsum >> 2) + g] = x.qsum[g]!;
+    const t = o.tot >> 3;
+    m.f64[t] = -Infinity;
+    m.f64.fill(0, t + 1, t + 2 + L.s);
+    if (L.channel) this.channelGroups(x, tau);
+    this.forEachCall(tau, this.local);
+    out.m = m.f64[t]!;
+    out.z = m.f64[t + 1]!;
+    for (let j = 0; j < L.s; j++) out.n[j] = m.f64[t + 2 + j]!;
+    return true;
+  }
+
+  /**
+   * The kernel calls that answer one query whose prepared query (f32) and group sums sit in the
+   * scratch and whose totals start empty: the main pool (unless channel-wise: those need the
+   * query folded per group) and the residual ring. Nothing is allocated.
+   * @param tau - Logit scale.
+   * @param sink - Receives the calls.
+   */
+  forEachCall(tau: number, sink: KernelCallSink): void {
+    const pools = this.pools;
+    const L = this.layout;
+    const o = this.off;
+    const lw = L.weighted ? L.lw : -1;
+    if (!L.channel) {
+      const rows = pools.mapped ? pools.nQ : pools.count;
+      if (L.plain) sink.call(0, pools.qBase, L.rec, L.d, L.s, rows, lw, tau, o.qf, o.w, o.acc, o.tot, ATTENTION_BLOCK);
+      else sink.call(1, pools.qBase, rows, tau, o.desc, o.tot, 0, 0, 0, 0, 0, 0, 0);
+    }
+    if (pools.mapped && pools.nF > 0) {
+      const fl = L.weighted ? 4 * (L.d + L.s) : -1;
+      const first = Math.min(pools.nF, pools.fCap - pools.fHead);
+      sink.call(0, pools.fAddr(pools.fHead), L.fRec, L.d, L.s, first, fl, tau, o.qf, o.w, o.acc, o.tot, ATTENTION_BLOCK);
+      if (first < pools.nF) sink.call(0, pools.fAddr(0), L.fRec, L.d, L.s, pools.nF - first, fl, tau, o.qf, o.w, o.acc, o.tot, ATTENTION_BLOCK);
+    }
+  }
+
+  private readonly local: KernelCallSink = {
+    call: (fn, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) => {
+      if (fn === 0) this.f32!.attend(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11);
+      else this.f32!.attendCodes(a0, a1, a2, a3, a4);
+    },
+  };
+
+  /**
+   * Moves the rows into a shared WebAssembly memory (once), so worker threads can run the kernels
+   * on them; the memory may grow in place up to the store's cap.
+   * @returns False when shared memories are unavailable here (the store stays as it was).
+   */
+  share(): boolean {
+    const pools = this.pools;
+    const mem = pools.mem;
+    if (mem.shared) return true;
+    if (!wasmAttentionAvailable()) return false;
+    const L = this.layout;
+    const cap = pools.capBytes();
+    const maxBytes = Number.isFinite(cap) ? this.scratchBytes + cap : 2 ** 31 - 2 * 65536;
+    const wasActive = mem.instance !== null;
+    const main = L.channel ? pools.groupIds * L.groupBytes : (pools.mapped ? pools.nQ : pools.count) * L.rec;
+    const live = wasActive ? mem.byteLength : pools.qBase + main;
+    const to = wasActive ? 0 : this.scratchBytes;
+    const need = wasActive ? mem.byteLength : this.scratchBytes + Math.max(live, mem.byteLength);
+    if (!mem.moveToShared(f64Shared, live, to, need, TOUCH_AHEAD, maxBytes)) return false;
+    if (!wasActive) pools.setBase(this.scratchBytes);
+    this.f64 = mem.instance!.exports as F64Exports;
+    this.f32 = (f32SharedModule().instantiate(mem.instance!.memory)?.exports as F32Exports | undefined) ?? null;
+    this.writeDescriptor();
+    return true;
+  }
+
+  /** The store's shared memory, when it has one. */
+  get sharedMemory(): WasmMemory | null {
+    return this.pools.mem.shared ? this.pools.mem.instance!.memory : null;
+  }
+
+  /**
+   * Whether a worker thread can answer the next query from the kernel calls alone: shared memory,
+   * the Float32 backend, at least {@link WASM_MIN_ROWS} rows, a layout the kernels read, keys not
+   * grouped per channel.
+   * @returns True when {@link StoreKernels.forEachCall} covers the query.
+   */
+  threadable(): boolean {
+    const pools = this.pools;
+    const L = this.layout;
+    if (!pools.mem.shared || this.f32 === null || pools.count < WASM_MIN_ROWS || getKernelBackend() !== 'wasm' || L.channel) return false;
+    return L.plain ? this.f32Records : this.codeSides !== null && (!pools.mapped || this.f32Records);
+  }
+
+  /** Byte offsets the worker fills before the calls: the f32 query, its group sums, the totals. */
+  get threadOffsets(): { readonly q: number; readonly qsum: number; readonly tot: number; readonly groups: number } {
+    return { q: this.off.qf, qsum: this.off.qsum, tot: this.off.tot, groups: this.layout.keys.groups };
+  }
+
+  // Channel-wise key groups: per group, the query folded into its steps (and <q, lo> as the bias),
+  // then the code kernel over each run of live rows (tombstones split runs).
+  private channelGroups(x: JsSumsScratch, tau: number): void {
+    const pools = this.pools;
     const L = this.layout;
     const m = pools.mem;
+    const o = this.off;
+    const k = this.f32!;
+    const G = L.group;
+    const order = pools.groupOrder.data;
+    const phys = pools.physQ.data;
+    const qs = x.qs;
+    const f32 = m.f32;
+    m.i32[(o.desc + D.q) >> 2] = o.qs;
+    for (let i = 0; i < pools.usedGroups; i++) {
+      const g = order[i]!;
+      const bias = L.keys.foldQuery(m, pools.groupScaleAddr(g * G), x.q, qs);
+      for (let j = 0; j < L.d; j++) f32[(o.qs >> 2) + j] = qs[j]!;
+      f32[(o.desc + D.bias) >> 2] = bias;
+      let r = 0;
+      while (r < G) {
+        while (r < G && phys[g * G + r]! < 0) r++;
+        const start = r;
+        while (r < G && phys[g * G + r]! >= 0) r++;
+        if (r > start) k.attendCodes(pools.qAddr(g * G + start), r - start, tau, o.desc, o.tot);
+      }
+    }
+    m.i32[(o.desc + D.q) >> 2] = o.qf;
+    f32[(o.desc + D.bias) >> 2] = 0;
+  }
+
+  // The Float64 kernels (bit-identical to the JavaScript loops) over float32 records.
+  private f64Sums(x: JsSumsScratch, tau: number, out: KernelSums): boolean {
+    const pools = this.pools;
+    const k = this.f64!;
+    const L = this.layout;
+    const m = pools.mem;
+    const o = this.off;
     const q = m.f64;
-    for (let j = 0; j < L.d; j++) q[j] = x.q[j]!;
-    const w0 = this.weightsOffset >> 3;
-    const acc = m.f64.subarray(this.accOffset >> 3, (this.accOffset >> 3) + L.s);
+    for (let j = 0; j < L.d; j++) q[(o.q64 >> 3) + j] = x.q[j]!;
+    const w0 = o.w64 >> 3;
+    const acc = m.f64.subarray(o.acc64 >> 3, (o.acc64 >> 3) + L.s);
     const partial = x.partial;
     out.m = -Infinity;
     out.z = 0;
     out.n.fill(0);
-    const weighted = L.weighted;
     const lwOff = L.lw >> 2;
     const rec = L.rec;
     for (let start = 0; start < pools.count; start += ATTENTION_BLOCK) {
       const len = Math.min(ATTENTION_BLOCK, pools.count - start);
       const first = pools.qAddr(start);
-      k.dots(first, 0, L.d, rec, len, this.weightsOffset);
+      k.dots(first, o.q64, L.d, rec, len, o.w64);
       let mx = -Infinity;
       for (let i = 0; i < len; i++) {
         let l = tau * q[w0 + i]!;
-        if (weighted) l += m.f32[((first + i * rec) >> 2) + lwOff]!;
+        if (L.weighted) l += m.f32[((first + i * rec) >> 2) + lwOff]!;
         q[w0 + i] = l;
         if (l > mx) mx = l;
       }
@@ -124,7 +392,7 @@ export class StoreKernels {
         z += w;
       }
       acc.fill(0);
-      k.accum(first + 4 * L.d, this.weightsOffset, L.s, rec, len, this.accOffset);
+      k.accum(first + 4 * L.d, o.w64, L.s, rec, len, o.acc64);
       partial.n.set(acc);
       partial.m = mx;
       partial.z = z;
@@ -134,8 +402,9 @@ export class StoreKernels {
   }
 
   /**
-   * Kernel sums and per-slot probabilities on the SIMD kernels, when they apply (bit-identical to
-   * the JavaScript loop: one pass of dot products, one of accumulation in slot order).
+   * Kernel sums and per-slot probabilities on the SIMD kernels, when they apply: Float32 scores
+   * and values (float32 and token-wise quantized records, and the residual) under `'wasm'`, the
+   * bit-identical Float64 kernels for float32 stores under `'wasm-f64'`.
    * @param x - The prepared query.
    * @param tau - Logit scale.
    * @param out - Receives the sums.
@@ -144,15 +413,91 @@ export class StoreKernels {
    */
   sumsWithProbs(x: JsSumsScratch, tau: number, out: KernelSums, probs: Float64Array): boolean {
     const pools = this.pools;
-    const inst = pools.mem.instance;
-    if (inst === null || getKernelBackend() !== 'wasm') return false;
-    pools.mem.refresh();
-    const k = inst.exports as F64Exports;
     const L = this.layout;
+    if (pools.mem.instance === null || pools.count < WASM_MIN_ROWS) return false;
+    const backend = getKernelBackend();
+    if (backend === 'js') return false;
+    pools.mem.refresh();
+    if (backend === 'wasm-f64' || this.f32 === null) return L.plain && !pools.mapped ? this.f64SumsWithProbs(x, tau, out, probs) : false;
+    if (L.channel || !this.f32Records || (!L.plain && this.codeSides === null)) return false;
+    const k = this.f32;
     const m = pools.mem;
+    const o = this.off;
+    const f32 = m.f32;
+    for (let j = 0; j < L.d; j++) f32[(o.qf >> 2) + j] = x.q[j]!;
+    for (let g = 0; g < L.keys.groups; g++) f32[(o.qsum >> 2) + g] = x.qsum[g]!;
+    if (!L.plain) k.codePrepare(o.desc);
+    const w = o.w >> 2;
+    const lw = L.weighted ? L.lw : -1;
+    const flw = L.weighted ? 4 * (L.d + L.s) : -1;
+    const mainRows = pools.mapped ? pools.nQ : pools.count;
+    const physQ = pools.physQ.data;
+    const physF = pools.physF;
+    // Pass 1: every row's score into probs (by slot), and their maximum.
+    let mx = -Infinity;
+    for (let start = 0; start < mainRows; start += ATTENTION_BLOCK) {
+      const len = Math.min(ATTENTION_BLOCK, mainRows - start);
+      const a = pools.qAddr(start);
+      if (L.plain) k.recScores(a, L.rec, L.d, len, lw, tau, o.qf, o.w);
+      else k.codeScores(a, len, tau, o.desc, o.w);
+      for (let i = 0; i < len; i++) {
+        const l = f32[w + i]!;
+        probs[pools.mapped ? physQ[start + i]! : start + i] = l;
+        if (l > mx) mx = l;
+      }
+    }
+    for (let r = 0; r < pools.nF; r++) {
+      const kf = (pools.fHead + r) % pools.fCap;
+      const l = k.recScores(pools.fAddr(kf), L.fRec, L.d, 1, flw, tau, o.qf, o.w);
+      probs[physF[kf]!] = l;
+      if (l > mx) mx = l;
+    }
+    // Pass 2: weights relative to the maximum, and the weighted values block by block.
+    const acc = o.acc >> 2;
+    const n = out.n;
+    n.fill(0);
+    let z = 0;
+    for (let start = 0; start < mainRows; start += ATTENTION_BLOCK) {
+      const len = Math.min(ATTENTION_BLOCK, mainRows - start);
+      for (let i = 0; i < len; i++) {
+        const slot = pools.mapped ? physQ[start + i]! : start + i;
+        const e = Math.exp(probs[slot]! - mx);
+        probs[slot] = e;
+        z += e;
+        f32[w + i] = e;
+      }
+      const a = pools.qAddr(start);
+      if (L.plain) k.recValues(a + 4 * L.d, L.rec, L.s, len, o.w, o.acc);
+      else k.codeValues(a, len, o.desc, o.w, o.acc);
+      for (let j = 0; j < L.s; j++) n[j] += f32[acc + j]!;
+    }
+    for (let r = 0; r < pools.nF; r++) {
+      const kf = (pools.fHead + r) % pools.fCap;
+      const slot = physF[kf]!;
+      const e = Math.exp(probs[slot]! - mx);
+      probs[slot] = e;
+      z += e;
+      const v = (pools.fAddr(kf) >> 2) + L.d;
+      for (let j = 0; j < L.s; j++) n[j] += e * f32[v + j]!;
+    }
+    const inv = 1 / z;
+    for (let i = 0; i < pools.count; i++) probs[i] *= inv;
+    out.m = mx;
+    out.z = z;
+    return true;
+  }
+
+  // The Float64 twin of the JavaScript loop (bit-identical): one pass of dot products, one of
+  // weighted values, in slot order.
+  private f64SumsWithProbs(x: JsSumsScratch, tau: number, out: KernelSums, probs: Float64Array): boolean {
+    const pools = this.pools;
+    const L = this.layout;
+    const k = this.f64!;
+    const m = pools.mem;
+    const o = this.off;
     const q = m.f64;
-    for (let j = 0; j < L.d; j++) q[j] = x.q[j]!;
-    const w0 = this.weightsOffset >> 3;
+    for (let j = 0; j < L.d; j++) q[(o.q64 >> 3) + j] = x.q[j]!;
+    const w0 = o.w64 >> 3;
     const n = pools.count;
     const rec = L.rec;
     const lwOff = L.lw >> 2;
@@ -160,7 +505,7 @@ export class StoreKernels {
     for (let start = 0; start < n; start += ATTENTION_BLOCK) {
       const len = Math.min(ATTENTION_BLOCK, n - start);
       const first = pools.qAddr(start);
-      k.dots(first, 0, L.d, rec, len, this.weightsOffset);
+      k.dots(first, o.q64, L.d, rec, len, o.w64);
       for (let i = 0; i < len; i++) {
         let l = tau * q[w0 + i]!;
         if (L.weighted) l += m.f32[((first + i * rec) >> 2) + lwOff]!;
@@ -168,7 +513,7 @@ export class StoreKernels {
         if (l > mx) mx = l;
       }
     }
-    const acc = m.f64.subarray(this.accOffset >> 3, (this.accOffset >> 3) + L.s);
+    const acc = m.f64.subarray(o.acc64 >> 3, (o.acc64 >> 3) + L.s);
     acc.fill(0);
     let z = 0;
     for (let start = 0; start < n; start += ATTENTION_BLOCK) {
@@ -179,7 +524,7 @@ export class StoreKernels {
         q[w0 + i] = w;
         z += w;
       }
-      k.accum(pools.qAddr(start) + 4 * L.d, this.weightsOffset, L.s, rec, len, this.accOffset);
+      k.accum(pools.qAddr(start) + 4 * L.d, o.w64, L.s, rec, len, o.acc64);
     }
     out.n.set(acc);
     const inv = 1 / z;
@@ -188,4 +533,38 @@ export class StoreKernels {
     out.z = z;
     return true;
   }
+
+  /**
+   * The vectorised exponential of the Float32 kernels on four values (for tests of its accuracy).
+   * @param x - Four arguments.
+   * @returns e^x per lane, or null when the rows are not in a kernel memory.
+   */
+  exp4(x: Float32Array): Float32Array | null {
+    if (this.f32 === null) return null;
+    const m = this.pools.mem;
+    m.refresh();
+    m.f32.set(x.subarray(0, 4), this.off.w >> 2);
+    this.f32.exp4(this.off.w, this.off.w + 16);
+    return m.f32.slice((this.off.w >> 2) + 4, (this.off.w >> 2) + 8);
+  }
+}
+
+// The bit widths the code kernel reads for keys and values (32: float32), or null when a side is
+// stored in a way it does not read (f16 elements, 3 bits, Lloyd–Max levels, other packings).
+function codeSides(L: RowLayout): { k: number; v: number } | null {
+  if (L.plain) return null;
+  const side = (c: RowLayout['keys'], length: number): number | null => {
+    if (c.codec === 'f32') return length % 4 === 0 ? 32 : null;
+    if (!c.integer || c.levels !== null || c.bits === 3) return null;
+    const p = c.planes[0]!;
+    if (p.width !== 16 || p.bytes % 16 !== 0 || length % 16 !== 0) return null;
+    // Scale groups of whole 16-channel fields that tile the row, small enough for exact i32 key sums.
+    if (c.axis === 'token' && (c.group % 16 !== 0 || (c.group < length && length % c.group !== 0) || Math.min(c.group, length) > 256)) return null;
+    if (c.axis === 'channel' && length > 256) return null;
+    return c.bits;
+  };
+  const k = side(L.keys, L.d);
+  const v = side(L.values, L.s);
+  if (k === null || v === null) return null;
+  return { k, v };
 }

@@ -4,7 +4,7 @@ interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { readonly exports: unknown };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
 }
 
 /**
@@ -79,20 +79,30 @@ export class WasmSimdModule {
   }
 
   /**
-   * A new instance importing a fresh one-page memory as `env.memory`.
+   * A new instance importing `memory` (default: a fresh one-page memory) as `env.memory`.
+   * @param memory - A memory to share with other instances (another module's, or a shared one).
    * @returns The instance, or null when the module is unavailable or the engine refuses.
    */
-  instantiate(): WasmSimdInstance | null {
+  instantiate(memory?: WasmMemory): WasmSimdInstance | null {
     const module = this.module();
     const api = wasmApi();
     if (module === null || api === undefined) return null;
     try {
-      const memory = new api.Memory({ initial: 1 });
-      const instance = new api.Instance(module, { env: { memory } });
-      return { memory, exports: instance.exports };
+      const mem = memory ?? new api.Memory({ initial: 1 });
+      const instance = new api.Instance(module, { env: { memory: mem } });
+      return { memory: mem, exports: instance.exports };
     } catch {
       return null;
     }
+  }
+
+  /**
+   * The compiled module (a `WebAssembly.Module`, which worker threads can instantiate), or null
+   * where it does not compile.
+   * @returns The module or null.
+   */
+  compiledModule(): object | null {
+    return this.module();
   }
 
   private module(): object | null {
@@ -107,6 +117,25 @@ export class WasmSimdModule {
       this.compiled = null;
     }
     return this.compiled;
+  }
+}
+
+/**
+ * A new shared WebAssembly memory (its buffer is a SharedArrayBuffer, so worker threads can run
+ * kernels on it), or null where shared memories are unavailable (no threads feature, or a browser
+ * page that is not cross-origin isolated).
+ * @param initial - Pages to start with.
+ * @param maximum - Most pages it may grow to (reserved as address space up front).
+ * @returns The memory or null.
+ * @internal
+ */
+export function createSharedMemory(initial: number, maximum: number): WasmMemory | null {
+  const api = wasmApi();
+  if (api === undefined || typeof SharedArrayBuffer === 'undefined') return null;
+  try {
+    return new api.Memory({ initial, maximum, shared: true });
+  } catch {
+    return null;
   }
 }
 

@@ -1,5 +1,6 @@
 import { dotUnit } from '../kernels/dot.js';
 import { type KernelSums, mergeSums } from '../sums.js';
+import type { HadamardRotation } from './hadamard.js';
 import type { RowPools } from './pools.js';
 
 /**
@@ -177,4 +178,25 @@ export function jsSumsWithProbs(p: RowPools, x: JsSumsScratch, tau: number, out:
   for (let i = 0; i < n; i++) probs[i] *= inv;
   out.m = m;
   out.z = z;
+}
+
+/**
+ * Fills the prepared query of a scratch: `q` as doubles, rotated, and its per-group sums.
+ * @param x - The scratch.
+ * @param query - The query (length d).
+ * @param rotation - The store's key rotation, if any.
+ * @param groups - Token-wise key groups.
+ * @param G - Group size.
+ * @internal
+ */
+export function prepareQuery(x: JsSumsScratch, query: Float64Array, rotation: HadamardRotation | null, groups: number, G: number): void {
+  const q = x.q;
+  const d = q.length;
+  for (let j = 0; j < d; j++) q[j] = query[j]!;
+  rotation?.apply(q);
+  for (let g = 0; g < groups; g++) {
+    let a = 0;
+    for (let j = g * G; j < Math.min(d, g * G + G); j++) a += q[j]!;
+    x.qsum[g] = a;
+  }
 }

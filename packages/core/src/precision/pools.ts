@@ -311,6 +311,30 @@ export class RowPools {
     this.dead = 0;
   }
 
+  /**
+   * Bytes each row adds (see `SlotStore.perRowBytes`): its record, and with mapped slots the
+   * amortized group scales and the slot map and its inverse.
+   * @param positions - Whether positions are kept.
+   * @returns Bytes (fractional with channel-wise groups).
+   */
+  perRowBytes(positions: boolean): number {
+    const L = this.layout;
+    const pos = positions ? 4 : 0;
+    return this.mapped ? L.quantizedRowBytes() + 8 + pos : L.rec + pos;
+  }
+
+  /**
+   * Bytes held whatever the number of rows (see `SlotStore.fixedBytes`): the residual ring, and
+   * the tombstones and group rounding a channel-wise store may hold.
+   * @returns Bytes.
+   */
+  fixedBytes(): number {
+    if (!this.mapped) return 0;
+    const L = this.layout;
+    const slack = L.channel ? this.deadCap + L.group - 1 : 0;
+    return this.fCap * (L.fRec + 4) + Math.ceil(slack * (L.quantizedRowBytes() + 4));
+  }
+
   /** Bytes held by the live content (what `state()` holds besides positions and signs). */
   contentBytes(): number {
     const L = this.layout;

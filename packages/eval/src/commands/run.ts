@@ -57,6 +57,7 @@ const RUN_OPTIONS = {
   policies: { type: 'string' },
   exclude: { type: 'string' },
   budgets: { type: 'string' },
+  precision: { type: 'string' },
   workloads: { type: 'string' },
   n: { type: 'string' },
   d: { type: 'string' },
@@ -136,7 +137,9 @@ export function reportOutcome(report: EvalReport, io: CliIO, where: string): num
  * @param io - Output streams.
  * @param options - Output root, worker override, registry module, progress, quiet and summary.
  * @returns The exit code: {@link EXIT_OK}, or {@link EXIT_RUNS_FAILED} when some run failed.
- * @throws {@link ConfigError} for a bad config or registry module (before anything runs).
+ * @throws {@link ConfigError} for a bad config, registry module or model workload,
+ *   {@link TraceFormatError} for a bad trace, `InvalidParamsError` (from `@kv/core`) for a bad
+ *   synthetic workload (before anything runs).
  * @example
  * ```ts
  * import { runAndReport } from '@kv/eval/cli';
@@ -163,6 +166,7 @@ function mergeFlags(base: EvalConfig, values: FlagValues<typeof RUN_OPTIONS>): E
   if (policies) merged['policies'] = policies.length === 1 && policies[0] === 'all' ? 'all' : policies;
   if (values.exclude !== undefined) merged['exclude'] = list(values.exclude);
   if (values.budgets !== undefined) merged['budgets'] = list(values.budgets);
+  if (values.precision !== undefined) merged['precision'] = list(values.precision);
   if (values.seeds !== undefined) merged['seeds'] = list(values.seeds)!.map((s) => int('seeds', s));
   if (values.from !== undefined || values.every !== undefined) {
     const q: Record<string, unknown> = { ...(base.queries ?? {}) };
@@ -236,6 +240,7 @@ export const runCommand: CliCommand = {
     '  --name <name>            output folder name (default: the config name, else kv-eval)',
     '  --policies a,b|all       registered policies (default all)   --exclude a,b',
     '  --budgets 1/4,1/8,64KiB  budgets (default 1/4,1/8; see below)',
+    '  --precision f32,int8,int4  sweep selection × precision (policies taking a precision)',
     '  --workloads model,gaussian,index   families (traces: use a config file)',
     '  --n --d --s --rho        sizes of the synthetic workloads',
     '  --from 1/4 --every 1/32  scored query times (integers or fractions of n)',

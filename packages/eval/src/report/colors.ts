@@ -1,15 +1,18 @@
 import type { EvalReport } from './types.js';
 
-// Four blocks in the same hue order (Tableau 10 with its grey replaced, then darker, lighter and
-// muted variants): any ten consecutive colours are ten different hues, so a family panel of up to
+// Four blocks in the same hue order (Tableau 10 with its grey replaced, then darker, muted and
+// lighter variants): any ten consecutive colours are ten different hues, so a family panel of up to
 // ten policies, coloured consecutively, never repeats a hue, and the forty colours are all
 // distinct. No colour is a light grey, which marks context points.
 const PALETTE = [
   '#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#3b3b3b',
   '#2b4f73', '#b35f0f', '#a3262b', '#3f7f7a', '#2f6b2a', '#a88a14', '#7a4a6e', '#c9566a', '#674a38', '#17becf',
-  '#9fc1e0', '#f9c18c', '#f2a3a4', '#b5dcd8', '#a3d49b', '#f6e19e', '#d8b7cf', '#ffcfd4', '#cdb3a2', '#bcbd22',
   '#6b8fb3', '#c98d55', '#c07a7c', '#8fa9a6', '#7f9c73', '#c4b16a', '#a08a9b', '#d9a4ab', '#9e8a7c', '#8c6d31',
+  '#9fc1e0', '#f9c18c', '#f2a3a4', '#b5dcd8', '#a3d49b', '#f6e19e', '#d8b7cf', '#ffcfd4', '#cdb3a2', '#bcbd22',
 ];
+
+// Panels in this order (the order of the library's packages); other families follow.
+const FAMILY_ORDER = ['heuristics', 'coreset', 'polynomial', 'lsh', 'hybrid'];
 
 /**
  * Most series a plot panel draws in colour; larger families are split over several panels.
@@ -35,7 +38,8 @@ export const CONTEXT_GREY = '#d0d0d0';
 
 /**
  * The panels of a report's plots: its policy labels grouped by family (`exact` excluded: it is
- * drawn as a reference), each family split into panels of at most {@link MAX_SERIES_PER_PANEL}.
+ * drawn as a reference), families in package order (heuristics, coreset, polynomial, lsh,
+ * hybrid, then others), each split into panels of at most {@link MAX_SERIES_PER_PANEL}.
  *
  * @param report - The report.
  * @returns Panel title → labels, in family order.
@@ -54,8 +58,9 @@ export function plotPanels(report: EvalReport): { title: string; labels: string[
     const label = p.label ?? p.policy;
     byFamily.set(family, [...(byFamily.get(family) ?? []), label]);
   }
+  const rank = (f: string): number => (FAMILY_ORDER.includes(f) ? FAMILY_ORDER.indexOf(f) : FAMILY_ORDER.length);
   const panels: { title: string; labels: string[] }[] = [];
-  for (const [family, labels] of byFamily) {
+  for (const [family, labels] of [...byFamily].sort((a, b) => rank(a[0]) - rank(b[0]))) {
     const parts = Math.ceil(labels.length / MAX_SERIES_PER_PANEL);
     const size = Math.ceil(labels.length / parts);
     for (let i = 0; i < parts; i++) panels.push({ title: parts === 1 ? family : `${family} ${i + 1}/${parts}`, labels: labels.slice(i * size, (i + 1) * size) });

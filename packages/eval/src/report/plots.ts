@@ -162,7 +162,10 @@ function streamSpec(report: EvalReport, w: WorkloadInfo): TopLevelSpec {
     });
   }
   const y = logScale(values.map((v) => v.error));
-  const panels = plotPanels(report).filter((p) => values.some((v) => p.labels.includes(v.label)));
+  const drawn = new Set(values.map((v) => v.label));
+  const panels = plotPanels(report)
+    .map((p) => ({ ...p, labels: p.labels.filter((l) => drawn.has(l)) }))
+    .filter((p) => p.labels.length > 0);
   return {
     $schema: SCHEMA,
     title: { text: `Error along the stream: ${w.name}`, subtitle: `relative error at each query time (median over heads, seed ${seed}); rows: policy families; columns: budgets` },
@@ -191,6 +194,7 @@ function boundsSpec(report: EvalReport, w: WorkloadInfo): TopLevelSpec {
   const curves: { bound: string; epsilon: number; bytes: number }[] = [];
   for (let i = 0; i <= 24; i++) {
     const epsilon = Math.pow(10, -3 + (3 * i) / 24);
+    // cannot throw: a workload has n, d, s >= 1 and τ > 0, ε is in [1e-3, 1], r is floored above 0
     for (const b of spaceBounds({ n: w.n, d: w.d, s: w.s, epsilon, r: Math.max(w.radius, 1e-9), tau: w.tau })) {
       if (Number.isFinite(b.bytes) && b.bytes > 0 && b.bytes < 1e300) {
         curves.push({ bound: `${b.name}${b.kind === 'lower' && !/lower/i.test(b.name) ? ' (lower)' : ''}${b.constantVerified ? '' : ' *'}`, epsilon, bytes: b.bytes });

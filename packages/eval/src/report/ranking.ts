@@ -32,6 +32,11 @@ export interface RankedRow {
   budgetRatio: number | null;
   /** Whether a byte budget was exceeded. */
   overBudget: boolean;
+  /**
+   * Whether the row is on the Pareto front of its workload: no finished run within its bytes
+   * (any policy, any budget) holds no more bytes and has a lower error.
+   */
+  front: boolean;
   /** What the cache chose (first seed, first head). */
   chose: string;
 }
@@ -73,6 +78,7 @@ function combine(runs: RunOk[]): RankedRow {
     bytes: Math.max(...runs.map((r) => r.bytes)),
     budgetRatio: ratios.length > 0 ? Math.max(...ratios) : null,
     overBudget: runs.some((r) => r.overBudget),
+    front: false,
     chose: first.chose,
   };
 }
@@ -94,6 +100,7 @@ function combine(runs: RunOk[]): RankedRow {
 export function rankings(report: EvalReport): Ranking[] {
   const out: Ranking[] = [];
   for (const w of report.workloads) {
+    const first = out.length;
     for (const b of report.config.budgets) {
       const runs = report.results.filter((r: RunResult) => r.workload === w.name && r.budget === b.label);
       const byLabel = new Map<string, RunOk[]>();
@@ -104,13 +111,27 @@ export function rankings(report: EvalReport): Ranking[] {
       const over = rows.filter((r) => r.overBudget).sort((a, c) => a.error - c.error);
       out.push({ workload: w.name, budget: b.label, rows: [...within, ...over], failed: [...new Set(runs.filter((r) => !r.ok).map((r) => r.label))] });
     }
+    markFront(out.slice(first).flatMap((r) => r.rows.filter((x) => !x.overBudget)));
   }
   return out;
 }
 
+// The Pareto front in (bytes, error): sorted by bytes, a row is on it when its error is below
+// every error at fewer or equal bytes.
+function markFront(rows: RankedRow[]): void {
+  let best = Infinity;
+  for (const r of [...rows].sort((a, b) => a.bytes - b.bytes || a.error - b.error)) {
+    if (r.error < best) {
+      r.front = true;
+      best = r.error;
+    }
+  }
+}
+
 /**
  * A ranking as a markdown table: rank, policy, median error, its spread over heads, bytes held
- * and bytes held over the budget; rows over budget are marked, failed runs named below.
+ * and bytes held over the budget; ★ marks the workload's Pareto front (error vs bytes over all
+ * budgets), ⚠ a row over its byte budget; failed runs are named below.
  *
  * @param ranking - One ranking.
  * @returns Markdown.
@@ -124,7 +145,7 @@ export function rankings(report: EvalReport): Ranking[] {
 export function rankingTable(ranking: Ranking): string {
   const rows = ranking.rows.map((r) => [
     r.rank === null ? 'over budget' : String(r.rank),
-    r.label,
+    `${r.label}${r.front ? ' ★' : ''}`,
     fmt(r.error),
     `${fmt(r.headMin)} – ${fmt(r.headMax)}`,
     fmtBytes(r.bytes),

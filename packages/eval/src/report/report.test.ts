@@ -106,6 +106,12 @@ describe('rankings', () => {
       for (let i = 1; i < r.rows.length; i++) expect(r.rows[i]!.error).toBeGreaterThanOrEqual(r.rows[i - 1]!.error);
       for (const x of r.rows) expect(x.budgetRatio!).toBeLessThanOrEqual(1);
     }
+    // ★: the Pareto front over both budgets; every other row is dominated by a front row.
+    const rows = all.flatMap((r) => r.rows);
+    const front = rows.filter((x) => x.front);
+    expect(front.length).toBeGreaterThan(0);
+    for (const f of front) expect(rows.some((x) => x !== f && x.bytes <= f.bytes && x.error < f.error)).toBe(false);
+    for (const x of rows.filter((y) => !y.front)) expect(front.some((f) => f.bytes <= x.bytes && f.error <= x.error)).toBe(true);
     const row = all[0]!.rows.find((x) => x.label === 'beta-0')!;
     const runs = report.results.filter((x) => x.ok && x.label === 'beta-0' && x.budget === '1/4');
     expect(runs.length).toBe(2);

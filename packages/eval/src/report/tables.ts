@@ -171,7 +171,7 @@ function protocol(report: EvalReport): string {
   const q = report.config.queries;
   return [
     `Decode protocol: each head is fed causally (append k_t, v_t, then answer q_t at every step); answers are scored at the query times (from ${q.from} of the stream, every ${q.every}) by the relative error ||z − Attn|| / ||Attn||, summarised by the median over query times per head, then the median over heads (min – max: the spread of the per-head medians).`,
-    'Budgets written as fractions are fractions of the float32 bytes of the tokens seen (core\'s {fraction}, never below its value at the first query time); "held / budget" is the largest bytes held over the budget at a query time (⚠: over a byte budget).',
+    'Budgets written as fractions are fractions of the float32 bytes of the tokens seen (core\'s {fraction}, never below its value at the first query time); "held / budget" is the largest bytes held over the budget at a query time (⚠: over a byte budget); ★ marks the Pareto front of the workload (no run holds fewer bytes with a lower error).',
   ].join(' ');
 }
 

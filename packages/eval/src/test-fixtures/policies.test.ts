@@ -12,4 +12,10 @@ for (const policy of ['test-window', 'test-uniform']) {
       for (const c of conformanceChecks({ registry, spec, exactSpec: { ...spec, budget: 96 } })) it(c.name, c.run);
     });
   }
+  for (const precision of ['f16', 'int4'] as const) {
+    describe(`fixture ${policy} in ${precision}`, () => {
+      const spec = { policy, keyDim: 8, valueDim: 8, budget: { bytes: 1200 }, seed: 5, params: { precision } };
+      for (const c of conformanceChecks({ registry, spec })) it(c.name, c.run);
+    });
+  }
 }

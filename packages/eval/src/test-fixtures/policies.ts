@@ -1,14 +1,16 @@
 // Minimal compressed policies for the eval tests, so they do not depend on the policy packages:
 // the most recent tokens, and a bottom-k random sample (each token draws a priority; the cache
-// keeps the lowest priorities that fit). Both fit any budget through core's cost model.
+// keeps the lowest priorities that fit). Both fit any budget through core's cost model and store
+// their rows at any precision of core's precision layer (params.precision).
 import {
   BaseHeadCache,
   type ByteCost,
   type CacheState,
   exactPolicy,
   type KernelSums,
-  maxRows,
+  parsePrecision,
   type PolicyDefinition,
+  precisionParam,
   PolicyRegistry,
   type PolicySpec,
   Rng,
@@ -22,12 +24,13 @@ abstract class RankedRows extends BaseHeadCache {
   private ranks = new Float32Array(16);
   constructor(spec: PolicySpec) {
     super(spec);
-    const most = maxRows(spec.budget, { fixed: 0, perRow: 4 * (spec.keyDim + spec.valueDim) + 4 }, spec.keyDim, spec.valueDim);
-    this.store = new SlotStore(spec.keyDim, spec.valueDim, { positions: false, ...(Number.isFinite(most) ? { maxSlots: Math.max(1, most) } : {}) });
+    const precision = parsePrecision(spec.params?.['precision'], spec.policy);
+    this.store = new SlotStore(spec.keyDim, spec.valueDim, { positions: false, precision, seed: spec.seed ?? 0 });
+    this.store.limit = this.capacityAt(0);
   }
   protected abstract rank(position: number): number;
   protected override byteCost(): ByteCost {
-    return { fixed: 0, perRow: this.store.perRowBytes + 4 };
+    return { fixed: this.store.fixedBytes, perRow: this.store.perRowBytes + 4 };
   }
   get stored(): number {
     return this.store.count;
@@ -36,6 +39,7 @@ abstract class RankedRows extends BaseHeadCache {
     const r = this.rank(pos);
     const cap = this.capacityAt(pos + 1);
     const n = this.store.count;
+    this.store.limit = Math.max(n, cap);
     if (n < cap) {
       if (n === this.ranks.length) {
         const grown = new Float32Array(n * 2);
@@ -63,7 +67,10 @@ abstract class RankedRows extends BaseHeadCache {
     return { scalars: {}, arrays: { ranks: this.ranks.subarray(0, this.store.count) }, parts: { store: this.store.state() } };
   }
   protected restoreState(r: StateReader): void {
+    // The rows of a state fit the budget they were held under; the next append sets the limit again.
+    this.store.limit = Infinity;
     this.store.loadState(r.part('store'));
+    this.store.limit = this.store.count;
     const ranks = r.array('ranks', Float32Array, this.store.count);
     this.ranks = new Float32Array(Math.max(16, ranks.length));
     this.ranks.set(ranks);
@@ -102,7 +109,7 @@ class BottomK extends RankedRows {
 export const testWindowPolicy: PolicyDefinition = {
   name: 'test-window',
   summary: 'Test fixture: the most recent tokens that fit the budget.',
-  params: [],
+  params: [precisionParam],
   budget: 'required',
   create: (spec) => new LastTokens(spec),
 };
@@ -110,7 +117,7 @@ export const testWindowPolicy: PolicyDefinition = {
 export const testUniformPolicy: PolicyDefinition = {
   name: 'test-uniform',
   summary: 'Test fixture: a bottom-k random sample of the tokens that fit the budget.',
-  params: [],
+  params: [precisionParam],
   budget: 'required',
   create: (spec) => new BottomK(spec),
 };

@@ -276,6 +276,7 @@ export function writeNpyTrace(
  * @param file - Destination file.
  * @param heads - Streams with their layer and head indices.
  * @param tau - Optional logit scale stored in the metadata.
+ * @throws `ModelFormatError` (from `@kv/llm`) when a stream's arrays do not match its length.
  * @example
  * ```ts
  * import { buildWorkload, writeSafetensorsTrace } from '@kv/eval';

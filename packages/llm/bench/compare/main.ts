@@ -4,7 +4,8 @@
  *   2. @kv/llm decode tokens/s vs onnxruntime-node on the same tiny model, one thread each, at
  *      contexts 256, 512, 1K, 2K (the model's seq_len is 1024; positions beyond it compute alike);
  *   3. BalanceKV and KIVI (int4) append throughput, tokens/s/head at d = 128.
- * Each ratio is the median of per-round ratios over alternating rounds (BENCH_ROUNDS, default 5),
+ * Each ratio is the median of per-round ratios (BENCH_ROUNDS rounds, default 5; the decode rows time
+ * kv and ORT in alternating blocks of 8 steps within each round, the others alternate rounds),
  * with the range of the rounds as the noise. The machine is shared: the load average is printed
  * with each table; measure when it is low, and repeat.
  * Run from the repository root: pnpm bench:compare (BENCH_ONLY=attend,decode,append to narrow).
@@ -64,7 +65,7 @@ if (wants('decode')) {
     const contexts = [256, 512, 1024, 2048];
     const tokens = new Uint8Array(contexts[contexts.length - 1]! + steps);
     for (let i = 0; i < tokens.length; i++) tokens[i] = text[i % text.length]!;
-    console.log(`${steps} timed single-token steps after a prefill of the context, per round; kv matvec kernels: ${model.kernels().matvec.backend}\n`);
+    console.log(`${steps} single-token steps per round after both prefill the context, timed in alternating blocks of 8 (kv, then ORT); kv matvec kernels: ${model.kernels().matvec.backend}\n`);
     const figures = await compareDecode(model, ort, session, tokens, contexts, steps, rounds);
     console.log('| context | kv tokens/s | onnxruntime-node tokens/s | kv / ORT (range) |');
     console.log('| ---: | ---: | ---: | ---: |');

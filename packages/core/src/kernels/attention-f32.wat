@@ -1,0 +1,690 @@
+;; Float32 attention over float32 records, fused per block: scores → max → exp → weighted value
+;; sum, with each block's sums merged into Float64 totals (online log-sum-exp across blocks).
+;;
+;; Source of `wasm-attention-f32-bytes.ts` (baseline SIMD128) and its relaxed-SIMD twin: `pnpm
+;; build:wasm` expands every `(MADD acc x y)` to `(f32x4.add acc (f32x4.mul x y))`, or to
+;; `(f32x4.relaxed_madd x y acc)` (a fused multiply-add where the CPU has one) for the relaxed
+;; build, which loads only where the engine validates relaxed SIMD (Node 22 and current browsers).
+;;
+;; Records: a row's key (d floats) then its value (s floats), `stride` bytes apart, optionally a
+;; log-weight at byte `lw` of the record (lw < 0: none). d and s are multiples of 4.
+;;
+;; Accuracy: scores and values in f32 lanes (4 accumulators per row for the dot product); the
+;; exponential is Cephes' expf (range reduction by a two-part ln 2, degree-6 polynomial), relative
+;; error below 3e-7 on [−87, 0]; arguments below −87 give at most 1.7e-38 instead of less. Block
+;; sums (256 rows) are f32, their merge into the running totals is f64.
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; e^x per lane, for x ≤ 0 (x is clamped to [−87, 0]).
+  (func $exp (param $x v128) (result v128)
+    (local $fx v128) (local $y v128) (local $z v128)
+    (local.set $x (f32x4.max (f32x4.min (local.get $x) (f32x4.splat (f32.const 0))) (f32x4.splat (f32.const -87))))
+    ;; fx = round(x·log2 e)
+    (local.set $fx (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504088896341)))))
+    ;; x − fx·ln 2 in two parts (C1 exact in a few bits, C2 the rest)
+    (local.set $x (f32x4.sub (local.get $x) (f32x4.mul (local.get $fx) (f32x4.splat (f32.const 0.693359375)))))
+    (local.set $x (f32x4.sub (local.get $x) (f32x4.mul (local.get $fx) (f32x4.splat (f32.const -2.12194440e-4)))))
+    (local.set $z (f32x4.mul (local.get $x) (local.get $x)))
+    (local.set $y (f32x4.splat (f32.const 1.9875691500e-4)))
+    (local.set $y (MADD (f32x4.splat (f32.const 1.3981999507e-3)) (local.get $y) (local.get $x)))
+    (local.set $y (MADD (f32x4.splat (f32.const 8.3334519073e-3)) (local.get $y) (local.get $x)))
+    (local.set $y (MADD (f32x4.splat (f32.const 4.1665795894e-2)) (local.get $y) (local.get $x)))
+    (local.set $y (MADD (f32x4.splat (f32.const 1.6666665459e-1)) (local.get $y) (local.get $x)))
+    (local.set $y (MADD (f32x4.splat (f32.const 5.0000001201e-1)) (local.get $y) (local.get $x)))
+    (local.set $y (MADD (f32x4.add (local.get $x) (f32x4.splat (f32.const 1))) (local.get $y) (local.get $z)))
+    ;; · 2^fx through the exponent bits (fx ∈ [−126, 0] here)
+    (f32x4.mul (local.get $y)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $fx)) (i32x4.splat (i32.const 127))) (i32.const 23))))
+
+  ;; e^x for one f32 (lane 0 of the vector kernel).
+  (func $exp1 (param $x f32) (result f32)
+    (f32x4.extract_lane 0 (call $exp (f32x4.splat (local.get $x)))))
+
+  ;; Horizontal sums of four vectors, as one vector [Σa, Σb, Σc, Σd].
+  (func $hsum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local $ab v128) (local $cd v128)
+    (local.set $ab (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $cd (f32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $c) (local.get $d))))
+    (f32x4.add
+      (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $ab) (local.get $cd))
+      (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $ab) (local.get $cd))))
+
+  ;; scores[i] = τ·<key_i, q> (+ lw_i) for i < rows; returns the maximum.
+  (func $scores (param $rec i32) (param $stride i32) (param $d i32) (param $rows i32) (param $lw i32)
+    (param $tau f32) (param $q i32) (param $out i32) (result f32)
+    (local $i i32) (local $c i32) (local $bytes i32) (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
+    (local $qv v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128) (local $sc v128) (local $mx v128) (local $m f32) (local $t f32)
+    (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $mx (f32x4.splat (f32.const -inf)))
+    (local.set $p0 (local.get $rec))
+    (block $quads_done
+      (loop $quads
+        (br_if $quads_done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $rows)))
+        (local.set $p1 (i32.add (local.get $p0) (local.get $stride)))
+        (local.set $p2 (i32.add (local.get $p1) (local.get $stride)))
+        (local.set $p3 (i32.add (local.get $p2) (local.get $stride)))
+        (local.set $a0 (v128.const i64x2 0 0)) (local.set $a1 (v128.const i64x2 0 0))
+        (local.set $a2 (v128.const i64x2 0 0)) (local.set $a3 (v128.const i64x2 0 0))
+        (local.set $b0 (v128.const i64x2 0 0)) (local.set $b1 (v128.const i64x2 0 0))
+        (local.set $b2 (v128.const i64x2 0 0)) (local.set $b3 (v128.const i64x2 0 0))
+        (local.set $c (i32.const 0))
+        ;; Two accumulators per row (even and odd chunks of 4 columns); d/4 odd leaves one chunk.
+        (block $cols_done
+          (loop $cols
+            (br_if $cols_done (i32.gt_u (i32.add (local.get $c) (i32.const 32)) (local.get $bytes)))
+            (local.set $qv (v128.load (i32.add (local.get $q) (local.get $c))))
+            (local.set $a0 (MADD (local.get $a0) (v128.load (i32.add (local.get $p0) (local.get $c))) (local.get $qv)))
+            (local.set $a1 (MADD (local.get $a1) (v128.load (i32.add (local.get $p1) (local.get $c))) (local.get $qv)))
+            (local.set $a2 (MADD (local.get $a2) (v128.load (i32.add (local.get $p2) (local.get $c))) (local.get $qv)))
+            (local.set $a3 (MADD (local.get $a3) (v128.load (i32.add (local.get $p3) (local.get $c))) (local.get $qv)))
+            (local.set $qv (v128.load offset=16 (i32.add (local.get $q) (local.get $c))))
+            (local.set $b0 (MADD (local.get $b0) (v128.load offset=16 (i32.add (local.get $p0) (local.get $c))) (local.get $qv)))
+            (local.set $b1 (MADD (local.get $b1) (v128.load offset=16 (i32.add (local.get $p1) (local.get $c))) (local.get $qv)))
+            (local.set $b2 (MADD (local.get $b2) (v128.load offset=16 (i32.add (local.get $p2) (local.get $c))) (local.get $qv)))
+            (local.set $b3 (MADD (local.get $b3) (v128.load offset=16 (i32.add (local.get $p3) (local.get $c))) (local.get $qv)))
+            (local.set $c (i32.add (local.get $c) (i32.const 32)))
+            (br $cols)))
+        (if (i32.lt_u (local.get $c) (local.get $bytes))
+          (then
+            (local.set $qv (v128.load (i32.add (local.get $q) (local.get $c))))
+            (local.set $a0 (MADD (local.get $a0) (v128.load (i32.add (local.get $p0) (local.get $c))) (local.get $qv)))
+            (local.set $a1 (MADD (local.get $a1) (v128.load (i32.add (local.get $p1) (local.get $c))) (local.get $qv)))
+            (local.set $a2 (MADD (local.get $a2) (v128.load (i32.add (local.get $p2) (local.get $c))) (local.get $qv)))
+            (local.set $a3 (MADD (local.get $a3) (v128.load (i32.add (local.get $p3) (local.get $c))) (local.get $qv)))))
+        (local.set $sc (f32x4.mul (f32x4.splat (local.get $tau))
+          (call $hsum4 (f32x4.add (local.get $a0) (local.get $b0)) (f32x4.add (local.get $a1) (local.get $b1))
+            (f32x4.add (local.get $a2) (local.get $b2)) (f32x4.add (local.get $a3) (local.get $b3)))))
+        (if (i32.ge_s (local.get $lw) (i32.const 0))
+          (then
+            (local.set $sc (f32x4.add (local.get $sc)
+              (f32x4.replace_lane 3
+                (f32x4.replace_lane 2
+                  (f32x4.replace_lane 1
+                    (f32x4.splat (f32.load (i32.add (local.get $p0) (local.get $lw))))
+                    (f32.load (i32.add (local.get $p1) (local.get $lw))))
+                  (f32.load (i32.add (local.get $p2) (local.get $lw))))
+                (f32.load (i32.add (local.get $p3) (local.get $lw))))))))
+        (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (local.get $sc))
+        (local.set $mx (f32x4.max (local.get $mx) (local.get $sc)))
+        (local.set $p0 (i32.add (local.get $p3) (local.get $stride)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $quads)))
+    (local.set $m (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx)))
+      (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx)))))
+    ;; The remaining rows one at a time.
+    (block $rows_done
+      (loop $single
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $a0 (v128.const i64x2 0 0))
+        (local.set $c (i32.const 0))
+        (block $c1_done
+          (loop $c1
+            (br_if $c1_done (i32.ge_u (local.get $c) (local.get $bytes)))
+            (local.set $a0 (MADD (local.get $a0) (v128.load (i32.add (local.get $p0) (local.get $c)))
+              (v128.load (i32.add (local.get $q) (local.get $c)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $c1)))
+        (local.set $t (f32.mul (local.get $tau)
+          (f32x4.extract_lane 0 (call $hsum4 (local.get $a0) (local.get $a0) (local.get $a0) (local.get $a0)))))
+        (if (i32.ge_s (local.get $lw) (i32.const 0))
+          (then (local.set $t (f32.add (local.get $t) (f32.load (i32.add (local.get $p0) (local.get $lw)))))))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (local.get $t))
+        (local.set $m (f32.max (local.get $m) (local.get $t)))
+        (local.set $p0 (i32.add (local.get $p0) (local.get $stride)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $single)))
+    (local.get $m))
+
+  ;; w[i] = e^{scores[i] − m} in place for i < rows; returns Σ w.
+  (func $weights (param $w i32) (param $rows i32) (param $m f32) (result f32)
+    (local $i i32) (local $e v128) (local $z v128) (local $zs f32) (local $t f32)
+    (local.set $z (v128.const i64x2 0 0))
+    (block $done
+      (loop $quads
+        (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $rows)))
+        (local.set $e (call $exp (f32x4.sub (v128.load (local.get $w)) (f32x4.splat (local.get $m)))))
+        (v128.store (local.get $w) (local.get $e))
+        (local.set $z (f32x4.add (local.get $z) (local.get $e)))
+        (local.set $w (i32.add (local.get $w) (i32.const 16)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $quads)))
+    (local.set $zs (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $z)) (f32x4.extract_lane 1 (local.get $z)))
+      (f32.add (f32x4.extract_lane 2 (local.get $z)) (f32x4.extract_lane 3 (local.get $z)))))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $t (call $exp1 (f32.sub (f32.load (local.get $w)) (local.get $m))))
+        (f32.store (local.get $w) (local.get $t))
+        (local.set $zs (f32.add (local.get $zs) (local.get $t)))
+        (local.set $w (i32.add (local.get $w) (i32.const 4)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail)))
+    (local.get $zs))
+
+  ;; acc[j] = Σ_i w[i]·value_i[j] for i < rows (acc is overwritten), values at `val` (stride).
+  (func $values (param $val i32) (param $stride i32) (param $s i32) (param $rows i32) (param $w i32) (param $acc i32)
+    (local $i i32) (local $c i32) (local $bytes i32) (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
+    (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $t v128) (local $u v128)
+    (local.set $bytes (i32.shl (local.get $s) (i32.const 2)))
+    (memory.fill (local.get $acc) (i32.const 0) (local.get $bytes))
+    (local.set $p0 (local.get $val))
+    (block $quads_done
+      (loop $quads
+        (br_if $quads_done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $rows)))
+        (local.set $p1 (i32.add (local.get $p0) (local.get $stride)))
+        (local.set $p2 (i32.add (local.get $p1) (local.get $stride)))
+        (local.set $p3 (i32.add (local.get $p2) (local.get $stride)))
+        (local.set $w0 (v128.load32_splat (local.get $w)))
+        (local.set $w1 (v128.load32_splat offset=4 (local.get $w)))
+        (local.set $w2 (v128.load32_splat offset=8 (local.get $w)))
+        (local.set $w3 (v128.load32_splat offset=12 (local.get $w)))
+        (local.set $c (i32.const 0))
+        (block $cols_done
+          (loop $cols
+            (br_if $cols_done (i32.ge_u (local.get $c) (local.get $bytes)))
+            (local.set $t (f32x4.mul (local.get $w0) (v128.load (i32.add (local.get $p0) (local.get $c)))))
+            (local.set $t (MADD (local.get $t) (local.get $w1) (v128.load (i32.add (local.get $p1) (local.get $c)))))
+            (local.set $u (f32x4.mul (local.get $w2) (v128.load (i32.add (local.get $p2) (local.get $c)))))
+            (local.set $u (MADD (local.get $u) (local.get $w3) (v128.load (i32.add (local.get $p3) (local.get $c)))))
+            (v128.store (i32.add (local.get $acc) (local.get $c))
+              (f32x4.add (v128.load (i32.add (local.get $acc) (local.get $c))) (f32x4.add (local.get $t) (local.get $u))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $cols)))
+        (local.set $p0 (i32.add (local.get $p3) (local.get $stride)))
+        (local.set $w (i32.add (local.get $w) (i32.const 16)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $quads)))
+    (block $rows_done
+      (loop $single
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $w0 (v128.load32_splat (local.get $w)))
+        (local.set $c (i32.const 0))
+        (block $c1_done
+          (loop $c1
+            (br_if $c1_done (i32.ge_u (local.get $c) (local.get $bytes)))
+            (v128.store (i32.add (local.get $acc) (local.get $c))
+              (MADD (v128.load (i32.add (local.get $acc) (local.get $c))) (local.get $w0) (v128.load (i32.add (local.get $p0) (local.get $c)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $c1)))
+        (local.set $p0 (i32.add (local.get $p0) (local.get $stride)))
+        (local.set $w (i32.add (local.get $w) (i32.const 4)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $single)))
+  )
+
+  ;; Merges one block (max mb, Σw zb, acc[s] f32) into the totals at `tot`: f64 m, f64 z, f64 n[s].
+  (func $merge (param $tot i32) (param $mb f32) (param $zb f32) (param $acc i32) (param $s i32)
+    (local $m f64) (local $a f64) (local $b f64) (local $j i32) (local $p i32) (local $q i32)
+    (local.set $m (f64.load (local.get $tot)))
+    (if (f64.ge (local.get $m) (f64.promote_f32 (local.get $mb)))
+      (then
+        (local.set $a (f64.const 1))
+        (local.set $b (f64.promote_f32 (call $exp1 (f32.demote_f64 (f64.sub (f64.promote_f32 (local.get $mb)) (local.get $m)))))))
+      (else
+        (local.set $a (select (f64.const 0)
+          (f64.promote_f32 (call $exp1 (f32.demote_f64 (f64.sub (local.get $m) (f64.promote_f32 (local.get $mb))))))
+          (f64.eq (local.get $m) (f64.const -inf))))
+        (local.set $b (f64.const 1))
+        (f64.store (local.get $tot) (f64.promote_f32 (local.get $mb)))))
+    (f64.store offset=8 (local.get $tot)
+      (f64.add (f64.mul (f64.load offset=8 (local.get $tot)) (local.get $a)) (f64.mul (f64.promote_f32 (local.get $zb)) (local.get $b))))
+    (local.set $p (i32.add (local.get $tot) (i32.const 16)))
+    (local.set $q (local.get $acc))
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $j) (local.get $s)))
+        (f64.store (local.get $p)
+          (f64.add (f64.mul (f64.load (local.get $p)) (local.get $a)) (f64.mul (f64.promote_f32 (f32.load (local.get $q))) (local.get $b))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (local.set $q (i32.add (local.get $q) (i32.const 4)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $each))))
+
+  ;; Attention sums over `rows` records from `rec`, merged into the totals at `tot` (f64 m, z,
+  ;; n[s]; start from m = −∞, z = 0, n = 0). Scratch: `w` holds `block` f32, `acc` s f32.
+  (func (export "attend") (param $rec i32) (param $stride i32) (param $d i32) (param $s i32) (param $rows i32)
+    (param $lw i32) (param $tau f32) (param $q i32) (param $w i32) (param $acc i32) (param $tot i32) (param $block i32)
+    (local $start i32) (local $len i32) (local $mb f32) (local $zb f32) (local $p i32)
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $start) (local.get $rows)))
+        (local.set $len (i32.sub (local.get $rows) (local.get $start)))
+        (if (i32.gt_u (local.get $len) (local.get $block)) (then (local.set $len (local.get $block))))
+        (local.set $p (i32.add (local.get $rec) (i32.mul (local.get $start) (local.get $stride))))
+        (local.set $mb (call $scores (local.get $p) (local.get $stride) (local.get $d) (local.get $len) (local.get $lw)
+          (local.get $tau) (local.get $q) (local.get $w)))
+        ;; A block whose every log-weight is −∞ adds nothing.
+        (if (f32.eq (local.get $mb) (f32.const -inf))
+          (then
+            (local.set $start (i32.add (local.get $start) (local.get $len)))
+            (br $blocks)))
+        (local.set $zb (call $weights (local.get $w) (local.get $len) (local.get $mb)))
+        (call $values (i32.add (local.get $p) (i32.shl (local.get $d) (i32.const 2))) (local.get $stride) (local.get $s)
+          (local.get $len) (local.get $w) (local.get $acc))
+        (call $merge (local.get $tot) (local.get $mb) (local.get $zb) (local.get $acc) (local.get $s))
+        (local.set $start (i32.add (local.get $start) (local.get $len)))
+        (br $blocks))))
+
+  ;; ---------------------------------------------------------------------------------------------
+  ;; Quantized records. A side (keys or values) of `bits` ∈ {8, 4, 2} has its codes in chunks of 16
+  ;; bytes: bit field f of byte i holds the code of channel chunk·(128/bits) + 16·f + i, so one
+  ;; shift and mask per field gives 16 consecutive channels. Token-wise scales are (lo, step) per
+  ;; group of G channels (G a multiple of 16), as f16 (half = 1) or f32, after the codes.
+  ;;
+  ;; Unpacking: x = (chunk >> sh) & mask on 16-bit lanes (x64 has no 8-bit shift: bits entering a
+  ;; byte from its neighbour land at or above bit 8 − sh ≥ bits and the mask drops them), then
+  ;; zero extension. Key dot products are exact integer sums: the query in fixed point
+  ;; Q = q·2^k (max |Q| in [2^29, 2^30), so q·2^k is exact in f32 and rounds by at most 2^−30 of the
+  ;; largest element), split as Q = 65536·qh + ql with qh, ql in i16, and i32x4.dot_i16x8_s of the
+  ;; codes with qh and with ql; a group of G ≤ 512 channels sums below 2^31. Values accumulate in
+  ;; f32: acc += (w·step)·c per channel, Σ w·lo per group.
+  ;; ---------------------------------------------------------------------------------------------
+
+  ;; Decodes n scale entries of one row at `at` (f16 when half) into column r of the transposed
+  ;; table at `out` (entry e at out + 16e), four entries at a time (up to 3 past n are written).
+  (func $scalesRow (param $at i32) (param $n i32) (param $half i32) (param $out i32)
+    (local $e i32) (local $h v128) (local $v v128)
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $e) (local.get $n)))
+        (if (local.get $half)
+          (then
+            (local.set $h (i32x4.extend_low_i16x8_u (v128.load64_zero (i32.add (local.get $at) (i32.shl (local.get $e) (i32.const 1))))))
+            ;; |h| shifted into f32 position times 2^112 (exact for normals, subnormals and 0), then the sign
+            (local.set $v (v128.or
+              (f32x4.mul (i32x4.shl (v128.and (local.get $h) (i32x4.splat (i32.const 0x7fff))) (i32.const 13)) (f32x4.splat (f32.const 0x1p112)))
+              (i32x4.shl (v128.and (local.get $h) (i32x4.splat (i32.const 0x8000))) (i32.const 16)))))
+          (else (local.set $v (v128.load (i32.add (local.get $at) (i32.shl (local.get $e) (i32.const 2)))))))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $e) (i32.const 4))) (f32x4.extract_lane 0 (local.get $v)))
+        (f32.store offset=16 (i32.add (local.get $out) (i32.shl (local.get $e) (i32.const 4))) (f32x4.extract_lane 1 (local.get $v)))
+        (f32.store offset=32 (i32.add (local.get $out) (i32.shl (local.get $e) (i32.const 4))) (f32x4.extract_lane 2 (local.get $v)))
+        (f32.store offset=48 (i32.add (local.get $out) (i32.shl (local.get $e) (i32.const 4))) (f32x4.extract_lane 3 (local.get $v)))
+        (local.set $e (i32.add (local.get $e) (i32.const 4)))
+        (br $each))))
+
+  ;; The scales of four rows (at a0..a3) into the transposed table: entry e of row r at out + 16e + 4r.
+  (func $scales4 (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32) (param $n i32) (param $half i32) (param $out i32)
+    (call $scalesRow (local.get $a0) (local.get $n) (local.get $half) (local.get $out))
+    (call $scalesRow (local.get $a1) (local.get $n) (local.get $half) (i32.add (local.get $out) (i32.const 4)))
+    (call $scalesRow (local.get $a2) (local.get $n) (local.get $half) (i32.add (local.get $out) (i32.const 8)))
+    (call $scalesRow (local.get $a3) (local.get $n) (local.get $half) (i32.add (local.get $out) (i32.const 12))))
+
+  ;; The query in split fixed point: qh, ql (i16, n each, n a multiple of 8) with
+  ;; q·2^k = 65536·qh + ql, 2^k chosen so max |q|·2^k ∈ [2^29, 2^30). Returns 2^−k.
+  (func $fixq (param $q i32) (param $n i32) (param $qh i32) (param $ql i32) (result f32)
+    (local $j i32) (local $m v128) (local $mx f32) (local $e i32) (local $sc v128) (local $a v128) (local $b v128) (local $ha v128) (local $hb v128)
+    (local.set $m (v128.const i64x2 0 0))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.ge_u (local.get $j) (local.get $n)))
+      (local.set $m (f32x4.max (local.get $m) (f32x4.abs (v128.load (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 2)))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $l1)))
+    (local.set $mx (f32.max (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+      (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+    (if (f32.eq (local.get $mx) (f32.const 0))
+      (then (local.set $e (i32.const 0)))
+      (else (local.set $e (i32.sub (i32.const 29)
+        (i32.sub (i32.shr_u (i32.reinterpret_f32 (local.get $mx)) (i32.const 23)) (i32.const 127))))))
+    ;; keep 2^e and 2^−e normal floats
+    (if (i32.gt_s (local.get $e) (i32.const 126)) (then (local.set $e (i32.const 126))))
+    (if (i32.lt_s (local.get $e) (i32.const -126)) (then (local.set $e (i32.const -126))))
+    (local.set $sc (f32x4.splat (f32.reinterpret_i32 (i32.shl (i32.add (local.get $e) (i32.const 127)) (i32.const 23)))))
+    (local.set $j (i32.const 0))
+    (block $d2 (loop $l2
+      (br_if $d2 (i32.ge_u (local.get $j) (local.get $n)))
+      (local.set $a (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 2)))) (local.get $sc)))))
+      (local.set $b (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=16 (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 2)))) (local.get $sc)))))
+      (local.set $ha (i32x4.shr_s (i32x4.add (local.get $a) (i32x4.splat (i32.const 32768))) (i32.const 16)))
+      (local.set $hb (i32x4.shr_s (i32x4.add (local.get $b) (i32x4.splat (i32.const 32768))) (i32.const 16)))
+      (v128.store (i32.add (local.get $qh) (i32.shl (local.get $j) (i32.const 1))) (i16x8.narrow_i32x4_s (local.get $ha) (local.get $hb)))
+      (v128.store (i32.add (local.get $ql) (i32.shl (local.get $j) (i32.const 1)))
+        (i16x8.narrow_i32x4_s (i32x4.sub (local.get $a) (i32x4.shl (local.get $ha) (i32.const 16))) (i32x4.sub (local.get $b) (i32x4.shl (local.get $hb) (i32.const 16)))))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (br $l2)))
+    (f32.reinterpret_i32 (i32.shl (i32.sub (i32.const 127) (local.get $e)) (i32.const 23))))
+
+  ;; [Σa, Σb, Σc, Σd] of four i32x4.
+  (func $ihsum4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local $ab v128) (local $cd v128)
+    (local.set $ab (i32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $cd (i32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $c) (local.get $d))))
+    (i32x4.add
+      (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $ab) (local.get $cd))
+      (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $ab) (local.get $cd))))
+
+  ;; Dot products of four code rows (at p0..p3, n code bytes) with the fixed-point query: per
+  ;; scale group, (65536·Σc·qh + Σc·ql)·inv·step + lo·qsum[g]. sc: the four rows' transposed
+  ;; scales (lo of group g at sc + 32g, step at sc + 32g + 16).
+  (func $cdots4 (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32) (param $sc i32)
+    (param $qh i32) (param $ql i32) (param $qsum i32) (param $n i32) (param $bits i32) (param $g16 i32) (param $inv f32) (result v128)
+    (local $c i32) (local $f i32) (local $fields i32) (local $sh i32) (local $qa i32) (local $k i32) (local $g i32)
+    (local $mask v128) (local $x v128) (local $lo v128) (local $hi v128)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local $h0 v128) (local $h1 v128) (local $h2 v128) (local $h3 v128)
+    (local $l0 v128) (local $l1 v128) (local $l2 v128) (local $l3 v128)
+    (local $qh0 v128) (local $qh1 v128) (local $ql0 v128) (local $ql1 v128) (local $tot v128) (local $dq v128)
+    (local.set $fields (i32.div_u (i32.const 8) (local.get $bits)))
+    (local.set $mask (i8x16.splat (i32.sub (i32.shl (i32.const 1) (local.get $bits)) (i32.const 1))))
+    (block $chunks_done
+      (loop $chunks
+        (br_if $chunks_done (i32.ge_u (local.get $c) (local.get $n)))
+        (local.set $v0 (v128.load (i32.add (local.get $p0) (local.get $c))))
+        (local.set $v1 (v128.load (i32.add (local.get $p1) (local.get $c))))
+        (local.set $v2 (v128.load (i32.add (local.get $p2) (local.get $c))))
+        (local.set $v3 (v128.load (i32.add (local.get $p3) (local.get $c))))
+        (local.set $f (i32.const 0))
+        (block $fields_done
+          (loop $each_field
+            (br_if $fields_done (i32.ge_u (local.get $f) (local.get $fields)))
+            (local.set $sh (i32.mul (local.get $f) (local.get $bits)))
+            (local.set $qh0 (v128.load (i32.add (local.get $qh) (local.get $qa))))
+            (local.set $qh1 (v128.load offset=16 (i32.add (local.get $qh) (local.get $qa))))
+            (local.set $ql0 (v128.load (i32.add (local.get $ql) (local.get $qa))))
+            (local.set $ql1 (v128.load offset=16 (i32.add (local.get $ql) (local.get $qa))))
+            (local.set $x (v128.and (i16x8.shr_u (local.get $v0) (local.get $sh)) (local.get $mask)))
+            (local.set $lo (i16x8.extend_low_i8x16_u (local.get $x)))
+            (local.set $hi (i16x8.extend_high_i8x16_u (local.get $x)))
+            (local.set $h0 (i32x4.add (local.get $h0) (i32x4.add (i32x4.dot_i16x8_s (local.get $lo) (local.get $qh0)) (i32x4.dot_i16x8_s (local.get $hi) (local.get $qh1)))))
+            (local.set $l0 (i32x4.add (local.get $l0) (i32x4.add (i32x4.dot_i16x8_s (local.get $lo) (local.get $ql0)) (i32x4.dot_i16x8_s (local.get $hi) (local.get $ql1)))))
+            (local.set $x (v128.and (i16x8.shr_u (local.get $v1) (local.get $sh)) (local.get $mask)))
+            (local.set $lo (i16x8.extend_low_i8x16_u (local.get $x)))
+            (local.set $hi (i16x8.extend_high_i8x16_u (local.get $x)))
+            (local.set $h1 (i32x4.add (local.get $h1) (i32x4.add (i32x4.dot_i16x8_s (local.get $lo) (local.get $qh0)) (i32x4.dot_i16x8_s (local.get $hi) (local.get $qh1)))))
+            (local.set $l1 (i32x4.add (local.get $l1) (i32x4.add (i32x4.dot_i16x8_s (local.get $lo) (local.get $ql0)) (i32x4.dot_i16x8_s (local.get $hi) (local.get $ql1)))))
+            (local.set $x (v128.and (i16x8.shr_u (local.get $v2) (local.get $sh)) (local.get $mask)))
+            (local.set $lo (i16x8.extend_low_i8x16_u (local.get $x)))
+            (local.set $hi (i16x8.extend_high_i8x16_u (local.get $x)))
+            (local.set $h2 (i32x4.add (local.get $h2) (i32x4.add (i32x4.dot_i16x8_s (local.get $lo) (local.get $qh0)) (i32x4.dot_i16x8_s (local.get $hi) (local.get $qh1)))))
+            (local.set $l2 (i32x4.add (local.get $l2) (i32x4.add (i32x4.dot_i16x8_s (local.get $lo) (local.get $ql0)) (i32x4.dot_i16x8_s (local.get $hi) (local.get $ql1)))))
+            (local.set $x (v128.and (i16x8.shr_u (local.get $v3) (local.get $sh)) (local.get $mask)))
+            (local.set $lo (i16x8.extend_low_i8x16_u (local.get $x)))
+            (local.set $hi (i16x8.extend_high_i8x16_u (local.get $x)))
+            (local.set $h3 (i32x4.add (local.get $h3) (i32x4.add (i32x4.dot_i16x8_s (local.get $lo) (local.get $qh0)) (i32x4.dot_i16x8_s (local.get $hi) (local.get $qh1)))))
+            (local.set $l3 (i32x4.add (local.get $l3) (i32x4.add (i32x4.dot_i16x8_s (local.get $lo) (local.get $ql0)) (i32x4.dot_i16x8_s (local.get $hi) (local.get $ql1)))))
+            (local.set $qa (i32.add (local.get $qa) (i32.const 32)))
+            (local.set $f (i32.add (local.get $f) (i32.const 1)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            ;; End of a scale group: the four rows' dot products in real units, times step, plus lo·qsum.
+            (if (i32.eq (local.get $k) (local.get $g16))
+              (then
+                (local.set $dq (f32x4.mul (f32x4.splat (local.get $inv))
+                  (f32x4.add
+                    (f32x4.mul (f32x4.convert_i32x4_s (call $ihsum4 (local.get $h0) (local.get $h1) (local.get $h2) (local.get $h3))) (f32x4.splat (f32.const 65536)))
+                    (f32x4.convert_i32x4_s (call $ihsum4 (local.get $l0) (local.get $l1) (local.get $l2) (local.get $l3))))))
+                (local.set $tot (f32x4.add (local.get $tot)
+                  (f32x4.add
+                    (f32x4.mul (local.get $dq) (v128.load offset=16 (i32.add (local.get $sc) (i32.shl (local.get $g) (i32.const 5)))))
+                    (f32x4.mul (v128.load32_splat (i32.add (local.get $qsum) (i32.shl (local.get $g) (i32.const 2))))
+                      (v128.load (i32.add (local.get $sc) (i32.shl (local.get $g) (i32.const 5))))))))
+                (local.set $h0 (v128.const i64x2 0 0)) (local.set $h1 (v128.const i64x2 0 0))
+                (local.set $h2 (v128.const i64x2 0 0)) (local.set $h3 (v128.const i64x2 0 0))
+                (local.set $l0 (v128.const i64x2 0 0)) (local.set $l1 (v128.const i64x2 0 0))
+                (local.set $l2 (v128.const i64x2 0 0)) (local.set $l3 (v128.const i64x2 0 0))
+                (local.set $k (i32.const 0))
+                (local.set $g (i32.add (local.get $g) (i32.const 1)))))
+            (br $each_field)))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $chunks)))
+    (local.get $tot))
+
+  ;; acc[ch] += Σ_r w_r·step_{r,g}·c_{r,ch} for four code rows; zacc[g] += Σ_r w_r·lo_{r,g}.
+  ;; sc: the rows' transposed scales.
+  (func $cvalues4 (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32) (param $sc i32)
+    (param $w v128) (param $acc i32) (param $zacc i32) (param $n i32) (param $bits i32) (param $g16 i32)
+    (local $c i32) (local $f i32) (local $fields i32) (local $sh i32) (local $aa i32) (local $k i32) (local $g i32)
+    (local $mask v128) (local $x v128) (local $lo v128) (local $hi v128) (local $st v128) (local $z v128)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
+    (local.set $fields (i32.div_u (i32.const 8) (local.get $bits)))
+    (local.set $mask (i8x16.splat (i32.sub (i32.shl (i32.const 1) (local.get $bits)) (i32.const 1))))
+    (local.set $aa (local.get $acc))
+    (local.set $k (local.get $g16))
+    (block $chunks_done
+      (loop $chunks
+        (br_if $chunks_done (i32.ge_u (local.get $c) (local.get $n)))
+        (local.set $v0 (v128.load (i32.add (local.get $p0) (local.get $c))))
+        (local.set $v1 (v128.load (i32.add (local.get $p1) (local.get $c))))
+        (local.set $v2 (v128.load (i32.add (local.get $p2) (local.get $c))))
+        (local.set $v3 (v128.load (i32.add (local.get $p3) (local.get $c))))
+        (local.set $f (i32.const 0))
+        (block $fields_done
+          (loop $each_field
+            (br_if $fields_done (i32.ge_u (local.get $f) (local.get $fields)))
+            ;; Start of a scale group: the rows' coefficients w·step, and their zero points.
+            (if (i32.eq (local.get $k) (local.get $g16))
+              (then
+                (local.set $st (f32x4.mul (local.get $w) (v128.load offset=16 (i32.add (local.get $sc) (i32.shl (local.get $g) (i32.const 5))))))
+                (local.set $s0 (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $st) (local.get $st)))
+                (local.set $s1 (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $st) (local.get $st)))
+                (local.set $s2 (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $st) (local.get $st)))
+                (local.set $s3 (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $st) (local.get $st)))
+                (local.set $z (f32x4.mul (local.get $w) (v128.load (i32.add (local.get $sc) (i32.shl (local.get $g) (i32.const 5))))))
+                (local.set $z (f32x4.add (local.get $z) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $z) (local.get $z))))
+                (f32.store (i32.add (local.get $zacc) (i32.shl (local.get $g) (i32.const 2)))
+                  (f32.add (f32.load (i32.add (local.get $zacc) (i32.shl (local.get $g) (i32.const 2))))
+                    (f32.add (f32x4.extract_lane 0 (local.get $z)) (f32x4.extract_lane 1 (local.get $z)))))
+                (local.set $g (i32.add (local.get $g) (i32.const 1)))
+                (local.set $k (i32.const 0))))
+            (local.set $sh (i32.mul (local.get $f) (local.get $bits)))
+            (local.set $c0 (v128.load (local.get $aa)))
+            (local.set $c1 (v128.load offset=16 (local.get $aa)))
+            (local.set $c2 (v128.load offset=32 (local.get $aa)))
+            (local.set $c3 (v128.load offset=48 (local.get $aa)))
+            (local.set $x (v128.and (i16x8.shr_u (local.get $v0) (local.get $sh)) (local.get $mask)))
+            (local.set $lo (i16x8.extend_low_i8x16_u (local.get $x)))
+            (local.set $hi (i16x8.extend_high_i8x16_u (local.get $x)))
+            (local.set $c0 (MADD (local.get $c0) (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_u (local.get $lo))) (local.get $s0)))
+            (local.set $c1 (MADD (local.get $c1) (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_u (local.get $lo))) (local.get $s0)))
+            (local.set $c2 (MADD (local.get $c2) (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_u (local.get $hi))) (local.get $s0)))
+            (local.set $c3 (MADD (local.get $c3) (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_u (local.get $hi))) (local.get $s0)))
+            (local.set $x (v128.and (i16x8.shr_u (local.get $v1) (local.get $sh)) (local.get $mask)))
+            (local.set $lo (i16x8.extend_low_i8x16_u (local.get $x)))
+            (local.set $hi (i16x8.extend_high_i8x16_u (local.get $x)))
+            (local.set $c0 (MADD (local.get $c0) (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_u (local.get $lo))) (local.get $s1)))
+            (local.set $c1 (MADD (local.get $c1) (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_u (local.get $lo))) (local.get $s1)))
+            (local.set $c2 (MADD (local.get $c2) (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_u (local.get $hi))) (local.get $s1)))
+            (local.set $c3 (MADD (local.get $c3) (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_u (local.get $hi))) (local.get $s1)))
+            (local.set $x (v128.and (i16x8.shr_u (local.get $v2) (local.get $sh)) (local.get $mask)))
+            (local.set $lo (i16x8.extend_low_i8x16_u (local.get $x)))
+            (local.set $hi (i16x8.extend_high_i8x16_u (local.get $x)))
+            (local.set $c0 (MADD (local.get $c0) (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_u (local.get $lo))) (local.get $s2)))
+            (local.set $c1 (MADD (local.get $c1) (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_u (local.get $lo))) (local.get $s2)))
+            (local.set $c2 (MADD (local.get $c2) (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_u (local.get $hi))) (local.get $s2)))
+            (local.set $c3 (MADD (local.get $c3) (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_u (local.get $hi))) (local.get $s2)))
+            (local.set $x (v128.and (i16x8.shr_u (local.get $v3) (local.get $sh)) (local.get $mask)))
+            (local.set $lo (i16x8.extend_low_i8x16_u (local.get $x)))
+            (local.set $hi (i16x8.extend_high_i8x16_u (local.get $x)))
+            (local.set $c0 (MADD (local.get $c0) (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_u (local.get $lo))) (local.get $s3)))
+            (local.set $c1 (MADD (local.get $c1) (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_u (local.get $lo))) (local.get $s3)))
+            (local.set $c2 (MADD (local.get $c2) (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_u (local.get $hi))) (local.get $s3)))
+            (local.set $c3 (MADD (local.get $c3) (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_u (local.get $hi))) (local.get $s3)))
+            (v128.store (local.get $aa) (local.get $c0))
+            (v128.store offset=16 (local.get $aa) (local.get $c1))
+            (v128.store offset=32 (local.get $aa) (local.get $c2))
+            (v128.store offset=48 (local.get $aa) (local.get $c3))
+            (local.set $aa (i32.add (local.get $aa) (i32.const 64)))
+            (local.set $f (i32.add (local.get $f) (i32.const 1)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $each_field)))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $chunks))))
+
+  ;; The descriptor of a quantized store (i32 fields by byte offset): 0 stride, 4 d, 8 s, 12 key
+  ;; bits (32: f32 keys), 16 value bits (32: f32 values), 20 key code offset, 24 value code offset,
+  ;; 28 key scale offset, 32 value scale offset, 36 lw offset (−1: none), 40 key groups (0: the
+  ;; caller filled the key table with lo = 0, step = 1 and folded the query into the group's
+  ;; steps), 44 value groups, 48 half scales, 52 key fields per scale group, 56 block rows, 60 q
+  ;; (f32 d), 64 qsum (f32 per key group), 68 w (f32 block + 4), 72 acc (f32 s), 76 zacc (f32 per
+  ;; value group), 80 value scale table, 84 key bias (f32, added to every dot), 88 value fields per
+  ;; scale group, 92 key scale table, 96 qh, 100 ql (i16 d), 104 2^−k of the fixed-point query
+  ;; (f32, written by $prepare).
+
+  ;; The fixed-point query of the descriptor's q (for integer keys).
+  (func $prepare (param $desc i32)
+    (if (i32.ne (i32.load offset=12 (local.get $desc)) (i32.const 32))
+      (then (f32.store offset=104 (local.get $desc)
+        (call $fixq (i32.load offset=60 (local.get $desc)) (i32.load offset=4 (local.get $desc))
+          (i32.load offset=96 (local.get $desc)) (i32.load offset=100 (local.get $desc)))))))
+
+  ;; Scores τ·<key_i, q> (+ lw_i) of `len` quantized records from `p` (len ≤ block) into `out`
+  ;; (f32, len + 3 entries: missing rows of the last quad repeat the last row); returns the max.
+  (func $codeScores (param $p i32) (param $len i32) (param $tau f32) (param $desc i32) (param $out i32) (result f32)
+    (local $stride i32) (local $kb i32) (local $kc i32) (local $ks i32) (local $lw i32) (local $kg i32) (local $ksc i32)
+    (local $i i32) (local $last i32) (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $m v128) (local $sc4 v128)
+    (local.set $stride (i32.load (local.get $desc)))
+    (local.set $kb (i32.load offset=12 (local.get $desc)))
+    (local.set $kc (i32.load offset=20 (local.get $desc)))
+    (local.set $ks (i32.load offset=28 (local.get $desc)))
+    (local.set $lw (i32.load offset=36 (local.get $desc)))
+    (local.set $kg (i32.load offset=40 (local.get $desc)))
+    (local.set $ksc (i32.load offset=92 (local.get $desc)))
+    (if (i32.eq (local.get $kb) (i32.const 32))
+      (then
+        (return (call $scores (i32.add (local.get $p) (local.get $kc)) (local.get $stride) (i32.load offset=4 (local.get $desc))
+          (local.get $len) (select (i32.sub (local.get $lw) (local.get $kc)) (i32.const -1) (i32.ge_s (local.get $lw) (i32.const 0)))
+          (local.get $tau) (i32.load offset=60 (local.get $desc)) (local.get $out)))))
+    (local.set $last (i32.add (local.get $p) (i32.mul (i32.sub (local.get $len) (i32.const 1)) (local.get $stride))))
+    (local.set $m (f32x4.splat (f32.const -inf)))
+    (block $sdone
+      (loop $squads
+        (br_if $sdone (i32.ge_u (local.get $i) (local.get $len)))
+        (local.set $a0 (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $stride))))
+        (local.set $a1 (select (i32.add (local.get $a0) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $len))))
+        (local.set $a2 (select (i32.add (local.get $a1) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 2)) (local.get $len))))
+        (local.set $a3 (select (i32.add (local.get $a2) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 3)) (local.get $len))))
+        (if (i32.gt_s (local.get $kg) (i32.const 0))
+          (then
+            (call $scales4 (i32.add (local.get $a0) (local.get $ks)) (i32.add (local.get $a1) (local.get $ks))
+              (i32.add (local.get $a2) (local.get $ks)) (i32.add (local.get $a3) (local.get $ks))
+              (i32.shl (local.get $kg) (i32.const 1)) (i32.load offset=48 (local.get $desc)) (local.get $ksc))))
+        (local.set $sc4 (f32x4.add (f32x4.splat (f32.load offset=84 (local.get $desc)))
+          (call $cdots4 (i32.add (local.get $a0) (local.get $kc)) (i32.add (local.get $a1) (local.get $kc))
+            (i32.add (local.get $a2) (local.get $kc)) (i32.add (local.get $a3) (local.get $kc))
+            (local.get $ksc) (i32.load offset=96 (local.get $desc)) (i32.load offset=100 (local.get $desc)) (i32.load offset=64 (local.get $desc))
+            (i32.shr_u (i32.mul (i32.load offset=4 (local.get $desc)) (local.get $kb)) (i32.const 3)) (local.get $kb)
+            (i32.load offset=52 (local.get $desc)) (f32.load offset=104 (local.get $desc)))))
+        (local.set $sc4 (f32x4.mul (local.get $sc4) (f32x4.splat (local.get $tau))))
+        (if (i32.ge_s (local.get $lw) (i32.const 0))
+          (then (local.set $sc4 (f32x4.add (local.get $sc4)
+            (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
+              (v128.load32_splat (i32.add (local.get $a0) (local.get $lw)))
+              (f32.load (i32.add (local.get $a1) (local.get $lw))))
+              (f32.load (i32.add (local.get $a2) (local.get $lw))))
+              (f32.load (i32.add (local.get $a3) (local.get $lw))))))))
+        (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (local.get $sc4))
+        (local.set $m (f32x4.max (local.get $m) (local.get $sc4)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $squads)))
+    (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+      (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+
+  ;; acc = Σ_i w[i]·value_i over `len` quantized records from `p` (acc overwritten, zero points
+  ;; included).
+  (func $codeValues (param $p i32) (param $len i32) (param $desc i32) (param $w i32) (param $acc i32)
+    (local $stride i32) (local $s i32) (local $vb i32) (local $vc i32) (local $vs i32) (local $vg i32) (local $vg16 i32)
+    (local $zacc i32) (local $vsc i32) (local $half i32)
+    (local $i i32) (local $j i32) (local $last i32) (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $wv v128)
+    (local.set $stride (i32.load (local.get $desc)))
+    (local.set $s (i32.load offset=8 (local.get $desc)))
+    (local.set $vb (i32.load offset=16 (local.get $desc)))
+    (local.set $vc (i32.load offset=24 (local.get $desc)))
+    (if (i32.eq (local.get $vb) (i32.const 32))
+      (then
+        (call $values (i32.add (local.get $p) (local.get $vc)) (local.get $stride) (local.get $s) (local.get $len) (local.get $w) (local.get $acc))
+        (return)))
+    (local.set $vs (i32.load offset=32 (local.get $desc)))
+    (local.set $vg (i32.load offset=44 (local.get $desc)))
+    (local.set $half (i32.load offset=48 (local.get $desc)))
+    (local.set $zacc (i32.load offset=76 (local.get $desc)))
+    (local.set $vsc (i32.load offset=80 (local.get $desc)))
+    (local.set $vg16 (i32.load offset=88 (local.get $desc)))
+    (local.set $last (i32.add (local.get $p) (i32.mul (i32.sub (local.get $len) (i32.const 1)) (local.get $stride))))
+    (memory.fill (local.get $acc) (i32.const 0) (i32.shl (local.get $s) (i32.const 2)))
+    (memory.fill (local.get $zacc) (i32.const 0) (i32.shl (local.get $vg) (i32.const 2)))
+    (block $vdone
+      (loop $vquads
+        (br_if $vdone (i32.ge_u (local.get $i) (local.get $len)))
+        (local.set $a0 (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $stride))))
+        (local.set $a1 (select (i32.add (local.get $a0) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $len))))
+        (local.set $a2 (select (i32.add (local.get $a1) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 2)) (local.get $len))))
+        (local.set $a3 (select (i32.add (local.get $a2) (local.get $stride)) (local.get $last) (i32.lt_u (i32.add (local.get $i) (i32.const 3)) (local.get $len))))
+        ;; Weights of missing rows are 0.
+        (local.set $wv (v128.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))
+        (if (i32.lt_u (i32.sub (local.get $len) (local.get $i)) (i32.const 4))
+          (then
+            (local.set $wv (v128.and (local.get $wv)
+              (i32x4.gt_u (i32x4.splat (i32.sub (local.get $len) (local.get $i))) (v128.const i32x4 0 1 2 3))))))
+        (call $scales4 (i32.add (local.get $a0) (local.get $vs)) (i32.add (local.get $a1) (local.get $vs))
+          (i32.add (local.get $a2) (local.get $vs)) (i32.add (local.get $a3) (local.get $vs))
+          (i32.shl (local.get $vg) (i32.const 1)) (local.get $half) (local.get $vsc))
+        (call $cvalues4 (i32.add (local.get $a0) (local.get $vc)) (i32.add (local.get $a1) (local.get $vc))
+          (i32.add (local.get $a2) (local.get $vc)) (i32.add (local.get $a3) (local.get $vc))
+          (local.get $vsc) (local.get $wv) (local.get $acc) (local.get $zacc)
+          (i32.shr_u (i32.mul (local.get $s) (local.get $vb)) (i32.const 3)) (local.get $vb) (local.get $vg16))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vquads)))
+    ;; Zero points: every channel of group g gets zacc[g].
+    (block $zdone
+      (loop $zeach
+        (br_if $zdone (i32.ge_u (local.get $j) (local.get $s)))
+        (v128.store (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 2)))
+          (f32x4.add (v128.load (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 2))))
+            (v128.load32_splat (i32.add (local.get $zacc) (i32.shl (i32.div_u (local.get $j) (i32.shl (local.get $vg16) (i32.const 4))) (i32.const 2))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $zeach))))
+
+  ;; Attention sums over `rows` quantized records (token-wise groups, or one run of a
+  ;; channel-wise group) from `rec`, merged into the totals at `tot` (f64 m, z, n[s]).
+  (func (export "attendCodes") (param $rec i32) (param $rows i32) (param $tau f32) (param $desc i32) (param $tot i32)
+    (local $start i32) (local $len i32) (local $p i32) (local $mb f32) (local $zb f32) (local $block i32) (local $w i32) (local $acc i32)
+    (local.set $block (i32.load offset=56 (local.get $desc)))
+    (local.set $w (i32.load offset=68 (local.get $desc)))
+    (local.set $acc (i32.load offset=72 (local.get $desc)))
+    (call $prepare (local.get $desc))
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $start) (local.get $rows)))
+        (local.set $len (i32.sub (local.get $rows) (local.get $start)))
+        (if (i32.gt_u (local.get $len) (local.get $block)) (then (local.set $len (local.get $block))))
+        (local.set $p (i32.add (local.get $rec) (i32.mul (local.get $start) (i32.load (local.get $desc)))))
+        (local.set $mb (call $codeScores (local.get $p) (local.get $len) (local.get $tau) (local.get $desc) (local.get $w)))
+        (if (f32.ne (local.get $mb) (f32.const -inf))
+          (then
+            (local.set $zb (call $weights (local.get $w) (local.get $len) (local.get $mb)))
+            (call $codeValues (local.get $p) (local.get $len) (local.get $desc) (local.get $w) (local.get $acc))
+            (call $merge (local.get $tot) (local.get $mb) (local.get $zb) (local.get $acc) (i32.load offset=8 (local.get $desc)))))
+        (local.set $start (i32.add (local.get $start) (local.get $len)))
+        (br $blocks))))
+
+  ;; The parts, for callers that need every row's score (query-aware policies): scores of up to
+  ;; one block of records into `out` (returns the max), and acc = Σ w·value over them. For
+  ;; quantized records call `codePrepare` once per query first.
+  (func (export "codePrepare") (param $desc i32) (call $prepare (local.get $desc)))
+  (func (export "codeScores") (param $p i32) (param $len i32) (param $tau f32) (param $desc i32) (param $out i32) (result f32)
+    (call $codeScores (local.get $p) (local.get $len) (local.get $tau) (local.get $desc) (local.get $out)))
+  (func (export "codeValues") (param $p i32) (param $len i32) (param $desc i32) (param $w i32) (param $acc i32)
+    (call $codeValues (local.get $p) (local.get $len) (local.get $desc) (local.get $w) (local.get $acc)))
+  (func (export "recScores") (param $rec i32) (param $stride i32) (param $d i32) (param $rows i32) (param $lw i32)
+    (param $tau f32) (param $q i32) (param $out i32) (result f32)
+    (call $scores (local.get $rec) (local.get $stride) (local.get $d) (local.get $rows) (local.get $lw) (local.get $tau) (local.get $q) (local.get $out)))
+  (func (export "recValues") (param $val i32) (param $stride i32) (param $s i32) (param $rows i32) (param $w i32) (param $acc i32)
+    (call $values (local.get $val) (local.get $stride) (local.get $s) (local.get $rows) (local.get $w) (local.get $acc)))
+
+  ;; The exponential on four lanes (exported for tests of its accuracy): out[i] = e^{in[i]}.
+  (func (export "exp4") (param $in i32) (param $out i32)
+    (v128.store (local.get $out) (call $exp (v128.load (local.get $in)))))
+)
