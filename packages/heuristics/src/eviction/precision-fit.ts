@@ -28,7 +28,7 @@ export function fitPrecision(spec: PolicySpec, budget: Budget | undefined, asked
   let precision = asked;
   let store = make(precision);
   const floor = floorBytes(budget, spec.keyDim, spec.valueDim);
-  for (let next = smallerPrecision(precision); store.fixedBytes > floor / 2 && next !== null; next = smallerPrecision(precision)) {
+  for (let next = smallerPrecision(precision); store.fixedBytes > floor && next !== null; next = smallerPrecision(precision)) {
     precision = next;
     store = make(precision);
   }
