@@ -47,7 +47,7 @@ describe('ResidualBalance: the walk balances the residual kernel', () => {
     [1, 0, 0.6],
     [2, 0, 0.6],
     [1, 3, 0.75],
-  ])('degree %i, weight levels up to %i: the median discrepancy of the walk is at most %d of random signs on the same rows', (t, levels, ratio) => {
+  ])('degree %i, weight levels up to %i: the median discrepancy of the walk is at most %s of random signs on the same rows', (t, levels, ratio) => {
     const balanced: number[] = [];
     const random: number[] = [];
     for (let trial = 0; trial < 16; trial++) {
