@@ -69,7 +69,15 @@ export function defaultAutoCandidates(registry: PolicyRegistryLike): AutoCandida
   return out;
 }
 
-/** The outcome of one candidate's trial on the warm-up. */
+/**
+ * The outcome of one candidate's trial on the warm-up.
+ *
+ * @example
+ * ```ts
+ * import type { TrialScore } from '@kv/hybrid';
+ * const score: TrialScore = { name: 'cells 1/2 int8', error: 0.012 };
+ * ```
+ */
 export interface TrialScore {
   /** The candidate's name. */
   readonly name: string;

@@ -108,6 +108,34 @@ describe('auto: chooses by measurement', () => {
     expect(cache.trialScores.find((x) => x.name === cache.choice)!.error).toBeLessThan(0.8 * window);
   });
 
+  it('scores a candidate by the median relative L2 error of its answers against exact attention over the recorded rows', () => {
+    const { keys, values, queries } = stream('spread', 9, 64);
+    const tokens = new SlotStore(d, s, { positions: false });
+    const recorded = new SlotStore(d, 1);
+    for (let t = 0; t < 64; t++) {
+      tokens.push(keys[t]!, 0, values[t]!, 0, 0, 0);
+      recorded.push(queries[t]!, 0, new Float32Array(1), 0, t, 0);
+    }
+    const budget = { fraction: 0.25, minBytes: 800 };
+    const choice = { policy: 'tiered', params: { sinks: 4, window: { share: 0.5 }, middle: { policy: 'moment-cells' } } };
+    const order = Int32Array.from({ length: 64 }, (_, i) => i);
+    const score = scoreCandidate(registry, { keyDim: d, valueDim: s, tau: 1 / Math.sqrt(d), seed: 3 }, { name: 'x', choice }, budget, tokens, recorded, order);
+    const cache = registry.create({ ...choice, keyDim: d, valueDim: s, tau: 1 / Math.sqrt(d), seed: 3, budget });
+    const exact = registry.create({ policy: 'exact', keyDim: d, valueDim: s, tau: 1 / Math.sqrt(d) });
+    const errors: number[] = [];
+    for (let t = 0; t < 64; t++) {
+      cache.append(keys[t]!, values[t]!);
+      exact.append(keys[t]!, values[t]!);
+      const out = cache.attend(queries[t]!, new Float32Array(s));
+      const want = exact.attend(queries[t]!, new Float32Array(s));
+      if (t >= 16) errors.push(Math.hypot(...out.map((x, j) => x - want[j]!)) / Math.hypot(...want));
+    }
+    errors.sort((a, b) => a - b);
+    expect(errors.length).toBe(48);
+    expect(score.error).toBeCloseTo((errors[23]! + errors[24]!) / 2, 5);
+    expect(score.error).toBeGreaterThan(0);
+  });
+
   it('measures only when its trial holds 16 rows (a fixed budget trials at a quarter of the warm-up)', () => {
     const measured = registry.create({ policy: 'auto', keyDim: d, valueDim: s, budget: { bytes: 6000 }, params: { warmup: 64 } }) as AutoCache;
     expect(measured.warmup).toBe(64);

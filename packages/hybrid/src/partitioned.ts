@@ -271,7 +271,7 @@ export class PartitionedCache extends BaseHeadCache {
    * @param spec - Spec with params `route` and `parts`.
    * @param registry - Registry that builds the parts.
    * @param custom - Named user routing rules.
-   * @throws `InvalidParamsError` (from `@kv/core`) on bad params.
+   * @throws `InvalidParamsError` (from `@kv/core`) on bad params; `InvalidBudgetError` (from `@kv/core`) when the budget cannot hold the route's hash function or a part.
    */
   constructor(spec: PolicySpec, registry: PolicyRegistryLike, custom: Readonly<Record<string, TokenRoute>> = {}) {
     super(spec);

@@ -137,6 +137,7 @@ export class ResidualCoreset extends MergeAndReduce {
    * @param position - Logical position.
    * @param maxGroupRows - Cap on the group rows after a flush (default none; at least blockSize/2).
    * @returns Whether the raw block was flushed into a group.
+   * @throws `InvalidInputError` or `UnsupportedError` (from `@kv/core`) from the stores, on a key or value they cannot hold.
    */
   override push(key: Float32Array, keyOffset: number, value: Float32Array, valueOffset: number, position: number, maxGroupRows = Infinity): boolean {
     const flushed = super.push(key, keyOffset, value, valueOffset, position);

@@ -73,13 +73,46 @@ describe('ResidualCoreset', () => {
     );
   });
 
-  it('with a cap on the group rows, never holds more than the cap plus a raw block', () => {
+  it('with a cap on the group rows, never holds more than the cap plus a raw block (uncapped, it holds more)', () => {
     const rng = new Rng(3);
-    const coreset = new ResidualCoreset(d, s, 1, new ResidualBalance({ tau: 0.5, degree: 1, walkConstant: 1 }), 1, { blockSize: 8 });
+    const make = () => new ResidualCoreset(d, s, 1, new ResidualBalance({ tau: 0.5, degree: 1, walkConstant: 1 }), 1, { blockSize: 16 });
+    const capped = make();
+    const free = make();
+    let most = 0;
     for (let i = 0; i < 3000; i++) {
-      coreset.push(rng.fillGaussian(new Float32Array(d)), 0, rng.fillGaussian(new Float32Array(s)), 0, i, 12);
-      expect(coreset.groupSlots).toBeLessThanOrEqual(12);
-      expect(coreset.stored).toBeLessThanOrEqual(12 + 8);
+      const k = rng.fillGaussian(new Float32Array(d));
+      const v = rng.fillGaussian(new Float32Array(s));
+      capped.push(k, 0, v, 0, i, 12);
+      free.push(k, 0, v, 0, i);
+      most = Math.max(most, free.groupSlots);
+      expect(capped.groupSlots).toBeLessThanOrEqual(12);
+      expect(capped.stored).toBeLessThanOrEqual(12 + 16);
+    }
+    expect(most).toBeGreaterThan(12);
+  });
+
+  it('its weighted rows estimate the residual kernel sums of every token seen (degree 1: positive terms)', () => {
+    const rng = new Rng(5);
+    const unit = (m: number) => {
+      const v = rng.fillGaussian(new Float32Array(m));
+      const n = Math.hypot(...v);
+      return v.map((x) => x / n);
+    };
+    const coreset = new ResidualCoreset(d, s, 1, new ResidualBalance({ tau: 1, degree: 1, walkConstant: 1 }), 1, { blockSize: 32 });
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    for (let i = 0; i < 1024; i++) {
+      keys.push(unit(d));
+      values.push(unit(s).map((x) => x + 2));
+      coreset.push(keys[i]!, 0, values[i]!, 0, i);
+    }
+    expect(coreset.stored).toBeLessThan(200);
+    for (let j = 0; j < 8; j++) {
+      const q = unit(d);
+      const got = coreset.sums(q, 1, createKernelSums(s));
+      let z = 0;
+      for (const k of keys) z += residualExp(k.reduce((a, x, i) => a + x * q[i]!, 0), 1);
+      expect(Math.abs((got.z * Math.exp(got.m)) / z - 1)).toBeLessThan(0.5);
     }
   });
 

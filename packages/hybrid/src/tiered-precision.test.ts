@@ -1,4 +1,4 @@
-import { exactPolicy, PolicyRegistry } from '@kv/core';
+import { exactPolicy, PolicyRegistry, Rng } from '@kv/core';
 import { conformanceChecks } from '@kv/core/testing';
 import { polynomialPolicies } from '@kv/polynomial';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +27,31 @@ describe('tiered with a precision per part', () => {
     expect([stats['sinkPrecision'], stats['windowPrecision']]).toEqual(['f16', 'int8']);
     expect(mixed.describe().parts![0]!.summary).toContain('int4');
     expect(Number(stats['windowSize'])).toBeGreaterThan(2 * Number(f32.describe().stats['windowSize']));
+  });
+
+  describe('an int4 window cheaper per token than the fraction (f·ρ > its row): conformance', () => {
+    // Each window token frees f·ρ of the middle's budget but costs less, so the reservation must
+    // charge it f·ρ while the window is not full yet (here: float32 sinks fill the floor first).
+    const spec = { ...tiered({ sinks: 2, window: 24, middle: { policy: 'moment-cells' } }), ...dims, budget: { fraction: 0.5, minBytes: 200 } };
+    const choice = { ...spec, params: { ...spec.params, precision: { window: 'int4' } } };
+    for (const c of conformanceChecks({ registry, spec: choice, steps: 160 })) it(c.name, c.run);
+  });
+
+  it('keeps a sink position as a late sink when a cheaper window held it while the sinks could not', () => {
+    const spec = { ...tiered({ sinks: 4, window: 8 }), ...dims, budget: { fraction: 0.75, minBytes: 272 }, params: { sinks: 4, window: 8, precision: { window: 'int8' } } };
+    const cache = registry.create(spec) as TieredCache;
+    const rng = new Rng(1);
+    let onArrival = 0;
+    for (let t = 0; t < 200; t++) {
+      cache.append(rng.fillGaussian(new Float32Array(16)), rng.fillGaussian(new Float32Array(8)));
+      if (t === 3) onArrival = cache.sinksHeld;
+    }
+    // Some sink positions arrived when the sinks could not hold them, waited in the window, and
+    // became sinks when they left it.
+    expect(onArrival).toBeLessThan(4);
+    expect(cache.sinksHeld).toBeGreaterThan(onArrival);
+    const sinks = [...cache.positions()].slice(0, cache.sinksHeld);
+    expect(sinks.every((p) => p < 4)).toBe(true);
   });
 
   it('refuses a precision of a part it does not have, or a bad codec', () => {

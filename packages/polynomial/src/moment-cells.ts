@@ -101,7 +101,7 @@ export class MomentCellsCache extends BaseHeadCache {
 
   /**
    * @param spec - A validated spec (sized by its budget; `params.precision` of the cells).
-   * @throws `InvalidParamsError` on a bad precision.
+   * @throws `InvalidParamsError` on a bad precision; `InvalidBudgetError` when the budget cannot hold the rotation signs of that precision.
    */
   constructor(spec: PolicySpec) {
     super(spec);

@@ -210,7 +210,8 @@ export class MultipoleCache extends BaseHeadCache {
    * @param query - Query of length d.
    * @param out - Receives the kernel sums.
    * @returns {@link MultipoleCache.lastCertificate}, updated for this answer.
-   * @throws the errors of {@link BaseHeadCache.sums}, and `AssumptionViolatedError` in strict mode.
+   * @throws `EmptyCacheError` before the first token; `DimensionMismatchError`, `NonFiniteInputError`
+   *   or `InvalidInputError` on a bad query; `AssumptionViolatedError` in strict mode.
    */
   sumsWithCertificate(query: Float32Array, out: KernelSums): ErrorCertificate {
     this.sums(query, out);

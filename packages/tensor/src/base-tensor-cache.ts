@@ -171,7 +171,7 @@ export abstract class BaseTensorCache implements TensorHeadCache {
    * @param values1 - Row-major first values, count·s.
    * @param values2 - Row-major second values, count·s.
    * @throws `DimensionMismatchError` when the blocks are ragged or of different
-   *   counts; `NonFiniteInputError` on NaN or ±Infinity.
+   *   counts; `NonFiniteInputError` on NaN or ±Infinity; `InvalidInputError` when not Float32Arrays.
    */
   prefill(keys1: Float32Array, keys2: Float32Array, values1: Float32Array, values2: Float32Array): void {
     const d = this.keyDim;
@@ -197,7 +197,7 @@ export abstract class BaseTensorCache implements TensorHeadCache {
    * @param out - Receives the sums.
    * @returns `out`.
    * @throws `EmptyCacheError` before the first token;
-   *   `DimensionMismatchError` or `NonFiniteInputError` on bad input.
+   *   `DimensionMismatchError`, `NonFiniteInputError` or `InvalidInputError` on bad input.
    */
   sums(query: Float32Array, out: KernelSums): KernelSums {
     checkFloat32Vector('query', query, this.keyDim);
@@ -212,7 +212,7 @@ export abstract class BaseTensorCache implements TensorHeadCache {
    * @param out - Receives N/Z (length s).
    * @returns `out`.
    * @throws `EmptyCacheError` before the first token;
-   *   `DimensionMismatchError` or `NonFiniteInputError` on bad input.
+   *   `DimensionMismatchError`, `NonFiniteInputError` or `InvalidInputError` on bad input.
    */
   attend(query: Float32Array, out: Float32Array): Float32Array {
     checkFloat32Vector('output', out, this.valueDim, false);

@@ -73,7 +73,10 @@ export class FourCache extends BaseTensorCache {
   private readonly pairKeys: Float32Array;
   private readonly pairValues: Float32Array;
 
-  /** @param spec - The spec; `params.pairs` is `'factorized'` (default) or `'materialized'`. */
+  /**
+   * @param spec - The spec; `params.pairs` is `'factorized'` (default) or `'materialized'`.
+   * @throws `InvalidParamsError` on another `pairs`.
+   */
   constructor(spec: PolicySpec) {
     super(spec);
     this.pairMode = choiceParam(spec.params, 'pairs', ['factorized', 'materialized'] as const, 'factorized');

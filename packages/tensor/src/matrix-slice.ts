@@ -78,7 +78,7 @@ export class MatrixSliceCache implements HeadCache {
    * Appends (k, v) as the tensor token (k, 1, v, 1).
    * @param key - Key of length d.
    * @param value - Value of length s.
-   * @throws `DimensionMismatchError` or `NonFiniteInputError` on bad input.
+   * @throws `DimensionMismatchError`, `NonFiniteInputError` or `InvalidInputError` on bad input.
    */
   append(key: Float32Array, value: Float32Array): void {
     this.inner.append(key, this.onesKey, value, this.onesValue);
@@ -89,7 +89,7 @@ export class MatrixSliceCache implements HeadCache {
    * @param keys - Row-major keys, count·d.
    * @param values - Row-major values, count·s.
    * @param queries - Optional observation queries, w·d.
-   * @throws `DimensionMismatchError` or `NonFiniteInputError` on bad input.
+   * @throws `DimensionMismatchError`, `NonFiniteInputError` or `InvalidInputError` on bad input.
    */
   prefill(keys: Float32Array, values: Float32Array, queries?: Float32Array): void {
     const d = this.keyDim;

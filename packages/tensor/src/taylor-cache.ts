@@ -226,7 +226,7 @@ export class TaylorCache extends BaseTensorCache {
    * The certified bound ρ(q) on every pair logit |τ<q, k1_i∘k2_j>| over the tokens seen (0 when empty).
    * @param query - Query of length d.
    * @returns ρ(q) = τ·‖q‖₂·min(max‖k1‖∞·max‖k2‖₂, max‖k1‖₂·max‖k2‖∞).
-   * @throws `DimensionMismatchError` or `NonFiniteInputError` on a bad query.
+   * @throws `DimensionMismatchError`, `NonFiniteInputError` or `InvalidInputError` on a bad query.
    */
   logitBound(query: Float32Array): number {
     checkFloat32Vector('query', query, this.keyDim);
@@ -237,7 +237,7 @@ export class TaylorCache extends BaseTensorCache {
    * The per-pair relative error δ = ρ^{g+1}e^{ρ}/(g+1)! at ρ = {@link TaylorCache.logitBound}.
    * @param query - Query of length d.
    * @returns δ; the guarantee holds when δ < 1.
-   * @throws `DimensionMismatchError` or `NonFiniteInputError` on a bad query.
+   * @throws `DimensionMismatchError`, `NonFiniteInputError` or `InvalidInputError` on a bad query.
    */
   relativeErrorBound(query: Float32Array): number {
     return taylorRelativeError(this.logitBound(query), this.degree);
@@ -248,7 +248,7 @@ export class TaylorCache extends BaseTensorCache {
    * @param query - Query of length d.
    * @param out - Receives the bound per value coordinate (length s).
    * @returns `out`.
-   * @throws `DimensionMismatchError` or `NonFiniteInputError` on bad input.
+   * @throws `DimensionMismatchError`, `NonFiniteInputError` or `InvalidInputError` on bad input.
    */
   outputErrorBound(query: Float32Array, out: Float64Array): Float64Array {
     if (out.length !== this.valueDim) throw new DimensionMismatchError('output bound', out.length, this.valueDim);
