@@ -33,7 +33,9 @@ import { type KernelSums, mergeSums } from './sums.js';
  * beyond that only a fixed-size kernel scratch is allocated, and a WebAssembly memory rounds up
  * to 64 KiB pages of which the operating system backs only the pages touched. Growth is
  * geometric (×1.5, capped at the limit) and in place (a WebAssembly memory, or a resizable
- * ArrayBuffer), so appending is amortized O(d + s) per row and never copies the rows held.
+ * ArrayBuffer), so appending is amortized O(d + s) per row and never copies the rows held (up to
+ * 2 GiB per store; past that growth copies, and the JavaScript loops answer). Any limit is valid,
+ * however large: what is reserved is capped, what is allocated follows the rows.
  *
  * **Kernels.** A store of 256 rows or more moves into a WebAssembly memory and answers with SIMD
  * kernels (see {@link setKernelBackend}); smaller ones use the JavaScript loops.
