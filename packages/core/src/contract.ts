@@ -255,6 +255,56 @@ export interface HeadCache {
    * not for hot paths). Summaries that keep no tokens leave it undefined.
    */
   positions?(): Int32Array;
+  /**
+   * The kept rows decoded to float32, whatever precision they are stored at, in the order of
+   * {@link HeadCache.positions}: rows [start, end) go to `keys[(i − start)·d …]` and
+   * `values[(i − start)·s …]`, so a reader can hand them to a model as its past, or read only the
+   * rows whose position changed since it last looked. (A row's decoded content is fixed while it
+   * is kept, except where a store re-encodes its newest rows: a float32 residual is quantized
+   * once its group fills.) Log-weights of weighted rows are not included (see
+   * {@link PolicyTraits.weighted}). Token-keeping policies implement it; summaries leave it
+   * undefined.
+   * @param keys - Receives (end − start)·d floats.
+   * @param values - Receives (end − start)·s floats.
+   * @param start - First row (default 0).
+   * @param end - One past the last row (default: every kept row).
+   * @returns The number of rows kept (`keptRows(empty, empty, 0, 0)` counts them).
+   * @throws `InvalidInputError` for a range outside the kept rows or destinations too short
+   *   (nothing is written); `UnsupportedError` when a part of a combinator keeps no rows.
+   */
+  keptRows?(keys: Float32Array, values: Float32Array, start?: number, end?: number): number;
+}
+
+/**
+ * What a policy's decisions read and what its cache holds, for tools that run a policy outside
+ * kv's own decoder (a transformers.js past, an ONNX graph, a server that only sees keys and
+ * values).
+ *
+ * @example
+ * ```ts
+ * import type { PolicyTraits } from '@kv/core';
+ * const window: PolicyTraits = { inputs: 'keys', weighted: false, summary: false };
+ * const h2o: PolicyTraits = { inputs: 'queries', weighted: false, summary: false };
+ * ```
+ */
+export interface PolicyTraits {
+  /**
+   * What choosing the kept tokens reads: `'keys'` — keys, values and positions only (a window,
+   * StreamingLLM, K-norm), so any decoder that hands it keys and values can run it; `'queries'` —
+   * the attention of queries as well (H2O, TOVA, SnapKV).
+   */
+  readonly inputs: 'keys' | 'queries';
+  /**
+   * Kept rows carry log-weights (logit biases: a row of weight w counts as w·exp(q·k)), as
+   * coresets and importance samples do; a decoder that takes a 0/1 attention mask cannot apply
+   * them.
+   */
+  readonly weighted: boolean;
+  /**
+   * The cache answers from a summary (moments, sketches, features) instead of, or besides, the
+   * rows it keeps, so its rows alone are not its past.
+   */
+  readonly summary: boolean;
 }
 
 /**
@@ -296,6 +346,11 @@ export interface PolicyDefinition {
   /** Whether the policy needs a budget (`required`), may use one (`optional`) or has none (`none`). */
   readonly budget: 'required' | 'optional' | 'none';
   /**
+   * What the policy's decisions read and what its cache holds. Combinators whose traits follow
+   * their parts (tiered) leave it undefined; tools then look at the parts.
+   */
+  readonly traits?: PolicyTraits;
+  /**
    * Builds a cache from a validated spec.
    * @param spec - The spec (dimensions and budget already validated).
    * @param registry - The registry, for combinators that build sub-policies.
@@ -319,4 +374,6 @@ export interface PolicyRegistryLike {
   create(spec: PolicySpec): HeadCache;
   /** Whether a policy of this name is registered. */
   has(name: string): boolean;
+  /** The definition of a registered policy (its traits, its parameters). */
+  get?(name: string): PolicyDefinition;
 }

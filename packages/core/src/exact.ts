@@ -44,6 +44,19 @@ export class ExactCache extends BaseHeadCache {
     return this.store.heldBytes;
   }
 
+  /**
+   * Stored rows [start, end) in float32 (see `HeadCache.keptRows`).
+   * @param keys - Receives (end − start)·d floats.
+   * @param values - Receives (end − start)·s floats.
+   * @param start - First row (default 0).
+   * @param end - One past the last row (default: every row).
+   * @returns The number of rows stored.
+   * @throws `InvalidInputError` for a bad range or destination.
+   */
+  keptRows(keys: Float32Array, values: Float32Array, start?: number, end?: number): number {
+    return this.store.keptRows(keys, values, start, end);
+  }
+
   protected override byteCost(): ByteCost {
     return { fixed: 0, perRow: this.store.perRowBytes };
   }
@@ -141,5 +154,6 @@ export const exactPolicy: PolicyDefinition = {
   summary: 'Stores every token; exact softmax attention (the reference).',
   params: [],
   budget: 'none',
+  traits: { inputs: 'keys', weighted: false, summary: false },
   create: (spec) => new ExactCache(spec),
 };

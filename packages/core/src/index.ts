@@ -17,6 +17,7 @@ export type {
   PolicyDefinition,
   PolicyRegistryLike,
   PolicySpec,
+  PolicyTraits,
   StateArray,
   StateScalar,
 } from './contract.js';
@@ -51,6 +52,7 @@ export { type ReferenceAttentionResult, referenceAttention } from './reference.j
 export { PolicyRegistry, validateSpec } from './registry.js';
 export { mixSeed, Reservoir, Rng } from './rng.js';
 export { SlotStore } from './slot-store.js';
+export { checkRowRange, type KeptRowSource, readKeptRows } from './kept-rows.js';
 export type { SlotStoreOptions } from './precision/store-options.js';
 export {
   type CodecName,

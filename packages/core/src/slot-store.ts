@@ -1,5 +1,6 @@
 import type { CacheState } from './contract.js';
 import { InvalidInputError, InvalidParamsError } from './errors.js';
+import { checkRowRange } from './kept-rows.js';
 import { GrowableInts } from './kernels/row-memory.js';
 import type { AttendPool, PoolWorker } from './kernels/attend-pool.js';
 import { ATTENTION_BLOCK, StoreKernels } from './kernels/store-kernels.js';
@@ -33,7 +34,9 @@ import { type KernelSums, mergeSums } from './sums.js';
  * beyond that only a fixed-size kernel scratch is allocated, and a WebAssembly memory rounds up
  * to 64 KiB pages of which the operating system backs only the pages touched. Growth is
  * geometric (×1.5, capped at the limit) and in place (a WebAssembly memory, or a resizable
- * ArrayBuffer), so appending is amortized O(d + s) per row and never copies the rows held.
+ * ArrayBuffer), so appending is amortized O(d + s) per row and never copies the rows held (up to
+ * 2 GiB per store; past that growth copies, and the JavaScript loops answer). Any limit is valid,
+ * however large: what is reserved is capped, what is allocated follows the rows.
  *
  * **Kernels.** A store of 256 rows or more moves into a WebAssembly memory and answers with SIMD
  * kernels (see {@link setKernelBackend}); smaller ones use the JavaScript loops.
@@ -575,6 +578,37 @@ export class SlotStore {
     });
     this.kernels.maybeMove(n);
     this.preparedFor = null;
+  }
+
+  /**
+   * Reads rows [start, end) decoded to float32 (rotated back), in slot order — the order of
+   * {@link SlotStore.positions}: row i's key at `keys[(i − start)·d]`, its value at
+   * `values[(i − start)·s]`. Float32 rows are copied as they are.
+   * @param keys - Receives (end − start)·d floats.
+   * @param values - Receives (end − start)·s floats.
+   * @param start - First slot (default 0).
+   * @param end - One past the last slot (default `count`).
+   * @returns The number of rows held (`count`).
+   * @throws {@link InvalidInputError} for a range outside [0, count] or destinations too short
+   *   (nothing is written).
+   */
+  keptRows(keys: Float32Array, values: Float32Array, start?: number, end?: number): number {
+    const { d, s } = this;
+    const range = checkRowRange(this.count, d, s, keys, values, start, end);
+    const pools = this.pools;
+    const direct = this.layout.plain && this.keyRotation === null && !pools.mapped;
+    const f32 = pools.mem.f32;
+    for (let i = range.start, o = 0; i < range.end; i++, o++) {
+      if (direct) {
+        const a = pools.qAddr(i) >> 2;
+        keys.set(f32.subarray(a, a + d), o * d);
+        values.set(f32.subarray(a + d, a + d + s), o * s);
+      } else {
+        this.readKey(i, keys, o * d);
+        this.readValue(i, values, o * s);
+      }
+    }
+    return this.count;
   }
 
   /**

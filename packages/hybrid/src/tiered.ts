@@ -16,6 +16,7 @@ import {
   type PolicyDefinition,
   type PolicyRegistryLike,
   type PolicySpec,
+  readKeptRows,
   SlotStore,
   type StateReader,
 } from '@kv/core';
@@ -222,6 +223,11 @@ export class TieredCache extends BaseHeadCache {
     out.set(this.windowPositions.subarray(0, this.window.count), this.sinks.count);
     out.set(mid, this.sinks.count + this.window.count);
     return out;
+  }
+
+  /** The rows of the sinks, the window and the middle decoded to float32, in the order of `positions()`. */
+  keptRows(keys: Float32Array, values: Float32Array, start?: number, end?: number): number {
+    return readKeptRows([this.sinks, this.window, this.middle], this.keyDim, this.valueDim, keys, values, start, end);
   }
 
   private caps(seen: number): { sinks: number; window: number } {

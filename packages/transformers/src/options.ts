@@ -51,7 +51,7 @@ export function buildCache(shape: DecoderShape, options: SessionOptions): { cach
   for (let l = 0; l < shape.layers; l++) {
     for (let h = 0; h < shape.kvHeads; h++) {
       const c = typeof options.policy === 'function' ? options.policy(l, h) : options.policy;
-      checkPolicy(c, options.kinds ?? {}, options.queryProxy === 'key');
+      checkPolicy(c, options.kinds ?? {}, options.queryProxy === 'key', options.registry);
       choices.push(c);
     }
   }
@@ -67,7 +67,7 @@ export function buildCache(shape: DecoderShape, options: SessionOptions): { cach
     ...(budget !== undefined ? { budgets: () => budget } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
   });
-  return { cache, proxies: proxyPlan(cache, options.kinds ?? {}, options.queryProxy === 'key') };
+  return { cache, proxies: proxyPlan(cache, options.kinds ?? {}, options.queryProxy === 'key', options.registry) };
 }
 
 /**
@@ -75,15 +75,16 @@ export function buildCache(shape: DecoderShape, options: SessionOptions): { cach
  * @param cache - The cache.
  * @param kinds - Declared kinds of custom policies.
  * @param queryProxy - Whether key proxies are on.
+ * @param registry - The registry the caches come from (its definitions' traits).
  * @returns The layers with query-aware heads and the prefill window, or undefined when none is.
  */
-export function proxyPlan(cache: ModelCache, kinds: Readonly<Record<string, PolicyKind>>, queryProxy: boolean): ProxyPlan | undefined {
+export function proxyPlan(cache: ModelCache, kinds: Readonly<Record<string, PolicyKind>>, queryProxy: boolean, registry?: PolicyRegistryLike): ProxyPlan | undefined {
   const layers = new Set<number>();
   let window = 32;
   for (let l = 0; l < cache.layers; l++) {
     for (let h = 0; h < cache.kvHeads; h++) {
       const spec = cache.head(l, h).spec;
-      if (checkPolicy(spec, kinds, queryProxy)) {
+      if (checkPolicy(spec, kinds, queryProxy, registry)) {
         layers.add(l);
         const w = spec.params?.['window'];
         if (typeof w === 'number' && Number.isInteger(w) && w >= 0) window = w;

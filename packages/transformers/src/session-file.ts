@@ -76,5 +76,5 @@ export function readSession(kind: FileKind, bytes: Uint8Array, shape: DecoderSha
     valueDim: shape.headDim,
   });
   if (cache.seen !== position) throw new SnapshotError('format', `${kind}: the caches have seen ${cache.seen} tokens, the session says ${position}`);
-  return { cache, proxies: proxyPlan(cache, options.kinds ?? {}, queryProxy), logits: logits?.slice(), rng };
+  return { cache, proxies: proxyPlan(cache, options.kinds ?? {}, queryProxy, options.registry), logits: logits?.slice(), rng };
 }

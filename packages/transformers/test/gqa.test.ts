@@ -50,6 +50,22 @@ describe('grouped-query attention', () => {
     }
   });
 
+  it('hands quantized rows decoded: KIVI int4 (rows re-encoded as their group fills) and an int8 window match kv\'s decoder on the same codes', async () => {
+    for (const [choice, budget] of [
+      [{ policy: 'kivi', params: { bits: 4, group: 8, residual: 4 } }, 24],
+      [{ policy: 'sliding-window', params: { precision: 'int8' } }, 24],
+    ] as const) {
+      const want = llmLogits(new ModelCache({ ...shape, caches: () => new DelayedAppendCache(registry.create({ ...choice, ...shape, ...(budget ? { budget } : {}) })) }));
+      const s = await CompressedSession.create(gqaModel(weights), { policy: choice, ...(budget ? { budget } : {}), registry });
+      const got: Float32Array[] = [];
+      for (const t of tokens) got.push((await s.step(t)).slice());
+      expect(worst(got, want)).toBeLessThan(1e-4);
+      // The past is the decoded codes, not the float32 tokens: exact attention differs.
+      const exact = llmLogits(new ModelCache({ ...shape, caches: () => new DelayedAppendCache(registry.create({ policy: choice.policy, ...shape, ...(budget ? { budget } : {}) })) }));
+      expect(worst(got, exact)).toBeGreaterThan(1e-3);
+    }
+  });
+
   it('runs a tiered cache of position parts (sinks, window, K-norm middle) exactly; refuses a query-aware or weighted middle', async () => {
     const withTiered = new PolicyRegistry().register(...heuristicPolicies, tieredPolicy);
     const choice = { policy: 'tiered', params: { sinks: 2, window: 6, middle: { policy: 'knorm' } } };

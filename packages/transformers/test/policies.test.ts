@@ -7,8 +7,8 @@ import { tinyModel, validationBytes } from './helpers.js';
 
 const prompt = validationBytes(200);
 
-// A policy that keeps the last rows with a weight each (a logit bias), or keeps no rows at all:
-// declared query-free by mistake, the session must still refuse them when it reads their rows.
+// A policy that keeps the last rows with a weight each (a logit bias), one that keeps them as int8
+// codes, and one that keeps no rows at all.
 class Weighted extends BaseHeadCache {
   protected readonly store = new SlotStore(this.keyDim, this.valueDim, { weighted: true });
   get stored(): number {
@@ -28,6 +28,12 @@ class Weighted extends BaseHeadCache {
   }
   protected restoreState(r: StateReader): void {
     this.store.loadState(r.part('store'));
+  }
+  positions(): Int32Array {
+    return this.store.positions();
+  }
+  keptRows(keys: Float32Array, values: Float32Array, start?: number, end?: number): number {
+    return this.store.keptRows(keys, values, start, end);
   }
 }
 // The recent rows stored as int8 codes (the precision layer's storage at rest).
@@ -62,9 +68,9 @@ class MeanValue extends BaseHeadCache {
   }
 }
 const custom: PolicyDefinition[] = [
-  { name: 'weighted-recent', summary: 'test', params: [], budget: 'none', create: (spec) => new Weighted(spec) },
+  { name: 'weighted-recent', summary: 'test', params: [], budget: 'none', traits: { inputs: 'keys', weighted: true, summary: false }, create: (spec) => new Weighted(spec) },
   { name: 'mean-value', summary: 'test', params: [], budget: 'none', create: (spec) => new MeanValue(spec) },
-  { name: 'int8-recent', summary: 'test', params: [], budget: 'none', create: (spec) => new Int8Recent(spec) },
+  { name: 'int8-recent', summary: 'test', params: [], budget: 'none', traits: { inputs: 'keys', weighted: false, summary: false }, create: (spec) => new Int8Recent(spec) },
 ];
 
 describe('which policies a session runs', () => {
@@ -102,16 +108,16 @@ describe('which policies a session runs', () => {
     expect(s.pastRows).toBe(8);
   });
 
-  it('catches a weighted, quantized or summary policy declared query-free when it reads its rows', async () => {
+  it('goes by the traits a definition declares, and catches a summary declared query-free when it reads its rows', async () => {
     const model = await tinyModel();
     const withCustom = new PolicyRegistry().register(...heuristicPolicies, ...custom);
-    const kinds = { 'weighted-recent': 'query-free', 'mean-value': 'query-free', 'int8-recent': 'query-free' } as const;
-    const w = await CompressedSession.create(model, { policy: { policy: 'weighted-recent' }, registry: withCustom, kinds });
-    await expect(w.step(65)).rejects.toThrow(/weighted rows/);
-    const m = await CompressedSession.create(model, { policy: { policy: 'mean-value' }, registry: withCustom, kinds });
-    await expect(m.step(65)).rejects.toThrow(/readable float32 rows/);
-    // A quantized store is seen as soon as the session reads the (empty) caches.
-    await expect(CompressedSession.create(model, { policy: { policy: 'int8-recent' }, registry: withCustom, kinds })).rejects.toThrow(/int8 codes/);
+    await expect(CompressedSession.create(model, { policy: { policy: 'weighted-recent' }, registry: withCustom })).rejects.toThrow(/logit biases/);
+    // Declared query-free, a summary is caught as soon as the session reads the (empty) caches.
+    await expect(CompressedSession.create(model, { policy: { policy: 'mean-value' }, registry: withCustom, kinds: { 'mean-value': 'query-free' } })).rejects.toThrow(/keeps no rows it can decode/);
+    // Rows stored as int8 codes are handed to the model decoded.
+    const q = await CompressedSession.create(model, { policy: { policy: 'int8-recent' }, registry: withCustom });
+    for (let i = 0; i < 8; i++) await q.step(prompt[i]!);
+    expect(q.pastRows).toBe(8);
   });
 
   it('runs a declared custom query-free policy', async () => {

@@ -122,6 +122,29 @@ describe('the Float32 attention kernel', () => {
     );
   });
 
+  it('stays within 1e-5 when the scores climb, fall or jump (its reference is raised and the block rescaled)', () => {
+    const d = 16;
+    const rng = new Rng(12);
+    const q = unitRows(rng, 1, d, 1);
+    // Logits along a ramp: every row beats the last (a rescale every few rows), then the reverse,
+    // then jumps of ±100 between neighbours.
+    for (const logit of [(t: number) => -50 + t * 0.7, (t: number) => 400 - t * 0.7, (t: number) => (t % 2 ? 100 : -100) + rng.gaussian()]) {
+      const store = new SlotStore(d, d);
+      const v = new Float32Array(d);
+      for (let t = 0; t < 700; t++) {
+        const k = new Float32Array(d);
+        for (let j = 0; j < d; j++) k[j] = q[j]! * logit(t);
+        for (let j = 0; j < d; j++) v[j] = rng.gaussian();
+        store.push(k, 0, v, 0, t, 0);
+      }
+      const a = on('wasm', () => store.sums(q, 1, createKernelSums(d)));
+      const b = on('js', () => store.sums(q, 1, createKernelSums(d)));
+      const e = errors(store, q, 1, a, b);
+      expect(e.out).toBeLessThan(1e-5);
+      expect(e.logZ).toBeLessThan(1e-5);
+    }
+  });
+
   it('answers exactly what an all-−∞-weight block contributes: nothing', () => {
     const d = 8;
     const store = new SlotStore(d, d, { weighted: true });

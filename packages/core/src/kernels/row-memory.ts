@@ -3,6 +3,10 @@ import { createSharedMemory, type WasmMemory, type WasmSimdInstance, type WasmSi
 const PAGE = 65536;
 // wasm32 addresses are unsigned 32-bit; engines handle signed offsets best, so stay below 2 GiB.
 const MAX_WASM_BYTES = 2 ** 31;
+// Most address space a resizable ArrayBuffer reserves: V8 refuses a maxByteLength above 2^32
+// ("Invalid array buffer max length"), and a budget of a billion rows must not ask for it. Past
+// the reservation a buffer grows by copying, still geometrically.
+const MAX_RESERVE = 2 ** 31;
 
 interface ResizableBuffer extends ArrayBuffer {
   resize(bytes: number): void;
@@ -23,7 +27,10 @@ const canResize = typeof (ArrayBuffer.prototype as { resize?: unknown }).resize 
  *
  * Growth is geometric (×1.5) but never past the cap the caller passes (what its budget allows), so
  * allocation stays within the budget; a WebAssembly memory rounds up to 64 KiB pages, of which
- * the operating system backs only the 4 KiB pages touched.
+ * the operating system backs only the 4 KiB pages touched. Any cap works: a resizable buffer
+ * reserves at most 2 GiB of address space (it copies, geometrically, past that), and rows that
+ * outgrow what a WebAssembly memory addresses (2 GiB) move once into a plain buffer, where the
+ * JavaScript loops answer.
  *
  * @internal
  */
@@ -39,7 +46,10 @@ export class RowMemory {
   private wasmMemory: WasmMemory | null = null;
   private instanceRef: WasmSimdInstance | null = null;
 
-  constructor() {
+  /**
+   * @param maxWasmBytes - Most bytes a WebAssembly memory of this store may hold (tests lower it).
+   */
+  constructor(private readonly maxWasmBytes = MAX_WASM_BYTES) {
     this.buffer = new ArrayBuffer(0);
     this.u8 = new Uint8Array(0);
     this.u16 = new Uint16Array(0);
@@ -79,14 +89,21 @@ export class RowMemory {
     this.requested = want;
     const wasm = this.wasmMemory;
     if (wasm !== null) {
-      if (want > MAX_WASM_BYTES) return false;
-      try {
-        wasm.grow(Math.ceil((want - have) / PAGE));
-      } catch {
-        return false;
+      if (want <= this.maxWasmBytes) {
+        try {
+          wasm.grow(Math.ceil((want - have) / PAGE));
+          this.setBuffer(wasm.buffer);
+          return true;
+        } catch {
+          // The engine refuses: leave the WebAssembly memory, as below.
+        }
       }
-      this.setBuffer(wasm.buffer);
-      return true;
+      // Past what a WebAssembly memory can address: the rows move (once) into a plain buffer and
+      // the store answers with the JavaScript loops from then on.
+      if (this.shared) return false;
+      this.wasmMemory = null;
+      this.instanceRef = null;
+      this.slack = 0;
     }
     const old = this.buffer as ResizableBuffer;
     if (canResize && old.resizable === true && want <= old.maxByteLength) {
@@ -94,7 +111,7 @@ export class RowMemory {
       this.setBuffer(old);
       return true;
     }
-    const next = canResize && Number.isFinite(cap) ? new (ArrayBuffer as unknown as ResizableCtor)(want, { maxByteLength: roundUp8(Math.max(want, cap)) }) : new ArrayBuffer(want);
+    const next = newBuffer(want, cap);
     new Uint8Array(next).set(this.u8);
     this.setBuffer(next);
     return true;
@@ -114,7 +131,7 @@ export class RowMemory {
   moveToWasm(module: WasmSimdModule, live: number, to: number, need: number, slack: number): boolean {
     if (this.wasmMemory !== null) return true;
     const bytes = need + slack;
-    if (bytes > MAX_WASM_BYTES) return false;
+    if (bytes > this.maxWasmBytes) return false;
     const instance = module.instantiate();
     if (instance === null) return false;
     return this.adopt(instance, live, to, bytes, slack);
@@ -134,7 +151,7 @@ export class RowMemory {
   moveToShared(module: WasmSimdModule, live: number, to: number, need: number, slack: number, maxBytes: number): boolean {
     if (this.shared) return true;
     const bytes = need + slack;
-    const max = Math.min(MAX_WASM_BYTES, Math.max(bytes, maxBytes + slack + PAGE));
+    const max = Math.min(this.maxWasmBytes, Math.max(bytes, maxBytes + slack + PAGE));
     if (bytes > max) return false;
     const memory = createSharedMemory(Math.ceil(bytes / PAGE), Math.ceil(max / PAGE));
     if (memory === null) return false;
@@ -182,6 +199,13 @@ export class RowMemory {
 
 const roundUp8 = (n: number) => Math.ceil(n / 8) * 8;
 
+// A buffer of `bytes` that can grow in place up to what `cap` allows (never reserving more than
+// MAX_RESERVE); a plain one when the cap is unbounded or the engine has no resizable buffers.
+function newBuffer(bytes: number, cap: number): ArrayBuffer {
+  if (!canResize || !Number.isFinite(cap) || bytes > MAX_RESERVE) return new ArrayBuffer(bytes);
+  return new (ArrayBuffer as unknown as ResizableCtor)(bytes, { maxByteLength: Math.min(MAX_RESERVE, roundUp8(Math.max(bytes, cap))) });
+}
+
 /**
  * A growable Int32 array for per-slot bookkeeping (positions, slot maps), growing geometrically
  * up to a cap, in place where the engine has resizable ArrayBuffers.
@@ -209,9 +233,7 @@ export class GrowableInts {
       this.data = new Int32Array(buf, 0, want);
       return;
     }
-    const next = canResize && Number.isFinite(cap)
-      ? new Int32Array(new (ArrayBuffer as unknown as ResizableCtor)(want * 4, { maxByteLength: Math.max(want, cap) * 4 }))
-      : new Int32Array(want);
+    const next = new Int32Array(newBuffer(want * 4, cap * 4), 0, want);
     next.set(this.data);
     this.data = next;
   }

@@ -224,6 +224,11 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     return this.store.positions();
   }
 
+  /** The kept rows decoded to float32, in slot order (see `HeadCache.keptRows` in `@kv/core`). */
+  keptRows(keys: Float32Array, values: Float32Array, start?: number, end?: number): number {
+    return this.store.keptRows(keys, values, start, end);
+  }
+
   protected saveState(): CacheState {
     const n = this.store.count;
     const arrays: Record<string, StateArray> = {};
