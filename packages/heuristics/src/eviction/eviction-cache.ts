@@ -124,7 +124,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     }
     const perRow = this.store.perRowBytes + 4 * (this.nColumns + (this.cachedIsState ? 1 : 0));
     this.cost = { fixed: this.store.fixedBytes + scorer.fixedBytes(), perRow };
-    if (scorer.activate && floorBytes(budget, spec.keyDim, spec.valueDim) >= 2 * scorer.deferredBytes!()) this.activateScorer();
+    if (this.affordsStatistics(floorBytes(budget, spec.keyDim, spec.valueDim))) this.activateScorer();
     // Allocation never goes past what the budget allows (the limit follows a growing budget).
     const own = maxRows(budget, this.cost, spec.keyDim, spec.valueDim);
     this.store.limit = Number.isFinite(own) ? (pool ? own * pool.heads : own) : Math.max(1, this.capacityAt(1));
@@ -312,7 +312,16 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     }
   }
 
-  // Deferred statistics start once the budget holds twice their bytes.
+  // Deferred statistics start once the budget holds them and at least as many bytes of rows (at
+  // least one row): they never take more than half of it, and the cache never has to drop every
+  // row it holds to make room for them.
+  private affordsStatistics(bytes: number): boolean {
+    const scorer = this.scorer;
+    if (!scorer.activate || scorer.fixedBytes() > 0) return false;
+    const stats = scorer.deferredBytes!();
+    return bytes >= this.store.fixedBytes + stats + Math.max(stats, this.cost!.perRow);
+  }
+
   private activateScorer(): void {
     this.scorer.activate!();
     this.updateFixed();
@@ -323,9 +332,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   }
 
   private place(key: Float32Array, value: Float32Array, position: number): void {
-    if (this.scorer.activate && this.scorer.fixedBytes() === 0 && this.budgetBytesAt(position + 1) >= 2 * this.scorer.deferredBytes!()) {
-      this.activateScorer();
-    }
+    if (this.affordsStatistics(this.budgetBytesAt(position + 1))) this.activateScorer();
     checkEncodable(this.store, this.spec.policy, key, value);
     if (!this.makeRoom(key, value, position)) {
       this.droppedCount++;
@@ -352,14 +359,13 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     const cap = pool ? pool.capacity(this) : this.capacityAt(position + 1);
     let held = pool ? pool.held() : this.store.count;
     if (held < cap) return true;
-    if (cap <= 0) return false;
     const epoch = pool ? pool.nextRound() : ++this.ownEpoch;
-    if (this.scorer.incoming && this.settings.chunk === 1 && this.recentAt(this.capacityAt(position + 1)) === 0) {
+    if (cap > 0 && this.scorer.incoming && this.settings.chunk === 1 && this.recentAt(this.capacityAt(position + 1)) === 0) {
       const x = this.scorer.incoming(this.view, key, value, position);
       const low = this.lowestOf(epoch);
       if (low === null || x <= low.lowScore) return false;
     }
-    const mandatory = cap - 1;
+    // A budget that holds no row now (statistics just took their share) empties the cache.
     const target = Math.max(0, cap - 1 - this.settings.buffer * (pool ? pool.size : 1));
     while (held > target) {
       const low = this.lowestOf(epoch);
@@ -369,7 +375,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
       held -= before - low.stored;
     }
     // Protection never covers a full cache (sinks + recent − 1 < capacity), so this holds.
-    return held <= mandatory;
+    return cap > 0 && held <= cap - 1;
   }
 
   // The member (this cache, or a head of its pool) holding the lowest-scored candidate.
@@ -544,8 +550,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   protected onReset(): void {
     this.store.clear();
     this.scorer.reset?.();
-    if (this.scorer.activate && floorBytes(this.budget, this.keyDim, this.valueDim) >= 2 * this.scorer.deferredBytes!()) this.scorer.activate();
     this.updateFixed();
+    if (this.affordsStatistics(floorBytes(this.budget, this.keyDim, this.valueDim))) this.activateScorer();
     this.lastScored = -1;
     this.rank = null;
     this.rankEpoch = -1;
