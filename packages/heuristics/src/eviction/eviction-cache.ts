@@ -363,7 +363,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     if (cap > 0 && this.scorer.incoming && this.settings.chunk === 1 && this.recentAt(this.capacityAt(position + 1)) === 0) {
       const x = this.scorer.incoming(this.view, key, value, position);
       const low = this.lowestOf(epoch);
-      if (low === null || x <= low.lowScore) return false;
+      // Ties evict the oldest, and the arriving token is the newest.
+      if (low === null || x < low.lowScore) return false;
     }
     // A budget that holds no row now (statistics just took their share) empties the cache.
     const target = Math.max(0, cap - 1 - this.settings.buffer * (pool ? pool.size : 1));

@@ -117,7 +117,8 @@ export interface Scorer {
   observe?(view: ScoreView, query: Float32Array, probs: Float64Array | null, position: number): void;
   /**
    * Score of an arriving token that may be dropped instead of stored (when the cache protects no
-   * recent token); the cache drops it when no kept candidate scores lower.
+   * recent token); the cache drops it when every kept candidate scores higher (ties evict the
+   * oldest, and it is the newest).
    * @param view - The cache.
    * @param key - Its key.
    * @param value - Its value.
