@@ -182,17 +182,22 @@ describe('cur', () => {
 });
 
 describe('leverage', () => {
-  it('keeps the key off the span of the others while keys repeating one direction go', () => {
+  it('keeps the key off the span of the others while keys repeating one direction go, on its default schedule too', () => {
     const d = 6;
-    const rng = new Rng(6);
-    const cache = create({ policy: 'leverage', keyDim: d, valueDim: 2, budget: 5 });
-    for (let t = 0; t < 30; t++) {
-      const k = rng.fillGaussian(new Float32Array(d), 0.01);
-      if (t === 7) k[4]! += 3;
-      else k[0]! += rng.gaussian();
-      cache.append(k, new Float32Array(2));
+    // Budget 5 rescores at every eviction; budget 64 every 4 steps (a sixteenth of the capacity).
+    for (const [budget, n, every] of [[5, 30, 1], [64, 400, 4]] as const) {
+      const rng = new Rng(6);
+      const cache = create({ policy: 'leverage', keyDim: d, valueDim: 2, budget });
+      expect(cache.describe().stats['every']).toBe(every);
+      for (let t = 0; t < n; t++) {
+        const k = rng.fillGaussian(new Float32Array(d), 0.01);
+        if (t === 7) k[4]! += 3;
+        else k[0]! += rng.gaussian();
+        cache.append(k, new Float32Array(2));
+      }
+      expect(kept(cache)).toContain(7);
+      expect(cache.stored).toBe(budget);
     }
-    expect(kept(cache)).toContain(7);
   });
 });
 
