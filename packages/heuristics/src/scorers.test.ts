@@ -118,6 +118,31 @@ describe('expected-attention', () => {
     // Without the RoPE the mean of the rotated queries (Σ cos j < 0 over the 41 positions) points away.
     expect(run(null)).toEqual([1]);
   });
+
+  it('takes up its statistics only when the budget also holds a row, and stays within a growing fraction', () => {
+    // d = 8: diagonal statistics are 64 bytes, a row 68; at 1/16 the budget grows 4 bytes a token,
+    // so it crosses twice the statistics (128) while holding one row (the eval property's case).
+    for (const dim of [4, 8, 16]) {
+      const row = 4 * (2 * dim) + 4;
+      const stats = 8 * dim;
+      const cache = create({ policy: 'expected-attention', keyDim: dim, valueDim: dim, budget: { fraction: 1 / 16, minBytes: 32 } });
+      const rng = new Rng(dim);
+      const out = new Float32Array(dim);
+      let activatedAt = -1;
+      for (let t = 0; t < 160; t++) {
+        cache.append(rng.fillGaussian(new Float32Array(dim)), rng.fillGaussian(new Float32Array(dim)));
+        const budget = Math.max(32, (t + 1) * 2 * dim / 4);
+        expect(cache.bytes).toBeLessThanOrEqual(budget);
+        if (activatedAt < 0 && cache.describe().stats['statistics'] === true) {
+          activatedAt = t;
+          expect(budget).toBeGreaterThanOrEqual(stats + Math.max(stats, row));
+          expect(cache.stored).toBeGreaterThanOrEqual(1);
+        }
+        cache.attend(rng.fillGaussian(new Float32Array(dim)), out);
+      }
+      expect(activatedAt).toBeGreaterThan(0);
+    }
+  });
 });
 
 describe('lagkv', () => {
@@ -157,17 +182,22 @@ describe('cur', () => {
 });
 
 describe('leverage', () => {
-  it('keeps the key off the span of the others while keys repeating one direction go', () => {
+  it('keeps the key off the span of the others while keys repeating one direction go, on its default schedule too', () => {
     const d = 6;
-    const rng = new Rng(6);
-    const cache = create({ policy: 'leverage', keyDim: d, valueDim: 2, budget: 5 });
-    for (let t = 0; t < 30; t++) {
-      const k = rng.fillGaussian(new Float32Array(d), 0.01);
-      if (t === 7) k[4]! += 3;
-      else k[0]! += rng.gaussian();
-      cache.append(k, new Float32Array(2));
+    // Budget 5 rescores at every eviction; budget 64 every 4 steps (a sixteenth of the capacity).
+    for (const [budget, n, every] of [[5, 30, 1], [64, 400, 4]] as const) {
+      const rng = new Rng(6);
+      const cache = create({ policy: 'leverage', keyDim: d, valueDim: 2, budget });
+      expect(cache.describe().stats['every']).toBe(every);
+      for (let t = 0; t < n; t++) {
+        const k = rng.fillGaussian(new Float32Array(d), 0.01);
+        if (t === 7) k[4]! += 3;
+        else k[0]! += rng.gaussian();
+        cache.append(k, new Float32Array(2));
+      }
+      expect(kept(cache)).toContain(7);
+      expect(cache.stored).toBe(budget);
     }
-    expect(kept(cache)).toContain(7);
   });
 });
 

@@ -1,5 +1,7 @@
 import { compressionRatio, type HeadCache, PolicyRegistry, type PolicySpec, Rng, stateBytes } from '@kv/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { roundSignificand } from './eviction/round-score.js';
 import { heuristicPolicies } from './policies.js';
 
 const registry = new PolicyRegistry().register(...heuristicPolicies);
@@ -215,26 +217,71 @@ describe('snapkv', () => {
 });
 
 describe('knorm', () => {
-  it('keeps the keys of smallest norm', () => {
+  // −‖k‖ at 10 significand bits, as the scorer compares norms.
+  const rounded = (k: Float32Array): number => {
+    const n = Math.fround(Math.hypot(...k));
+    const e = 2 ** (Math.floor(Math.log2(n)) - 10);
+    return Math.round(n / e) * e;
+  };
+
+  it('keeps the keys of smallest norm (at 10 significand bits; ties keep the newer)', () => {
     const d = 5;
     const budget = 12;
     const cache = create({ policy: 'knorm', keyDim: d, valueDim: 2, budget });
     const rng = new Rng(10);
     const norms: number[] = [];
+    const keys: Float32Array[] = [];
     const out = new Float32Array(2);
     for (let t = 0; t < 70; t++) {
-      const k = gaussian(rng, d, 0.5 + rng.uniform() * 3);
-      norms.push(Math.hypot(...k));
+      // Every fourth key is an earlier one reversed: an equal norm, a tie.
+      const k = t % 4 === 3 ? keys[t - 2]!.slice().reverse() : gaussian(rng, d, 0.5 + rng.uniform() * 3);
+      keys.push(k);
+      norms.push(rounded(k));
       cache.append(k, gaussian(rng, 2));
       cache.attend(gaussian(rng, d), out);
       const want = norms
         .map((n, p) => [n, p] as const)
-        .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+        .sort((a, b) => a[0] - b[0] || b[1] - a[1])
         .slice(0, budget)
         .map(([, p]) => p)
         .sort((a, b) => a - b);
       expect(sorted(cache.positions!())).toEqual(want);
     }
+  });
+
+  it('chooses the same keys when their norms differ only by float32 rounding, whichever way it falls', () => {
+    // Pairs of keys with equal norms up to ulp-scale noise (as two engines compute them), and a
+    // budget that splits one pair: with rounding both signs of the noise keep the same positions;
+    // with plain float32 norms (scoreBits 23) the noise decides.
+    const d = 4;
+    const rng = new Rng(4);
+    const base = Array.from({ length: 12 }, () => gaussian(rng, d, 1 + rng.uniform()));
+    const run = (sign: number, scoreBits: number): number[] => {
+      const cache = create({ policy: 'knorm', keyDim: d, valueDim: 1, budget: 7, params: { scoreBits } });
+      for (let t = 0; t < 24; t++) {
+        const k = base[t % 12]!.slice();
+        // The second occurrence is 3e-7 larger (sign +1) or smaller (−1) in norm.
+        if (t >= 12) for (let j = 0; j < d; j++) k[j]! *= 1 + sign * 3e-7;
+        cache.append(k, new Float32Array([1]));
+      }
+      return sorted(cache.positions!());
+    };
+    expect(run(1, 10)).toEqual(run(-1, 10));
+    expect(run(1, 23)).not.toEqual(run(-1, 23));
+  });
+
+  it('rounds a score to the nearest value of `bits` significand bits (half a grid step at most), idempotently', () => {
+    fc.assert(
+      fc.property(fc.double({ min: -1e30, max: 1e30, noNaN: true }), fc.integer({ min: 0, max: 23 }), (x, bits) => {
+        const r = roundSignificand(x, bits);
+        const f = Math.fround(x);
+        expect(Math.abs(r - f)).toBeLessThanOrEqual(Math.abs(f) * 2 ** -(bits + 1));
+        expect(roundSignificand(r, bits)).toBe(r);
+        if (bits === 23) expect(r).toBe(f);
+        // r has no set bit below the kept significand.
+        if (r !== 0) expect(Number.isInteger(Math.abs(r) / 2 ** (Math.floor(Math.log2(Math.abs(r))) - bits))).toBe(true);
+      }),
+    );
   });
 });
 

@@ -18,7 +18,8 @@ import { type EvictionDefaults, type EvictionSettings, evictionSettings } from '
 import { type HeadPool, type PoolMember, poolFor } from './pool.js';
 import { checkEncodable, fitPrecision } from './precision-fit.js';
 import type { Scorer, ScoreView } from './scorer.js';
-import { type ChunkScratch, criticalScores, lowestChunk } from './units.js';
+import { SlotScores } from './slot-scores.js';
+import { type ChunkScratch, lowestChunk } from './units.js';
 
 /**
  * The shared eviction machinery: tokens live in a {@link SlotStore}; a {@link Scorer} says which
@@ -34,8 +35,9 @@ import { type ChunkScratch, criticalScores, lowestChunk } from './units.js';
  *
  * Shared parameters (every policy built on it accepts them, see {@link evictionParams}):
  * - `sinks`, `recent` / `recentRatio`: protected positions;
- * - `every`: a computed scorer rescores at most every `every` steps; tokens stored in between are
- *   unscored (kept) until the next scoring;
+ * - `every` / `everyRatio`: a computed scorer rescores at most every `every` steps (or every
+ *   `everyRatio` · capacity steps); tokens stored in between are unscored (kept) until the next
+ *   scoring;
  * - `buffer`: when full, evict down to capacity − 1 − buffer at once (kvpress `DecodingPress`
  *   compresses every `buffer + 1` steps);
  * - `chunk`: evict whole chunks of `chunk` consecutive positions by their mean score (ChunkKV);
@@ -65,19 +67,8 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   /** Head index within its pool (0 without one). */
   readonly poolIndex: number;
   private readonly pool: HeadPool | null;
-  private readonly nColumns: number;
-  private columns: Float32Array[];
-  // Scores of a computed scorer between two scorings (state when `every` > 1).
-  private cached: Float32Array;
-  private readonly cachedIsState: boolean;
-  private lastScored = -1;
-  // The scores of the current round of evictions and the round they belong to.
-  private rank: Float32Array | null = null;
-  private rankEpoch = -1;
+  private readonly slotScores: SlotScores;
   private ownEpoch = 0;
-  private scratch: Float32Array;
-  private sortScratch = new Float32Array(0);
-  private probs: Float64Array;
   private cost: ByteCost | null = null;
   private evictedCount = 0;
   private droppedCount = 0;
@@ -110,8 +101,6 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
       throw new InvalidParamsError(`critical weighting needs attention-mass scores; ${scorer.name} scores are signed`);
     }
     if (this.settings.critical && scorer.byAge) throw new InvalidParamsError(`critical weighting needs scores; ${scorer.name} evicts by age`);
-    this.nColumns = scorer.columns + (this.settings.critical ? 1 : 0);
-    this.cachedIsState = !scorer.live && !scorer.byAge && this.settings.every > 1;
     const pool = this.settings.pool;
     // Oldest-first eviction lets the store quantize keys per channel over groups of tokens (KIVI).
     const fifo = scorer.byAge === true && pool === null && this.settings.chunk === 1;
@@ -122,17 +111,13 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     if (store.precision.keyGroups === 'channel' && this.settings.sinks >= store.precision.group) {
       throw new InvalidParamsError(`${spec.policy}: precision keyGroups 'channel' keeps fewer sinks than its group (${store.precision.group}), got ${this.settings.sinks}`);
     }
-    const perRow = this.store.perRowBytes + 4 * (this.nColumns + (this.cachedIsState ? 1 : 0));
-    this.cost = { fixed: this.store.fixedBytes + scorer.fixedBytes(), perRow };
-    if (scorer.activate && floorBytes(budget, spec.keyDim, spec.valueDim) >= 2 * scorer.deferredBytes!()) this.activateScorer();
+    this.slotScores = new SlotScores(scorer, this.settings, 0);
+    this.cost = { fixed: this.store.fixedBytes + scorer.fixedBytes(), perRow: this.store.perRowBytes + this.slotScores.perRowBytes };
+    if (this.affordsStatistics(floorBytes(budget, spec.keyDim, spec.valueDim))) this.activateScorer();
     // Allocation never goes past what the budget allows (the limit follows a growing budget).
     const own = maxRows(budget, this.cost, spec.keyDim, spec.valueDim);
     this.store.limit = Number.isFinite(own) ? (pool ? own * pool.heads : own) : Math.max(1, this.capacityAt(1));
-    const slots = this.store.allocated;
-    this.columns = Array.from({ length: this.nColumns }, () => new Float32Array(slots));
-    this.cached = new Float32Array(slots);
-    this.scratch = new Float32Array(slots);
-    this.probs = new Float64Array(scorer.probs ? slots : 0);
+    this.slotScores.grow(this.store.allocated);
     const self = this;
     this.view = {
       get store() {
@@ -154,7 +139,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
         return self.valueDim;
       },
       column(index: number): Float32Array {
-        return self.columns[index]!;
+        return self.slotScores.column(index);
       },
     };
     this.poolIndex = pool ? pool.head : 0;
@@ -209,7 +194,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
 
   /** Rows (keys, values, positions, at the store's precision), score columns and scorer statistics. */
   override get bytes(): number {
-    return this.store.heldBytes + 4 * this.store.count * (this.nColumns + (this.cachedIsState ? 1 : 0)) + this.scorer.fixedBytes();
+    return this.store.heldBytes + this.store.count * this.slotScores.perRowBytes + this.scorer.fixedBytes();
   }
 
   protected override byteCost(): ByteCost {
@@ -232,12 +217,11 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   protected saveState(): CacheState {
     const n = this.store.count;
     const arrays: Record<string, StateArray> = {};
-    for (let c = 0; c < this.nColumns; c++) arrays[`column${c}`] = this.columns[c]!.subarray(0, n);
-    if (this.cachedIsState) arrays['scores'] = this.cached.subarray(0, n);
+    this.slotScores.save(n, arrays);
     const parts: Record<string, CacheState> = { store: this.store.state() };
     const scorer = this.scorer.save?.();
     if (scorer) parts['scorer'] = scorer;
-    return { scalars: { evicted: this.evictedCount, dropped: this.droppedCount, lastScored: this.lastScored }, arrays, parts };
+    return { scalars: { evicted: this.evictedCount, dropped: this.droppedCount, lastScored: this.slotScores.lastScored }, arrays, parts };
   }
 
   protected restoreState(r: StateReader): void {
@@ -250,14 +234,12 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     this.store.loadState(r.part('store'));
     const n = this.store.count;
     this.store.limit = Math.max(n, limit, this.pool ? 0 : this.capacityAt(seen));
-    this.syncColumns();
-    for (let c = 0; c < this.nColumns; c++) this.columns[c]!.set(r.array(`column${c}`, Float32Array, n));
-    if (this.cachedIsState) this.cached.set(r.array('scores', Float32Array, n));
+    this.slotScores.grow(this.store.allocated);
+    this.slotScores.load(r, n, lastScored);
     if (this.scorer.load) this.scorer.load(r.part('scorer'));
     this.updateFixed();
     this.evictedCount = evicted;
     this.droppedCount = dropped;
-    this.lastScored = lastScored;
   }
 
   protected override describeSummary(): string {
@@ -276,7 +258,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
       scorer: this.scorer.name,
       sinks: this.sinksAt(cap),
       recent: this.recentAt(cap),
-      every: s.every,
+      every: this.slotScores.interval(cap),
       buffer: s.buffer,
       chunk: s.chunk,
       critical: s.critical,
@@ -317,7 +299,16 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     }
   }
 
-  // Deferred statistics start once the budget holds twice their bytes.
+  // Deferred statistics start once the budget holds them and at least as many bytes of rows (at
+  // least one row): they never take more than half of it, and the cache never has to drop every
+  // row it holds to make room for them.
+  private affordsStatistics(bytes: number): boolean {
+    const scorer = this.scorer;
+    if (!scorer.activate || scorer.fixedBytes() > 0) return false;
+    const stats = scorer.deferredBytes!();
+    return bytes >= this.store.fixedBytes + stats + Math.max(stats, this.cost!.perRow);
+  }
+
   private activateScorer(): void {
     this.scorer.activate!();
     this.updateFixed();
@@ -328,9 +319,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   }
 
   private place(key: Float32Array, value: Float32Array, position: number): void {
-    if (this.scorer.activate && this.scorer.fixedBytes() === 0 && this.budgetBytesAt(position + 1) >= 2 * this.scorer.deferredBytes!()) {
-      this.activateScorer();
-    }
+    if (this.affordsStatistics(this.budgetBytesAt(position + 1))) this.activateScorer();
     checkEncodable(this.store, this.spec.policy, key, value);
     if (!this.makeRoom(key, value, position)) {
       this.droppedCount++;
@@ -338,10 +327,9 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     }
     this.raiseLimit(position);
     const slot = this.store.push(key, 0, value, 0, position, 0);
-    this.syncColumns();
-    if (!this.scorer.live) this.cached[slot] = Infinity;
+    this.slotScores.grow(this.store.allocated);
+    this.slotScores.stored(slot, value);
     this.scorer.stored?.(this.view, slot, key, value, position);
-    if (this.settings.critical) this.columns[this.nColumns - 1]![slot] = valueNorm(value);
   }
 
   // The store allocates up to the rows the budget allows once this token is in.
@@ -357,14 +345,14 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     const cap = pool ? pool.capacity(this) : this.capacityAt(position + 1);
     let held = pool ? pool.held() : this.store.count;
     if (held < cap) return true;
-    if (cap <= 0) return false;
     const epoch = pool ? pool.nextRound() : ++this.ownEpoch;
-    if (this.scorer.incoming && this.settings.chunk === 1 && this.recentAt(this.capacityAt(position + 1)) === 0) {
+    if (cap > 0 && this.scorer.incoming && this.settings.chunk === 1 && this.recentAt(this.capacityAt(position + 1)) === 0) {
       const x = this.scorer.incoming(this.view, key, value, position);
       const low = this.lowestOf(epoch);
-      if (low === null || x <= low.lowScore) return false;
+      // Ties evict the oldest, and the arriving token is the newest.
+      if (low === null || x < low.lowScore) return false;
     }
-    const mandatory = cap - 1;
+    // A budget that holds no row now (statistics just took their share) empties the cache.
     const target = Math.max(0, cap - 1 - this.settings.buffer * (pool ? pool.size : 1));
     while (held > target) {
       const low = this.lowestOf(epoch);
@@ -374,7 +362,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
       held -= before - low.stored;
     }
     // Protection never covers a full cache (sinks + recent − 1 < capacity), so this holds.
-    return held <= mandatory;
+    return cap > 0 && held <= cap - 1;
   }
 
   // The member (this cache, or a head of its pool) holding the lowest-scored candidate.
@@ -390,7 +378,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    * @returns False when no candidate exists.
    */
   findLowest(epoch: number): boolean {
-    const rank = this.prepare(epoch);
+    const rank = this.slotScores.ranking(epoch, this.view, this.capacityAt(this.clock + 1));
     const n = this.store.count;
     const pos = this.store.positionOf;
     const clock = this.clock;
@@ -448,59 +436,14 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     }
   }
 
-  // The scores of this round: computed once, then moved along with the slots they belong to.
-  private prepare(epoch: number): Float32Array | null {
-    if (this.scorer.byAge) return null;
-    if (this.rankEpoch === epoch && this.rank !== null) return this.rank;
-    this.rankEpoch = epoch;
-    let raw: Float32Array;
-    if (this.scorer.live) {
-      raw = this.scorer.score(this.view, this.scratch);
-    } else {
-      if (!this.cachedIsState || this.lastScored < 0 || this.clock - this.lastScored >= this.settings.every) {
-        const got = this.scorer.score(this.view, this.cached);
-        if (got !== this.cached) this.cached.set(got.subarray(0, this.store.count));
-        this.lastScored = this.clock;
-      }
-      raw = this.cached;
-    }
-    if (this.settings.critical) {
-      const n = this.store.count;
-      if (this.sortScratch.length < n) this.sortScratch = new Float32Array(this.scratch.length);
-      const keep = Math.min(n, Math.floor(this.settings.firstStage * this.capacityAt(this.clock + 1)));
-      this.rank = criticalScores(raw, this.columns[this.nColumns - 1]!, n, keep, this.scratch, this.sortScratch);
-    } else this.rank = raw;
-    return this.rank;
-  }
-
   /**
    * Removes a slot (the last slot moves into it), moving every per-slot array along.
    * @param slot - The slot.
    */
   protected removeSlot(slot: number): void {
     this.scorer.evicting?.(this.view, slot);
-    const from = this.store.removeSwap(slot);
-    for (const col of this.columns) col[slot] = col[from]!;
-    this.cached[slot] = this.cached[from]!;
-    const rank = this.rank;
-    if (rank !== null && rank !== this.cached && !this.columns.includes(rank)) rank[slot] = rank[from]!;
+    this.slotScores.move(slot, this.store.removeSwap(slot));
     this.evictedCount++;
-  }
-
-  /** Grows the per-slot arrays to the store's allocation (after a push or a load). */
-  private syncColumns(): void {
-    const slots = this.store.allocated;
-    if (this.scratch.length >= slots) return;
-    const grow = <T extends Float32Array | Float64Array>(a: T, make: (n: number) => T): T => {
-      const b = make(slots);
-      b.set(a);
-      return b;
-    };
-    this.columns = this.columns.map((c) => grow(c, (n) => new Float32Array(n)));
-    this.cached = grow(this.cached, (n) => new Float32Array(n));
-    this.scratch = new Float32Array(slots);
-    this.rank = null;
-    if (this.scorer.probs) this.probs = new Float64Array(slots);
   }
 
   /**
@@ -512,9 +455,9 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    */
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
     if (this.scorer.probs) {
-      if (this.store.count > 0) this.store.sumsWithProbs(query, this.tau, out, this.probs);
+      if (this.store.count > 0) this.store.sumsWithProbs(query, this.tau, out, this.slotScores.probs);
       else this.store.sums(query, this.tau, out);
-      this.scorer.observe?.(this.view, query, this.probs, this.seen - 1);
+      this.scorer.observe?.(this.view, query, this.slotScores.probs, this.seen - 1);
       return out;
     }
     this.store.sums(query, this.tau, out);
@@ -549,11 +492,9 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   protected onReset(): void {
     this.store.clear();
     this.scorer.reset?.();
-    if (this.scorer.activate && floorBytes(this.budget, this.keyDim, this.valueDim) >= 2 * this.scorer.deferredBytes!()) this.scorer.activate();
     this.updateFixed();
-    this.lastScored = -1;
-    this.rank = null;
-    this.rankEpoch = -1;
+    if (this.affordsStatistics(floorBytes(this.budget, this.keyDim, this.valueDim))) this.activateScorer();
+    this.slotScores.reset();
     this.evictedCount = 0;
     this.droppedCount = 0;
   }
@@ -571,12 +512,11 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   protected storeSelected(keys: Float32Array, keyOffset: number, values: Float32Array, valueOffset: number, position: number): number {
     if (this.store.count + 1 > this.store.limit) this.store.limit = this.store.count + 1;
     const slot = this.store.push(keys, keyOffset, values, valueOffset, position, 0);
-    this.syncColumns();
-    if (!this.scorer.live) this.cached[slot] = Infinity;
+    this.slotScores.grow(this.store.allocated);
     const key = keys.subarray(keyOffset, keyOffset + this.keyDim);
     const value = values.subarray(valueOffset, valueOffset + this.valueDim);
+    this.slotScores.stored(slot, value);
     this.scorer.stored?.(this.view, slot, key, value, position);
-    if (this.settings.critical) this.columns[this.nColumns - 1]![slot] = valueNorm(value);
     return slot;
   }
 
@@ -594,12 +534,6 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    * @returns The column.
    */
   protected column(index: number): Float32Array {
-    return this.columns[index]!;
+    return this.slotScores.column(index);
   }
-}
-
-function valueNorm(v: Float32Array): number {
-  let s = 0;
-  for (let j = 0; j < v.length; j++) s += v[j]! * v[j]!;
-  return Math.sqrt(s);
 }

@@ -85,7 +85,8 @@ export interface Scorer {
   /**
    * For a scorer whose statistics start empty (held bytes 0) and are taken up once the budget can
    * afford them: the bytes they will hold. The cache calls {@link Scorer.activate} when the budget
-   * first reaches twice that (so they never take more than half of it), and counts them from then.
+   * first holds them and as many bytes of rows, one row at least (so they never take more than
+   * half of it, and never the last row), and counts them from then.
    * @returns Bytes the statistics will hold.
    */
   deferredBytes?(): number;
@@ -116,7 +117,8 @@ export interface Scorer {
   observe?(view: ScoreView, query: Float32Array, probs: Float64Array | null, position: number): void;
   /**
    * Score of an arriving token that may be dropped instead of stored (when the cache protects no
-   * recent token); the cache drops it when no kept candidate scores lower.
+   * recent token); the cache drops it when every kept candidate scores higher (ties evict the
+   * oldest, and it is the newest).
    * @param view - The cache.
    * @param key - Its key.
    * @param value - Its value.
