@@ -149,12 +149,13 @@ describe('auto: chooses by measurement', () => {
     const row = 4 * (dd + dd);
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 64 }), fc.constantFrom('tokens', 'bytes', '1/4', '1/8', '1/16'), fc.integer({ min: 0, max: 1e6 }), (tokens, form, seed) => {
-        const budget = form === 'tokens' ? tokens : form === 'bytes' ? { bytes: tokens * row } : { fraction: 1 / Number(form.slice(2)), minBytes: tokens * row };
+        const fraction = form === 'tokens' || form === 'bytes' ? undefined : 1 / Number(form.slice(2));
+        const budget = fraction !== undefined ? { fraction, minBytes: tokens * row } : form === 'bytes' ? { bytes: tokens * row } : tokens;
         const spec = { policy: 'auto', keyDim: dd, valueDim: dd, budget, seed };
         checkByteBudget(registry, spec, { steps: 96, seed });
         const cache = registry.create(spec) as AutoCache;
         if (cache.warmup === 0) expect(cache.describe().summary).toContain('without a measurement');
-        else expect(cache.warmup * (typeof budget === 'object' && 'fraction' in budget ? budget.fraction : 0.25)).toBeGreaterThanOrEqual(16);
+        else expect(cache.warmup * (fraction ?? 0.25)).toBeGreaterThanOrEqual(16);
       }),
       { numRuns: 30 },
     );
