@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { budgetBytes as coreBudgetBytes, isByteBudget, type PolicyRegistry } from '@kv/core';
-import { evaluateText, generate, type LlamaModel, referenceRun, type TextMetrics } from '@kv/llm';
+import { evaluateText, generate, kvzipPolicy, type LlamaModel, referenceRun, type TextMetrics } from '@kv/llm';
 import { findModel, findRepoRoot, loadModel, whereToPutAModel } from '@kv/llm/node';
 import { spaceBounds } from '../bounds.js';
 import { type BudgetChoice, type BudgetContext, FULL_BUDGET, parseBudget, resolveBudget } from '../budgets.js';
@@ -329,6 +329,8 @@ export const llmCommand: CliCommand = {
     const seed = int('seed', values.seed, 0, 0);
     const prefill = int('prefill', values.prefill, 0, 0);
     const registry = await loadRegistry(values.registry);
+    // KVzip needs the model (its scores come from reconstruction passes), so it exists only here.
+    if (values.registry === undefined) registry.register(kvzipPolicy);
     const policies = parsePolicies(values.policy);
     for (const p of policies) registry.get(p.policy);
     const budgets = (values.budget ?? ['1/4']).flatMap((b) => b.split(',')).map((b) => parseBudget(b.trim()));
