@@ -1,4 +1,5 @@
 import { AssumptionViolatedError, ExactCache, InvalidParamsError, PolicyRegistry, Rng } from '@kv/core';
+import { checkSnapshotRoundTrip } from '@kv/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type BalanceKVTheory, balanceKVTheoryPolicy } from './balancekv-theory.js';
@@ -156,6 +157,27 @@ describe('balancekv-theory guarantee', () => {
     const out = cache.attend(rng.fillGaussian(new Float32Array(4), 3), new Float32Array(2));
     expect(cache.violations).toBeGreaterThan(0);
     for (const x of out) expect(Number.isFinite(x)).toBe(true);
+  });
+
+  it('holds its tokens exactly, in epochs from 1024 tokens, when the theorem allows no compression (ρ = 35), and snapshots', () => {
+    const spec = { policy: 'balancekv-theory', keyDim: 8, valueDim: 8, params: { radius: 10 } };
+    const cache = registry.create(spec) as BalanceKVTheory;
+    expect(cache.firstEpoch).toBe(1024);
+    const exact = new ExactCache({ policy: 'exact', keyDim: 8, valueDim: 8 });
+    const rng = new Rng(5);
+    for (let i = 0; i < 1100; i++) {
+      const k = pointInBall(rng, 8, 10, new Float32Array(8));
+      const v = rng.fillGaussian(new Float32Array(8));
+      cache.append(k, v);
+      exact.append(k, v);
+    }
+    expect(cache.epochBlocks).toEqual([1026, 2050]);
+    expect(cache.halvings).toBe(0);
+    const q = pointInBall(rng, 8, 10, new Float32Array(8));
+    const a = cache.attend(q, new Float32Array(8));
+    const b = exact.attend(q, new Float32Array(8));
+    for (let j = 0; j < 8; j++) expect(a[j]).toBeCloseTo(b[j]!, 4);
+    checkSnapshotRoundTrip(registry, spec, { steps: 64, at: 0, seed: 0 });
   });
 
   it('rejects an odd blockSize and a missing radius with typed errors', () => {

@@ -35,7 +35,8 @@ import { TheoryEpoch } from './theory-epoch.js';
  *   its own tokens, so the errors add up to the guarantee for the whole stream and the failure
  *   probabilities to at most δ. N₀ is the smallest of 1024·2^j whose derived block is at most half
  *   of it, so a stream of a few thousand tokens is compressed when ρ is small enough for the
- *   theorem to allow it (at ρ = 0.1, s = 1, ε = 1: N₀ = 2048, t ≈ 700). With `horizon` there is one
+ *   theorem to allow it (at ρ = 0.1, s = 1, ε = 1: N₀ = 2048, t ≈ 700); when no N₀ ≤ 2^26 is, the
+ *   theorem allows no compression at this ρ and epochs of 1024·2^k tokens hold them exactly. With `horizon` there is one
  *   epoch of that length and, in strict mode, later tokens are refused.
  * - `strict` (default false) refuses keys or queries with norm above r (and tokens past `horizon`)
  *   with `AssumptionViolatedError` (state unchanged). By default they are accepted and counted in
@@ -238,13 +239,15 @@ export class BalanceKVTheory extends BaseHeadCache {
     };
   }
 
-  // The smallest N₀ = 1024·2^j whose derived block is at most N₀/2 (2^26 when none is).
+  // The smallest N₀ = 1024·2^j ≤ 2^26 whose derived block is at most N₀/2. When none is, the
+  // theorem allows no compression at this ρ: epochs from 1024 tokens, each held exactly (its block
+  // is capped just above its length, see openEpoch), so memory grows with the stream as it must.
   private chooseFirstEpoch(): number {
-    for (let n = 1024; n < 2 ** 26; n *= 2) {
+    for (let n = 1024; n <= 2 ** 26; n *= 2) {
       const t = this.override ?? this.parameters(n, this.delta / 2).blockSize;
       if (t <= n / 2) return n;
     }
-    return 2 ** 26;
+    return 1024;
   }
 
   private parameters(horizon: number, delta: number): BalanceKVTheoryParameters {
@@ -269,7 +272,10 @@ export class BalanceKVTheory extends BaseHeadCache {
     const start = prev ? prev.start + prev.length : 0;
     const length = Number.isFinite(this.horizon) ? (k === 0 ? this.horizon : 2 ** 31) : this.firstEpoch * 2 ** k;
     const p = this.derive(k);
-    const epoch = new TheoryEpoch(this.keyDim, this.valueDim, this.tau, start, length, this.override ?? p.blockSize, p.walkDelta, mixSeed(this.seed, 7, k));
+    // A block longer than the epoch never fills, so the smallest even size above the epoch's length
+    // behaves the same and sizes the row stores to what the epoch can hold.
+    const block = Math.min(this.override ?? p.blockSize, length + 2 - (length % 2));
+    const epoch = new TheoryEpoch(this.keyDim, this.valueDim, this.tau, start, length, block, p.walkDelta, mixSeed(this.seed, 7, k));
     this.epochs.push(epoch);
     return epoch;
   }

@@ -1,5 +1,5 @@
 import { exactPolicy, PolicyRegistry, Rng, SlotStore } from '@kv/core';
-import { conformanceChecks } from '@kv/core/testing';
+import { checkByteBudget, conformanceChecks } from '@kv/core/testing';
 import { polynomialPolicies } from '@kv/polynomial';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -142,6 +142,23 @@ describe('auto: chooses by measurement', () => {
     const short = registry.create({ policy: 'auto', keyDim: d, valueDim: s, budget: { bytes: 6000 }, params: { warmup: 60 } }) as AutoCache;
     expect(short.warmup).toBe(0);
     expect(short.choice).toBe('cells 1/2 int8');
+  });
+
+  it('accepts every budget of 1 to 64 float32 tokens in every form, stays within it and answers finite values, measuring when its trial holds 16 rows', () => {
+    const dd = 16;
+    const row = 4 * (dd + dd);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 64 }), fc.constantFrom('tokens', 'bytes', '1/4', '1/8', '1/16'), fc.integer({ min: 0, max: 1e6 }), (tokens, form, seed) => {
+        const fraction = form === 'tokens' || form === 'bytes' ? undefined : 1 / Number(form.slice(2));
+        const budget = fraction !== undefined ? { fraction, minBytes: tokens * row } : form === 'bytes' ? { bytes: tokens * row } : tokens;
+        const spec = { policy: 'auto', keyDim: dd, valueDim: dd, budget, seed };
+        checkByteBudget(registry, spec, { steps: 96, seed });
+        const cache = registry.create(spec) as AutoCache;
+        if (cache.warmup === 0) expect(cache.describe().summary).toContain('without a measurement');
+        else expect(cache.warmup * (fraction ?? 0.25)).toBeGreaterThanOrEqual(16);
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('without room for a warm-up takes its fallback and says so', () => {

@@ -104,6 +104,9 @@ function readCandidates(raw: unknown, registry: PolicyRegistryLike): AutoCandida
  *   part in int8), the best single configuration measured on real attention at 1/4–1/16 of the
  *   float32 bytes; `describe()` says so.
  * - `describe()` says what was chosen, the warm-up it was measured on, and every score.
+ * - Keys, values or queries beyond the float16 range (|x| > 65504) are refused during a float16
+ *   warm-up with `InvalidInputError` (from `@kv/core`; the cache is unchanged), as by every float16
+ *   or int8 store; pass `warmupPrecision: 'f32'` and float32 candidates for such streams.
  * @example
  * ```ts
  * import { PolicyRegistry } from '@kv/core';

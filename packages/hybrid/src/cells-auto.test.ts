@@ -1,5 +1,5 @@
 import { compareToExact, ExactCache, exactPolicy, isKvError, KvErrorCode, PolicyRegistry, Rng } from '@kv/core';
-import { conformanceChecks } from '@kv/core/testing';
+import { checkByteBudget, checkSnapshotRoundTrip, conformanceChecks } from '@kv/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { maxNormalizedError, sphereStream } from '../test/streams.js';
@@ -64,6 +64,20 @@ describe('hybrid-cells (heuristic)', () => {
     const cells = registry.create({ policy: 'hybrid-cells', keyDim: d, valueDim: 8, params: { cells: 16, degree: 2, samples: 64 } });
     const errCells = maxNormalizedError(cells, stream, tau);
     expect(errCells).toBeLessThan(0.1);
+  });
+});
+
+describe('hybrid-cells: memory', () => {
+  it('holds at most its bytes at every append (every array of its state counted), for both partitions', () => {
+    for (const partition of ['centres', 'lsh'] as const) {
+      for (const bytes of [1199, 2000, 5000]) checkByteBudget(registry, { policy: 'hybrid-cells', keyDim: 8, valueDim: 8, budget: { bytes }, params: { partition } }, { steps: 64 });
+    }
+  });
+
+  it('keeps every cell in one row store, so 16 full cells snapshot with a header under 2 KiB', () => {
+    for (const partition of ['centres', 'lsh'] as const) {
+      checkSnapshotRoundTrip(registry, { policy: 'hybrid-cells', keyDim: 8, valueDim: 8, params: { partition, cells: 16, samples: 4, radius: 0.01 } }, { steps: 96, at: 80 });
+    }
   });
 });
 

@@ -49,13 +49,13 @@ function hashBytes(d: number, cells: number): number {
   return 2 ** bits * 4 + bits * d * 4;
 }
 
-/** Bytes one reservoir row holds: float32 key and value, Int32 position. */
-const sampleRowBytes = (d: number, s: number): number => 4 * (d + s) + 4;
+/** Bytes one reservoir row holds: float32 key and value, Int32 position, and its Uint16 cell. */
+const sampleRowBytes = (d: number, s: number): number => 4 * (d + s) + 4 + 2;
 
 /**
  * Bytes a {@link CellsCache} of these sizes holds when every cell is open and full: moments,
- * centres and tables, reservoir rows, per-cell counts, and the bucket table and hash function of an
- * `lsh` partition.
+ * centres, token counts and tables, reservoir rows with their cells, and the bucket table and hash
+ * function of an `lsh` partition.
  */
 function cellsBytes(d: number, s: number, cells: number, degree: number, samples: number, lsh = false): number {
   return expansionStateBytes(d, s, degree, cells) + cells * samples * sampleRowBytes(d, s) + (lsh ? hashBytes(d, cells) : 0);
@@ -125,12 +125,18 @@ export class CellsCache extends BaseHeadCache {
   /** Cells answered by expansion in the last query. */
   expandedCells = 0;
   private readonly expansion: MomentExpansions;
-  private readonly stores: SlotStore[];
+  /** Every cell's reservoir rows in one store (one state part, whatever the number of cells). */
+  private readonly rows: SlotStore;
+  /** The cell of each slot (state). */
+  private readonly slotCell: Uint16Array;
+  /** Slots of cell c's reservoir entries j at c·samples + j (rebuilt from slotCell on load). */
+  private readonly cellSlots: Int32Array;
+  /** Reservoir rows cell c holds. */
+  private readonly kept: Int32Array;
   private readonly rng: Rng;
   /** The generator's state once the hash function is drawn: where the reservoirs start. */
   private readonly freshRng: readonly number[];
   private readonly reservoirs: Reservoir[];
-  private readonly counts: Float64Array;
   private readonly bucketCell: Int32Array;
   private readonly family: LshFamily | null;
   private readonly familyArrays: StateArray[];
@@ -180,13 +186,13 @@ export class CellsCache extends BaseHeadCache {
     }
     this.freshRng = this.rng.getState();
     this.expansion = new MomentExpansions(new MonomialBasis(d, this.degree), this.maxCells, s);
-    this.stores = [];
+    const slots = this.maxCells * this.samples;
+    this.rows = new SlotStore(d, s, { maxSlots: slots, initialSlots: 0 });
+    this.slotCell = new Uint16Array(slots);
+    this.cellSlots = new Int32Array(slots);
+    this.kept = new Int32Array(this.maxCells);
     this.reservoirs = [];
-    for (let c = 0; c < this.maxCells; c++) {
-      this.stores.push(new SlotStore(d, s, { maxSlots: this.samples, initialSlots: 0 }));
-      this.reservoirs.push(new Reservoir(this.samples, this.rng));
-    }
-    this.counts = new Float64Array(this.maxCells);
+    for (let c = 0; c < this.maxCells; c++) this.reservoirs.push(new Reservoir(this.samples, this.rng));
     this.psi = new Float64Array(this.expansion.basis.size);
     this.partial = createKernelSums(s);
   }
@@ -206,9 +212,8 @@ export class CellsCache extends BaseHeadCache {
   }
 
   protected saveState(): CacheState {
-    const parts: Record<string, CacheState> = { moments: this.expansion.state(this.cellCount) };
-    for (let c = 0; c < this.cellCount; c++) parts[`cell${c}`] = this.stores[c]!.state();
-    const arrays: Record<string, StateArray> = { counts: this.counts.subarray(0, this.cellCount) };
+    const parts: Record<string, CacheState> = { moments: this.expansion.state(this.cellCount), rows: this.rows.state() };
+    const arrays: Record<string, StateArray> = { slotCell: this.slotCell.subarray(0, this.rows.count) };
     if (this.family) {
       arrays['bucketCell'] = this.bucketCell;
       this.familyArrays.forEach((a, i) => (arrays[`hash${i}`] = a));
@@ -218,12 +223,22 @@ export class CellsCache extends BaseHeadCache {
 
   protected restoreState(r: StateReader): void {
     const cells = r.integer('cells', 0, this.maxCells);
-    const counts = r.array('counts', Float64Array, cells);
     this.expansion.loadState(r.part('moments'), cells);
-    for (let c = 0; c < cells; c++) {
-      this.stores[c]!.loadState(r.part(`cell${c}`));
-      this.reservoirs[c]!.offered = counts[c]!;
+    this.rows.loadState(r.part('rows'));
+    const slotCell = r.array('slotCell', Uint16Array, this.rows.count);
+    this.kept.fill(0);
+    // A cell's entries were pushed in order and are only overwritten in place, so slot order is entry order.
+    for (let slot = 0; slot < slotCell.length; slot++) {
+      const c = slotCell[slot]!;
+      if (c >= cells || this.kept[c]! >= this.samples) r.refuse(`array "slotCell" puts slot ${slot} in cell ${c}, which has no room`);
+      this.cellSlots[c * this.samples + this.kept[c]!++] = slot;
     }
+    for (let c = 0; c < cells; c++) {
+      const tokens = this.expansion.tokens[c]!;
+      if (this.kept[c] !== Math.min(tokens, this.samples)) r.refuse(`cell ${c} holds ${this.kept[c]} rows for ${tokens} tokens`);
+      this.reservoirs[c]!.offered = tokens;
+    }
+    this.slotCell.set(slotCell);
     if (this.family) {
       this.bucketCell.set(r.array('bucketCell', Int32Array, this.bucketCell.length));
       this.familyArrays.forEach((want, i) => {
@@ -231,7 +246,6 @@ export class CellsCache extends BaseHeadCache {
         for (let j = 0; j < want.length; j++) if (!Object.is(got[j], want[j])) r.refuse(`array "hash${i}" is not the hash function this spec draws`);
       });
     }
-    this.counts.set(counts);
     this.rng.setState(r.numbers('rng'));
     this.uncertifiedCount = r.integer('uncertified', 0, Number.MAX_SAFE_INTEGER);
     this.cellCount = cells;
@@ -287,11 +301,12 @@ export class CellsCache extends BaseHeadCache {
   protected onAppend(key: Float32Array, value: Float32Array, position: number): void {
     const c = this.cellOf(key);
     this.expansion.add(c, key, value);
-    this.counts[c]!++;
-    const slot = this.reservoirs[c]!.offer();
-    const store = this.stores[c]!;
-    if (slot === store.count) store.push(key, 0, value, 0, position, 0);
-    else if (slot >= 0) store.write(slot, key, 0, value, 0, position, 0);
+    const entry = this.reservoirs[c]!.offer();
+    if (entry === this.kept[c]) {
+      const slot = this.rows.push(key, 0, value, 0, position, 0);
+      this.slotCell[slot] = c;
+      this.cellSlots[c * this.samples + this.kept[c]!++] = slot;
+    } else if (entry >= 0) this.rows.write(this.cellSlots[c * this.samples + entry]!, key, 0, value, 0, position, 0);
   }
 
   protected onSums(query: Float32Array, out: KernelSums): KernelSums {
@@ -304,11 +319,11 @@ export class CellsCache extends BaseHeadCache {
     let expanded = 0;
     let unsampled = -Infinity;
     for (let c = 0; c < this.cellCount; c++) {
-      const count = this.counts[c]!;
+      const count = e.tokens[c]!;
       if (count === 0) continue;
-      const store = this.stores[c]!;
+      const kept = this.kept[c]!;
       const bound = taylorRemainderBound(qn * e.radii[c]! * this.tau, this.degree);
-      if (count > store.count && bound <= this.threshold) {
+      if (count > kept && bound <= this.threshold) {
         if (!psiReady) {
           e.queryFeatures(query, this.psi);
           psiReady = true;
@@ -316,12 +331,11 @@ export class CellsCache extends BaseHeadCache {
         e.evaluate(c, query, qn, this.psi, this.tau, this.partial);
         expanded++;
       } else {
-        store.sums(query, this.tau, this.partial);
-        this.partial.m += Math.log(count / store.count);
-        if (count > store.count) {
+        this.rows.sumsOf(query, this.tau, this.cellSlots, c * this.samples, kept, Math.log(count / kept), this.partial);
+        if (count > kept) {
           // The unsampled tokens weigh at most (count − kept)·e^{<q,c>τ + ||q||·R_c·τ}.
           const logit = this.tau * dotUnit(this.keyDim, e.centres, c * this.keyDim, query, 0) + qn * e.radii[c]! * this.tau;
-          const l = Math.log(count - store.count) + logit;
+          const l = Math.log(count - kept) + logit;
           unsampled = unsampled > l ? unsampled + Math.log1p(Math.exp(l - unsampled)) : l + Math.log1p(Math.exp(unsampled - l));
         }
       }
@@ -350,10 +364,10 @@ export class CellsCache extends BaseHeadCache {
 
   protected onReset(): void {
     this.expansion.clear();
-    for (const st of this.stores) st.clear();
+    this.rows.clear();
+    this.kept.fill(0);
     for (const r of this.reservoirs) r.reset();
     this.rng.setState(this.freshRng);
-    this.counts.fill(0);
     this.bucketCell.fill(-1);
     this.cellCount = 0;
     this.uncertifiedCount = 0;

@@ -16,7 +16,7 @@ import {
   SlotStore,
   type StateReader,
 } from '@kv/core';
-import { conformanceChecks } from '@kv/core/testing';
+import { checkByteBudget, conformanceChecks } from '@kv/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createPartitionedPolicy, PartitionedCache, partitioned, partitionedPolicy, sumOf } from './partitioned.js';
@@ -272,6 +272,26 @@ describe('partitioned', () => {
       for (const c of conformanceChecks({ registry, spec: { ...choice, ...dims, budget }, steps: 160 })) it(c.name, c.run);
     });
   }
+
+  it('never holds more than a fraction budget with a floor, however the route splits the stream', () => {
+    // Position boundaries send the stream to the parts in runs of any lengths: a part past its share
+    // of the floor while the others sit at theirs is the case an even split of the floor overshoots.
+    fc.assert(
+      fc.property(
+        fc.double({ min: 1 / 16, max: 1, noNaN: true }),
+        fc.integer({ min: 0, max: 4096 }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 95 }), { minLength: 1, maxLength: 3 }),
+        (fraction, minBytes, cuts) => {
+          const boundaries = [...cuts].sort((a, b) => a - b);
+          const parts = boundaries.map(() => ({ policy: 'test-reservoir' })).concat({ policy: 'test-reservoir' });
+          const spec = { ...partitioned({ route: { kind: 'position', boundaries }, parts }), ...dims, budget: { fraction, minBytes } };
+          checkByteBudget(registry, spec, { steps: 96 });
+        },
+      ),
+      { numRuns: 40 },
+    );
+    checkByteBudget(registry, { ...partitioned({ route: { kind: 'lsh', hashes: 1, seed: 2 }, parts: [{ policy: 'test-reservoir' }, { policy: 'test-reservoir' }] }), ...dims, budget: { fraction: 0.34375, minBytes: 176 } }, { steps: 64 });
+  });
 
   it('refuses a fraction budget whose smallest bytes cannot hold the LSH rule\'s hash function', () => {
     const choice = partitioned({ route: { kind: 'lsh', hashes: 1, seed: 2 }, parts: [{ policy: 'test-reservoir' }, { policy: 'test-reservoir' }] });

@@ -46,7 +46,7 @@ function check(cache: HeadCache, norm: number, seed: number, slack = 1e-6): numb
   return flagged;
 }
 
-describe('large norms (1e2, 1e3): no throw, bounded answers, and every answer off by 100% or more is counted in describe()', () => {
+describe('large norms (1e2 to 1e20): no throw, bounded answers, and every answer off by 100% or more is counted in describe()', () => {
   const specs = {
     'hybrid-cells': { policy: 'hybrid-cells', params: { cells: 4, degree: 2, samples: 8 } },
     'hybrid-taylor-coreset': { policy: 'hybrid-taylor-coreset', params: { degree: 2, blockSize: 16 } },
@@ -54,8 +54,11 @@ describe('large norms (1e2, 1e3): no throw, bounded answers, and every answer of
     'tiered with moment cells': { policy: 'tiered', budget: { fraction: 0.25, minBytes: 3000 }, params: { sinks: 4, window: { share: 0.5 }, middle: { policy: 'moment-cells' } } },
     auto: { policy: 'auto', budget: { fraction: 0.25, minBytes: 3000 }, params: { warmup: 32 } },
   };
-  for (const norm of [1e2, 1e3]) {
+  // At 1e10 and beyond only float32 rows hold the inputs (auto's float16 warm-up refuses them with
+  // InvalidInputError, as every float16 or int8 store does beyond 65504).
+  for (const norm of [1e2, 1e3, 1e10, 1e20]) {
     for (const [name, spec] of Object.entries(specs)) {
+      if (norm > 1e3 && name === 'auto') continue;
       it(`${name} at norm ${norm}`, () => {
         const cache = registry.create({ ...spec, keyDim: d, valueDim: s, seed: 5 });
         expect(check(cache, norm, 11, name === 'auto' ? 1 / 256 : 1e-6)).toBeGreaterThan(0);

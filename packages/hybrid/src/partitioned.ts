@@ -1,5 +1,6 @@
 import {
   BaseHeadCache,
+  type Budget,
   type CacheDescription,
   type CacheState,
   createKernelSums,
@@ -233,6 +234,24 @@ export function compileRoute(
   }
 }
 
+/**
+ * The budget of one of `parts` parts that split the stream between them, after `reserved` bytes.
+ * Token and `{bytes}` budgets split evenly, a ratio is kept. A fraction is kept (the parts' seen
+ * counts add up to the stream), but its floor cannot simply be split: a part over its share of the
+ * floor while another sits at its share would hold more than the whole. With the floor m' and
+ * offset o' left after the reservation, each part gets the floor a = m'/P and the offset
+ * min(o', o'/P) − (P−1)·a, so that Σ_i max(a, f·s_i + c) ≤ max(m', f·Σs_i + o') for every split:
+ * the parts at their floor hold P·a = m' at most, and each part above it gives back the floor
+ * shares of all the others.
+ */
+function routedShare(budget: Budget | undefined, reserved: number, parts: number, d: number, s: number): Budget | undefined {
+  if (!isByteBudget(budget) || !('fraction' in budget)) return partBudget(budget, { reservedRows: reserved > 0 ? 1 : 0, reservedRowBytes: reserved, parts }, d, s);
+  const floor = Math.max(0, (budget.minBytes ?? 0) - reserved);
+  const offset = (budget.offsetBytes ?? 0) - reserved;
+  const a = Math.floor(floor / parts);
+  return { fraction: budget.fraction, minBytes: a, offsetBytes: Math.floor(Math.min(offset, offset / parts)) - (parts - 1) * a };
+}
+
 /** The typed arrays of a route's drawn hash function (held, so counted in bytes). */
 function routeArrays(route: CompiledRoute): StateArray[] {
   if (!route.family) return [];
@@ -250,7 +269,9 @@ function routeArrays(route: CompiledRoute): StateArray[] {
  * Budget: `capacity = Σ part.capacity`. Parts without a budget of their own share a token or
  * `{bytes}` budget equally (after the bytes of an `lsh` rule's drawn hash function, which must fit
  * the budget's smallest bytes), or keep a `{ratio}` or `{fraction}` budget, since their streams
- * add up to the whole stream.
+ * add up to the whole stream; a fraction's `minBytes` floor is split so that the parts together
+ * never hold more than the budget, whichever way the route splits the stream (a part beyond its
+ * share of the floor gives back the shares of the others).
  * @example
  * ```ts
  * import { PolicyRegistry, exactPolicy } from '@kv/core';
@@ -285,7 +306,7 @@ export class PartitionedCache extends BaseHeadCache {
     for (const a of this.routeArrays) routeBytes += a.byteLength;
     const reserve = isByteBudget(spec.budget) && routeBytes > 0;
     if (reserve) requireFits(spec.policy, spec.budget, { fixed: routeBytes, perRow: 0 }, spec.keyDim, spec.valueDim);
-    const share = partBudget(spec.budget, { reservedRows: reserve ? 1 : 0, reservedRowBytes: routeBytes, parts: choices.length }, spec.keyDim, spec.valueDim);
+    const share = routedShare(spec.budget, reserve ? routeBytes : 0, choices.length, spec.keyDim, spec.valueDim);
     this.parts = choices.map((c, i) => {
       if (typeof c !== 'object' || c === null || typeof c.policy !== 'string') {
         throw new InvalidParamsError(`parts[${i}] is ${JSON.stringify(c)}, expected a policy choice`);

@@ -1,6 +1,6 @@
 import { createKernelSums, exactPolicy, isKvError, KvErrorCode, PolicyRegistry, Rng } from '@kv/core';
 import { coresetPolicies } from '@kv/coreset';
-import { conformanceChecks } from '@kv/core/testing';
+import { checkByteBudget, conformanceChecks } from '@kv/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { maxNormalizedError, sphereStream } from '../test/streams.js';
@@ -108,6 +108,24 @@ describe('hybrid-taylor-coreset: parameters and assumptions', () => {
       ),
       { numRuns: 25 },
     );
+  });
+
+  it('below a binary counter over the horizon it keeps the smallest configuration within the bytes; below that it names the smallest budget that fits', () => {
+    let message = '';
+    try {
+      registry.create({ policy: 'hybrid-taylor-coreset', keyDim: d, valueDim: s, budget: { fraction: 1 / 16, minBytes: 32 } });
+    } catch (e) {
+      expect(isKvError(e, KvErrorCode.InvalidBudget)).toBe(true);
+      message = (e as Error).message;
+    }
+    const smallest = Number(/smallest budget that fits is \{ fraction: [0-9.]+, minBytes: (\d+) \}/.exec(message)?.[1]);
+    expect(smallest).toBeGreaterThan(32);
+    for (const budget of [{ bytes: smallest }, { fraction: 1 / 16, minBytes: smallest }]) {
+      const cache = registry.create({ policy: 'hybrid-taylor-coreset', keyDim: d, valueDim: s, budget }) as TaylorCoresetCache;
+      expect([cache.degree, cache.blockSize]).toEqual([0, 2]);
+      checkByteBudget(registry, { policy: 'hybrid-taylor-coreset', keyDim: d, valueDim: s, budget }, { steps: 64 });
+    }
+    expect(() => registry.create({ policy: 'hybrid-taylor-coreset', keyDim: d, valueDim: s, budget: { bytes: smallest - 1 } })).toThrow(/smallest budget that fits/);
   });
 
   it('strict mode refuses keys and queries beyond ρ with a typed error and leaves the state unchanged', () => {

@@ -116,6 +116,11 @@ function configBytes(d: number, s: number, t: number, block: number, groupRows: 
   return expansionStateBytes(d, s, t, 1) + block * rowBytes(d, s, false) + groupRows * rowBytes(d, s, true);
 }
 
+/** Bytes of the smallest configuration: degree-0 moments, a raw block of 2 rows and one group row. */
+function smallestTaylorCoresetBytes(d: number, s: number): number {
+  return configBytes(d, s, 0, 2, 1);
+}
+
 function counterRows(block: number, horizon: number): number {
   if (horizon < block) return 0;
   return (block / 2) * (Math.floor(Math.log2(horizon / block)) + 1);
@@ -185,7 +190,14 @@ export function deriveTaylorCoresetParameters(input: TaylorCoresetInput): Taylor
     const bytes = configBytes(d, s, t, chosen, maxRows + chosen / 2);
     if (best === null || err < best.modelError) best = { degree: t, blockSize: chosen, maxRows, modelError: err, bytes };
   }
-  if (best === null) throw new InvalidBudgetError(`no Taylor degree and block size fit in ${budget} bytes at d = ${d}, s = ${s}`);
+  if (best === null) {
+    // No binary counter over the horizon fits: the smallest configuration, its groups capped by
+    // the budget (halved further with mixed weights once full), if its fixed part fits at all.
+    const need = smallestTaylorCoresetBytes(d, s);
+    if (need > budget) throw new InvalidBudgetError(`no Taylor degree and block size fit in ${budget} bytes at d = ${d}, s = ${s}; the smallest budget that fits is { bytes: ${need} }`);
+    const maxRows = Math.floor((budget - configBytes(d, s, 0, 2, 0)) / rowBytes(d, s, true));
+    best = { degree: 0, blockSize: 2, maxRows, modelError: scale(0) / Math.SQRT2, bytes: configBytes(d, s, 0, 2, maxRows) };
+  }
   return best;
 }
 
@@ -297,6 +309,7 @@ export class TaylorCoresetCache extends BaseHeadCache {
     }
     const limit = budget === undefined ? undefined : floorBytes(budget, d, s);
     const free = p?.['degree'] === undefined && p?.['blockSize'] === undefined;
+    if (free) requireFits(spec.policy, budget, { fixed: smallestTaylorCoresetBytes(d, s), perRow: 0 }, d, s);
     const derived = deriveTaylorCoresetParameters({
       epsilon,
       rho: this.rho,

@@ -1,6 +1,7 @@
 import { compareToExact, ExactCache, type HeadCache, Rng } from '@kv/core';
 import { describe, expect, it } from 'vitest';
 import { createKernelSums, exactSums, registry } from '../test/helpers.js';
+import type { MomentCellsCache } from './moment-cells.js';
 import type { MultipoleCache } from './multipole.js';
 import type { PerformerCache } from './performer.js';
 import type { TaylorCache } from './taylor.js';
@@ -53,6 +54,13 @@ describe('large norms (1e2, 1e3): no throw, bounded answers, and every answer of
       const cache = registry.create({ policy: 'multipole', keyDim: d, valueDim: s, params: { degree: 2, cells: 8 } }) as MultipoleCache;
       const flags = everyAnswerBoundedOrFlagged(cache, norm, 2, () => cache.lastCertificate.fallback);
       expect(cache.fallbacks).toBe(flags);
+      expect(cache.describe().stats['fallbacks']).toBe(flags);
+    });
+    it(`moment-cells at norm ${norm}`, () => {
+      const cache = registry.create({ policy: 'moment-cells', keyDim: d, valueDim: s, budget: { fraction: 0.25, minBytes: 3000 } }) as MomentCellsCache;
+      const flags = everyAnswerBoundedOrFlagged(cache, norm, 6, () => cache.lastBound > 0.5);
+      expect(flags).toBeGreaterThan(0);
+      expect(cache.describe().stats['uncertified']).toBe(flags);
     });
     it(`performer at norm ${norm}`, () => {
       const cache = registry.create({ policy: 'performer', keyDim: d, valueDim: s, seed: 3, params: { features: 64 } }) as PerformerCache;
@@ -66,6 +74,27 @@ describe('large norms (1e2, 1e3): no throw, bounded answers, and every answer of
       expect(cache.describe().stats['fallbacks']).toBe(flags);
     });
   }
+
+  // Far beyond any model's activations the float32 log-weights and float64 log-features run out of
+  // range or precision: the answers must still be finite and bounded, and flagged.
+  it('at norm 1e20: moment-cells stays finite (its log-weight correction is capped), performer falls back once its log-features lose precision', () => {
+    const cells = registry.create({ policy: 'moment-cells', keyDim: d, valueDim: s, budget: { fraction: 0.25, minBytes: 3000 } }) as MomentCellsCache;
+    expect(everyAnswerBoundedOrFlagged(cells, 1e20, 6, () => cells.lastBound > 0.5)).toBeGreaterThan(100);
+    const performer = registry.create({ policy: 'performer', keyDim: d, valueDim: s, seed: 3, params: { features: 64 } }) as PerformerCache;
+    expect(everyAnswerBoundedOrFlagged(performer, 1e20, 3, () => true)).toBe(150);
+    expect(performer.fallbacks).toBe(150);
+  });
+
+  it('strict mode keeps the errors: performer always answers from its features', () => {
+    const rng = new Rng(5);
+    const strict = registry.create({ policy: 'performer', keyDim: d, valueDim: s, seed: 3, params: { features: 64, strict: true } }) as PerformerCache;
+    for (let t = 0; t < 20; t++) {
+      strict.append(rng.fillGaussian(new Float32Array(d), 40), rng.fillGaussian(new Float32Array(s)));
+      strict.attend(rng.fillGaussian(new Float32Array(d), 40), new Float32Array(s));
+    }
+    expect(strict.fallbacks).toBe(0);
+    expect(strict.lastRelativeError).toBeGreaterThan(0.5);
+  });
 
   it('strict mode keeps the errors: taylor and multipole refuse with AssumptionViolatedError', () => {
     const taylor = registry.create({ policy: 'taylor', keyDim: d, valueDim: s, params: { degree: 4, rho: 1, strict: true, warmup: 0 } });

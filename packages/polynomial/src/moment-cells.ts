@@ -28,6 +28,9 @@ export const momentCellsParams: readonly ParamInfo[] = [precisionParam];
 /** Tokens between two full recomputations of the nearest-cell table (the query metric drifts). */
 const REFRESH = 64;
 
+/** The remainder bound at or below which an answer counts as certified. */
+const CERTIFIED = 0.5;
+
 /** Bytes a cell holds beside its store row: count, radius, spread, nearest cell and its cost. */
 const CELL_EXTRA = 20;
 
@@ -57,7 +60,7 @@ const CELL_EXTRA = 20;
  *   e^{max(ρ_c, b_c)} − 1 of it. {@link MomentCellsCache.lastBound} reports the largest such bound
  *   of the last query (over cells of more than one token), which therefore bounds |Ẑ/Z − 1| for
  *   the whole cache. On real attention it is far above 1: the cells are a heuristic there, judged
- *   by measurement.
+ *   by measurement. Answers whose bound exceeds 1/2 are counted (`uncertified` in `describe()`).
  * - **Budget.** A cell costs its float32 mean key and mean value, a float32 log-weight, count and
  *   radius, and its nearest-cell entry; the cache holds at most `capacity` cells for the budget at
  *   each step (a `{fraction}` budget lets the count grow), plus, once it holds a cell, d float64
@@ -88,6 +91,7 @@ export class MomentCellsCache extends BaseHeadCache {
   private sinceRefresh = 0;
   private dropped = 0;
   private bound = 0;
+  private uncertifiedCount = 0;
   // Scratch: the arriving token, a merge target, a merge source, and a cell read for a cost.
   private readonly tokenKey: Float64Array;
   private readonly tokenValue: Float64Array;
@@ -153,6 +157,11 @@ export class MomentCellsCache extends BaseHeadCache {
     return this.counts.slice(0, this.cells.count);
   }
 
+  /** Answers whose remainder bound exceeded 1/2 (the cells are then a heuristic, not certified), so far. */
+  get uncertified(): number {
+    return this.uncertifiedCount;
+  }
+
   /** Tokens dropped because the budget held no cell when they arrived. */
   get droppedTokens(): number {
     return this.dropped;
@@ -166,6 +175,14 @@ export class MomentCellsCache extends BaseHeadCache {
   private weight(j: number): number {
     const t2 = this.tau * this.tau;
     return this.queries === 0 ? t2 : (t2 * this.querySquares[j]!) / this.queries;
+  }
+
+  /** √(Σ_j E[q_j²]) over the queries seen (√d before any, as the metric assumes unit coordinates). */
+  private rmsQueryNorm(): number {
+    if (this.queries === 0) return Math.sqrt(this.keyDim);
+    let sum = 0;
+    for (let j = 0; j < this.keyDim; j++) sum += this.querySquares[j]!;
+    return Math.sqrt(sum / this.queries);
   }
 
   /** Ward cost of merging a cell of count na at `x` with one of count nb at `y`. */
@@ -243,12 +260,15 @@ export class MomentCellsCache extends BaseHeadCache {
    * Writes a cell of `count` tokens at mean key `key`, mean value `value`, radius `radius` and
    * spread (sum of squared logit deviations) `spread`. Its log-weight is ln n + spread/(2n): the
    * second-order cumulant correction E[e^X] = e^{E[X] + Var[X]/2}, which removes the Jensen bias
-   * of the mean token when the logit deviations in the cell are Gaussian.
+   * of the mean token when the logit deviations in the cell are Gaussian — but never more than
+   * R·τ·||q||rms, the remainder bound's excess for a query of the typical norm (Z_c ≤ n·e^{a + ρ_c}):
+   * a larger correction overestimates the cell for sure (and at huge norms would overflow).
    */
   private writeCell(c: number, key: Float64Array, value: Float64Array, count: number, radius: number, spread: number): void {
     for (let j = 0; j < key.length; j++) this.row[j] = key[j]!;
     for (let j = 0; j < value.length; j++) this.rowValue[j] = value[j]!;
-    const logWeight = Math.log(count) + spread / (2 * count);
+    // The store keeps log-weights in float32: beyond 1e38 the answer is void anyway (and flagged).
+    const logWeight = Math.log(count) + Math.min(spread / (2 * count), this.tau * radius * this.rmsQueryNorm(), 1e38);
     if (c === this.cells.count) this.cells.push(this.row, 0, this.rowValue, 0, 0, logWeight);
     else this.cells.write(c, this.row, 0, this.rowValue, 0, 0, logWeight);
     this.counts[c] = count;
@@ -348,6 +368,7 @@ export class MomentCellsCache extends BaseHeadCache {
       if (n > 1) worst = Math.max(worst, qn * this.radii[c]! * this.tau, this.spread[c]! / (2 * n));
     }
     this.bound = Math.expm1(worst);
+    if (!(this.bound <= CERTIFIED)) this.uncertifiedCount++;
     return this.cells.sums(query, this.tau, out);
   }
 
@@ -359,12 +380,13 @@ export class MomentCellsCache extends BaseHeadCache {
     this.sinceRefresh = 0;
     this.dropped = 0;
     this.bound = 0;
+    this.uncertifiedCount = 0;
   }
 
   protected saveState(): CacheState {
     const n = this.cells.count;
     return {
-      scalars: { queries: this.queries, sinceRefresh: this.sinceRefresh, dropped: this.dropped },
+      scalars: { queries: this.queries, sinceRefresh: this.sinceRefresh, dropped: this.dropped, uncertified: this.uncertifiedCount },
       arrays: {
         counts: this.counts.subarray(0, n),
         radii: this.radii.subarray(0, n),
@@ -393,14 +415,15 @@ export class MomentCellsCache extends BaseHeadCache {
     this.queries = r.integer('queries', 0, Number.MAX_SAFE_INTEGER);
     this.sinceRefresh = r.integer('sinceRefresh', 0, REFRESH);
     this.dropped = r.integer('dropped', 0, Number.MAX_SAFE_INTEGER);
+    this.uncertifiedCount = r.integer('uncertified', 0, Number.MAX_SAFE_INTEGER);
   }
 
   protected override describeSummary(): string {
-    return `moment-cells: ${this.cells.count} degree-0 cells in ${this.cells.precisionLabel} (Ward merges under the query metric), last remainder bound ${this.bound.toPrecision(3)}${this.dropped > 0 ? `, ${this.dropped} tokens dropped before the budget held a cell` : ''}`;
+    return `moment-cells: ${this.cells.count} degree-0 cells in ${this.cells.precisionLabel} (Ward merges under the query metric), last remainder bound ${this.bound.toPrecision(3)}, ${this.uncertifiedCount} answers above 1/2${this.dropped > 0 ? `, ${this.dropped} tokens dropped before the budget held a cell` : ''}`;
   }
 
   protected override describeStats(): Record<string, number | string | boolean> {
-    return { cells: this.cells.count, remainderBound: this.bound, dropped: this.dropped };
+    return { cells: this.cells.count, remainderBound: this.bound, uncertified: this.uncertifiedCount, dropped: this.dropped };
   }
 }
 

@@ -36,6 +36,12 @@ export const performerParams: readonly ParamInfo[] = [
 ];
 
 /**
+ * ||x||²τ above which a log-feature <w, √τx> − τ||x||²/2 (a double of that size) is rounded by more
+ * than 1: the features are then off by factors of e whatever the spread estimate says.
+ */
+const LOST_PRECISION = 2 ** 54;
+
+/**
  * Positive random features (Performer's FAVOR+): the randomized peer of the Taylor moments. The
  * softmax kernel is estimated as e^{<q,k>τ} ≈ <φ(q), φ(k)> with
  * φ_r(x) = e^{<w_r, √τx> − τ||x||²/2}/√m, w_r ~ N(0, I_d) (seeded, orthogonal by default), and the
@@ -55,7 +61,9 @@ export const performerParams: readonly ParamInfo[] = [
  * feature dominates (ESS → 1) and the answer is noise; when the estimate exceeds `threshold`
  * (default 0.5) the cache answers from the tokens merged into one weighted token at their key mean
  * (a Jensen lower bound of Z, output the mean value) and counts it (`describe()`: `fallbacks`).
- * `strict` always answers from the features.
+ * It does so too when a key or the query has ||x||²τ > 2^54, where the log-features themselves are
+ * rounded by more than 1 (the spread estimate is then meaningless). `strict` always answers from
+ * the features.
  *
  * **Memory**: m·(s+1) moments + m·d projection + m scales, and the key and value sums of the mean
  * token, all Float64 (`bytes` counts exactly these; query scratch is not counted). The number of
@@ -87,6 +95,8 @@ export class PerformerCache extends BaseHeadCache {
   private tokens = 0;
   private fallbackCount = 0;
   private lastError = 0;
+  /** Largest ||k||²τ seen: beyond {@link LOST_PRECISION} the keys' log-features are rounded by more than 1. */
+  private maxKeyLog = 0;
   private readonly exps: Float64Array;
   private readonly acc: Float64Array;
 
@@ -147,7 +157,7 @@ export class PerformerCache extends BaseHeadCache {
 
   protected saveState(): CacheState {
     return {
-      scalars: { tokens: this.tokens, fallbacks: this.fallbackCount },
+      scalars: { tokens: this.tokens, fallbacks: this.fallbackCount, maxKeyLog: this.maxKeyLog },
       arrays: { W: this.W, logScale: this.logScale, moments: this.moments, keySum: this.keySum, valueSum: this.valueSum },
     };
   }
@@ -168,6 +178,7 @@ export class PerformerCache extends BaseHeadCache {
     this.valueSum.set(valueSum);
     this.tokens = tokens;
     this.fallbackCount = fallbacks;
+    this.maxKeyLog = r.number('maxKeyLog');
   }
 
   protected override describeSummary(): string {
@@ -209,7 +220,13 @@ export class PerformerCache extends BaseHeadCache {
       M[row] += a;
       axpy(s, a, value, 1, valueOffset, M, 1, row + 1);
     }
-    for (let j = 0; j < this.keyDim; j++) this.keySum[j] += key[keyOffset + j]!;
+    let sq = 0;
+    for (let j = 0; j < this.keyDim; j++) {
+      const x = key[keyOffset + j]!;
+      this.keySum[j] += x;
+      sq += x * x;
+    }
+    if (sq * this.tau > this.maxKeyLog) this.maxKeyLog = sq * this.tau;
     for (let j = 0; j < s; j++) this.valueSum[j] += value[valueOffset + j]!;
     this.tokens++;
   }
@@ -238,7 +255,10 @@ export class PerformerCache extends BaseHeadCache {
     }
     // Ẑ is the mean of m terms c_r: its relative standard error is about √(1/ESS − 1/m).
     this.lastError = Math.sqrt(Math.max(0, sumSq / (sum * sum) - 1 / m));
-    if (!this.strict && !(this.lastError <= this.threshold)) {
+    let querySq = 0;
+    for (let j = 0; j < this.keyDim; j++) querySq += query[j]! * query[j]!;
+    const lost = Math.max(querySq * this.tau, this.maxKeyLog) > LOST_PRECISION;
+    if (!this.strict && (lost || !(this.lastError <= this.threshold))) {
       let logit = 0;
       for (let j = 0; j < this.keyDim; j++) logit += query[j]! * this.keySum[j]!;
       out.m = (this.tau * logit) / this.tokens;
@@ -262,6 +282,7 @@ export class PerformerCache extends BaseHeadCache {
     this.tokens = 0;
     this.fallbackCount = 0;
     this.lastError = 0;
+    this.maxKeyLog = 0;
   }
 }
 

@@ -309,4 +309,26 @@ describe('tensor-taylor at large norms (1e2, 1e3)', () => {
     expect(cache.describe().stats['fallbacks']).toBe(cache.fallbacks);
     expect(cache.fallbacks).toBeGreaterThan(0);
   });
+
+  it('strict keeps the Taylor answers (no fallback) on the same inputs', () => {
+    const d = 6;
+    const s = 3;
+    const rng = new Rng(7);
+    const unit = (r: number): Float32Array => {
+      const v = rng.fillGaussian(new Float32Array(d));
+      const n = Math.hypot(...v);
+      return v.map((x) => (x * r) / n);
+    };
+    const strict = new TaylorCache({ policy: 'tensor-taylor', keyDim: d, valueDim: s, params: { degree: 4, strict: true } });
+    const lenient = new TaylorCache({ policy: 'tensor-taylor', keyDim: d, valueDim: s, params: { degree: 4 } });
+    for (let t = 0; t < 30; t++) {
+      const [k1, k2, v1, v2, q] = [unit(10), unit(10), rng.fillGaussian(new Float32Array(s)), rng.fillGaussian(new Float32Array(s)), unit(100)];
+      for (const c of [strict, lenient]) {
+        c.append(k1, k2, v1, v2);
+        c.attend(q, new Float32Array(s));
+      }
+    }
+    expect(strict.fallbacks).toBe(0);
+    expect(lenient.fallbacks).toBe(30);
+  });
 });
