@@ -7,7 +7,7 @@ import { autoPolicy } from './auto.js';
 import { type CellsCache, cellsPolicy } from './cells.js';
 import { hybridPolicies } from './index.js';
 import { taylorCoresetPolicy } from './taylor-coreset.js';
-import { tiered } from './tiered.js';
+import { type TieredCache, tiered } from './tiered.js';
 
 const registry = new PolicyRegistry().register(exactPolicy, ...hybridPolicies);
 
@@ -30,6 +30,25 @@ describe('composition: tiered with a hybrid middle', () => {
     spec: { ...tiered({ sinks: 4, window: 8, middle: { policy: 'hybrid-taylor-coreset', params: { degree: 2, blockSize: 16 } } }), keyDim: 8, valueDim: 4 },
     exactSpec: { ...tiered({ sinks: 4, window: 8, middle: { policy: 'hybrid-taylor-coreset', params: { degree: 4, blockSize: 256 } } }), keyDim: 8, valueDim: 4 },
   })) it(c.name, c.run);
+});
+
+describe('tiered: a middle whose fixed part does not fit what the window leaves', () => {
+  // At 1/16 of the float32 bytes from 256 tokens on (d = s = 64), half the budget leaves the
+  // middle 2032 bytes: below the 2627 of hybrid-taylor-coreset's smallest configuration.
+  const spec = { ...tiered({ sinks: 4, window: { share: 0.5 }, middle: { policy: 'hybrid-taylor-coreset' } }), keyDim: 64, valueDim: 64, budget: { fraction: 1 / 16, minBytes: 8192 } };
+
+  it('halves the window until the middle fits, says so, and holds the budget', () => {
+    const cache = registry.create(spec) as TieredCache;
+    expect(cache.windowHalvings).toBe(1);
+    expect(cache.windowShare).toBe(0.25);
+    expect(cache.describe().summary).toContain('window halved 1 time(s) so the middle fits');
+    expect(cache.describe().stats['windowHalvings']).toBe(1);
+    checkByteBudget(registry, spec, { steps: 300 });
+  });
+
+  it('still refuses, with the middle\'s message, when no window leaves it enough', () => {
+    expect(() => registry.create({ ...spec, budget: { bytes: 2600 } })).toThrow(/smallest budget that fits/);
+  });
 });
 
 describe('hybrid-cells (heuristic)', () => {

@@ -6,6 +6,8 @@ import {
   type HeadCache,
   integerParam,
   InvalidParamsError,
+  isKvError,
+  KvErrorCode,
   type KernelSums,
   mergeSums,
   nrm2,
@@ -24,6 +26,9 @@ import { choiceParamOf, createPart } from './choice.js';
 
 /** The certificate r below which an answer counts as certified (the evicted tokens cannot move it by more than max||v||). */
 const CERTIFIED = 0.5;
+
+/** Most halvings of the window tried so that a middle's fixed part fits what the window leaves. */
+const MAX_HALVINGS = 4;
 import { planTiers, tierCaps, type TierCosts, type TierPlan, type WindowSize } from './tiered-budget.js';
 
 /**
@@ -117,6 +122,8 @@ function readPrecision(params: Readonly<Record<string, unknown>> | undefined): {
  *   stream the window is shorter (the middle holds nothing yet) and grows back to its size;
  * - `window: { share }` makes the window that share of the bytes the budget gives (growing with a
  *   `{fraction}` budget; the middle's fraction is then about f(1 − share)/(1 − f·share) of its stream);
+ * - a middle that refuses what the window leaves it (its fixed part does not fit) gets more: the
+ *   window is halved, at most 4 times, until the middle fits (`windowHalvings` in `describe()`);
  * - `describe()` says what was kept and whether it was shrunk.
  *
  * A `{ratio}` budget is passed on to the middle (as a ratio of the tokens the middle sees).
@@ -135,6 +142,8 @@ export class TieredCache extends BaseHeadCache {
   readonly windowSize: number;
   /** Share of the budget's rows the window takes (undefined for a token count). */
   readonly windowShare: number | undefined;
+  /** How many times the asked window was halved so that the middle's fixed part fits (0: as asked). */
+  readonly windowHalvings: number = 0;
   /** The middle sub-cache (null: tokens leaving the window are dropped). */
   readonly middle: HeadCache | null;
   private readonly plan: TierPlan;
@@ -165,9 +174,8 @@ export class TieredCache extends BaseHeadCache {
     const s = spec.valueDim;
     this.sinkCount = integerParam(spec.params, 'sinks', { default: 4, min: 0 });
     const window = readWindow(spec.params);
-    this.windowShare = 'share' in window ? window.share : undefined;
     let middleChoice = spec.params?.['middle'] === undefined ? null : choiceParamOf(spec.params, 'middle');
-    if (middleChoice !== null && this.windowShare === 1) throw new InvalidParamsError('tiered: a window of share 1 leaves nothing for the middle');
+    if (middleChoice !== null && 'share' in window && window.share === 1) throw new InvalidParamsError('tiered: a window of share 1 leaves nothing for the middle');
     const precision = readPrecision(spec.params);
     const seed = spec.seed ?? 0;
     // Sinks keep their positions (they are not implicit once a late sink joins); the window keeps
@@ -175,15 +183,34 @@ export class TieredCache extends BaseHeadCache {
     this.sinks = new SlotStore(d, s, { initialSlots: 0, seed, ...(precision.sinks ? { precision: precision.sinks } : {}) });
     this.window = new SlotStore(d, s, { initialSlots: 0, positions: false, seed: seed + 1, ...(precision.window ? { precision: precision.window } : {}) });
     this.costs = { sinkRow: this.sinks.perRowBytes, windowRow: this.window.perRowBytes + 4, fixed: this.sinks.fixedBytes + this.window.fixedBytes };
-    this.plan = planTiers(spec.budget, this.sinkCount, window, middleChoice !== null, this.costs, d, s);
-    this.windowSize = 'tokens' in window ? window.tokens : this.plan.window;
-    this.sinks.limit = this.plan.sinks;
-    this.window.limit = Number.isFinite(this.plan.window) ? this.plan.window : 0;
-    this.windowPositions = new Int32Array(Math.min(this.plan.window, 16));
     if (middleChoice !== null && precision.middle && middleChoice.params?.['precision'] === undefined) {
       middleChoice = { ...middleChoice, params: { ...middleChoice.params, precision: precision.middle } };
     }
-    this.middle = middleChoice === null ? null : createPart(registry, spec, middleChoice, 0, this.plan.middleBudget);
+    // A middle whose fixed part does not fit what the window leaves it gets more: the window is
+    // halved (at most MAX_HALVINGS times) until the middle accepts its budget, and describe() says so.
+    let asked = window;
+    let middle: HeadCache | null = null;
+    let plan: TierPlan;
+    for (let halvings = 0; ; halvings++) {
+      plan = planTiers(spec.budget, this.sinkCount, asked, middleChoice !== null, this.costs, d, s);
+      if (middleChoice === null) break;
+      try {
+        middle = createPart(registry, spec, middleChoice, 0, plan.middleBudget);
+        break;
+      } catch (e) {
+        const smaller: WindowSize | null = halvings >= MAX_HALVINGS ? null : 'share' in asked ? { share: asked.share / 2 } : asked.tokens > 0 ? { tokens: Math.floor(asked.tokens / 2) } : null;
+        if (!isKvError(e, KvErrorCode.InvalidBudget) || smaller === null) throw e;
+        asked = smaller;
+        this.windowHalvings = halvings + 1;
+      }
+    }
+    this.plan = plan;
+    this.windowShare = 'share' in asked ? asked.share : undefined;
+    this.windowSize = 'tokens' in asked ? asked.tokens : this.plan.window;
+    this.sinks.limit = this.plan.sinks;
+    this.window.limit = Number.isFinite(this.plan.window) ? this.plan.window : 0;
+    this.windowPositions = new Int32Array(Math.min(this.plan.window, 16));
+    this.middle = middle;
     this.partial = createKernelSums(s);
     this.keyRow = new Float32Array(d);
     this.valueRow = new Float32Array(s);
@@ -362,6 +389,7 @@ export class TieredCache extends BaseHeadCache {
 
   protected override describeSummary(): string {
     const shrunk = this.shrunk ? `, shrunk from ${this.sinkCount} sinks + ${this.windowSize} window to fit the budget` : '';
+    const halved = this.windowHalvings > 0 ? `, window halved ${this.windowHalvings} time(s) so the middle fits` : '';
     const early =
       this.plan.growing && this.windowShare === undefined && this.window.count < this.plan.window && this.seen > this.plan.sinks + this.window.count
         ? ' (the budget holds a shorter window so far)'
@@ -369,7 +397,7 @@ export class TieredCache extends BaseHeadCache {
     const size = this.windowShare === undefined ? `${this.plan.window}` : `${this.windowShare} of the budget`;
     const precision = this.sinks.precisionLabel === this.window.precisionLabel ? this.sinks.precisionLabel : `${this.sinks.precisionLabel} sinks, ${this.window.precisionLabel} window`;
     const middle = this.middle ? `middle ${this.middle.describe().summary}` : `no middle (${this.dropped} tokens dropped)`;
-    return `tiered: ${this.sinks.count}/${this.plan.sinks} sinks + ${this.window.count}/${size} window${early}${shrunk} (${precision}); ${middle}; ${this.uncertifiedCount} answers where the evicted tokens could matter`;
+    return `tiered: ${this.sinks.count}/${this.plan.sinks} sinks + ${this.window.count}/${size} window${early}${shrunk}${halved} (${precision}); ${middle}; ${this.uncertifiedCount} answers where the evicted tokens could matter`;
   }
 
   /** Whether a fixed budget shrank the sinks or the window. */
@@ -386,6 +414,7 @@ export class TieredCache extends BaseHeadCache {
       sinkPrecision: this.sinks.precisionLabel,
       windowPrecision: this.window.precisionLabel,
       shrunk: this.shrunk,
+      windowHalvings: this.windowHalvings,
       middleRows: this.middle?.stored ?? 0,
       middleBytes: this.middle?.bytes ?? 0,
       dropped: this.dropped,
