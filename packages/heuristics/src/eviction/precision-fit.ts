@@ -42,7 +42,7 @@ export function fitPrecision(spec: PolicySpec, budget: Budget | undefined, asked
  * @param policy - Policy name, for the message.
  * @param key - The key.
  * @param value - The value.
- * @throws {@link InvalidInputError} when the row does not fit float16.
+ * @throws `InvalidInputError` when the row does not fit float16.
  * @internal
  */
 export function checkEncodable(store: SlotStore, policy: string, key: Float32Array, value: Float32Array): void {
