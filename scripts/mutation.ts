@@ -2,7 +2,9 @@
  * Semantic mutation testing: applies hand-written mutants (source-text replacements that break
  * an algorithm on purpose) one at a time, runs the owning package's tests, and reports which
  * mutants the tests kill and which test killed each. Slow (one test run per mutant), so it runs
- * outside CI: `pnpm test:mutation [--package coreset,lsh] [--mutant id,...] [--json out.json]`.
+ * outside CI: `pnpm test:mutation [--package coreset,lsh] [--mutant id,...] [--json out.json] [--markdown out.md]`.
+ * `--render a.json,b.json --markdown out.md` runs nothing: it writes the report of earlier `--json`
+ * outcomes (e.g. one run per package), later files overriding earlier ones for the same mutant.
  *
  * Why not Stryker: its TypeScript + vitest runner instruments every expression of a package (thousands
  * of mutants, hours on this machine per package) and does not resolve the workspace's `@kv/source`
@@ -63,6 +65,8 @@ const option = (name: string): string | undefined => {
 const packages = (option('package') ?? 'coreset,lsh,polynomial,hybrid').split(',').filter(Boolean);
 const only = option('mutant')?.split(',');
 const jsonOut = option('json');
+const markdownOut = option('markdown');
+const render = option('render')?.split(',');
 const timeoutMs = Number(option('timeout') ?? 600) * 1000;
 
 const BACKUPS = join(root, 'node_modules', '.cache', 'kv-mutation');
@@ -157,6 +161,37 @@ async function runTests(pkg: string, tests: readonly string[] | undefined): Prom
   return { failed, timedOut, ok: report.success };
 }
 
+// The report: score per package and overall, then every mutant with what it breaks and the first
+// test that failed under it.
+function markdown(all: readonly Outcome[]): string {
+  const cell = (s: string): string => s.replaceAll('|', '\\|');
+  const score = (xs: readonly Outcome[]): string => {
+    const judged = xs.filter((o) => o.status !== 'stale');
+    const killed = judged.filter((o) => o.status !== 'survived').length;
+    return `${killed}/${judged.length} killed (${judged.length ? ((100 * killed) / judged.length).toFixed(1) : '–'}%)${xs.length > judged.length ? `, ${xs.length - judged.length} stale` : ''}`;
+  };
+  const pkgs = [...new Set(all.map((o) => o.pkg))];
+  const lines = ['# Mutation score', '', `Overall: ${score(all)}.`, '', '| package | score |', '| --- | --- |'];
+  for (const p of pkgs) lines.push(`| @kv/${p} | ${score(all.filter((o) => o.pkg === p))} |`);
+  for (const p of pkgs) {
+    lines.push('', `## @kv/${p}`, '', '| mutant | breaks | status | killed by (first failing test; + how many more) |', '| --- | --- | --- | --- |');
+    for (const o of all.filter((x) => x.pkg === p)) {
+      const by = o.killers[0] ? `${cell(o.killers[0])}${o.killers.length > 1 ? ` (+${o.killers.length - 1})` : ''}` : o.status === 'timeout' ? '(timeout)' : '';
+      lines.push(`| \`${o.id}\` | ${cell(o.breaks)} | ${o.status} | ${by} |`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+if (render) {
+  const byId = new Map<string, Outcome>();
+  for (const file of render) for (const o of JSON.parse(readFileSync(file, 'utf8')) as Outcome[]) byId.set(`${o.pkg}/${o.id}`, o);
+  const text = markdown([...byId.values()]);
+  if (markdownOut) writeFileSync(markdownOut, text);
+  else process.stdout.write(text);
+  process.exit(0);
+}
+
 const outcomes: Outcome[] = [];
 recoverBackups();
 mkdirSync(BACKUPS, { recursive: true });
@@ -210,4 +245,5 @@ const killed = judged.filter((o) => o.status !== 'survived');
 console.log(`\nMutation score: ${killed.length}/${judged.length} killed (${judged.length ? ((100 * killed.length) / judged.length).toFixed(1) : '–'}%)${outcomes.length > judged.length ? `, ${outcomes.length - judged.length} stale` : ''}`);
 for (const o of outcomes.filter((x) => x.status === 'survived')) console.log(`  survived: ${o.pkg}/${o.id} — ${o.breaks}`);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(outcomes, null, 2));
+if (markdownOut) writeFileSync(markdownOut, markdown(outcomes));
 process.exit(judged.length > 0 && killed.length < judged.length ? 1 : 0);

@@ -86,6 +86,37 @@ describe('hybrid-cells (heuristic)', () => {
   });
 });
 
+describe('hybrid-cells: per-cell reservoirs', () => {
+  // Two far clusters, alternating (even positions in cell 0, odd in cell 1), 4 samples per cell.
+  function sampled(seed: number, n: number): { cells: Uint16Array; positions: Int32Array } {
+    const cache = registry.create({ policy: 'hybrid-cells', keyDim: 4, valueDim: 2, seed, params: { cells: 2, degree: 1, samples: 4, threshold: 0 } });
+    const rng = new Rng(seed);
+    for (let t = 0; t < n; t++) {
+      const k = rng.fillGaussian(new Float32Array(4), 0.1);
+      k[0]! += t % 2 ? -10 : 10;
+      cache.append(k, rng.fillGaussian(new Float32Array(2)));
+    }
+    const state = cache.state();
+    return { cells: state.arrays['slotCell'] as Uint16Array, positions: state.parts!['rows']!.arrays['positions'] as Int32Array };
+  }
+
+  it('each cell samples only its own tokens, each of them with probability samples/count', () => {
+    const n = 64;
+    const hits = new Float64Array(n);
+    const seeds = 200;
+    for (let seed = 1; seed <= seeds; seed++) {
+      const { cells, positions } = sampled(seed, n);
+      expect(cells.length).toBe(8);
+      for (let slot = 0; slot < cells.length; slot++) {
+        expect(positions[slot]! % 2).toBe(cells[slot]);
+        hits[positions[slot]!]!++;
+      }
+    }
+    // 4 of 32 tokens per cell: inclusion 1/8; 200 seeds give a standard deviation of 0.023.
+    for (let t = 0; t < n; t++) expect(Math.abs(hits[t]! / seeds - 1 / 8)).toBeLessThan(0.085);
+  });
+});
+
 describe('hybrid-cells: memory', () => {
   it('holds at most its bytes at every append (every array of its state counted), for both partitions', () => {
     for (const partition of ['centres', 'lsh'] as const) {
