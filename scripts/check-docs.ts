@@ -8,18 +8,13 @@
 //
 // Usage: node --import tsx scripts/check-docs.ts [file.md ...]
 //        node --import tsx scripts/check-docs.ts --fix-install    (pnpm docs:install: rewrite the Install sections)
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { checkInstallSections } from './lib/install.js';
 import { builtTypesAreFresh, checkPrograms, type Failure } from './lib/run-snippets.js';
 import { blocksOf, programsOf, type Program } from './lib/snippets.js';
 import { examplePackages, publishedPackages, repoRoot } from './lib/workspace.js';
 import { selfTest } from './lib/check-docs-self-test.js';
-
-// Package READMEs whose blocks their owners are rewriting this round: they are compiled and run
-// and their failures printed, but do not fail the check until the final docs pass removes them
-// from this list. Everything else (README.md, docs/, examples/) must pass now.
-const PENDING: Record<string, string> = JSON.parse(readFileSync(join(repoRoot, 'scripts/docs-pending.json'), 'utf8')).files;
 
 function markdownUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -76,23 +71,13 @@ failures.push(...all.filter((f) => !self.files.includes(f.file)));
 for (const p of checkInstallSections(publishedPackages(), false).problems) failures.push({ ...p, kind: p.missingReadme ? 'markup' : 'install' });
 
 const rel = (f: string) => relative(repoRoot, f);
-// The Install sections are this check's own business: never pending.
-const isPending = (f: Failure) => f.kind !== 'install' && PENDING[rel(f.file)] !== undefined;
-const pending = failures.filter(isPending);
-const real = failures.filter((f) => !isPending(f));
-for (const f of real) console.log(`${rel(f.file)}:${f.line}: ${f.kind}: ${f.message}`);
-if (pending.length) {
-  console.log(`\ncheck-docs: ${pending.length} problems in files on the pending list (scripts/docs-pending.json; not failing until the final docs pass):`);
-  for (const f of pending) console.log(`  ${rel(f.file)}:${f.line}: ${f.kind}: ${f.message.split('\n')[0]}`);
-}
-const clean = Object.keys(PENDING).filter((f) => files.includes(join(repoRoot, f)) && existsSync(join(repoRoot, f)) && !pending.some((p) => rel(p.file) === f));
-for (const f of clean) console.log(`check-docs: ${f} passes now: remove it from scripts/docs-pending.json`);
+for (const f of failures) console.log(`${rel(f.file)}:${f.line}: ${f.kind}: ${f.message}`);
 const docPrograms = programs.filter((p) => !self.files.includes(p.file));
 const runnable = docPrograms.filter((p) => p.run).length;
 const ran = checked.ran.filter((p) => !self.files.includes(p.file)).length;
 console.log(
   `check-docs: ${blockCount} code blocks in ${files.length} files → ${docPrograms.length} programs compiled, ${ran} of ${runnable} runnable ones run ` +
     `(${docPrograms.length - runnable} fragments are compiled only); ` +
-    `${real.length} errors${pending.length ? `, ${pending.length} pending` : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+    `${failures.length} errors (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
 );
-process.exit(real.length ? 1 : 0);
+process.exit(failures.length ? 1 : 0);

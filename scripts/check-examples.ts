@@ -50,9 +50,7 @@ function snippetsOf(file: string): Snippet[] {
 // Public exports without an @example tag, found through the type checker from the entry points.
 function entryPointsOf(root: string): string[] {
   const typedoc = join(root, 'typedoc.json');
-  const entries: string[] = existsSync(typedoc)
-    ? (JSON.parse(readFileSync(typedoc, 'utf8')) as { entryPoints: string[] }).entryPoints
-    : ['src/index.ts'];
+  const entries: string[] = (existsSync(typedoc) ? (JSON.parse(readFileSync(typedoc, 'utf8')) as { entryPoints?: string[] }).entryPoints : undefined) ?? ['src/index.ts'];
   return entries.map((e) => join(root, e));
 }
 

@@ -13,11 +13,10 @@
 // A statement preceded by `// cannot throw: <why>` is not counted (see isCaught).
 //
 // It fails when such a symbol documents no @throws at all; symbols that document some but not
-// every class are listed as notes. Symbols recorded in scripts/throws-baseline.json (the state
-// before the final docs pass) are reported but do not fail.
+// every class are listed as notes.
 //
-// Usage: node --import tsx scripts/check-throws.ts [--update-baseline] [--json] [--verbose] [package ...]
-import { existsSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+// Usage: node --import tsx scripts/check-throws.ts [--json] [--verbose] [package ...]
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
 import { examplePackages, publishedPackages, repoRoot, type WorkspacePackage } from './lib/workspace.js';
@@ -38,10 +37,7 @@ interface Finding {
   documented: string[];
 }
 
-const BASELINE = join(repoRoot, 'scripts/throws-baseline.json');
-
 const args = process.argv.slice(2);
-const update = args.includes('--update-baseline');
 const asJson = args.includes('--json');
 const verbose = args.includes('--verbose');
 const only = args.filter((a) => !a.startsWith('--'));
@@ -333,43 +329,20 @@ for (const pkg of packages) {
   }
 }
 
-const baseline: Record<string, string[]> = (() => {
-  try {
-    return JSON.parse(readFileSync(BASELINE, 'utf8')).missing as Record<string, string[]>;
-  } catch {
-    return {};
-  }
-})();
-
-if (update) {
-  const next: Record<string, string[]> = {};
-  for (const f of missing) (next[f.pkg] ??= []).push(f.symbol);
-  for (const k of Object.keys(next)) next[k] = [...new Set(next[k])].sort();
-  const note = 'Public symbols that throw a kv error but document no @throws, left for the final docs pass. Remove an entry once its symbol documents @throws; check-throws fails on any symbol not listed here.';
-  writeFileSync(BASELINE, `${JSON.stringify({ note, missing: next }, null, 2)}\n`);
-  console.log(`check-throws: wrote ${rel(BASELINE)} (${missing.length} symbols)`);
-}
-
-const isBaselined = (f: Finding) => (baseline[f.pkg] ?? []).includes(f.symbol);
-const failing = update ? [] : missing.filter((f) => !isBaselined(f));
-const pending = update ? missing : missing.filter(isBaselined);
+const failing = missing;
 
 const describe = (t: Throws) => [...t].map(([n, e]) => `${n} (${e.via})`).join('; ');
 if (asJson) {
-  console.log(JSON.stringify({ failing, pending, partial }, (_, v) => (v instanceof Map ? Object.fromEntries(v) : v), 2));
+  console.log(JSON.stringify({ failing, partial }, (_, v) => (v instanceof Map ? Object.fromEntries(v) : v), 2));
 } else {
   for (const f of failing) console.log(`${f.file}:${f.line}: ${f.symbol} can throw ${[...f.throws.keys()].join(', ')} but documents no @throws\n    ${describe(f.throws)}`);
-  const byPkg = new Map<string, { pending: Finding[]; partial: Finding[] }>();
-  for (const f of pending) (byPkg.get(f.pkg) ?? byPkg.set(f.pkg, { pending: [], partial: [] }).get(f.pkg)!).pending.push(f);
-  for (const f of partial) (byPkg.get(f.pkg) ?? byPkg.set(f.pkg, { pending: [], partial: [] }).get(f.pkg)!).partial.push(f);
-  if (byPkg.size) console.log('\ncheck-throws: left for the final docs pass (scripts/throws-baseline.json; not failing):');
-  for (const [pkg, { pending: p, partial: q }] of byPkg) {
-    console.log(`  ${pkg}: ${p.length} document no @throws, ${q.length} document only some`);
-    for (const f of p) console.log(`    ${f.file}:${f.line}: ${f.symbol}: ${[...f.throws.keys()].join(', ')}`);
+  const byPkg = new Map<string, Finding[]>();
+  for (const f of partial) (byPkg.get(f.pkg) ?? byPkg.set(f.pkg, []).get(f.pkg)!).push(f);
+  if (byPkg.size) console.log('\ncheck-throws: notes (not failing): symbols that document some of the classes they can throw:');
+  for (const [pkg, q] of byPkg) {
+    console.log(`  ${pkg}: ${q.length} document only some`);
     for (const f of q) console.log(`    ${f.file}:${f.line}: ${f.symbol}: documents ${f.documented.join(', ')}; also ${[...f.throws.keys()].filter((n) => !f.documented.includes(n)).join(', ')}`);
   }
-  const stale = Object.entries(baseline).filter(([pkg]) => packages.some((p) => p.name === pkg)).flatMap(([pkg, names]) => names.filter((n) => !missing.some((f) => f.pkg === pkg && f.symbol === n)).map((n) => `${pkg} ${n}`));
-  if (stale.length && !update) console.log(`\ncheck-throws: ${stale.length} baseline entries are fixed or gone; remove them: ${stale.join(', ')}`);
 }
-console.log(`check-throws: ${packages.length} packages, ${missing.length + partial.length} public symbols with undocumented kv errors: ${failing.length} failing, ${pending.length} in the baseline, ${partial.length} documenting only some classes`);
+console.log(`check-throws: ${packages.length} packages, ${missing.length + partial.length} public symbols with undocumented kv errors: ${failing.length} failing (no @throws), ${partial.length} documenting only some classes`);
 process.exit(failing.length ? 1 : 0);

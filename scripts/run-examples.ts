@@ -28,9 +28,6 @@ function lineMatches(expected: string, got: string): boolean {
   return new RegExp(`^${pattern}$`).test(got.trimEnd());
 }
 
-// READMEs another engineer is still writing (scripts/docs-pending.json): a missing one is noted, not failed.
-const pending: Record<string, string> = JSON.parse(readFileSync(join(repoRoot, 'scripts/docs-pending.json'), 'utf8')).files;
-
 const only = process.argv.slice(2);
 const examples = examplePackages().filter((e) => e.manifest && (e.manifest as { scripts?: Record<string, string> }).scripts?.start && (only.length === 0 || only.some((o) => e.rel.endsWith(o))));
 const failures: string[] = [];
@@ -42,11 +39,7 @@ for (const example of examples) {
   const readme = join(example.dir, 'README.md');
   const problems: string[] = [];
   if (r.status !== 0) problems.push(`exit ${r.status ?? r.signal}`);
-  if (!existsSync(readme)) {
-    const why = 'no README.md (it should give the command and what the example prints)';
-    if (pending[relative(repoRoot, readme)] !== undefined) console.log(`note ${example.rel}: ${why}; pending in scripts/docs-pending.json`);
-    else problems.push(why);
-  }
+  if (!existsSync(readme)) problems.push('no README.md (it should give the command and what the example prints)');
   const promised = promisedOutput(readme);
   if (promised && r.status === 0) {
     const got = (r.stdout ?? '').split('\n');

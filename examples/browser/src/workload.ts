@@ -16,7 +16,8 @@ export interface PolicyResult {
  * Streams the workload through every policy and measures each one against exact attention.
  * @returns One result per policy, in the order of its specs.
  * @throws {InvalidParamsError} or {InvalidBudgetError} if a policy package no longer accepts
- *   these specs (the inputs are fixed and valid, so nothing else can throw).
+ *   these specs, {UnknownPolicyError} if it no longer registers one of them (the inputs are fixed
+ *   and valid, so nothing else can throw).
  */
 export function runWorkload(): PolicyResult[] {
   // The default 'wasm' kernels use fused multiply-adds where the engine has relaxed SIMD (Chrome
@@ -46,6 +47,7 @@ export function runWorkload(): PolicyResult[] {
   const out = new Float32Array(d);
   const errors = specs.map(() => 0);
   const checksums = specs.map(() => 0);
+  // cannot throw: rows of the caches' own dimensions, finite, each query after an append
   for (let t = 0; t < steps; t++) {
     rng.fillGaussian(k, 0.5);
     rng.fillGaussian(v);

@@ -88,7 +88,21 @@ export function validateBudget(budget: Budget): void {
  * isByteBudget(64); // false
  * ```
  */
-export function isByteBudget(budget: Budget | undefined): budget is { bytes: number } | { fraction: number; minBytes?: number; offsetBytes?: number } {
+export function isByteBudget(
+  budget: Budget | undefined,
+): budget is
+  | {
+      /** Bytes held at most. */
+      bytes: number;
+    }
+  | {
+      /** Fraction of the float32 bytes of the tokens seen. */
+      fraction: number;
+      /** Never fewer bytes than this. */
+      minBytes?: number;
+      /** Bytes added on top. */
+      offsetBytes?: number;
+    } {
   return typeof budget === 'object' && budget !== null && ('bytes' in budget || 'fraction' in budget);
 }
 

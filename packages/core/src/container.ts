@@ -34,7 +34,12 @@ import { checkRows, checkVector } from './validate.js';
  */
 export interface StoreAttention {
   /** The store and τ whose kernel sums are this head's attention (null: not now). */
-  attendStore(): { readonly store: SlotStore; readonly tau: number } | null;
+  attendStore(): {
+    /** The store whose rows are attended. */
+    readonly store: SlotStore;
+    /** The logit scale τ to attend with. */
+    readonly tau: number;
+  } | null;
 }
 
 function storeAttention(head: HeadCache): { readonly store: SlotStore; readonly tau: number } | null {
@@ -221,6 +226,7 @@ export class ModelCache {
    * @param layer - Layer index.
    * @param kvHead - KV head index.
    * @returns The head cache.
+   * @throws {@link InvalidParamsError} for a layer or KV head outside the cache.
    */
   head(layer: number, kvHead: number): HeadCache {
     const c = this.heads[layer * this.kvHeads + kvHead];
@@ -262,6 +268,7 @@ export class ModelCache {
    * @param keys - `kvHeads·d` floats.
    * @param values - `kvHeads·s` floats.
    * @throws {@link DimensionMismatchError} or {@link NonFiniteInputError}; no head changes then.
+   *   {@link InvalidParamsError} for a layer outside the cache (before any head changes).
    */
   append(layer: number, keys: Float32Array, values: Float32Array): void {
     const d = this.keyDim;
@@ -283,6 +290,9 @@ export class ModelCache {
    * @param keys - Token-major keys, T·kvHeads·d.
    * @param values - Token-major values, T·kvHeads·s.
    * @param queries - Optional token-major observation queries, W·queryHeads·d.
+   * @throws {@link DimensionMismatchError} when keys, values or queries are not whole rows, or keys
+   *   and values hold different token counts; {@link NonFiniteInputError} for NaN or Infinity
+   *   (both before any head changes); {@link InvalidParamsError} for a layer outside the cache.
    */
   prefill(layer: number, keys: Float32Array, values: Float32Array, queries?: Float32Array): void {
     const d = this.keyDim;
@@ -318,6 +328,9 @@ export class ModelCache {
    * @param queries - `queryHeads·d` floats.
    * @param out - Receives `queryHeads·s` floats.
    * @returns `out`.
+   * @throws {@link DimensionMismatchError} for queries or `out` of the wrong length;
+   *   {@link NonFiniteInputError} for NaN or Infinity in the queries; {@link InvalidParamsError}
+   *   for a layer outside the cache.
    */
   attend(layer: number, queries: Float32Array, out: Float32Array): Float32Array {
     const d = this.keyDim;

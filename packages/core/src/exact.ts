@@ -23,7 +23,10 @@ export class ExactCache extends BaseHeadCache {
   private readonly store: SlotStore;
   private valueSquares = 0;
 
-  /** @param spec - The spec (budget and params ignored). */
+  /**
+   * @param spec - The spec (budget and params ignored).
+   * @throws `InvalidParamsError` for dimensions that are not positive integers.
+   */
   constructor(spec: PolicySpec) {
     super(spec);
     this.store = new SlotStore(spec.keyDim, spec.valueDim, { positions: false });
@@ -79,7 +82,12 @@ export class ExactCache extends BaseHeadCache {
    * The store whose kernel sums are this cache's attention (`ModelCache` threads read it).
    * @returns The store and τ.
    */
-  attendStore(): { readonly store: SlotStore; readonly tau: number } {
+  attendStore(): {
+    /** The store whose rows are attended. */
+    readonly store: SlotStore;
+    /** The logit scale τ to attend with. */
+    readonly tau: number;
+  } {
     return { store: this.store, tau: this.tau };
   }
 
@@ -107,7 +115,8 @@ export class ExactCache extends BaseHeadCache {
    * ||softmax(K·q·τ)||₂, the norm of the exact attention probabilities.
    * @param query - Query of length d.
    * @returns The Euclidean norm of the probability vector.
-   * @throws {@link EmptyCacheError} before the first token.
+   * @throws {@link EmptyCacheError} before the first token; `DimensionMismatchError` for a query
+   *   of another length; `NonFiniteInputError` for NaN or Infinity in it.
    */
   softmaxNorm(query: Float32Array): number {
     checkVector('query', query, this.keyDim);

@@ -79,7 +79,7 @@ export {
   sumsToOutput,
 } from './sums.js';
 export { checkFloat32Rows, checkFloat32Vector, checkRows, checkVector } from './validate.js';
-export { StateReader, stateBytes } from './state.js';
+export { type ArrayCtor, StateReader, stateBytes } from './state.js';
 export { crc32 } from './snapshot/crc32.js';
 export { type DecodedSnapshot, decodeSnapshot, encodeSnapshot, SNAPSHOT_VERSION } from './snapshot/format.js';
 export { type ModelShape, restore, restoreModel, type SnapshotExpectation, snapshot, snapshotModel } from './snapshot/snapshot.js';

@@ -94,7 +94,7 @@ describe('readKeptRows', () => {
 
   it('refuses a part that keeps no rows (a summary), and a range past the rows', () => {
     const a = filled(3).store;
-    const summary = { stored: 1 };
+    const summary: { keptRows?: undefined; stored: number } = { stored: 1 };
     const none = new Float32Array(0);
     expect(() => readKeptRows([a, summary], d, s, none, none)).toThrow(UnsupportedError);
     expect(() => readKeptRows([a], d, s, new Float32Array(4 * d), new Float32Array(4 * s), 0, 4)).toThrow(InvalidInputError);

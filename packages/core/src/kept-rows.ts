@@ -51,7 +51,12 @@ export function checkRowRange(
   values: Float32Array,
   start = 0,
   end = count,
-): { start: number; end: number } {
+): {
+  /** First row to copy. */
+  start: number;
+  /** One past the last row to copy. */
+  end: number;
+} {
   if (!(keys instanceof Float32Array) || !(values instanceof Float32Array)) throw new InvalidInputError('keptRows: keys and values must be Float32Arrays');
   if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > count) {
     throw new InvalidInputError(`keptRows: range [${start}, ${end}) is outside the ${count} kept rows`);

@@ -131,6 +131,9 @@ export function normalizedError(
  * @param approx - The approximate output for `query`.
  * @param scratch - Optional buffer of length s for the exact output (avoids an allocation).
  * @returns Relative, normalised, cosine and max-abs errors.
+ * @throws {@link EmptyCacheError} when `exact` holds no token; {@link DimensionMismatchError} for a
+ *   query or scratch of the wrong length; {@link NonFiniteInputError} for NaN or Infinity in the
+ *   query; {@link InvalidInputError} when it is not a Float32Array.
  * @example
  * ```ts
  * import { ExactCache, compareToExact } from '@kv/core';

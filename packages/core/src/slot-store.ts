@@ -138,6 +138,7 @@ export class SlotStore {
     return this.limitRows;
   }
 
+  /** Sets the rows the budget allows (clamped to [0, maxSlots]); rows already held stay. */
   set limit(rows: number) {
     this.limitRows = Math.min(this.maxSlots, Math.max(0, rows));
     this.pools.rowCap = Math.max(this.limitRows, this.count);
@@ -232,7 +233,9 @@ export class SlotStore {
    * @param valueOffset - Index of the value's first element.
    * @param position - Logical position.
    * @param logWeight - Log-weight (ignored by unweighted stores).
-   * @throws {@link InvalidInputError} when a float16 store cannot hold the row (nothing changes).
+   * @throws {@link InvalidInputError} when a float16 store cannot hold the row (nothing changes);
+   *   `UnsupportedError` when a channel-wise store is asked to overwrite a row out of order past
+   *   its tombstone allowance.
    */
   write(slot: number, key: ArrayLike<number>, keyOffset: number, value: ArrayLike<number>, valueOffset: number, position: number, logWeight: number): void {
     this.encodeScratch(key, keyOffset, value, valueOffset);
@@ -269,6 +272,8 @@ export class SlotStore {
    * re-encoded. Afterwards `from` must be overwritten or dropped before it is read.
    * @param from - Source slot.
    * @param to - Destination slot.
+   * @throws `UnsupportedError` when a channel-wise store is asked to drop a row out of order past
+   *   its tombstone allowance.
    */
   move(from: number, to: number): void {
     if (from === to) return;
@@ -309,6 +314,8 @@ export class SlotStore {
    * Removes slots [start, end) keeping the order of the others (O((count − start)·row)).
    * @param start - First slot removed.
    * @param end - One past the last slot removed.
+   * @throws `UnsupportedError` when a channel-wise store is asked to drop rows out of order past
+   *   its tombstone allowance.
    */
   removeRange(start: number, end: number): void {
     const pools = this.pools;

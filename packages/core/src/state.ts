@@ -20,7 +20,23 @@ export function stateBytes(state: CacheState): number {
   return total;
 }
 
-type ArrayCtor<T extends StateArray> = { new (length: number): T; readonly name: string; readonly BYTES_PER_ELEMENT: number };
+/**
+ * A typed-array constructor as {@link StateReader.array} takes it (`Float32Array`, `Int32Array`, …):
+ * the reader compares its `name` with the stored array's.
+ *
+ * @example
+ * ```ts
+ * import type { ArrayCtor } from '@kv/core';
+ * const type: ArrayCtor<Float32Array> = Float32Array;
+ * ```
+ */
+export type ArrayCtor<T extends StateArray> = {
+  new (length: number): T;
+  /** The constructor's name, compared with the stored array's. */
+  readonly name: string;
+  /** Bytes per element. */
+  readonly BYTES_PER_ELEMENT: number;
+};
 
 /**
  * Reads a {@link CacheState} back with checks, so `loadState` implementations refuse a state that
@@ -44,6 +60,7 @@ export class StateReader {
   /**
    * @param state - The state.
    * @param path - Its name, for messages.
+   * @throws {@link SnapshotError} (`format`) when `state` is not a cache state.
    */
   constructor(state: CacheState, path: string) {
     if (typeof state !== 'object' || state === null || typeof state.scalars !== 'object' || typeof state.arrays !== 'object') {

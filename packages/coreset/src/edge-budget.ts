@@ -40,7 +40,19 @@ export function budgetFloorRows(budget: Budget | undefined, rowBytes: number, d:
  * fitEdges(32, 32, 32, 8); // { sink: 12, window: 12, shrunk: true }
  * ```
  */
-export function fitEdges(floor: number, sink: number, window: number, middleMin: number): { sink: number; window: number; shrunk: boolean } {
+export function fitEdges(
+  floor: number,
+  sink: number,
+  window: number,
+  middleMin: number,
+): {
+  /** Sinks to keep. */
+  sink: number;
+  /** Window to keep. */
+  window: number;
+  /** Whether the requested sizes were scaled down. */
+  shrunk: boolean;
+} {
   if (sink + window + middleMin <= floor) return { sink, window, shrunk: false };
   const room = Math.max(0, floor - middleMin);
   const f = sink + window > 0 ? room / (sink + window) : 0;

@@ -38,7 +38,12 @@ export class PrioritySample {
   private rng: Rng;
   private readonly rate: (position: number) => number;
   /** Told when a slot gets a new row (`moved` when the last slot moves into a freed one). */
-  observer: { written(slot: number): void; moved(from: number, to: number): void } | null = null;
+  observer: {
+    /** Slot `slot` now holds a new row. */
+    written(slot: number): void;
+    /** The row of slot `from` moved into slot `to`. */
+    moved(from: number, to: number): void;
+  } | null = null;
 
   /**
    * @param d - Key dimension.

@@ -223,6 +223,7 @@ export function resolveConfig(raw: EvalConfig, registry: PolicyRegistry): Resolv
   policies = policies.map((p) => (p.params === undefined && byName[p.policy] !== undefined ? { ...p, params: byName[p.policy] as Record<string, unknown> } : p));
   if (raw.precision !== undefined) {
     const precisions = list(raw.precision, 'precision', 'a non-empty list of precisions').map((q, i) => validatePrecision(q, `precision[${i}]`));
+    // cannot throw: policyChoice checked every policy against the registry above
     const swept = sweepPrecision(policies, precisions, registry);
     if (swept.length === policies.length && precisions.length > 1) {
       throw new ConfigError(`precision: none of the policies (${policies.map((p) => p.policy).join(', ')}) takes a precision parameter, so there is nothing to sweep`);

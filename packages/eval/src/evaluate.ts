@@ -46,7 +46,9 @@ export interface EvaluateOptions {
  * @returns The report (also what `results.json` holds).
  * @throws {@link ConfigError} for a bad config, registry module or model workload;
  *   {@link TraceFormatError} for a bad trace; `InvalidParamsError` (from `@kv/core`) for a bad
- *   synthetic workload.
+ *   synthetic workload; `DimensionMismatchError` or `NonFiniteInputError` (from `@kv/core`) for a
+ *   model file that loads but whose keys or values the cache refuses (NaN or Infinity from corrupt
+ *   weights).
  * @example
  * ```ts
  * import { createDefaultRegistry, evaluate } from '@kv/eval';
@@ -58,6 +60,7 @@ export async function evaluate(config: EvalConfig, options: EvaluateOptions = {}
   const started = performance.now();
   const registry = options.registry ?? (await loadRegistry(options.registryModule));
   const resolved = resolveConfig(config, registry);
+  // cannot throw: resolved was resolved against this registry
   const jobs = expandJobs(resolved, registry);
   const inProcess = options.registry !== undefined && options.registryModule === undefined;
   const requested = inProcess ? 1 : (options.workers ?? resolved.workers);

@@ -29,7 +29,9 @@ export class PreparedCache {
    * @param job - The job.
    * @returns Its prepared workload.
    * @throws {@link TraceFormatError} for a bad trace, {@link ConfigError} for a model workload that
-   *   cannot be read, `InvalidParamsError` (from `@kv/core`) for a bad synthetic workload.
+   *   cannot be read, `InvalidParamsError` (from `@kv/core`) for a bad synthetic workload;
+   *   `DimensionMismatchError` or `NonFiniteInputError` (from `@kv/core`) for a model file that
+   *   loads but whose keys or values the cache refuses (NaN or Infinity from corrupt weights).
    */
   get(job: RunJob): PreparedWorkload {
     const key = `${job.workloadIndex}:${job.seed}:${job.queries.from}:${job.queries.every}`;

@@ -66,7 +66,9 @@ function spawnWorker(registryModule: string | undefined): Worker {
  * @returns One result per job, in `jobs` order (a policy that fails is a failed result, not an error).
  * @throws {@link ConfigError} when the registry module cannot be loaded or a model workload cannot be
  *   read; {@link TraceFormatError} for a bad trace; `InvalidParamsError` (from `@kv/core`) for a bad
- *   synthetic workload.
+ *   synthetic workload; `DimensionMismatchError` or `NonFiniteInputError` (from `@kv/core`) for a
+ *   model file that loads but whose keys or values the cache refuses (NaN or Infinity from corrupt
+ *   weights).
  * @example
  * ```ts
  * import { runJobs } from '@kv/eval';

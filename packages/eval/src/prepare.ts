@@ -50,7 +50,9 @@ export interface PreparedWorkload {
  * @param queries - When queries are scored (default from n/4 every n/32).
  * @returns The workload and its reference answers.
  * @throws `InvalidParamsError` (from `@kv/core`) for a bad synthetic workload,
- *   {@link TraceFormatError} for a bad trace, {@link ConfigError} for a model workload that cannot be read.
+ *   {@link TraceFormatError} for a bad trace, {@link ConfigError} for a model workload that cannot be read;
+ *   `DimensionMismatchError` or `NonFiniteInputError` (from `@kv/core`) for a model file that loads
+ *   but whose keys or values the cache refuses (NaN or Infinity from corrupt weights).
  * @example
  * ```ts
  * import { prepareWorkload } from '@kv/eval';
@@ -66,6 +68,7 @@ export function prepareWorkload(spec: WorkloadSpec, seed: number, queries: Query
     const softmaxNorms = new Float64Array(steps.length);
     const valueNorms = new Float64Array(steps.length);
     let next = 0;
+    // cannot throw: the workload's rows are finite views of its own dimensions (buildWorkload checked them) and every query follows an append
     for (let t = 0; t < h.length && next < steps.length; t++) {
       exact.append(h.keys.subarray(t * h.keyDim, (t + 1) * h.keyDim), h.values.subarray(t * h.valueDim, (t + 1) * h.valueDim));
       if (steps[next] !== t) continue;

@@ -26,5 +26,6 @@ tagFamily('hybrid', hybridPolicies);
  * ```
  */
 export function createDefaultRegistry(): PolicyRegistry {
+  // cannot throw: the packages' policy names are distinct
   return new PolicyRegistry().register(exactPolicy, ...heuristicPolicies, ...coresetPolicies, ...polynomialPolicies, ...lshPolicies, ...hybridPolicies);
 }

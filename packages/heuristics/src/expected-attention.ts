@@ -374,7 +374,7 @@ export class ExpectedAttention extends EvictionCache {
    * @param spec - A validated spec with a budget; params `horizon` (64), `future` (4),
    *   `covariance` (`'diagonal'`), `valueNorm` (true), `rope` (none), and the shared eviction
    *   parameters (4 sinks by default).
-   * @throws {@link InvalidParamsError} on a bad parameter.
+   * @throws `InvalidParamsError` on a bad parameter.
    */
   constructor(spec: PolicySpec) {
     const p = spec.params;

@@ -68,6 +68,27 @@ describe('kivi, a preset of the precision layer', () => {
     expect(worst).toBeLessThan(0.02);
   });
 
+  it('cuts a float32 reserve the smallest byte budget could never fill, and keeps one it can', () => {
+    const d = 64;
+    const { keys, values } = stream(300, d, 3);
+    const params = { bits: 4, group: 8, residual: 4 };
+    // 1/16 of the float32 bytes from t = 256: 8 KiB, where the residual and the open channel group
+    // (12 float32 rows and the group slack) leave room for 1 quantized row: the residual goes.
+    const tight = registry.create({ policy: 'kivi', keyDim: d, valueDim: d, params, budget: { fraction: 1 / 16, minBytes: 8192 } });
+    // 1/4 from t = 256: 32 KiB holds far more than the 12 staged rows, so the precision stays.
+    const loose = registry.create({ policy: 'kivi', keyDim: d, valueDim: d, params, budget: { fraction: 1 / 4, minBytes: 32768 } });
+    for (let t = 0; t < 256; t++) {
+      tight.append(keys[t]!, values[t]!);
+      loose.append(keys[t]!, values[t]!);
+    }
+    expect(tight.describe().stats['precision']).toBe('int4 kchan g8');
+    // What the reserve was for is held: at least a whole group (the old cut held 1 row here).
+    expect(tight.stored).toBeGreaterThanOrEqual(8);
+    expect(tight.bytes).toBeLessThanOrEqual(8192);
+    expect(loose.describe().stats['precision']).toBe('int4 kchan g8 r4');
+    expect(loose.describe().stats['precisionCut']).toBeUndefined();
+  });
+
   it('refuses bad bit widths', () => {
     expect(() => registry.create({ policy: 'kivi', keyDim: 8, valueDim: 8, params: { bits: 3 } })).toThrow(expect.objectContaining({ code: 'KV_INVALID_PARAMS' }));
   });

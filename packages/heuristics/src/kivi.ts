@@ -70,7 +70,7 @@ export class Kivi extends EvictionCache {
   /**
    * @param spec - A validated spec; params `bits` (2, 4 or 8; default 2), `group` (default 32),
    *   `residual` (default 32); optional budget of any form.
-   * @throws An {@link InvalidParamsError} on a bad parameter.
+   * @throws An `InvalidParamsError` on a bad parameter.
    */
   constructor(spec: PolicySpec) {
     const bits = integerParam(spec.params, 'bits', { default: 2 });

@@ -13,9 +13,29 @@ import { type Budget, InvalidParamsError, validateBudget } from '@kv/core';
  */
 export type DepthShape =
   | 'uniform'
-  | { readonly pyramid: { readonly beta?: number } }
-  | { readonly linear: { readonly first: number; readonly last: number } }
-  | { readonly exponential: { readonly ratio: number } }
+  | {
+      /** PyramidKV's linear decrease from the first layer to the last. */
+      readonly pyramid: {
+        /** PyramidKV's β ≥ 1 (default 20): weights from 2 − 1/β at the first layer down to 1/β. */
+        readonly beta?: number;
+      };
+    }
+  | {
+      /** Weights interpolated linearly in depth. */
+      readonly linear: {
+        /** Weight of the first layer. */
+        readonly first: number;
+        /** Weight of the last layer. */
+        readonly last: number;
+      };
+    }
+  | {
+      /** Weights in geometric progression. */
+      readonly exponential: {
+        /** Factor from one layer to the next. */
+        readonly ratio: number;
+      };
+    }
   | ((depth: number, layer: number, layers: number) => number);
 
 /**
@@ -26,7 +46,7 @@ export type DepthShape =
  * @param layers - Number of layers.
  * @param shape - The shape.
  * @returns One weight per layer, mean 1.
- * @throws {@link InvalidParamsError} for a bad layer count, a negative or non-finite weight, or
+ * @throws `InvalidParamsError` for a bad layer count, a negative or non-finite weight, or
  *   weights that are all 0.
  * @example
  * ```ts
@@ -70,7 +90,7 @@ export function layerWeights(layers: number, shape: DepthShape): number[] {
  * @param layers - Number of layers.
  * @param shape - The depth shape (see {@link layerWeights}).
  * @returns One budget per layer.
- * @throws `InvalidBudgetError` for a bad budget; {@link InvalidParamsError} for a bad shape.
+ * @throws `InvalidBudgetError` for a bad budget; `InvalidParamsError` for a bad shape.
  * @example
  * ```ts
  * import { layerBudgets } from '@kv/heuristics';

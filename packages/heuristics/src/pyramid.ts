@@ -45,8 +45,8 @@ export interface PyramidOptions {
  * @returns One budget per layer, non-increasing, each ≥ max(1, window); their sum is within
  *   `layers / 2` of `layers · average` (one rounding per layer), plus at most one token when
  *   `window` is 0 and the deepest layer is raised to the 1-token floor.
- * @throws An {@link InvalidParamsError} for a bad `layers`, `beta` or `window`;
- *   {@link InvalidBudgetError} when `average` is not an integer above `window`.
+ * @throws An `InvalidParamsError` for a bad `layers`, `beta` or `window`;
+ *   `InvalidBudgetError` when `average` is not an integer above `window`.
  * @example
  * ```ts
  * import { pyramidBudgets } from '@kv/heuristics';
@@ -124,7 +124,8 @@ export class PyramidKV extends SnapKV {
   /**
    * @param spec - A spec with a budget (the per-layer average); params `layer`, `layers`, `beta`
    *   (default 20) and SnapKV's `window`, `kernel`, `after`.
-   * @throws An {@link InvalidParamsError} on a bad parameter.
+   * @throws An `InvalidParamsError` on a bad parameter; `InvalidBudgetError` when the budget is not
+   *   an integer above `window`.
    */
   constructor(spec: PolicySpec) {
     const layers = integerParam(spec.params, 'layers', { min: 1 });

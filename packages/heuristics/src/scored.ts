@@ -16,7 +16,10 @@ import type { Scorer } from './eviction/scorer.js';
  * givenScorer('keep').name; // 'given scores'
  * ```
  */
-export function givenScorer(after: 'keep' | 'window'): Scorer & { setPending(score: number | null): void } {
+export function givenScorer(after: 'keep' | 'window'): Scorer & {
+  /** Sets the score of the next stored token (null: unscored). */
+  setPending(score: number | null): void;
+} {
   const unscored = after === 'keep' ? Infinity : -Infinity;
   // The score of the token being placed, while a scored prefill streams.
   let pending: number | null = null;

@@ -105,7 +105,7 @@ export class SnapKV extends EvictionCache {
    *   (odd, default 5), `after` (`'window'` or `'keep'`, default `'window'`), and the shared
    *   eviction parameters.
    * @param budget - The budget to hold to (default `spec.budget`).
-   * @throws An {@link InvalidParamsError} on a bad parameter.
+   * @throws An `InvalidParamsError` on a bad parameter.
    */
   constructor(spec: PolicySpec, budget: Budget | undefined = spec.budget) {
     const after = choiceParam(spec.params, 'after', ['keep', 'window'] as const, 'window');
@@ -123,7 +123,7 @@ export class SnapKV extends EvictionCache {
    * @param count - Prompt length T.
    * @param firstPosition - Position of the first prompt token.
    * @param queries - Observation queries (rows of d), grouped token-major.
-   * @throws An {@link UnsupportedError} for a scored prefill on a non-empty cache.
+   * @throws An `UnsupportedError` for a scored prefill on a non-empty cache.
    */
   protected override onPrefill(
     keys: Float32Array,

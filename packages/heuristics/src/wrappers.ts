@@ -13,7 +13,7 @@ const withParams = (choice: PolicyChoice, extra: Record<string, unknown>): Polic
  * @param choice - The policy of every head (any eviction policy; its budget is a head's average share).
  * @param options - `heads` (KV heads per layer) and `alpha` (safeguard, default 0.2).
  * @returns A per-(layer, head) policy choice.
- * @throws {@link InvalidParamsError} for a bad head count.
+ * @throws `InvalidParamsError` for a bad head count.
  * @example
  * ```ts
  * import { ModelCache, PolicyRegistry } from '@kv/core';
@@ -60,7 +60,7 @@ export function criticalKV(choice: PolicyChoice, options: { readonly firstStage?
  * @param choice - The policy.
  * @param options - `interval` (steps between compressions, ≥ 1).
  * @returns The choice with the schedule.
- * @throws {@link InvalidParamsError} for a bad interval.
+ * @throws `InvalidParamsError` for a bad interval.
  * @example
  * ```ts
  * import { decoding } from '@kv/heuristics';

@@ -48,7 +48,12 @@ export interface TieredOptions {
    * Exact most-recent tokens (default 32), or `{ share }`: that share of the rows the budget holds,
    * growing with a `{fraction}` budget.
    */
-  readonly window?: number | { readonly share: number };
+  readonly window?:
+    | number
+    | {
+        /** Share in (0, 1] of the rows the budget holds. */
+        readonly share: number;
+      };
   /** The policy that receives tokens as they leave the window (omitted: they are dropped, StreamingLLM). */
   readonly middle?: PolicyChoice;
 }
@@ -113,7 +118,7 @@ function readPrecision(params: Readonly<Record<string, unknown>> | undefined): {
  * @remarks
  * Budget: the sinks and the window are rows with positions, at their precision (`precision`: one
  * for every part, or `{ sinks, window, middle }`; the middle's is passed to the middle policy
- * unless its choice sets one); the middle gets what they leave ({@link planTiers}: core's
+ * unless its choice sets one); the middle gets what they leave (`planTiers`: core's
  * `partBudget`, with the middle's stream shifted by sinks + window so a fraction stays a fraction
  * of the whole stream). Sinks and window must fit too:
  * - a fixed budget (tokens or `{bytes}`) too small for them shrinks them once at creation, keeping
@@ -252,7 +257,11 @@ export class TieredCache extends BaseHeadCache {
     return out;
   }
 
-  /** The rows of the sinks, the window and the middle decoded to float32, in the order of `positions()`. */
+  /**
+   * The rows of the sinks, the window and the middle decoded to float32, in the order of `positions()`.
+   * @throws `UnsupportedError` (from `@kv/core`) when the middle keeps no rows (a summary);
+   *   `InvalidInputError` for a bad range or destinations too short.
+   */
   keptRows(keys: Float32Array, values: Float32Array, start?: number, end?: number): number {
     return readKeptRows([this.sinks, this.window, this.middle], this.keyDim, this.valueDim, keys, values, start, end);
   }

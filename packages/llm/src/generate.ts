@@ -57,7 +57,10 @@ export interface GenerateResult {
  * @param options - Length, temperature, top-k, seed, policy.
  * @returns The generated tokens and the final cache size.
  * @throws `InvalidParamsError` on an empty prompt, a bad token, a negative length, a
- *   negative or non-finite temperature or a bad top-k; any error of the registry or policy.
+ *   negative or non-finite temperature or a bad top-k; `NonFiniteInputError` or
+ *   `DimensionMismatchError` when the cache refuses the model's keys or values (NaN or Infinity
+ *   from corrupt weights); any error of the
+ *   registry or policy.
  * @example
  * ```ts
  * import { generate } from '@kv/llm';

@@ -76,6 +76,8 @@ const DEFAULT_PROMPT = '\n\nRepeat the previous context:\n';
  * @param options - The repeat prompt and the chunk size.
  * @returns The scores and what they cost.
  * @throws {InvalidParamsError} for an empty context, a bad token or a bad chunk size.
+ * @throws `NonFiniteInputError` or `DimensionMismatchError` when the cache refuses the model's keys
+ *   or values (NaN or Infinity from corrupt weights).
  * @example
  * ```ts
  * import { kvzipScores } from '@kv/llm';

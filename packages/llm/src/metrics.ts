@@ -201,7 +201,9 @@ function toTokens(model: LlamaModel, tokens: ArrayLike<number>): Int32Array {
  * @param model - The model.
  * @param tokens - Token ids (at least 2).
  * @returns The log-probabilities, argmaxes, bits per token and cache size.
- * @throws `InvalidParamsError` on fewer than 2 tokens or a token outside the vocabulary.
+ * @throws `InvalidParamsError` on fewer than 2 tokens or a token outside the vocabulary;
+ *   `NonFiniteInputError` or `DimensionMismatchError` when the cache refuses the model's keys or
+ *   values (NaN or Infinity from corrupt weights).
  * @example
  * ```ts
  * import { readFileSync } from 'node:fs';
@@ -247,8 +249,9 @@ export function referenceRun(model: LlamaModel, tokens: ArrayLike<number>): Refe
  * @param policy - The policy choice (name, params, budget, seed).
  * @param options - Registry, budget override, seed, and an optional precomputed reference.
  * @returns Bits per token of both models, KL and top-1 agreement per position, cache memory.
- * @throws `InvalidParamsError` on bad tokens or a reference made on other tokens; any error
- *   of the registry or the policy.
+ * @throws `InvalidParamsError` on bad tokens or a reference made on other tokens;
+ *   `NonFiniteInputError` or `DimensionMismatchError` when the cache refuses the model's keys or
+ *   values (NaN or Infinity from corrupt weights); any error of the registry or the policy.
  * @example
  * ```ts
  * import { exactPolicy, PolicyRegistry } from '@kv/core';
@@ -350,7 +353,8 @@ export function evaluateTokens(model: LlamaModel, tokens: ArrayLike<number>, pol
  * @param policy - The policy choice.
  * @param options - As for {@link evaluateTokens}.
  * @returns The metrics, with bits per byte.
- * @throws `InvalidParamsError` when the vocabulary is smaller than 256; as {@link evaluateTokens}.
+ * @throws `InvalidParamsError` when the vocabulary is smaller than 256; as {@link evaluateTokens}
+ *   (`InvalidParamsError`, `NonFiniteInputError`, `DimensionMismatchError`).
  * @example
  * ```ts
  * import { readFileSync } from 'node:fs';

@@ -73,6 +73,7 @@ export interface CacheOptions {
  * ```
  */
 export function exactRegistry(): PolicyRegistry {
+  // cannot throw: one policy, registered once in a new registry
   return new PolicyRegistry().register(exactPolicy);
 }
 
@@ -333,7 +334,9 @@ export class LlamaDecoder {
    * @param token - Token id in [0, vocabSize).
    * @returns {@link LlamaDecoder.logits} (a buffer reused by the next step).
    * @throws `InvalidParamsError` for a token outside the vocabulary (the decoder is then
-   *   unchanged); any error the cache's policy throws.
+   *   unchanged); `NonFiniteInputError` or `DimensionMismatchError` when the cache refuses the
+   *   model's keys or values (NaN or Infinity from corrupt weights); any error the cache's policy
+   *   throws.
    * @example
    * ```ts
    * import { loadModel } from '@kv/llm/node';

@@ -68,6 +68,8 @@ export class LlamaSession {
    * @param tokens - Token ids.
    * @returns The next-token logits after the last one.
    * @throws {InvalidParamsError} for a token outside the vocabulary (the tokens before it stay fed).
+   * @throws `NonFiniteInputError` or `DimensionMismatchError` when the cache refuses the model's
+   *   keys or values (NaN or Infinity from corrupt weights).
    */
   feed(tokens: ArrayLike<number>): Float32Array {
     for (let i = 0; i < tokens.length; i++) this.decoder.step(tokens[i]!);
@@ -78,6 +80,8 @@ export class LlamaSession {
    * Chooses the next token from the current logits and feeds it.
    * @returns The token.
    * @throws {InvalidParamsError} when nothing has been fed yet.
+   * @throws `NonFiniteInputError` or `DimensionMismatchError` when the cache refuses the model's
+   *   keys or values (NaN or Infinity from corrupt weights).
    */
   next(): number {
     if (this.decoder.position === 0) throw new InvalidParamsError('feed a prompt before generating');
@@ -92,6 +96,8 @@ export class LlamaSession {
    * @param stopToken - Stop after this token (it is included).
    * @returns The generated tokens.
    * @throws {InvalidParamsError} for a bad count or an unfed session.
+   * @throws `NonFiniteInputError` or `DimensionMismatchError` when the cache refuses the model's
+   *   keys or values (NaN or Infinity from corrupt weights).
    */
   generate(maxTokens: number, stopToken?: number): Int32Array {
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new InvalidParamsError(`maxTokens is ${maxTokens}, expected an integer >= 0`);

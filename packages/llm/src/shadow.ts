@@ -122,6 +122,8 @@ export class ShadowedCache extends ModelCache {
    * @param layer - Layer index.
    * @param keys - `kvHeads·d` floats.
    * @param values - `kvHeads·s` floats.
+   * @throws `DimensionMismatchError` or `NonFiniteInputError` (nothing changes then);
+   *   `InvalidParamsError` for a layer outside the cache.
    */
   override append(layer: number, keys: Float32Array, values: Float32Array): void {
     const t0 = performance.now();
@@ -138,6 +140,8 @@ export class ShadowedCache extends ModelCache {
    * @param keys - Token-major keys.
    * @param values - Token-major values.
    * @param queries - Optional observation queries.
+   * @throws `DimensionMismatchError` when keys, values or queries are not whole rows;
+   *   `NonFiniteInputError` for NaN or Infinity; `InvalidParamsError` for a layer outside the cache.
    */
   override prefill(layer: number, keys: Float32Array, values: Float32Array, queries?: Float32Array): void {
     super.prefill(layer, keys, values, queries);
@@ -152,6 +156,9 @@ export class ShadowedCache extends ModelCache {
    * @param queries - `queryHeads·d` floats.
    * @param out - Receives the policy's `queryHeads·s` floats.
    * @returns `out`.
+   * @throws `DimensionMismatchError` for queries or `out` of the wrong length;
+   *   `NonFiniteInputError` for NaN or Infinity in the queries; `InvalidParamsError` for a layer
+   *   outside the cache; `EmptyCacheError` before the first token.
    */
   override attend(layer: number, queries: Float32Array, out: Float32Array): Float32Array {
     const t0 = performance.now();
@@ -170,6 +177,7 @@ export class ShadowedCache extends ModelCache {
     for (let qh = 0; qh < this.queryHeads; qh++) {
       for (let j = 0; j < d; j++) this.qRow[j] = queries[qh * d + j]!;
       const exact = this.shadow.head(layer, this.kvHeadOf(qh)) as ExactCache;
+      // cannot throw: the policy's attend above refused an empty cache and bad queries; qRow is a Float32Array of d
       exact.attend(this.qRow, this.exactOut);
       let diff = 0;
       let ref = 0;

@@ -37,7 +37,18 @@ export function fitTables(
   otherFixed: number,
   rowBytes: number,
   minRows: number,
-): { tables: number; family: FamilyOptions; direct: boolean; fixed: number; perItem: number } {
+): {
+  /** Tables that fit. */
+  tables: number;
+  /** The family, with the hashes that fit. */
+  family: FamilyOptions;
+  /** Whether bucket heads are direct-addressed. */
+  direct: boolean;
+  /** Fixed bytes of the tables. */
+  fixed: number;
+  /** Bytes per item of the tables. */
+  perItem: number;
+} {
   const floor = floorBytes(budget, d, s);
   let L = tables;
   let fam = family;

@@ -204,7 +204,18 @@ export class LshTables {
  * ```
   * @throws `InvalidParamsError` (from `@kv/core`) for a bad family shape.
  */
-export function tableBytes(dim: number, tables: number, family: FamilyOptions, rng: Rng, direct?: boolean): { fixed: number; perItem: number } {
+export function tableBytes(
+  dim: number,
+  tables: number,
+  family: FamilyOptions,
+  rng: Rng,
+  direct?: boolean,
+): {
+  /** Bytes independent of the items: functions and bucket heads. */
+  fixed: number;
+  /** Bytes per item: its links in every table. */
+  perItem: number;
+} {
   const probe = new LshTables(dim, 1, family, rng, 1, false, direct);
   return { fixed: tables * probe.fixedBytes, perItem: tables * probe.perItemBytes };
 }

@@ -67,6 +67,7 @@ export function rowBlocks(cache: HeadCache): RowBlock[] {
     throw new UnsupportedError(`policy "${policy}" keeps no rows it can decode (it answers from a summary), so there is no past to hand the model`);
   }
   const none = new Float32Array(0);
+  // cannot throw: an empty range into empty Float32Arrays is valid for every cache (a summary part's UnsupportedError is documented above)
   const n = cache.keptRows(none, none, 0, 0);
   if (n !== cache.stored) {
     throw new UnsupportedError(`policy "${policy}" reports ${cache.stored} stored rows but keeps ${n} rows it can decode; only caches made of rows can be handed to a decoder`);
@@ -74,6 +75,7 @@ export function rowBlocks(cache: HeadCache): RowBlock[] {
   const d = cache.keyDim;
   const s = cache.valueDim;
   const m = memoFor(cache, n);
+  // cannot throw: the destinations hold the n rows the call above counted
   cache.keptRows(m.keys, m.values, 0, n);
   const positions = typeof cache.positions === 'function' ? cache.positions() : undefined;
   const rec = d + s;

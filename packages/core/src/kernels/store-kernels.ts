@@ -61,7 +61,12 @@ export function wasmAttentionAvailable(): boolean {
  * console.log(simd ? (relaxedSimd ? 'SIMD with FMA' : 'SIMD') : 'JavaScript loops');
  * ```
  */
-export function kernelFeatures(): { readonly simd: boolean; readonly relaxedSimd: boolean } {
+export function kernelFeatures(): {
+  /** WebAssembly SIMD kernels are available. */
+  readonly simd: boolean;
+  /** Relaxed SIMD (fused multiply-add) is available too. */
+  readonly relaxedSimd: boolean;
+} {
   return { simd: wasmAttentionAvailable(), relaxedSimd: f32Relaxed.available };
 }
 

@@ -14,20 +14,8 @@ import { InvalidParamsError } from '../errors.js';
 export type CodecName = 'f32' | 'f16' | 'int8' | 'int4' | 'int3' | 'int2';
 
 /**
- * The precision a token-keeping store holds its rows at (issue "precision as a layer").
- *
- * - `keys`, `values`: codecs (default `f32`; values default to the keys' codec).
- * - `group`: quantization group size G (default 32): channels per scale for token-wise groups,
- *   tokens per scale for channel-wise key groups.
- * - `residual`: the newest rows kept in float32 (KIVI's full-precision window; default 0).
- * - `rotate`: a seeded randomized Hadamard transform of keys and queries (q·k unchanged) and of
- *   values (the inverse is applied to the output), so outlier channels spread out before rounding.
- * - `codebook`: `uniform` levels (default) or `lloyd-max` levels fitted to the Gaussian that
- *   rotated coordinates follow (TurboQuant, arXiv 2504.19874); lloyd-max needs `rotate`.
- * - `keyGroups`: `token` (default: every row's key is quantized on its own over groups of G
- *   channels, so any row can be evicted, moved or overwritten) or `channel` (KIVI: each channel
- *   over groups of G consecutive tokens; only for stores created with `eviction: 'fifo'`).
- * - `scales`: storage of each group's step and minimum, `f16` (default; |x| ≤ 65504) or `f32`.
+ * The precision a token-keeping store holds its rows at (issue "precision as a layer"). Every
+ * field is optional; {@link ResolvedPrecision} shows the defaults filled in.
  *
  * @example
  * ```ts
@@ -37,13 +25,34 @@ export type CodecName = 'f32' | 'f16' | 'int8' | 'int4' | 'int3' | 'int2';
  * ```
  */
 export interface PrecisionSpec {
+  /** Codec of the keys (default `f32`). */
   readonly keys?: CodecName;
+  /** Codec of the values (default: the keys' codec). */
   readonly values?: CodecName;
+  /**
+   * Quantization group size G (default 32): channels per scale for token-wise groups, tokens per
+   * scale for channel-wise key groups.
+   */
   readonly group?: number;
+  /** The newest rows kept in float32 (KIVI's full-precision window; default 0). */
   readonly residual?: number;
+  /**
+   * A seeded randomized Hadamard transform of keys and queries (q·k unchanged) and of values (the
+   * inverse is applied to the output), so outlier channels spread out before rounding.
+   */
   readonly rotate?: boolean;
+  /**
+   * `uniform` levels (default) or `lloyd-max` levels fitted to the Gaussian that rotated
+   * coordinates follow (TurboQuant, arXiv 2504.19874); lloyd-max needs `rotate`.
+   */
   readonly codebook?: 'uniform' | 'lloyd-max';
+  /**
+   * `token` (default: every row's key is quantized on its own over groups of G channels, so any
+   * row can be evicted, moved or overwritten) or `channel` (KIVI: each channel over groups of G
+   * consecutive tokens; only for stores created with `eviction: 'fifo'`).
+   */
   readonly keyGroups?: 'token' | 'channel';
+  /** Storage of each group's step and minimum: `f16` (default; |x| ≤ 65504) or `f32`. */
   readonly scales?: 'f16' | 'f32';
 }
 
@@ -70,13 +79,21 @@ export type Precision = CodecName | PrecisionSpec;
  * ```
  */
 export interface ResolvedPrecision {
+  /** Codec of the keys. */
   readonly keys: CodecName;
+  /** Codec of the values. */
   readonly values: CodecName;
+  /** Quantization group size G. */
   readonly group: number;
+  /** The newest rows kept in float32. */
   readonly residual: number;
+  /** Whether keys, queries and values are rotated by the seeded Hadamard transform. */
   readonly rotate: boolean;
+  /** Quantization levels. */
   readonly codebook: 'uniform' | 'lloyd-max';
+  /** Key groups: per token over channels, or per channel over tokens. */
   readonly keyGroups: 'token' | 'channel';
+  /** Storage of each group's step and minimum. */
   readonly scales: 'f16' | 'f32';
 }
 

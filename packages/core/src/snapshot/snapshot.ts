@@ -113,6 +113,7 @@ export function restore(bytes: Uint8Array, registry: PolicyRegistryLike, expecte
  */
 export function snapshotModel(model: ModelCache): Uint8Array {
   const heads: HeadCache[] = [];
+  // cannot throw: (l, h) stays inside the model's own shape
   for (let l = 0; l < model.layers; l++) for (let h = 0; h < model.kvHeads; h++) heads.push(model.head(l, h));
   const shape = { layers: model.layers, kvHeads: model.kvHeads, queryHeads: model.queryHeads, keyDim: model.keyDim, valueDim: model.valueDim };
   return encodeSnapshot({ kind: 'model', shape, specs: heads.map((c) => c.spec) }, heads.map((c) => c.state()));
@@ -149,7 +150,8 @@ export interface ModelShape {
  * @param expected - The caller's model shape.
  * @returns The restored model cache.
  * @throws `SnapshotError` for a truncated, corrupt, newer or mismatched file; `UnknownPolicyError`
- *   when the registry lacks a saved policy.
+ *   when the registry lacks a saved policy; `InvalidParamsError` when the saved shape is not one a
+ *   model cache can have (query heads not a multiple of KV heads).
  * @example
  * ```ts
  * import { ModelCache, PolicyRegistry, exactPolicy, restoreModel, snapshotModel } from '@kv/core';

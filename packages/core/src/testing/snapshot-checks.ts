@@ -38,7 +38,8 @@ export interface RoundTripOptions {
  * @param registry - Registry holding the policy.
  * @param spec - The spec under test.
  * @param options - Stream length, snapshot step, seed.
- * @throws {@link ConformanceError} on any difference.
+ * @throws {@link ConformanceError} on any difference; `SnapshotError` (from `@kv/core`) when the
+ *   policy's own snapshot does not restore (its `loadState` refuses its `state()`).
  * @example
  * ```ts
  * import { PolicyRegistry, exactPolicy } from '@kv/core';

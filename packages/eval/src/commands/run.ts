@@ -137,9 +137,11 @@ export function reportOutcome(report: EvalReport, io: CliIO, where: string): num
  * @param io - Output streams.
  * @param options - Output root, worker override, registry module, progress, quiet and summary.
  * @returns The exit code: {@link EXIT_OK}, or {@link EXIT_RUNS_FAILED} when some run failed.
- * @throws {@link ConfigError} for a bad config, registry module or model workload,
- *   {@link TraceFormatError} for a bad trace, `InvalidParamsError` (from `@kv/core`) for a bad
- *   synthetic workload (before anything runs).
+ * @throws `ConfigError` for a bad config, registry module or model workload,
+ *   `TraceFormatError` for a bad trace, `InvalidParamsError` (from `@kv/core`) for a bad
+ *   synthetic workload (before anything runs); `DimensionMismatchError` or `NonFiniteInputError`
+ *   (from `@kv/core`) for a model file that loads but whose keys or values the cache refuses (NaN
+ *   or Infinity from corrupt weights).
  * @example
  * ```ts
  * import { runAndReport } from '@kv/eval/cli';

@@ -50,7 +50,12 @@ export const CONTEXT_GREY = '#d0d0d0';
  * plotPanels(report); // [{ title: 'heuristics', labels: ['sliding-window'] }]
  * ```
  */
-export function plotPanels(report: EvalReport): { title: string; labels: string[] }[] {
+export function plotPanels(report: EvalReport): {
+  /** The family, numbered when it is split over several panels. */
+  title: string;
+  /** Policy labels drawn in the panel. */
+  labels: string[];
+}[] {
   const byFamily = new Map<string, string[]>();
   for (const p of report.config.policies) {
     const family = report.families[p.policy] ?? 'custom';

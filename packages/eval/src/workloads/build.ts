@@ -12,7 +12,9 @@ import type { ModelWorkloadSpec, SyntheticWorkloadSpec, TraceWorkloadSpec, Workl
  * @param seed - Seed of synthetic draws.
  * @returns The workload.
  * @throws `InvalidParamsError` (from `@kv/core`) for a bad synthetic spec; {@link TraceFormatError}
- *   for a bad trace; {@link ConfigError} for a model or text that cannot be read.
+ *   for a bad trace; {@link ConfigError} for a model or text that cannot be read;
+ *   `DimensionMismatchError` or `NonFiniteInputError` (from `@kv/core`) for a model file that loads
+ *   but whose keys or values the cache refuses (NaN or Infinity from corrupt weights).
  * @example
  * ```ts
  * import { buildWorkload } from '@kv/eval';

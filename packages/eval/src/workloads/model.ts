@@ -20,7 +20,12 @@ import type { HeadStream, ModelWorkloadSpec, Workload } from './types.js';
  * modelLocation({ family: 'model' }).path; // …/tinyllama-bytes.bin
  * ```
  */
-export function modelLocation(spec: ModelWorkloadSpec): { path: string; dir: string } {
+export function modelLocation(spec: ModelWorkloadSpec): {
+  /** The model file. */
+  path: string;
+  /** The folder of its companion files (the sample text). */
+  dir: string;
+} {
   if (spec.model !== undefined) {
     const p = resolve(spec.model);
     if (!existsSync(p)) throw new ConfigError(`model workload: ${spec.model} does not exist`);
@@ -97,7 +102,9 @@ function indices(chosen: readonly number[] | undefined, count: number, what: str
  *
  * @param spec - Model, text, length, layers and heads.
  * @returns The workload (τ = 1/√head_dim, as the model scores).
- * @throws {@link ConfigError} when the model or text cannot be found or read, or a layer/head does not exist.
+ * @throws {@link ConfigError} when the model or text cannot be found or read, or a layer/head does not exist;
+ *   `InvalidParamsError`, `DimensionMismatchError` or `NonFiniteInputError` (from `@kv/core`) for
+ *   a model file that loads but whose shape or keys and values the cache refuses (a corrupt model).
  * @example
  * ```ts
  * import { modelWorkload } from '@kv/eval';

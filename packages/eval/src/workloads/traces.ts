@@ -276,7 +276,9 @@ export function writeNpyTrace(
  * @param file - Destination file.
  * @param heads - Streams with their layer and head indices.
  * @param tau - Optional logit scale stored in the metadata.
- * @throws `ModelFormatError` (from `@kv/llm`) when a stream's arrays do not match its length.
+ * @throws `ModelFormatError` (from `@kv/llm`) when a stream's arrays do not match its length
+ *   (`UnsupportedDtypeError`, which the writer throws for other dtypes, cannot occur: every array is
+ *   float32).
  * @example
  * ```ts
  * import { buildWorkload, writeSafetensorsTrace } from '@kv/eval';

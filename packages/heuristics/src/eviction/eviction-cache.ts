@@ -62,7 +62,10 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
   readonly scorer: Scorer;
   /** The budget the cache holds to. */
   readonly budget: Budget | undefined;
-  /** The shared eviction settings. */
+  /**
+   * The shared eviction settings.
+   * @internal
+   */
   readonly settings: EvictionSettings;
   /** Head index within its pool (0 without one). */
   readonly poolIndex: number;
@@ -89,7 +92,7 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
    * @param defaults - The policy's defaults for the shared parameters.
    * @param budget - The budget this cache holds to (default `spec.budget`; PyramidKV passes its
    *   layer's share of the average in the spec).
-   * @throws {@link InvalidParamsError} on a bad shared parameter, `critical` with a scorer
+   * @throws `InvalidParamsError` on a bad shared parameter, `critical` with a scorer
    *   whose scores are not attention masses, or channel-wise key groups with as many sinks as a group.
    */
   constructor(spec: PolicySpec, scorer: Scorer, defaults: EvictionDefaults = {}, budget: Budget | undefined = spec.budget) {
@@ -209,7 +212,10 @@ export class EvictionCache extends BaseHeadCache implements PoolMember {
     return this.store.positions();
   }
 
-  /** The kept rows decoded to float32, in slot order (see `HeadCache.keptRows` in `@kv/core`). */
+  /**
+   * The kept rows decoded to float32, in slot order (see `HeadCache.keptRows` in `@kv/core`).
+   * @throws `InvalidInputError` (from `@kv/core`) for a range outside the kept rows or destinations too short.
+   */
   keptRows(keys: Float32Array, values: Float32Array, start?: number, end?: number): number {
     return this.store.keptRows(keys, values, start, end);
   }

@@ -49,7 +49,7 @@ export interface EvictionSettings {
  * @param spec - The spec.
  * @param defaults - The policy's defaults.
  * @returns The settings.
- * @throws {@link InvalidParamsError} on a bad value, or both `recent` and `recentRatio` (`every` and `everyRatio`).
+ * @throws `InvalidParamsError` on a bad value, or both `recent` and `recentRatio` (`every` and `everyRatio`).
  * @internal
  */
 export function evictionSettings(spec: PolicySpec, defaults: EvictionDefaults): EvictionSettings {

@@ -183,7 +183,7 @@ export interface PoolParams {
  * Reads `params.pool`.
  * @param raw - The parameter.
  * @returns The options, or null when absent or for a single head.
- * @throws {@link InvalidParamsError} on a bad shape.
+ * @throws `InvalidParamsError` on a bad shape.
  * @internal
  */
 export function parsePool(raw: unknown): Required<PoolParams> | null {

@@ -1,4 +1,4 @@
-import { floorBytes, InvalidInputError, type Budget, type PolicySpec, type PrecisionSpec, SlotStore } from '@kv/core';
+import { capacityRows, floorBytes, InvalidInputError, isByteBudget, type Budget, type PolicySpec, type PrecisionSpec, SlotStore } from '@kv/core';
 
 /** Largest finite float16. */
 const F16_MAX = 65504;
@@ -10,11 +10,20 @@ function smallerPrecision(p: PrecisionSpec): PrecisionSpec | null {
   return null;
 }
 
+// Rows a precision stages in float32 before they are quantized: the residual, and with
+// channel-wise keys the open group.
+function stagedRows(p: PrecisionSpec): number {
+  return (p.residual ?? 0) + (p.keyGroups === 'channel' ? (p.group ?? 32) : 0);
+}
+
 /**
  * The store of an eviction cache at the precision asked for, cut down while its fixed part (the
- * float32 residual, a channel group's staging rows) does not fit the smallest budget: the
- * residual halves, then channel-wise keys become token-wise (no staging rows). (Cutting as soon
- * as it takes half of it made KIVI-4 worse on real attention: 0.098 vs 0.064 at 1/8.)
+ * float32 residual, a channel group's staging rows) does not fit the smallest budget, or (byte
+ * budgets) leaves it fewer rows than it stages, so that the reserve could never fill and its bytes
+ * would hold nothing (KIVI-4 with groups of 8 and a residual of 2 at 1/16 of d = 64 held 1 row
+ * until the budget grew past it): the residual halves, then channel-wise keys become token-wise
+ * (no staging rows). (Cutting as soon as it takes half of the budget made KIVI-4 worse on real
+ * attention: 0.098 vs 0.064 at 1/8.)
  * @param spec - The cache's spec (dimensions, seed).
  * @param budget - The budget it holds to.
  * @param asked - The precision asked for.
@@ -28,7 +37,9 @@ export function fitPrecision(spec: PolicySpec, budget: Budget | undefined, asked
   let precision = asked;
   let store = make(precision);
   const floor = floorBytes(budget, spec.keyDim, spec.valueDim);
-  for (let next = smallerPrecision(precision); store.fixedBytes > floor && next !== null; next = smallerPrecision(precision)) {
+  const unfilled = (st: SlotStore, p: PrecisionSpec): boolean =>
+    isByteBudget(budget) && capacityRows(budget, 0, { fixed: st.fixedBytes, perRow: st.perRowBytes }, spec.keyDim, spec.valueDim) < stagedRows(p);
+  for (let next = smallerPrecision(precision); (store.fixedBytes > floor || unfilled(store, precision)) && next !== null; next = smallerPrecision(precision)) {
     precision = next;
     store = make(precision);
   }
@@ -42,7 +53,7 @@ export function fitPrecision(spec: PolicySpec, budget: Budget | undefined, asked
  * @param policy - Policy name, for the message.
  * @param key - The key.
  * @param value - The value.
- * @throws {@link InvalidInputError} when the row does not fit float16.
+ * @throws `InvalidInputError` when the row does not fit float16.
  * @internal
  */
 export function checkEncodable(store: SlotStore, policy: string, key: Float32Array, value: Float32Array): void {
