@@ -51,12 +51,13 @@ describe('balancekv', () => {
     expect(summary).toContain('shrunk to fit the budget');
     expect(stats['sinks']).toBe(8);
     expect(stats['halvings']).toBeGreaterThan(10);
-    // A {fraction} with a floor of 256 rows keeps the default sinks and window; the block is a
-    // quarter of the middle's 192 rows. The default block of 128 needs a middle floor of 512 rows.
-    const roomy = registry.create({ policy: 'balancekv', keyDim: 4, valueDim: 4, budget: { fraction: 1 / 8, minBytes: 256 * 36 } }) as BalanceKV;
-    expect([roomy.sink, roomy.window, roomy.blockSize, roomy.shrunk]).toEqual([32, 32, 48, true]);
-    const large = registry.create({ policy: 'balancekv', keyDim: 4, valueDim: 4, budget: { fraction: 1 / 8, minBytes: 576 * 36 } }) as BalanceKV;
-    expect([large.sink, large.window, large.blockSize, large.shrunk]).toEqual([32, 32, 128, false]);
+    // The default budgetless layout needs 192 rows; a {fraction} with a floor of 256 rows keeps it.
+    const budget = { fraction: 1 / 8, minBytes: 256 * 36 };
+    const roomy = registry.create({ policy: 'balancekv', keyDim: 4, valueDim: 4, budget }) as BalanceKV;
+    expect([roomy.sink, roomy.window, roomy.blockSize, roomy.shrunk]).toEqual([32, 32, 128, false]);
+    // blockShare 1/4: the block is a quarter of the middle's 192 floor rows.
+    const quarter = registry.create({ policy: 'balancekv', keyDim: 4, valueDim: 4, budget, params: { blockShare: 0.25 } }) as BalanceKV;
+    expect([quarter.sink, quarter.window, quarter.blockSize, quarter.shrunk]).toEqual([32, 32, 48, true]);
   });
 
   it('without a budget keeps exactly sink + window + middle/2^halvings rows at block boundaries', () => {

@@ -25,15 +25,16 @@ import { MergeAndReduce } from './merge-and-reduce.js';
 import { RandomHalving } from './random-halving.js';
 
 /**
- * The block of a budgeted middle of `middleRows` rows at its floor: a quarter of it (even, at
- * least 2). Each on-demand halving frees about a block of rows at once, so smaller blocks keep the
- * budget fuller (a tiered cache on real attention: 0.99 of its bytes on average, against 0.95–0.97
- * with blocks of the whole floor); larger blocks balance better but leave the budget idle. Measured
- * on real attention (48 heads × 3 seeds, tiered middle, issue 17): blocks of the whole floor were
- * 1.3× the error of uniform sampling at 1/2 of the bytes; a quarter of it is 0.85×.
+ * The block of a budgeted middle of `middleRows` rows at its floor: `share` of it (even, at least 2).
+ * Why a share: each on-demand halving frees about a block of rows at once, and the open block holds
+ * the newest middle tokens exactly. Whole-floor blocks (share 1, the default) act as an extension
+ * of a short window; behind a window that already holds the recent tokens (a `tiered` middle,
+ * `sink: 0, window: 0`), a quarter keeps the budget fuller (0.99 of its bytes on average, against
+ * 0.95–0.97) and BalanceKV's middle at 0.85× the error of a uniform middle at 1/2 of the bytes
+ * (1.33× with share 1; 48 real-attention heads × 3 seeds, issue 17).
  */
-function budgetedBlock(middleRows: number): number {
-  return Math.max(2, 2 * Math.floor(middleRows / 8));
+function budgetedBlock(middleRows: number, share: number): number {
+  return Math.max(2, 2 * Math.floor((share * middleRows) / 2));
 }
 
 /**
@@ -56,8 +57,8 @@ function budgetedBlock(middleRows: number): number {
  * - No floors: sinks, window and block size are sized from the smallest budget the cache will get.
  *   Sinks and window given as params are kept while a middle of a few rows still fits (else both
  *   shrink in proportion); default ones, when they do not fit with a full block, leave half of
- *   that floor to the middle. The block is at most a quarter of the middle's floor (a halving
- *   frees a block of rows, so larger blocks leave the budget idle); `describe()` says what was
+ *   that floor to the middle. The block is at most `blockShare` of the middle's floor (default
+ *   1; 0.25 for a middle behind its own window, see `budgetedBlock`); `describe()` says what was
  *   chosen.
  * - No theorem: an empirical policy (see the package benchmark for its error against uniform sampling).
  * - Differences from the released code: it compresses the prompt once at prefill; here the same
@@ -90,7 +91,7 @@ export class BalanceKV extends BaseHeadCache {
   private readonly part: KernelSums;
 
   /**
-   * @param spec - Spec with params sink, window, blockSize, halvings, gamma, valueConstant.
+   * @param spec - Spec with params sink, window, blockSize, blockShare, halvings, gamma, valueConstant.
    * @throws `InvalidParamsError` on bad parameters.
    */
   constructor(spec: PolicySpec) {
@@ -110,6 +111,7 @@ export class BalanceKV extends BaseHeadCache {
     const centre = booleanParam(p, 'centre', true);
     const kernelScale = numberParam(p, 'kernelScale', { default: 1, min: Number.MIN_VALUE, max: 1e6 });
     const halving = choiceParam(p, 'halving', ['balanced', 'random'] as const, 'balanced');
+    const blockShare = numberParam(p, 'blockShare', { default: 1, min: Number.MIN_VALUE, max: 1 });
     this.budgeted = spec.budget !== undefined;
     this.byBytes = isByteBudget(spec.budget);
     const precision = parsePrecision(p?.['precision'], 'balancekv params');
@@ -132,7 +134,7 @@ export class BalanceKV extends BaseHeadCache {
           : fitEdges(floor, sink, window, explicitEdges ? Math.min(4, Math.max(2, floor - sink - window)) : Math.ceil(floor / 2));
       this.sink = fit.sink;
       this.window = fit.window;
-      this.blockSize = Math.min(blockSize, budgetedBlock(floor - fit.sink - fit.window));
+      this.blockSize = Math.min(blockSize, budgetedBlock(floor - fit.sink - fit.window, blockShare));
       this.shrunk = fit.shrunk || this.blockSize < blockSize;
       this.edgesShrunk = fit.shrunk;
     }
@@ -253,7 +255,8 @@ export const balanceKVPolicy: PolicyDefinition = {
   params: [
     { name: 'sink', type: 'integer', default: 32, description: 'Leading tokens kept exactly (shrunk when the budget is smaller).' },
     { name: 'window', type: 'integer', default: 32, description: 'Trailing tokens kept exactly (shrunk when the budget is smaller).' },
-    { name: 'blockSize', type: 'integer', default: 128, description: 'Middle block size (divisible by 2^halvings; at most half the middle under a budget).' },
+    { name: 'blockSize', type: 'integer', default: 128, description: 'Middle block size (divisible by 2^halvings; under a budget at most blockShare of the middle\'s floor).' },
+    { name: 'blockShare', type: 'number', default: 1, description: "Under a budget, the block's largest share in (0, 1] of the middle's floor rows: 1 keeps the newest middle tokens exact in a large open block (right behind a short window); 0.25 keeps the budget fuller (right for a middle behind its own window, e.g. in tiered)." },
     { name: 'halvings', type: 'integer', default: 2, description: 'Halvings of a full block without a budget (the middle keeps 1/2^halvings).' },
     { name: 'gamma', type: 'number', default: 4, description: 'Walk step size γ.' },
     { name: 'valueConstant', type: 'number', default: 0.025, description: 'Constant added to <v,v\'> in the walk kernel.' },

@@ -104,8 +104,8 @@ function paired(): void {
   const middle = (policy: string, params?: Record<string, unknown>) => ({ policy: 'tiered', params: { sinks: 4, window: { share: 0.5 }, middle: { policy, ...(params ? { params } : {}) } } });
   const configs: Record<string, ReturnType<typeof middle>> = {
     uniform: middle('uniform'),
-    balancekv: middle('balancekv', { sink: 0, window: 0 }),
-    'balancekv-random': middle('balancekv', { sink: 0, window: 0, halving: 'random' }),
+    balancekv: middle('balancekv', { sink: 0, window: 0, blockShare: 0.25 }),
+    'balancekv-random': middle('balancekv', { sink: 0, window: 0, blockShare: 0.25, halving: 'random' }),
   };
   console.log(`| rate | ${Object.keys(configs).join(' | ')} | balancekv / uniform | better | balancekv-random / uniform | balancekv / balancekv-random |`);
   for (const F of numbers('F', '2,4,8,16')) {

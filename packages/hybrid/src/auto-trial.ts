@@ -63,7 +63,7 @@ export function defaultAutoCandidates(registry: PolicyRegistryLike): AutoCandida
     out.push({ name: `sinks + window${tag}`, choice: tieredWith(1, undefined, precision) });
   }
   // As middles, these keep no sinks or window of their own: the tiered cache has them.
-  for (const [middle, params] of [['balancekv', { sink: 0, window: 0 }], ['lsh-sample', { sink: 0, window: 0 }], ['subgen', undefined]] as const) {
+  for (const [middle, params] of [['balancekv', { sink: 0, window: 0, blockShare: 0.25 }], ['lsh-sample', { sink: 0, window: 0 }], ['subgen', undefined]] as const) {
     if (registry.has(middle)) out.push({ name: `${middle} 1/2`, choice: tieredWith(0.5, { policy: middle, ...(params ? { params } : {}) }) });
   }
   return out;
