@@ -282,8 +282,8 @@ export const llmCommand: CliCommand = {
   summary: 'Run a Llama model with a policy as its KV cache: bits/byte, KL and top-1 agreement vs the full cache, memory, a sample.',
   usage: [
     'kv-eval llm [--model PATH] [--text FILE] [--policy SPEC]... [--budget B]... [flags]',
-    '  --model PATH       llama2.c .bin or Hugging Face Llama directory (default: $KV_MODEL, else',
-    '                     ../shared/models relative to the repository root)',
+    '  --model PATH       llama2.c .bin or Hugging Face Llama directory (default: $KV_MODEL, else the',
+    '                     float16 copy in packages/llm/models, else ../shared/models)',
     '  --text FILE        UTF-8 text read as bytes (default: sample-validation.txt beside the model)',
     '  --policy SPEC      a registered name, a comma list, or JSON {"policy":..,"params":..,"label":..};',
     '                     repeatable (default exact)',
