@@ -3,6 +3,7 @@
 //     numpy + OpenBLAS on one thread (rows skipped with a message when numpy is missing) and the
 //     bit-identical 'wasm-f64' backend;
 //   - int4 codes vs float32 over the same tokens;
+//   - sums vs sumsWithProbs (the query-aware policies' path) at n = 32K, d = 128;
 //   - a 32-head layer at n = 8K with ModelCache threads: 2 vs one thread.
 //
 //   node --conditions=@kv/source --import tsx packages/core/bench/attend.bench.ts
@@ -233,6 +234,23 @@ export function attendReport(options: { rounds?: number; numpy?: boolean } = {})
       );
     }
   }
+  const probe = attendStore(32768, 128);
+  const probs = new Float64Array(32768);
+  const out = createKernelSums(128);
+  const plain: number[] = [];
+  const withProbs: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    plain.push(attendRound(probe.store, probe.queries, 20));
+    const t: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      probe.store.sumsWithProbs(probe.queries[i]!, 1 / Math.sqrt(128), out, probs);
+      t.push((performance.now() - t0) * 1000);
+    }
+    withProbs.push(median(t));
+  }
+  lines.push('', '| n = 32768, d = 128, float32 | µs per query |', '| --- | ---: |');
+  lines.push(`| sums | ${fmt(median(plain), 0)} |`, `| sumsWithProbs (each slot's probability: H2O, TOVA, SnapKV) | ${fmt(median(withProbs), 0)} |`);
   const one = threadedLayer(8192, 32, 128, 1, rounds);
   const two = threadedLayer(8192, 32, 128, 2, rounds);
   lines.push('', '| 32-head layer, n = 8192, d = 128 | µs per layer attend (median of rounds) | rounds (µs) |', '| --- | ---: | --- |');

@@ -258,8 +258,11 @@
   ;; that is raised (rescaling the block's sums) only when a score passes r + 8, so rescales are
   ;; rare and every weight stays below e^8. Every `block` rows the block's sums are merged into the
   ;; Float64 totals. `w` is unused (kept for the callers' argument layout); `acc` holds s f32.
-  (func (export "attend") (param $rec i32) (param $stride i32) (param $d i32) (param $s i32) (param $rows i32)
+  ;; `scores` ≥ 0: each row's score is also written there (f32, in row order), for callers that
+  ;; need every row's probability.
+  (func $attendRows (param $rec i32) (param $stride i32) (param $d i32) (param $s i32) (param $rows i32)
     (param $lw i32) (param $tau f32) (param $q i32) (param $w i32) (param $acc i32) (param $tot i32) (param $block i32)
+    (param $scores i32)
     (local $i i32) (local $left i32) (local $p i32) (local $c i32) (local $kb i32) (local $vb i32) (local $end i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $wv v128)
     (local $sc f32) (local $r f32) (local $z f32) (local $e f32)
@@ -302,6 +305,10 @@
             (f32.add (f32x4.extract_lane 0 (local.get $a0)) (f32x4.extract_lane 1 (local.get $a0)))))
           (if (i32.ge_s (local.get $lw) (i32.const 0))
             (then (local.set $sc (f32.add (local.get $sc) (f32.load (i32.add (local.get $p) (local.get $lw)))))))
+          (if (i32.ge_s (local.get $scores) (i32.const 0))
+            (then
+              (f32.store (local.get $scores) (local.get $sc))
+              (local.set $scores (i32.add (local.get $scores) (i32.const 4)))))
           ;; A row of log-weight −∞ adds nothing.
           (if (f32.ne (local.get $sc) (f32.const -inf))
             (then
@@ -354,6 +361,18 @@
         (if (f32.ne (local.get $r) (f32.const -inf))
           (then (call $merge (local.get $tot) (local.get $r) (local.get $z) (local.get $acc) (local.get $s))))
         (br $blocks))))
+
+  (func (export "attend") (param $rec i32) (param $stride i32) (param $d i32) (param $s i32) (param $rows i32)
+    (param $lw i32) (param $tau f32) (param $q i32) (param $w i32) (param $acc i32) (param $tot i32) (param $block i32)
+    (call $attendRows (local.get $rec) (local.get $stride) (local.get $d) (local.get $s) (local.get $rows) (local.get $lw)
+      (local.get $tau) (local.get $q) (local.get $w) (local.get $acc) (local.get $tot) (local.get $block) (i32.const -1)))
+
+  ;; attend, and each row's score into `scores` (f32, row order).
+  (func (export "attendScores") (param $rec i32) (param $stride i32) (param $d i32) (param $s i32) (param $rows i32)
+    (param $lw i32) (param $tau f32) (param $q i32) (param $w i32) (param $acc i32) (param $tot i32) (param $block i32)
+    (param $scores i32)
+    (call $attendRows (local.get $rec) (local.get $stride) (local.get $d) (local.get $s) (local.get $rows) (local.get $lw)
+      (local.get $tau) (local.get $q) (local.get $w) (local.get $acc) (local.get $tot) (local.get $block) (local.get $scores)))
 
   ;; ---------------------------------------------------------------------------------------------
   ;; Quantized records. A side (keys or values) of `bits` ∈ {8, 4, 2} has its codes in chunks of 16

@@ -23,6 +23,7 @@ interface F64Exports {
 
 interface F32Exports {
   attend(rec: number, stride: number, d: number, s: number, rows: number, lw: number, tau: number, q: number, w: number, acc: number, tot: number, block: number): void;
+  attendScores(rec: number, stride: number, d: number, s: number, rows: number, lw: number, tau: number, q: number, w: number, acc: number, tot: number, block: number, scores: number): void;
   attendCodes(rec: number, rows: number, tau: number, desc: number, tot: number): void;
   codePrepare(desc: number): void;
   codeScores(p: number, len: number, tau: number, desc: number, out: number): number;
@@ -431,6 +432,7 @@ export class StoreKernels {
     const f32 = m.f32;
     for (let j = 0; j < L.d; j++) f32[(o.qf >> 2) + j] = x.q[j]!;
     for (let g = 0; g < L.keys.groups; g++) f32[(o.qsum >> 2) + g] = x.qsum[g]!;
+    if (L.plain && !pools.mapped && pools.nF === 0) return this.plainSumsWithProbs(tau, out, probs);
     if (!L.plain) k.codePrepare(o.desc);
     const w = o.w >> 2;
     const lw = L.weighted ? L.lw : -1;
@@ -489,6 +491,45 @@ export class StoreKernels {
     for (let i = 0; i < pools.count; i++) probs[i] *= inv;
     out.m = mx;
     out.z = z;
+    return true;
+  }
+
+  // Float32 records: the one-pass kernel answers and writes each row's score, block by block;
+  // each slot's probability then comes from its score. (Two passes over the records, every score
+  // then every value, read them at a fraction of the speed: 8.0 ms against 1.7 at 32K rows.)
+  private plainSumsWithProbs(tau: number, out: KernelSums, probs: Float64Array): boolean {
+    const pools = this.pools;
+    const L = this.layout;
+    const m = pools.mem;
+    const o = this.off;
+    const k = this.f32!;
+    const f32 = m.f32;
+    const w = o.w >> 2;
+    const t = o.tot >> 3;
+    const lw = L.weighted ? L.lw : -1;
+    m.f64[t] = -Infinity;
+    m.f64.fill(0, t + 1, t + 2 + L.s);
+    let mx = -Infinity;
+    for (let start = 0; start < pools.count; start += ATTENTION_BLOCK) {
+      const len = Math.min(ATTENTION_BLOCK, pools.count - start);
+      k.attendScores(pools.qAddr(start), L.rec, L.d, L.s, len, lw, tau, o.qf, o.w, o.acc, o.tot, ATTENTION_BLOCK, o.w);
+      for (let i = 0; i < len; i++) {
+        const l = f32[w + i]!;
+        probs[start + i] = l;
+        if (l > mx) mx = l;
+      }
+    }
+    let z = 0;
+    for (let i = 0; i < pools.count; i++) {
+      const e = Math.exp(probs[i]! - mx);
+      probs[i] = e;
+      z += e;
+    }
+    const inv = 1 / z;
+    for (let i = 0; i < pools.count; i++) probs[i] *= inv;
+    out.m = m.f64[t]!;
+    out.z = m.f64[t + 1]!;
+    for (let j = 0; j < L.s; j++) out.n[j] = m.f64[t + 2 + j]!;
     return true;
   }
 
