@@ -3,7 +3,7 @@
 //     numpy + OpenBLAS on one thread (rows skipped with a message when numpy is missing) and the
 //     bit-identical 'wasm-f64' backend;
 //   - int4 codes vs float32 over the same tokens;
-//   - sums vs sumsWithProbs (the query-aware policies' path) at n = 32K, d = 128;
+//   - sums vs sumsWithProbs (the query-aware policies' path) and mixed precisions at n = 32K, d = 128;
 //   - a 32-head layer at n = 8K with ModelCache threads: 2 vs one thread.
 //
 //   node --conditions=@kv/source --import tsx packages/core/bench/attend.bench.ts
@@ -237,10 +237,15 @@ export function attendReport(options: { rounds?: number; numpy?: boolean } = {})
   const probe = attendStore(32768, 128);
   const probs = new Float64Array(32768);
   const out = createKernelSums(128);
+  const keysInt4 = attendStore(32768, 128, { keys: 'int4', values: 'f32' });
+  const valuesInt4 = attendStore(32768, 128, { keys: 'f32', values: 'int4' });
   const plain: number[] = [];
   const withProbs: number[] = [];
+  const mixed: [number[], number[]] = [[], []];
   for (let r = 0; r < rounds; r++) {
     plain.push(attendRound(probe.store, probe.queries, 20));
+    mixed[0].push(attendRound(keysInt4.store, keysInt4.queries, 20));
+    mixed[1].push(attendRound(valuesInt4.store, valuesInt4.queries, 20));
     const t: number[] = [];
     for (let i = 0; i < 20; i++) {
       const t0 = performance.now();
@@ -251,6 +256,7 @@ export function attendReport(options: { rounds?: number; numpy?: boolean } = {})
   }
   lines.push('', '| n = 32768, d = 128, float32 | µs per query |', '| --- | ---: |');
   lines.push(`| sums | ${fmt(median(plain), 0)} |`, `| sumsWithProbs (each slot's probability: H2O, TOVA, SnapKV) | ${fmt(median(withProbs), 0)} |`);
+  lines.push(`| sums, int4 keys and float32 values | ${fmt(median(mixed[0]), 0)} |`, `| sums, float32 keys and int4 values | ${fmt(median(mixed[1]), 0)} |`);
   const one = threadedLayer(8192, 32, 128, 1, rounds);
   const two = threadedLayer(8192, 32, 128, 2, rounds);
   lines.push('', '| 32-head layer, n = 8192, d = 128 | µs per layer attend (median of rounds) | rounds (µs) |', '| --- | ---: | --- |');

@@ -56,83 +56,39 @@
       (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $ab) (local.get $cd))
       (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $ab) (local.get $cd))))
 
-  ;; scores[i] = τ·<key_i, q> (+ lw_i) for i < rows; returns the maximum.
+  ;; scores[i] = τ·<key_i, q> (+ lw_i) for i < rows; returns the maximum. One row at a time, in
+  ;; address order: reading four records side by side defeats the prefetchers (2.3× slower here
+  ;; for float32 keys beside int4 values).
   (func $scores (param $rec i32) (param $stride i32) (param $d i32) (param $rows i32) (param $lw i32)
     (param $tau f32) (param $q i32) (param $out i32) (result f32)
-    (local $i i32) (local $c i32) (local $bytes i32) (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
-    (local $qv v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
-    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128) (local $sc v128) (local $mx v128) (local $m f32) (local $t f32)
+    (local $i i32) (local $c i32) (local $bytes i32) (local $p0 i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $m f32) (local $t f32)
     (local.set $bytes (i32.shl (local.get $d) (i32.const 2)))
-    (local.set $mx (f32x4.splat (f32.const -inf)))
+    (local.set $m (f32.const -inf))
     (local.set $p0 (local.get $rec))
-    (block $quads_done
-      (loop $quads
-        (br_if $quads_done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $rows)))
-        (local.set $p1 (i32.add (local.get $p0) (local.get $stride)))
-        (local.set $p2 (i32.add (local.get $p1) (local.get $stride)))
-        (local.set $p3 (i32.add (local.get $p2) (local.get $stride)))
+    (block $rows_done
+      (loop $each
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
+        ;; four accumulators over 64-byte steps, then 16-byte steps (as attend does)
         (local.set $a0 (v128.const i64x2 0 0)) (local.set $a1 (v128.const i64x2 0 0))
         (local.set $a2 (v128.const i64x2 0 0)) (local.set $a3 (v128.const i64x2 0 0))
-        (local.set $b0 (v128.const i64x2 0 0)) (local.set $b1 (v128.const i64x2 0 0))
-        (local.set $b2 (v128.const i64x2 0 0)) (local.set $b3 (v128.const i64x2 0 0))
         (local.set $c (i32.const 0))
-        ;; Two accumulators per row (even and odd chunks of 4 columns); d/4 odd leaves one chunk.
-        (block $cols_done
-          (loop $cols
-            (br_if $cols_done (i32.gt_u (i32.add (local.get $c) (i32.const 32)) (local.get $bytes)))
-            (local.set $qv (v128.load (i32.add (local.get $q) (local.get $c))))
-            (local.set $a0 (MADD (local.get $a0) (v128.load (i32.add (local.get $p0) (local.get $c))) (local.get $qv)))
-            (local.set $a1 (MADD (local.get $a1) (v128.load (i32.add (local.get $p1) (local.get $c))) (local.get $qv)))
-            (local.set $a2 (MADD (local.get $a2) (v128.load (i32.add (local.get $p2) (local.get $c))) (local.get $qv)))
-            (local.set $a3 (MADD (local.get $a3) (v128.load (i32.add (local.get $p3) (local.get $c))) (local.get $qv)))
-            (local.set $qv (v128.load offset=16 (i32.add (local.get $q) (local.get $c))))
-            (local.set $b0 (MADD (local.get $b0) (v128.load offset=16 (i32.add (local.get $p0) (local.get $c))) (local.get $qv)))
-            (local.set $b1 (MADD (local.get $b1) (v128.load offset=16 (i32.add (local.get $p1) (local.get $c))) (local.get $qv)))
-            (local.set $b2 (MADD (local.get $b2) (v128.load offset=16 (i32.add (local.get $p2) (local.get $c))) (local.get $qv)))
-            (local.set $b3 (MADD (local.get $b3) (v128.load offset=16 (i32.add (local.get $p3) (local.get $c))) (local.get $qv)))
-            (local.set $c (i32.add (local.get $c) (i32.const 32)))
-            (br $cols)))
-        (if (i32.lt_u (local.get $c) (local.get $bytes))
-          (then
-            (local.set $qv (v128.load (i32.add (local.get $q) (local.get $c))))
-            (local.set $a0 (MADD (local.get $a0) (v128.load (i32.add (local.get $p0) (local.get $c))) (local.get $qv)))
-            (local.set $a1 (MADD (local.get $a1) (v128.load (i32.add (local.get $p1) (local.get $c))) (local.get $qv)))
-            (local.set $a2 (MADD (local.get $a2) (v128.load (i32.add (local.get $p2) (local.get $c))) (local.get $qv)))
-            (local.set $a3 (MADD (local.get $a3) (v128.load (i32.add (local.get $p3) (local.get $c))) (local.get $qv)))))
-        (local.set $sc (f32x4.mul (f32x4.splat (local.get $tau))
-          (call $hsum4 (f32x4.add (local.get $a0) (local.get $b0)) (f32x4.add (local.get $a1) (local.get $b1))
-            (f32x4.add (local.get $a2) (local.get $b2)) (f32x4.add (local.get $a3) (local.get $b3)))))
-        (if (i32.ge_s (local.get $lw) (i32.const 0))
-          (then
-            (local.set $sc (f32x4.add (local.get $sc)
-              (f32x4.replace_lane 3
-                (f32x4.replace_lane 2
-                  (f32x4.replace_lane 1
-                    (f32x4.splat (f32.load (i32.add (local.get $p0) (local.get $lw))))
-                    (f32.load (i32.add (local.get $p1) (local.get $lw))))
-                  (f32.load (i32.add (local.get $p2) (local.get $lw))))
-                (f32.load (i32.add (local.get $p3) (local.get $lw))))))))
-        (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (local.get $sc))
-        (local.set $mx (f32x4.max (local.get $mx) (local.get $sc)))
-        (local.set $p0 (i32.add (local.get $p3) (local.get $stride)))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $quads)))
-    (local.set $m (f32.max
-      (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx)))
-      (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx)))))
-    ;; The remaining rows one at a time.
-    (block $rows_done
-      (loop $single
-        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
-        (local.set $a0 (v128.const i64x2 0 0))
-        (local.set $c (i32.const 0))
-        (block $c1_done
-          (loop $c1
-            (br_if $c1_done (i32.ge_u (local.get $c) (local.get $bytes)))
-            (local.set $a0 (MADD (local.get $a0) (v128.load (i32.add (local.get $p0) (local.get $c)))
-              (v128.load (i32.add (local.get $q) (local.get $c)))))
+        (block $c64_done
+          (loop $c64
+            (br_if $c64_done (i32.gt_u (i32.add (local.get $c) (i32.const 64)) (local.get $bytes)))
+            (local.set $a0 (MADD (local.get $a0) (v128.load (i32.add (local.get $p0) (local.get $c))) (v128.load (i32.add (local.get $q) (local.get $c)))))
+            (local.set $a1 (MADD (local.get $a1) (v128.load offset=16 (i32.add (local.get $p0) (local.get $c))) (v128.load offset=16 (i32.add (local.get $q) (local.get $c)))))
+            (local.set $a2 (MADD (local.get $a2) (v128.load offset=32 (i32.add (local.get $p0) (local.get $c))) (v128.load offset=32 (i32.add (local.get $q) (local.get $c)))))
+            (local.set $a3 (MADD (local.get $a3) (v128.load offset=48 (i32.add (local.get $p0) (local.get $c))) (v128.load offset=48 (i32.add (local.get $q) (local.get $c)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 64)))
+            (br $c64)))
+        (block $c16_done
+          (loop $c16
+            (br_if $c16_done (i32.ge_u (local.get $c) (local.get $bytes)))
+            (local.set $a0 (MADD (local.get $a0) (v128.load (i32.add (local.get $p0) (local.get $c))) (v128.load (i32.add (local.get $q) (local.get $c)))))
             (local.set $c (i32.add (local.get $c) (i32.const 16)))
-            (br $c1)))
+            (br $c16)))
+        (local.set $a0 (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))
         (local.set $t (f32.mul (local.get $tau)
           (f32x4.extract_lane 0 (call $hsum4 (local.get $a0) (local.get $a0) (local.get $a0) (local.get $a0)))))
         (if (i32.ge_s (local.get $lw) (i32.const 0))
@@ -141,7 +97,7 @@
         (local.set $m (f32.max (local.get $m) (local.get $t)))
         (local.set $p0 (i32.add (local.get $p0) (local.get $stride)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $single)))
+        (br $each)))
     (local.get $m))
 
   ;; w[i] = e^{scores[i] − m} in place for i < rows; returns Σ w.
@@ -171,56 +127,42 @@
         (br $tail)))
     (local.get $zs))
 
-  ;; acc[j] = Σ_i w[i]·value_i[j] for i < rows (acc is overwritten), values at `val` (stride).
+  ;; acc[j] = Σ_i w[i]·value_i[j] for i < rows (acc is overwritten), values at `val` (stride);
+  ;; one row at a time, in address order (as $scores).
   (func $values (param $val i32) (param $stride i32) (param $s i32) (param $rows i32) (param $w i32) (param $acc i32)
-    (local $i i32) (local $c i32) (local $bytes i32) (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
-    (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $t v128) (local $u v128)
+    (local $i i32) (local $c i32) (local $bytes i32) (local $p0 i32) (local $w0 v128)
     (local.set $bytes (i32.shl (local.get $s) (i32.const 2)))
     (memory.fill (local.get $acc) (i32.const 0) (local.get $bytes))
     (local.set $p0 (local.get $val))
-    (block $quads_done
-      (loop $quads
-        (br_if $quads_done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $rows)))
-        (local.set $p1 (i32.add (local.get $p0) (local.get $stride)))
-        (local.set $p2 (i32.add (local.get $p1) (local.get $stride)))
-        (local.set $p3 (i32.add (local.get $p2) (local.get $stride)))
-        (local.set $w0 (v128.load32_splat (local.get $w)))
-        (local.set $w1 (v128.load32_splat offset=4 (local.get $w)))
-        (local.set $w2 (v128.load32_splat offset=8 (local.get $w)))
-        (local.set $w3 (v128.load32_splat offset=12 (local.get $w)))
-        (local.set $c (i32.const 0))
-        (block $cols_done
-          (loop $cols
-            (br_if $cols_done (i32.ge_u (local.get $c) (local.get $bytes)))
-            (local.set $t (f32x4.mul (local.get $w0) (v128.load (i32.add (local.get $p0) (local.get $c)))))
-            (local.set $t (MADD (local.get $t) (local.get $w1) (v128.load (i32.add (local.get $p1) (local.get $c)))))
-            (local.set $u (f32x4.mul (local.get $w2) (v128.load (i32.add (local.get $p2) (local.get $c)))))
-            (local.set $u (MADD (local.get $u) (local.get $w3) (v128.load (i32.add (local.get $p3) (local.get $c)))))
-            (v128.store (i32.add (local.get $acc) (local.get $c))
-              (f32x4.add (v128.load (i32.add (local.get $acc) (local.get $c))) (f32x4.add (local.get $t) (local.get $u))))
-            (local.set $c (i32.add (local.get $c) (i32.const 16)))
-            (br $cols)))
-        (local.set $p0 (i32.add (local.get $p3) (local.get $stride)))
-        (local.set $w (i32.add (local.get $w) (i32.const 16)))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $quads)))
     (block $rows_done
-      (loop $single
+      (loop $each
         (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
         (local.set $w0 (v128.load32_splat (local.get $w)))
         (local.set $c (i32.const 0))
-        (block $c1_done
-          (loop $c1
-            (br_if $c1_done (i32.ge_u (local.get $c) (local.get $bytes)))
+        (block $c64_done
+          (loop $c64
+            (br_if $c64_done (i32.gt_u (i32.add (local.get $c) (i32.const 64)) (local.get $bytes)))
+            (v128.store (i32.add (local.get $acc) (local.get $c))
+              (MADD (v128.load (i32.add (local.get $acc) (local.get $c))) (local.get $w0) (v128.load (i32.add (local.get $p0) (local.get $c)))))
+            (v128.store offset=16 (i32.add (local.get $acc) (local.get $c))
+              (MADD (v128.load offset=16 (i32.add (local.get $acc) (local.get $c))) (local.get $w0) (v128.load offset=16 (i32.add (local.get $p0) (local.get $c)))))
+            (v128.store offset=32 (i32.add (local.get $acc) (local.get $c))
+              (MADD (v128.load offset=32 (i32.add (local.get $acc) (local.get $c))) (local.get $w0) (v128.load offset=32 (i32.add (local.get $p0) (local.get $c)))))
+            (v128.store offset=48 (i32.add (local.get $acc) (local.get $c))
+              (MADD (v128.load offset=48 (i32.add (local.get $acc) (local.get $c))) (local.get $w0) (v128.load offset=48 (i32.add (local.get $p0) (local.get $c)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 64)))
+            (br $c64)))
+        (block $c16_done
+          (loop $c16
+            (br_if $c16_done (i32.ge_u (local.get $c) (local.get $bytes)))
             (v128.store (i32.add (local.get $acc) (local.get $c))
               (MADD (v128.load (i32.add (local.get $acc) (local.get $c))) (local.get $w0) (v128.load (i32.add (local.get $p0) (local.get $c)))))
             (local.set $c (i32.add (local.get $c) (i32.const 16)))
-            (br $c1)))
+            (br $c16)))
         (local.set $p0 (i32.add (local.get $p0) (local.get $stride)))
         (local.set $w (i32.add (local.get $w) (i32.const 4)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $single)))
-  )
+        (br $each))))
 
   ;; Merges one block (max mb, Σw zb, acc[s] f32) into the totals at `tot`: f64 m, f64 z, f64 n[s].
   (func $merge (param $tot i32) (param $mb f32) (param $zb f32) (param $acc i32) (param $s i32)
