@@ -240,15 +240,27 @@ export class StoreKernels {
     const f32 = m.f32;
     for (let j = 0; j < L.d; j++) f32[(o.qf >> 2) + j] = x.q[j]!;
     for (let g = 0; g < L.keys.groups; g++) f32[(o.qsum >> 2) + g] = x.qsum[g]!;
-    const t = o.tot >> 3;
-    m.f64[t] = -Infinity;
-    m.f64.fill(0, t + 1, t + 2 + L.s);
+    this.clearTotals();
     if (L.channel) this.channelGroups(x, tau);
     this.forEachCall(tau, this.local);
-    out.m = m.f64[t]!;
-    out.z = m.f64[t + 1]!;
-    for (let j = 0; j < L.s; j++) out.n[j] = m.f64[t + 2 + j]!;
+    this.readTotals(out);
     return true;
+  }
+
+  // The kernels' f64 totals (m, z, n[s]) at `tot`: emptied before a query, read into `out` after.
+  private clearTotals(): void {
+    const t = this.off.tot >> 3;
+    const f64 = this.pools.mem.f64;
+    f64[t] = -Infinity;
+    f64.fill(0, t + 1, t + 2 + this.layout.s);
+  }
+
+  private readTotals(out: KernelSums): void {
+    const t = this.off.tot >> 3;
+    const f64 = this.pools.mem.f64;
+    out.m = f64[t]!;
+    out.z = f64[t + 1]!;
+    for (let j = 0; j < this.layout.s; j++) out.n[j] = f64[t + 2 + j]!;
   }
 
   /**
@@ -505,10 +517,8 @@ export class StoreKernels {
     const k = this.f32!;
     const f32 = m.f32;
     const w = o.w >> 2;
-    const t = o.tot >> 3;
     const lw = L.weighted ? L.lw : -1;
-    m.f64[t] = -Infinity;
-    m.f64.fill(0, t + 1, t + 2 + L.s);
+    this.clearTotals();
     let mx = -Infinity;
     for (let start = 0; start < pools.count; start += ATTENTION_BLOCK) {
       const len = Math.min(ATTENTION_BLOCK, pools.count - start);
@@ -527,9 +537,7 @@ export class StoreKernels {
     }
     const inv = 1 / z;
     for (let i = 0; i < pools.count; i++) probs[i] *= inv;
-    out.m = m.f64[t]!;
-    out.z = m.f64[t + 1]!;
-    for (let j = 0; j < L.s; j++) out.n[j] = m.f64[t + 2 + j]!;
+    this.readTotals(out);
     return true;
   }
 
