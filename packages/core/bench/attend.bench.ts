@@ -2,7 +2,8 @@
 //   - float32 attend (the default 'wasm' backend) at n = 4K/32K, d = 64/128, one thread, beside
 //     numpy + OpenBLAS on one thread (rows skipped with a message when numpy is missing) and the
 //     bit-identical 'wasm-f64' backend;
-//   - int4 codes vs float32 over the same tokens;
+//   - int4 codes vs float32 over the same tokens: token-wise groups (the precision layer's default)
+//     and KIVI's layout (keys per channel over groups of 32 tokens, a float32 window of 32);
 //   - sums vs sumsWithProbs (the query-aware policies' path) and mixed precisions at n = 32K, d = 128;
 //   - a 32-head layer at n = 8K with ModelCache threads: 2 vs one thread.
 //
@@ -56,7 +57,8 @@ export const gbps = (f: AttendFigure): number => f.bytes / (median(f.micros) * 1
  */
 export function attendStore(n: number, d: number, precision?: Precision): { store: SlotStore; queries: Float32Array[] } {
   const rng = new Rng(2026);
-  const store = new SlotStore(d, d, { precision, positions: false });
+  const channel = typeof precision === 'object' && precision.keyGroups === 'channel';
+  const store = new SlotStore(d, d, { precision, positions: false, ...(channel ? { eviction: 'fifo' as const } : {}) });
   const k = new Float32Array(d);
   const v = new Float32Array(d);
   for (let t = 0; t < n; t++) {
@@ -137,8 +139,12 @@ function withBackend<T>(backend: KernelBackend, fn: () => T): T {
   }
 }
 
+/** KIVI's layout at 4 bits (`kivi` with `bits: 4` in @kv/heuristics). */
+const KIVI_INT4: Precision = { keys: 'int4', values: 'int4', keyGroups: 'channel', group: 32, residual: 32 };
+
 /**
- * Float32 (default and bit-identical backends), int4 and numpy at one shape, rounds interleaved.
+ * Float32 (default and bit-identical backends), int4 (token-wise groups and KIVI's layout) and
+ * numpy at one shape, rounds interleaved.
  * @param n - Rows.
  * @param d - Dimension (s = d).
  * @param rounds - Rounds.
@@ -148,6 +154,7 @@ function withBackend<T>(backend: KernelBackend, fn: () => T): T {
 export function compareShape(n: number, d: number, rounds: number, withNumpy: boolean): AttendFigure[] {
   const f32 = attendStore(n, d);
   const int4 = attendStore(n, d, 'int4');
+  const kivi = attendStore(n, d, KIVI_INT4);
   const bytes32 = f32.store.heldBytes;
   // About 50 ms of float32 work per round at 20 GB/s, at least 16 queries.
   const reps = Math.max(16, Math.round(1e9 / bytes32));
@@ -155,14 +162,17 @@ export function compareShape(n: number, d: number, rounds: number, withNumpy: bo
     { label: 'kv f32 (wasm)', n, d, bytes: bytes32, micros: [] },
     { label: 'kv f32 (wasm-f64)', n, d, bytes: bytes32, micros: [] },
     { label: 'kv int4 (wasm)', n, d, bytes: int4.store.heldBytes, micros: [] },
+    { label: 'kv KIVI int4 (wasm)', n, d, bytes: kivi.store.heldBytes, micros: [] },
   ];
   const numpy: AttendFigure = { label: 'numpy (1 thread)', n, d, bytes: bytes32, micros: [] };
   attendRound(f32.store, f32.queries, reps);
   attendRound(int4.store, int4.queries, reps);
+  attendRound(kivi.store, kivi.queries, reps);
   for (let r = 0; r < rounds; r++) {
     figs[0]!.micros.push(attendRound(f32.store, f32.queries, reps));
     figs[1]!.micros.push(withBackend('wasm-f64', () => attendRound(f32.store, f32.queries, reps)));
     figs[2]!.micros.push(attendRound(int4.store, int4.queries, reps));
+    figs[3]!.micros.push(attendRound(kivi.store, kivi.queries, reps));
     if (withNumpy) {
       const np = numpyRounds(n, d, reps, 1);
       if (np !== null) numpy.micros.push(np[0]!);
@@ -223,14 +233,14 @@ export function attendReport(options: { rounds?: number; numpy?: boolean } = {})
   const f = kernelFeatures();
   lines.push(`Node ${process.version}, ${availableParallelism()} cores, SIMD ${f.simd ? 'yes' : 'no'}, relaxed SIMD (FMA) ${f.relaxedSimd ? 'yes' : 'no'}, load average ${fmt(load0)} at start`);
   if (!hasNumpy) lines.push('numpy rows skipped: `python3 -c "import numpy"` fails here (apt-get install python3-numpy for them).');
-  lines.push('', '| n | d | kv f32 GB/s | kv f32 / numpy | wasm-f64 GB/s | numpy GB/s | int4 µs / f32 µs | int4 GB/s (codes read) |', '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  lines.push('', '| n | d | kv f32 GB/s | kv f32 / numpy | wasm-f64 GB/s | numpy GB/s | int4 µs / f32 µs | int4 GB/s (codes read) | KIVI int4 µs / f32 µs |', '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const d of [64, 128]) {
     for (const n of [4096, 32768]) {
       const figs = compareShape(n, d, rounds, withNumpy);
-      const [w32, w64, i4, np] = figs;
+      const [w32, w64, i4, kv4, np] = figs;
       const np32 = np ? `${fmt(median(np.micros) / median(w32!.micros), 2)}×` : '—';
       lines.push(
-        `| ${n} | ${d} | ${fmt(gbps(w32!))} | ${np32} | ${fmt(gbps(w64!))} | ${np ? fmt(gbps(np)) : '—'} | ${fmt(median(i4!.micros) / median(w32!.micros), 2)} | ${fmt(gbps(i4!))} |`,
+        `| ${n} | ${d} | ${fmt(gbps(w32!))} | ${np32} | ${fmt(gbps(w64!))} | ${np ? fmt(gbps(np)) : '—'} | ${fmt(median(i4!.micros) / median(w32!.micros), 2)} | ${fmt(gbps(i4!))} | ${fmt(median(kv4!.micros) / median(w32!.micros), 2)} |`,
       );
     }
   }

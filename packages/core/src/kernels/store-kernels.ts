@@ -30,6 +30,9 @@ interface F32Exports {
   codeValues(p: number, len: number, desc: number, w: number, acc: number): void;
   recScores(rec: number, stride: number, d: number, rows: number, lw: number, tau: number, q: number, out: number): number;
   recValues(val: number, stride: number, s: number, rows: number, w: number, acc: number): void;
+  foldChannel(at: number, half: number, q: number, qs: number, d: number): number;
+  channelScores(at: number, q: number, rec: number, len: number, tau: number, desc: number, out: number, atab: number): number;
+  channelValues(len: number, mb: number, desc: number, atab: number, tot: number): void;
   exp4(input: number, out: number): void;
 }
 
@@ -96,7 +99,7 @@ const align64 = (n: number) => Math.ceil(n / 64) * 64;
 const D = {
   stride: 0, d: 4, s: 8, kbits: 12, vbits: 16, kcode: 20, vcode: 24, kscale: 28, vscale: 32, lw: 36,
   kgroups: 40, vgroups: 44, half: 48, kg16: 52, block: 56, q: 60, qsum: 64, w: 68, acc: 72, zacc: 76,
-  vsc: 80, bias: 84, vg16: 88, ksc: 92, qh: 96, ql: 100,
+  vsc: 80, bias: 84, vg16: 88, ksc: 92, qh: 96, ql: 100, vh: 108, vl: 112, atab: 116,
 } as const;
 
 /**
@@ -116,7 +119,7 @@ export class StoreKernels {
   private f64: F64Exports | null = null;
   /** Bytes of scratch before the pools once the rows are in a WebAssembly memory. */
   readonly scratchBytes: number;
-  private readonly off: Record<'qf' | 'qsum' | 'w' | 'acc' | 'zacc' | 'vsc' | 'ksc' | 'tot' | 'desc' | 'q64' | 'w64' | 'acc64' | 'qs' | 'qh' | 'ql', number>;
+  private readonly off: Record<'qf' | 'qsum' | 'w' | 'acc' | 'zacc' | 'vsc' | 'ksc' | 'tot' | 'desc' | 'q64' | 'w64' | 'acc64' | 'qs' | 'qh' | 'ql' | 'vh' | 'vl' | 'atab', number>;
   /** Float32 records the fused kernel reads (d, s multiples of 4). */
   private readonly f32Records: boolean;
   /** Quantized records the code kernel reads (null: the JavaScript loops answer). */
@@ -131,9 +134,10 @@ export class StoreKernels {
     const sizes: [keyof StoreKernels['off'], number][] = [
       ['qf', 4 * d], ['qsum', 4 * kg], ['w', 4 * (ATTENTION_BLOCK + 4)], ['acc', 4 * s], ['zacc', 4 * vg],
       // Transposed scale tables: (lo, step) of each group for four rows, 16 bytes per entry,
-      // written four entries at a time.
-      ['vsc', 16 * (2 * vg + 4)], ['ksc', 16 * (2 * kg + 4)], ['tot', 8 * (2 + s)], ['desc', 128], ['q64', 8 * d],
-      ['w64', 8 * ATTENTION_BLOCK], ['acc64', 8 * s], ['qs', 4 * d], ['qh', 2 * d + 16], ['ql', 2 * d + 16],
+      // written four entries at a time; for values, one per quad of a block (4-bit values keep a
+      // block's tables for their fixed point).
+      ['vsc', 16 * (2 * vg + 4) * (ATTENTION_BLOCK / 4)], ['ksc', 16 * (2 * kg + 4)], ['tot', 8 * (2 + s)], ['desc', 128], ['q64', 8 * d],
+      ['w64', 8 * ATTENTION_BLOCK], ['acc64', 8 * s], ['qs', 4 * d], ['qh', 2 * d + 16], ['ql', 2 * d + 16], ['vh', 4 * s], ['vl', 4 * s], ['atab', 4 * (ATTENTION_BLOCK + 4)],
     ];
     const off = {} as Record<keyof StoreKernels['off'], number>;
     let at = 0;
@@ -212,6 +216,9 @@ export class StoreKernels {
     set(D.ksc, o.ksc);
     set(D.qh, o.qh);
     set(D.ql, o.ql);
+    set(D.vh, o.vh);
+    set(D.vl, o.vl);
+    set(D.atab, o.atab);
     m.f32[(o.desc + D.bias) >> 2] = 0;
     // Channel-wise keys: one "group" per row with lo = 0 and step = 1 for the four rows (the query
     // is folded into the group's steps instead).
@@ -241,7 +248,7 @@ export class StoreKernels {
     for (let j = 0; j < L.d; j++) f32[(o.qf >> 2) + j] = x.q[j]!;
     for (let g = 0; g < L.keys.groups; g++) f32[(o.qsum >> 2) + g] = x.qsum[g]!;
     this.clearTotals();
-    if (L.channel) this.channelGroups(x, tau);
+    if (L.channel) this.channelGroups(tau);
     this.forEachCall(tau, this.local);
     this.readTotals(out);
     return true;
@@ -345,8 +352,11 @@ export class StoreKernels {
   }
 
   // Channel-wise key groups: per group, the query folded into its steps (and <q, lo> as the bias),
-  // then the code kernel over each run of live rows (tombstones split runs).
-  private channelGroups(x: JsSumsScratch, tau: number): void {
+  // in the kernel (in JavaScript it cost three times the group's attention), then the code kernel
+  // over each run of live rows (tombstones split runs). With 4-bit values the runs gather into
+  // blocks whose values are summed at once (per group of 32 rows the kernel's fixed costs were a
+  // third of the attention).
+  private channelGroups(tau: number): void {
     const pools = this.pools;
     const L = this.layout;
     const m = pools.mem;
@@ -355,22 +365,38 @@ export class StoreKernels {
     const G = L.group;
     const order = pools.groupOrder.data;
     const phys = pools.physQ.data;
-    const qs = x.qs;
     const f32 = m.f32;
+    const blocks = this.codeSides!.v === 4 && (Math.min(L.values.group, L.s) / 16) % 2 === 0;
+    let fill = 0;
+    let mb = -Infinity;
     m.i32[(o.desc + D.q) >> 2] = o.qs;
     for (let i = 0; i < pools.usedGroups; i++) {
       const g = order[i]!;
-      const bias = L.keys.foldQuery(m, pools.groupScaleAddr(g * G), x.q, qs);
-      for (let j = 0; j < L.d; j++) f32[(o.qs >> 2) + j] = qs[j]!;
-      f32[(o.desc + D.bias) >> 2] = bias;
+      const at = pools.groupScaleAddr(g * G);
+      if (!blocks) f32[(o.desc + D.bias) >> 2] = k.foldChannel(at, L.keys.halfScales ? 1 : 0, o.qf, o.qs, L.d);
       let r = 0;
       while (r < G) {
         while (r < G && phys[g * G + r]! < 0) r++;
-        const start = r;
+        let start = r;
         while (r < G && phys[g * G + r]! >= 0) r++;
-        if (r > start) k.attendCodes(pools.qAddr(g * G + start), r - start, tau, o.desc, o.tot);
+        if (!blocks) {
+          if (r > start) k.attendCodes(pools.qAddr(g * G + start), r - start, tau, o.desc, o.tot);
+          continue;
+        }
+        while (start < r) {
+          if (fill === ATTENTION_BLOCK) {
+            k.channelValues(fill, mb, o.desc, o.atab, o.tot);
+            fill = 0;
+            mb = -Infinity;
+          }
+          const len = Math.min(r - start, ATTENTION_BLOCK - fill);
+          mb = Math.max(mb, k.channelScores(at, o.qf, pools.qAddr(g * G + start), len, tau, o.desc, o.w + 4 * fill, o.atab + 4 * fill));
+          fill += len;
+          start += len;
+        }
       }
     }
+    if (fill > 0) k.channelValues(fill, mb, o.desc, o.atab, o.tot);
     m.i32[(o.desc + D.q) >> 2] = o.qf;
     f32[(o.desc + D.bias) >> 2] = 0;
   }

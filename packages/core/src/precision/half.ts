@@ -37,6 +37,9 @@ export function toHalf(x: number): number {
   return sign | h;
 }
 
+// 2^(e − 15) for the exponent field e: `2 ** x` with a variable x is a call into Math.pow.
+const POW2 = Float64Array.from({ length: 32 }, (_, e) => 2 ** (e - 15));
+
 /**
  * The value of float16 bits.
  * @param h - 16 bits.
@@ -49,7 +52,7 @@ export function fromHalf(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   if (e === 0) return sign * m * 5.960464477539063e-8;
   if (e === 31) return m !== 0 ? NaN : sign * Infinity;
-  return sign * (1 + m / 1024) * 2 ** (e - 15);
+  return sign * (1 + m / 1024) * POW2[e]!;
 }
 
 /**
