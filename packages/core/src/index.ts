@@ -84,4 +84,4 @@ export { crc32 } from './snapshot/crc32.js';
 export { type DecodedSnapshot, decodeSnapshot, encodeSnapshot, SNAPSHOT_VERSION } from './snapshot/format.js';
 export { type ModelShape, restore, restoreModel, type SnapshotExpectation, snapshot, snapshotModel } from './snapshot/snapshot.js';
 export { getKernelBackend, type KernelBackend, setKernelBackend } from './kernels/backend.js';
-export { kernelFeatures } from './kernels/store-kernels.js';
+export { kernelFeatures } from './kernels/attention-modules.js';

@@ -1,5 +1,6 @@
 import type { KernelSums } from '../sums.js';
-import { f32SharedModule, type KernelCallSink } from './store-kernels.js';
+import { f32SharedModule } from './attention-modules.js';
+import type { KernelCallSink } from './store-kernels.js';
 import type { WasmMemory } from './wasm-module.js';
 
 // The part of node:worker_threads used here, looked up at run time (process.getBuiltinModule,

@@ -1,5 +1,5 @@
 import { UnsupportedError } from '../errors.js';
-import { wasmAttentionAvailable } from './store-kernels.js';
+import { wasmAttentionAvailable } from './attention-modules.js';
 
 /**
  * Which implementation runs the attention hot path of {@link SlotStore} (and so of every policy

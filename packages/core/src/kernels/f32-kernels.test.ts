@@ -6,7 +6,7 @@ import { Rng } from '../rng.js';
 import { SlotStore } from '../slot-store.js';
 import { createKernelSums, type KernelSums } from '../sums.js';
 import { type KernelBackend, setKernelBackend } from './backend.js';
-import { kernelFeatures } from './store-kernels.js';
+import { kernelFeatures } from './attention-modules.js';
 import { ATTENTION_F32_WASM, ATTENTION_F32_WASM_RELAXED } from './wasm-attention-f32-bytes.js';
 
 afterEach(() => {

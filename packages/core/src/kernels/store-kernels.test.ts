@@ -11,7 +11,7 @@ import { SlotStore } from '../slot-store.js';
 import { createKernelSums, type KernelSums } from '../sums.js';
 import { conformanceChecks } from '../testing/conformance.js';
 import { getKernelBackend, type KernelBackend, setKernelBackend } from './backend.js';
-import { wasmAttentionAvailable } from './store-kernels.js';
+import { wasmAttentionAvailable } from './attention-modules.js';
 import { ATTENTION_WASM } from './wasm-attention-bytes.js';
 
 const EPS64 = 2 ** -53;

@@ -2,87 +2,18 @@ import type { JsSumsScratch } from '../precision/js-sums.js';
 import type { RowPools } from '../precision/pools.js';
 import type { RowLayout } from '../precision/row-layout.js';
 import { type KernelSums, mergeSums } from '../sums.js';
+import { type F32Exports, type F64Exports, f32Module, f32SharedModule, f64Module, f64Shared, wasmAttentionAvailable } from './attention-modules.js';
 import { getKernelBackend } from './backend.js';
-import { ATTENTION_WASM, ATTENTION_WASM_SHARED } from './wasm-attention-bytes.js';
-import { ATTENTION_F32_WASM, ATTENTION_F32_WASM_RELAXED, ATTENTION_F32_WASM_RELAXED_SHARED, ATTENTION_F32_WASM_SHARED } from './wasm-attention-f32-bytes.js';
-import { type WasmMemory, WasmSimdModule } from './wasm-module.js';
+import { ATTENTION_BLOCK, type CodeSides, codeSides, D, type ScratchArea, writeCodeDescriptor } from './code-descriptor.js';
+import type { WasmMemory } from './wasm-module.js';
 
-/** Rows per block of the blocked online log-sum-exp; the scratch for logits holds one block. */
-export const ATTENTION_BLOCK = 256;
+export { ATTENTION_BLOCK } from './code-descriptor.js';
 
 /** Stores of fewer rows answer with the JavaScript loops (a WebAssembly memory is not worth it). */
 export const WASM_MIN_ROWS = 256;
 
 // The f64 kernels read one word up to 4096 bytes past the rows they work on (attention.wat).
 const TOUCH_AHEAD = 4096;
-
-interface F64Exports {
-  dots(keys: number, q: number, d: number, stride: number, rows: number, out: number): number;
-  accum(values: number, w: number, s: number, stride: number, rows: number, acc: number): number;
-}
-
-interface F32Exports {
-  attend(rec: number, stride: number, d: number, s: number, rows: number, lw: number, tau: number, q: number, w: number, acc: number, tot: number, block: number): void;
-  attendScores(rec: number, stride: number, d: number, s: number, rows: number, lw: number, tau: number, q: number, w: number, acc: number, tot: number, block: number, scores: number): void;
-  attendCodes(rec: number, rows: number, tau: number, desc: number, tot: number): void;
-  codePrepare(desc: number): void;
-  codeScores(p: number, len: number, tau: number, desc: number, out: number): number;
-  codeValues(p: number, len: number, desc: number, w: number, acc: number): void;
-  recScores(rec: number, stride: number, d: number, rows: number, lw: number, tau: number, q: number, out: number): number;
-  recValues(val: number, stride: number, s: number, rows: number, w: number, acc: number): void;
-  foldChannel(at: number, half: number, q: number, qs: number, d: number): number;
-  channelScores(at: number, q: number, rec: number, len: number, tau: number, desc: number, out: number, atab: number): number;
-  channelValues(len: number, mb: number, desc: number, atab: number, tot: number): void;
-  exp4(input: number, out: number): void;
-}
-
-const f64Module = new WasmSimdModule(ATTENTION_WASM);
-const f32Baseline = new WasmSimdModule(ATTENTION_F32_WASM);
-const f32Relaxed = new WasmSimdModule(ATTENTION_F32_WASM_RELAXED);
-const f64Shared = new WasmSimdModule(ATTENTION_WASM_SHARED);
-const f32BaselineShared = new WasmSimdModule(ATTENTION_F32_WASM_SHARED);
-const f32RelaxedShared = new WasmSimdModule(ATTENTION_F32_WASM_RELAXED_SHARED);
-
-/**
- * Whether this engine runs the WebAssembly SIMD attention kernels.
- * @returns True when WebAssembly with fixed-width SIMD is available.
- * @internal
- */
-export function wasmAttentionAvailable(): boolean {
-  return f64Module.available && f32Baseline.available;
-}
-
-/**
- * The WebAssembly features the attention kernels found on this engine: fixed-width SIMD (the
- * kernels' baseline) and relaxed SIMD (fused multiply-adds in the Float32 kernels; Node 22 and
- * current browsers have it, Node 20 only behind `--experimental-wasm-relaxed-simd`).
- *
- * @returns The detected features.
- * @example
- * ```ts
- * import { kernelFeatures } from '@kv/core';
- * const { simd, relaxedSimd } = kernelFeatures();
- * console.log(simd ? (relaxedSimd ? 'SIMD with FMA' : 'SIMD') : 'JavaScript loops');
- * ```
- */
-export function kernelFeatures(): {
-  /** WebAssembly SIMD kernels are available. */
-  readonly simd: boolean;
-  /** Relaxed SIMD (fused multiply-add) is available too. */
-  readonly relaxedSimd: boolean;
-} {
-  return { simd: wasmAttentionAvailable(), relaxedSimd: f32Relaxed.available };
-}
-
-const f32Module = (): WasmSimdModule => (f32Relaxed.available ? f32Relaxed : f32Baseline);
-
-/**
- * The Float32 kernel module for stores in shared memory (its compiled module is what worker
- * threads instantiate on each store's memory).
- * @returns The module.
- * @internal
- */
-export const f32SharedModule = (): WasmSimdModule => (f32RelaxedShared.available ? f32RelaxedShared : f32BaselineShared);
 
 /**
  * Receives the kernel calls of one query (see {@link StoreKernels.forEachCall}): `fn` 0 is
@@ -94,13 +25,6 @@ export interface KernelCallSink {
 }
 
 const align64 = (n: number) => Math.ceil(n / 64) * 64;
-
-// Field offsets (bytes) of the attendCodes descriptor (attention-f32.wat).
-const D = {
-  stride: 0, d: 4, s: 8, kbits: 12, vbits: 16, kcode: 20, vcode: 24, kscale: 28, vscale: 32, lw: 36,
-  kgroups: 40, vgroups: 44, half: 48, kg16: 52, block: 56, q: 60, qsum: 64, w: 68, acc: 72, zacc: 76,
-  vsc: 80, bias: 84, vg16: 88, ksc: 92, qh: 96, ql: 100, vh: 108, vl: 112, atab: 116,
-} as const;
 
 /**
  * The WebAssembly side of one store: moves its memory into kernel instances once it holds
@@ -119,11 +43,11 @@ export class StoreKernels {
   private f64: F64Exports | null = null;
   /** Bytes of scratch before the pools once the rows are in a WebAssembly memory. */
   readonly scratchBytes: number;
-  private readonly off: Record<'qf' | 'qsum' | 'w' | 'acc' | 'zacc' | 'vsc' | 'ksc' | 'tot' | 'desc' | 'q64' | 'w64' | 'acc64' | 'qs' | 'qh' | 'ql' | 'vh' | 'vl' | 'atab', number>;
+  private readonly off: Record<ScratchArea, number>;
   /** Float32 records the fused kernel reads (d, s multiples of 4). */
   private readonly f32Records: boolean;
   /** Quantized records the code kernel reads (null: the JavaScript loops answer). */
-  private readonly codeSides: { k: number; v: number } | null;
+  private readonly codeSides: CodeSides | null;
 
   constructor(layout: RowLayout, pools: RowPools) {
     this.layout = layout;
@@ -182,47 +106,7 @@ export class StoreKernels {
   }
 
   private writeDescriptor(): void {
-    const L = this.layout;
-    const m = this.pools.mem;
-    const o = this.off;
-    const i32 = m.i32;
-    const at = o.desc >> 2;
-    const set = (field: number, v: number) => {
-      i32[at + (field >> 2)] = v;
-    };
-    const sides = this.codeSides ?? { k: 32, v: 32 };
-    set(D.stride, L.rec);
-    set(D.d, L.d);
-    set(D.s, L.s);
-    set(D.kbits, sides.k);
-    set(D.vbits, sides.v);
-    set(D.kcode, L.kCode);
-    set(D.vcode, L.vCode);
-    set(D.kscale, L.kScale);
-    set(D.vscale, L.vScale);
-    set(D.lw, L.weighted ? L.lw : -1);
-    set(D.kgroups, L.channel ? 0 : L.keys.groups);
-    set(D.vgroups, L.values.groups);
-    set(D.half, L.keys.halfScales ? 1 : 0);
-    set(D.kg16, L.channel ? L.d / 16 : Math.min(L.keys.group, L.d) / 16);
-    set(D.vg16, Math.min(L.values.group, L.s) / 16);
-    set(D.block, ATTENTION_BLOCK);
-    set(D.q, o.qf);
-    set(D.qsum, o.qsum);
-    set(D.w, o.w);
-    set(D.acc, o.acc);
-    set(D.zacc, o.zacc);
-    set(D.vsc, o.vsc);
-    set(D.ksc, o.ksc);
-    set(D.qh, o.qh);
-    set(D.ql, o.ql);
-    set(D.vh, o.vh);
-    set(D.vl, o.vl);
-    set(D.atab, o.atab);
-    m.f32[(o.desc + D.bias) >> 2] = 0;
-    // Channel-wise keys: one "group" per row with lo = 0 and step = 1 for the four rows (the query
-    // is folded into the group's steps instead).
-    if (L.channel) m.f32.set([0, 0, 0, 0, 1, 1, 1, 1], o.ksc >> 2);
+    writeCodeDescriptor(this.layout, this.pools.mem, this.off, this.codeSides);
   }
 
   /**
@@ -627,24 +511,4 @@ export class StoreKernels {
     this.f32.exp4(this.off.w, this.off.w + 16);
     return m.f32.slice((this.off.w >> 2) + 4, (this.off.w >> 2) + 8);
   }
-}
-
-// The bit widths the code kernel reads for keys and values (32: float32), or null when a side is
-// stored in a way it does not read (f16 elements, 3 bits, Lloyd–Max levels, other packings).
-function codeSides(L: RowLayout): { k: number; v: number } | null {
-  if (L.plain) return null;
-  const side = (c: RowLayout['keys'], length: number): number | null => {
-    if (c.codec === 'f32') return length % 4 === 0 ? 32 : null;
-    if (!c.integer || c.levels !== null || c.bits === 3) return null;
-    const p = c.planes[0]!;
-    if (p.width !== 16 || p.bytes % 16 !== 0 || length % 16 !== 0) return null;
-    // Scale groups of whole 16-channel fields that tile the row, small enough for exact i32 key sums.
-    if (c.axis === 'token' && (c.group % 16 !== 0 || (c.group < length && length % c.group !== 0) || Math.min(c.group, length) > 256)) return null;
-    if (c.axis === 'channel' && length > 256) return null;
-    return c.bits;
-  };
-  const k = side(L.keys, L.d);
-  const v = side(L.values, L.s);
-  if (k === null || v === null) return null;
-  return { k, v };
 }
