@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BaseHeadCache } from './base-cache.js';
 import { ModelCache } from './container.js';
@@ -112,6 +114,19 @@ describe('ModelCache with worker threads', () => {
     expect(pool).not.toBeNull();
     expect(pool!.workers.reduce((s, w) => s + w.generation, 0)).toBeGreaterThan(0);
   });
+
+  it('never loses a wake-up: 20 000 small threaded attends finish (a deadlock times the child out)', () => {
+    // Before the fix, the main thread re-read the done word for Atomics.wait and could wait for a
+    // change that had already happened: 2 runs in 3 of this child hung.
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    const child = spawnSync(process.execPath, ['--conditions=@kv/source', '--import', 'tsx', 'packages/core/test/threaded-attends.ts', '20000'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(child.signal).toBeNull();
+    expect(child.stdout.trim()).toBe('done 20000');
+  }, 90_000);
 
   it('refuses a bad thread count', () => {
     expect(() => new ModelCache({ layers: 1, kvHeads: 1, keyDim: 4, valueDim: 4, caches: () => new ExactCache({ policy: 'exact', keyDim: 4, valueDim: 4 }), threads: 0 })).toThrow(/threads/);

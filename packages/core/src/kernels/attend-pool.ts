@@ -186,7 +186,9 @@ class PoolWorker implements KernelCallSink {
 
   /** Waits for the batch to finish. */
   wait(): void {
-    while (Atomics.load(this.ctl, DONE) !== this.generation) Atomics.wait(this.ctl, DONE, Atomics.load(this.ctl, DONE));
+    // Wait on the value just checked: reading DONE again for Atomics.wait could see the worker's
+    // final store, and then wait for a change (and a notify) that never comes.
+    for (let done = Atomics.load(this.ctl, DONE); done !== this.generation; done = Atomics.load(this.ctl, DONE)) Atomics.wait(this.ctl, DONE, done);
   }
 }
 
