@@ -249,6 +249,7 @@ export class StoreKernels {
     const G = L.group;
     const order = pools.groupOrder.data;
     const phys = pools.physQ.data;
+    const live = pools.groupLive.data;
     const f32 = m.f32;
     const blocks = this.codeSides!.v === 4 && (Math.min(L.values.group, L.s) / 16) % 2 === 0;
     let fill = 0;
@@ -258,11 +259,14 @@ export class StoreKernels {
       const g = order[i]!;
       const at = pools.groupScaleAddr(g * G);
       if (!blocks) f32[(o.desc + D.bias) >> 2] = k.foldChannel(at, L.keys.halfScales ? 1 : 0, o.qf, o.qs, L.d);
+      // A group without tombstones is one run (no scan of its rows).
+      const whole = live[g] === G;
       let r = 0;
       while (r < G) {
-        while (r < G && phys[g * G + r]! < 0) r++;
+        if (!whole) while (r < G && phys[g * G + r]! < 0) r++;
         let start = r;
-        while (r < G && phys[g * G + r]! >= 0) r++;
+        if (whole) r = G;
+        else while (r < G && phys[g * G + r]! >= 0) r++;
         if (!blocks) {
           if (r > start) k.attendCodes(pools.qAddr(g * G + start), r - start, tau, o.desc, o.tot);
           continue;
