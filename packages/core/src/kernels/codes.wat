@@ -280,7 +280,8 @@
   ;; value group), 80 value scale table, 84 key bias (f32, added to every dot), 88 value fields per
   ;; scale group, 92 key scale table, 96 qh, 100 ql (i16 d), 104 2^−k of the fixed-point query
   ;; (f32, written by $prepare), 108 H, 112 L (i32 s each: $codeValuesI4's integer sums; the value
-  ;; scale table then holds one quad's table per quad of a block), 116 row addresses (i32, block + 4).
+  ;; scale table then holds one quad's table per quad of a block), 116 row addresses (i32, block + 4),
+  ;; 120 the xor of the words $codeScores touches.
 
   ;; The fixed-point query of the descriptor's q (for integer keys).
   (func $prepare (param $desc i32)
@@ -310,6 +311,23 @@
         (return (call $scores (i32.add (local.get $p) (local.get $kc)) (local.get $stride) (i32.load offset=4 (local.get $desc))
           (local.get $len) (select (i32.sub (local.get $lw) (local.get $kc)) (i32.const -1) (i32.ge_s (local.get $lw) (i32.const 0)))
           (local.get $tau) (i32.load offset=60 (local.get $desc)) (local.get $out)))))
+    ;; Float32 values beside the codes: one word of every cache line of the records first, in
+    ;; address order, so the two passes (codes, then values) read from cache. Without it the
+    ;; values pass read DRAM at a third of the speed (32K rows, d = 128: 4.8 ms against 1.6).
+    (if (i32.eq (i32.load offset=16 (local.get $desc)) (i32.const 32))
+      (then
+        (local.set $i (local.get $p))
+        (local.set $a0 (i32.add (local.get $p) (i32.mul (local.get $len) (local.get $stride))))
+        (local.set $a1 (i32.const 0))
+        (block $touched
+          (loop $touch
+            (br_if $touched (i32.ge_u (local.get $i) (local.get $a0)))
+            (local.set $a1 (i32.xor (local.get $a1) (i32.load (local.get $i))))
+            (local.set $i (i32.add (local.get $i) (i32.const 64)))
+            (br $touch)))
+        ;; kept where the engine must assume a reader
+        (i32.store offset=120 (local.get $desc) (local.get $a1))
+        (local.set $i (i32.const 0))))
     (local.set $last (i32.add (local.get $p) (i32.mul (i32.sub (local.get $len) (i32.const 1)) (local.get $stride))))
     (local.set $i4 (i32.and (i32.eq (local.get $kb) (i32.const 4)) (i32.eqz (i32.and (i32.load offset=52 (local.get $desc)) (i32.const 1)))))
     (local.set $m (f32x4.splat (f32.const -inf)))
