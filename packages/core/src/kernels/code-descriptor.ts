@@ -95,3 +95,15 @@ export function codeSides(L: RowLayout): CodeSides | null {
   if (k === null || v === null) return null;
   return { k, v };
 }
+
+/**
+ * Whether the code kernel sums a store's values with its 4-bit kernels (4-bit codes in scale groups
+ * of a multiple of 32 channels, as codes-int4.wat requires).
+ * @param L - The rows' layout.
+ * @param sides - The bit widths the kernel reads (null: none).
+ * @returns True for the 4-bit value path.
+ * @internal
+ */
+export function fourBitValues(L: RowLayout, sides: CodeSides | null): boolean {
+  return sides !== null && sides.v === 4 && (Math.min(L.values.group, L.s) / 16) % 2 === 0;
+}

@@ -4,7 +4,7 @@ import type { RowLayout } from '../precision/row-layout.js';
 import { type KernelSums, mergeSums } from '../sums.js';
 import { type F32Exports, type F64Exports, f32Module, f32SharedModule, f64Module, f64Shared, wasmAttentionAvailable } from './attention-modules.js';
 import { getKernelBackend } from './backend.js';
-import { ATTENTION_BLOCK, type CodeSides, codeSides, D, type ScratchArea, writeCodeDescriptor } from './code-descriptor.js';
+import { ATTENTION_BLOCK, type CodeSides, codeSides, D, fourBitValues, type ScratchArea, writeCodeDescriptor } from './code-descriptor.js';
 import type { WasmMemory } from './wasm-module.js';
 
 export { ATTENTION_BLOCK } from './code-descriptor.js';
@@ -55,13 +55,16 @@ export class StoreKernels {
     const { d, s } = layout;
     const kg = Math.max(1, layout.keys.groups);
     const vg = Math.max(1, layout.values.groups);
+    this.codeSides = codeSides(layout);
+    const i4 = fourBitValues(layout, this.codeSides);
     const sizes: [keyof StoreKernels['off'], number][] = [
       ['qf', 4 * d], ['qsum', 4 * kg], ['w', 4 * (ATTENTION_BLOCK + 4)], ['acc', 4 * s], ['zacc', 4 * vg],
       // Transposed scale tables: (lo, step) of each group for four rows, 16 bytes per entry,
-      // written four entries at a time; for values, one per quad of a block (4-bit values keep a
-      // block's tables for their fixed point).
-      ['vsc', 16 * (2 * vg + 4) * (ATTENTION_BLOCK / 4)], ['ksc', 16 * (2 * kg + 4)], ['tot', 8 * (2 + s)], ['desc', 128], ['q64', 8 * d],
-      ['w64', 8 * ATTENTION_BLOCK], ['acc64', 8 * s], ['qs', 4 * d], ['qh', 2 * d + 16], ['ql', 2 * d + 16], ['vh', 4 * s], ['vl', 4 * s], ['atab', 4 * (ATTENTION_BLOCK + 4)],
+      // written four entries at a time; 4-bit values keep one per quad of a block (for the
+      // block's fixed point), with their integer sums and the block's row addresses.
+      ['vsc', 16 * (2 * vg + 4) * (i4 ? ATTENTION_BLOCK / 4 : 1)], ['ksc', 16 * (2 * kg + 4)], ['tot', 8 * (2 + s)], ['desc', 128], ['q64', 8 * d],
+      ['w64', 8 * ATTENTION_BLOCK], ['acc64', 8 * s], ['qs', 4 * d], ['qh', 2 * d + 16], ['ql', 2 * d + 16],
+      ['vh', i4 ? 4 * s : 0], ['vl', i4 ? 4 * s : 0], ['atab', i4 ? 4 * (ATTENTION_BLOCK + 4) : 0],
     ];
     const off = {} as Record<keyof StoreKernels['off'], number>;
     let at = 0;
@@ -72,7 +75,6 @@ export class StoreKernels {
     this.off = off;
     this.scratchBytes = at;
     this.f32Records = d % 4 === 0 && s % 4 === 0;
-    this.codeSides = codeSides(layout);
   }
 
   /** Whether the rows are in a kernel instance's memory. */
@@ -251,7 +253,7 @@ export class StoreKernels {
     const phys = pools.physQ.data;
     const live = pools.groupLive.data;
     const f32 = m.f32;
-    const blocks = this.codeSides!.v === 4 && (Math.min(L.values.group, L.s) / 16) % 2 === 0;
+    const blocks = fourBitValues(L, this.codeSides);
     let fill = 0;
     let mb = -Infinity;
     m.i32[(o.desc + D.q) >> 2] = o.qs;
