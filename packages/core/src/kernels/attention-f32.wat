@@ -192,6 +192,40 @@
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $each))))
 
+  ;; The dot products <key_r, q> of four records (`stride` bytes apart from p, keys of kb bytes), one
+  ;; row at a time in address order with four accumulators each, as one vector.
+  (func $dots4 (param $p i32) (param $stride i32) (param $kb i32) (param $q i32) (result v128)
+    (local $r i32) (local $c i32) (local $end i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
+    (local.set $end (i32.and (local.get $kb) (i32.const -64)))
+    (loop $rows
+      (local.set $a0 (v128.const i64x2 0 0)) (local.set $a1 (v128.const i64x2 0 0))
+      (local.set $a2 (v128.const i64x2 0 0)) (local.set $a3 (v128.const i64x2 0 0))
+      (local.set $c (i32.const 0))
+      (block $k64_done
+        (loop $k64
+          (br_if $k64_done (i32.ge_u (local.get $c) (local.get $end)))
+          (local.set $a0 (MADD (local.get $a0) (v128.load (i32.add (local.get $p) (local.get $c))) (v128.load (i32.add (local.get $q) (local.get $c)))))
+          (local.set $a1 (MADD (local.get $a1) (v128.load offset=16 (i32.add (local.get $p) (local.get $c))) (v128.load offset=16 (i32.add (local.get $q) (local.get $c)))))
+          (local.set $a2 (MADD (local.get $a2) (v128.load offset=32 (i32.add (local.get $p) (local.get $c))) (v128.load offset=32 (i32.add (local.get $q) (local.get $c)))))
+          (local.set $a3 (MADD (local.get $a3) (v128.load offset=48 (i32.add (local.get $p) (local.get $c))) (v128.load offset=48 (i32.add (local.get $q) (local.get $c)))))
+          (local.set $c (i32.add (local.get $c) (i32.const 64)))
+          (br $k64)))
+      (block $k16_done
+        (loop $k16
+          (br_if $k16_done (i32.ge_u (local.get $c) (local.get $kb)))
+          (local.set $a0 (MADD (local.get $a0) (v128.load (i32.add (local.get $p) (local.get $c))) (v128.load (i32.add (local.get $q) (local.get $c)))))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (br $k16)))
+      ;; after four rows d3 holds the first one's lanes and d0 the last one's
+      (local.set $d3 (local.get $d2)) (local.set $d2 (local.get $d1)) (local.set $d1 (local.get $d0))
+      (local.set $d0 (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))
+      (local.set $p (i32.add (local.get $p) (local.get $stride)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br_if $rows (i32.lt_u (local.get $r) (i32.const 4))))
+    (call $hsum4 (local.get $d3) (local.get $d2) (local.get $d1) (local.get $d0)))
+
   ;; Attention sums over `rows` records from `rec`, merged into the totals at `tot` (f64 m, z,
   ;; n[s]; start from m = −∞, z = 0, n = 0), in one pass over the records in address order: each
   ;; row's score, then at once its weighted value. Reading a row's key and value back to back keeps
@@ -207,9 +241,11 @@
     (param $scores i32)
     (local $i i32) (local $left i32) (local $p i32) (local $c i32) (local $kb i32) (local $vb i32) (local $end i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $wv v128)
-    (local $sc f32) (local $r f32) (local $z f32) (local $e f32)
+    (local $sc f32) (local $r f32) (local $z f32) (local $e f32) (local $byFour i32)
+    (local $s4 v128) (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $v0 i32) (local $v1 i32) (local $v2 i32) (local $v3 i32)
     (local.set $kb (i32.shl (local.get $d) (i32.const 2)))
     (local.set $vb (i32.shl (local.get $s) (i32.const 2)))
+    (local.set $byFour (i32.le_u (i32.add (local.get $kb) (local.get $vb)) (i32.const 512)))
     (local.set $p (local.get $rec))
     (block $done
       (loop $blocks
@@ -220,6 +256,75 @@
         (local.set $r (f32.const -inf))
         (local.set $z (f32.const 0))
         (memory.fill (local.get $acc) (i32.const 0) (local.get $vb))
+        ;; Records of up to 512 bytes, four rows at a time: their scores in one vector (one exponential
+        ;; for the four), one pass of the accumulators for their four values; the single-row loop
+        ;; takes the rest. 25% faster at d = 64 in cache and from DRAM; for longer records reading
+        ;; four records' keys, then their values, defeats the prefetchers (3× slower at d = 128).
+        (block $quads_done
+          (loop $quads
+            (br_if $quads_done (i32.or (i32.lt_u (local.get $left) (i32.const 4)) (i32.eqz (local.get $byFour))))
+            (local.set $s4 (f32x4.mul (f32x4.splat (local.get $tau)) (call $dots4 (local.get $p) (local.get $stride) (local.get $kb) (local.get $q))))
+            (if (i32.ge_s (local.get $lw) (i32.const 0))
+              (then (local.set $s4 (f32x4.add (local.get $s4)
+                (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1
+                  (v128.load32_splat (i32.add (local.get $p) (local.get $lw)))
+                  (f32.load (i32.add (i32.add (local.get $p) (local.get $stride)) (local.get $lw))))
+                  (f32.load (i32.add (i32.add (local.get $p) (i32.shl (local.get $stride) (i32.const 1))) (local.get $lw))))
+                  (f32.load (i32.add (i32.add (local.get $p) (i32.mul (local.get $stride) (i32.const 3))) (local.get $lw))))))))
+            (if (i32.ge_s (local.get $scores) (i32.const 0))
+              (then
+                (v128.store (local.get $scores) (local.get $s4))
+                (local.set $scores (i32.add (local.get $scores) (i32.const 16)))))
+            (local.set $sc (f32.max (f32.max (f32x4.extract_lane 0 (local.get $s4)) (f32x4.extract_lane 1 (local.get $s4)))
+              (f32.max (f32x4.extract_lane 2 (local.get $s4)) (f32x4.extract_lane 3 (local.get $s4)))))
+            ;; Four rows of log-weight −∞ add nothing.
+            (if (f32.ne (local.get $sc) (f32.const -inf))
+              (then
+                (if (f32.gt (local.get $sc) (f32.add (local.get $r) (f32.const 8)))
+                  (then
+                    (if (f32.ne (local.get $r) (f32.const -inf))
+                      (then
+                        (local.set $e (call $exp1 (f32.sub (local.get $r) (local.get $sc))))
+                        (local.set $z (f32.mul (local.get $z) (local.get $e)))
+                        (local.set $wv (f32x4.splat (local.get $e)))
+                        (local.set $c (i32.const 0))
+                        (block $qsc_done
+                          (loop $qrescale
+                            (br_if $qsc_done (i32.ge_u (local.get $c) (local.get $vb)))
+                            (v128.store (i32.add (local.get $acc) (local.get $c)) (f32x4.mul (v128.load (i32.add (local.get $acc) (local.get $c))) (local.get $wv)))
+                            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+                            (br $qrescale)))))
+                    (local.set $r (local.get $sc))))
+                ;; weights e^(s − r), 0 where s = −∞ (the exponential stops at e^−87)
+                (local.set $wv (v128.andnot (call $exp (f32x4.sub (local.get $s4) (f32x4.splat (local.get $r))))
+                  (f32x4.eq (local.get $s4) (f32x4.splat (f32.const -inf)))))
+                (local.set $z (f32.add (local.get $z)
+                  (f32.add (f32.add (f32x4.extract_lane 0 (local.get $wv)) (f32x4.extract_lane 1 (local.get $wv)))
+                    (f32.add (f32x4.extract_lane 2 (local.get $wv)) (f32x4.extract_lane 3 (local.get $wv))))))
+                (local.set $w0 (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $wv) (local.get $wv)))
+                (local.set $w1 (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $wv) (local.get $wv)))
+                (local.set $w2 (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $wv) (local.get $wv)))
+                (local.set $w3 (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $wv) (local.get $wv)))
+                (local.set $v0 (i32.add (local.get $p) (local.get $kb)))
+                (local.set $v1 (i32.add (local.get $v0) (local.get $stride)))
+                (local.set $v2 (i32.add (local.get $v1) (local.get $stride)))
+                (local.set $v3 (i32.add (local.get $v2) (local.get $stride)))
+                (local.set $c (i32.const 0))
+                (block $qv_done
+                  (loop $qv
+                    (br_if $qv_done (i32.ge_u (local.get $c) (local.get $vb)))
+                    (v128.store (i32.add (local.get $acc) (local.get $c))
+                      (MADD (MADD (MADD (MADD (v128.load (i32.add (local.get $acc) (local.get $c)))
+                        (local.get $w0) (v128.load (i32.add (local.get $v0) (local.get $c))))
+                        (local.get $w1) (v128.load (i32.add (local.get $v1) (local.get $c))))
+                        (local.get $w2) (v128.load (i32.add (local.get $v2) (local.get $c))))
+                        (local.get $w3) (v128.load (i32.add (local.get $v3) (local.get $c)))))
+                    (local.set $c (i32.add (local.get $c) (i32.const 16)))
+                    (br $qv)))))
+            (local.set $p (i32.add (local.get $p) (i32.shl (local.get $stride) (i32.const 2))))
+            (local.set $left (i32.sub (local.get $left) (i32.const 4)))
+            (br $quads)))
+        (if (local.get $left) (then
         (loop $each_row
           ;; score = τ·<k, q> (+ lw): four accumulators over 64-byte steps, then 16-byte steps
           (local.set $a0 (v128.const i64x2 0 0)) (local.set $a1 (v128.const i64x2 0 0))
@@ -298,7 +403,7 @@
                   (br $v16)))))
           (local.set $p (i32.add (local.get $p) (local.get $stride)))
           (local.set $left (i32.sub (local.get $left) (i32.const 1)))
-          (br_if $each_row (local.get $left)))
+          (br_if $each_row (local.get $left)))))
         ;; A block whose every log-weight is −∞ adds nothing.
         (if (f32.ne (local.get $r) (f32.const -inf))
           (then (call $merge (local.get $tot) (local.get $r) (local.get $z) (local.get $acc) (local.get $s))))
