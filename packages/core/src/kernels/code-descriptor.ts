@@ -18,7 +18,7 @@ export type ScratchArea = 'qf' | 'qsum' | 'w' | 'acc' | 'zacc' | 'vsc' | 'ksc' |
 export const D = {
   stride: 0, d: 4, s: 8, kbits: 12, vbits: 16, kcode: 20, vcode: 24, kscale: 28, vscale: 32, lw: 36,
   kgroups: 40, vgroups: 44, half: 48, kg16: 52, block: 56, q: 60, qsum: 64, w: 68, acc: 72, zacc: 76,
-  vsc: 80, bias: 84, vg16: 88, ksc: 92, qh: 96, ql: 100, vh: 108, vl: 112, atab: 116,
+  vsc: 80, bias: 84, vg16: 88, ksc: 92, qh: 96, ql: 100, vh: 108, vl: 112, atab: 116, qmax: 124,
 } as const;
 
 /**

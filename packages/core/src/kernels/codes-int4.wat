@@ -1,30 +1,10 @@
 ;; The code kernel's 4-bit paths (the default int4 layout and KIVI's): part of attention-f32.wat
 ;; (`;; include codes-int4.wat`), after codes.wat.
 
-  ;; Reorders n i16 (n a multiple of 32) in place, per 32: the even ones of the first 16, their odd
-  ;; ones, the even ones of the next 16, their odd ones — the order in which $cdots2i4 takes the
-  ;; 4-bit codes of a 16-byte chunk out of its 16-bit lanes.
-  (func $evenOdd (param $at i32) (param $n i32)
-    (local $e i32) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
-    (block $done
-      (loop $each
-        (br_if $done (i32.ge_u (local.get $e) (local.get $n)))
-        (local.set $v0 (v128.load (local.get $at)))
-        (local.set $v1 (v128.load offset=16 (local.get $at)))
-        (local.set $v2 (v128.load offset=32 (local.get $at)))
-        (local.set $v3 (v128.load offset=48 (local.get $at)))
-        (v128.store (local.get $at) (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $v0) (local.get $v1)))
-        (v128.store offset=16 (local.get $at) (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $v0) (local.get $v1)))
-        (v128.store offset=32 (local.get $at) (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $v2) (local.get $v3)))
-        (v128.store offset=48 (local.get $at) (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $v2) (local.get $v3)))
-        (local.set $at (i32.add (local.get $at) (i32.const 64)))
-        (local.set $e (i32.add (local.get $e) (i32.const 32)))
-        (br $each))))
-
   ;; 4-bit codes whose scale groups end on 16-byte chunks (G a multiple of 32), two rows at a
   ;; time. A chunk's 16-bit lanes hold four codes each (bits 0–3, 8–11: channels 2j, 2j + 1 of the
   ;; low nibbles; bits 4–7, 12–15: the same of the high nibbles), taken out by two shifts apiece
-  ;; against a query reordered to match ($evenOdd). Few enough live vectors that V8 keeps them in
+  ;; against a query reordered to match ($fixq). Few enough live vectors that V8 keeps them in
   ;; registers: four rows at once spill, V8 inlines no calls, and it does not reuse a load.
   ;; Returns the two rows' dot products with the query in lanes 0 and 1: per scale group,
   ;; (65536·Σc·qh + Σc·ql)·2^−k·step + lo·qsum, the integer sums exact and their lanes summed in
@@ -270,12 +250,10 @@
       (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx)))))
     (memory.fill (local.get $ah) (i32.const 0) (i32.shl (local.get $s) (i32.const 2)))
     (memory.fill (local.get $al) (i32.const 0) (i32.shl (local.get $s) (i32.const 2)))
-    ;; 2^e with the largest coefficient in [2^29, 2^30), kept normal (as $fixq); all zero: no sums
+    ;; 2^e with the largest coefficient in [2^29, 2^30); all zero: no sums
+    (local.set $e (call $exp2For (local.get $cm)))
     (if (f32.gt (local.get $cm) (f32.const 0))
       (then
-        (local.set $e (i32.sub (i32.const 29) (i32.sub (i32.shr_u (i32.reinterpret_f32 (local.get $cm)) (i32.const 23)) (i32.const 127))))
-        (if (i32.gt_s (local.get $e) (i32.const 126)) (then (local.set $e (i32.const 126))))
-        (if (i32.lt_s (local.get $e) (i32.const -126)) (then (local.set $e (i32.const -126))))
         (local.set $i (i32.const 0))
         (local.set $tb (i32.load offset=80 (local.get $desc)))
         (block $vdone
@@ -314,10 +292,10 @@
         (br $aeach))))
 
   ;; Channel-wise key groups: the query folded into one group's key scales (lo_j, step_j of each
-  ;; channel at `at`, f16 when half), qs_j = q_j·step_j (f32, d of them); returns <q, lo>, the bias
-  ;; of the group's scores.
-  (func $foldChannel (export "foldChannel") (param $at i32) (param $half i32) (param $q i32) (param $qs i32) (param $d i32) (result f32)
-    (local $j i32) (local $a v128) (local $b v128) (local $x v128) (local $bias v128)
+  ;; channel at `at`, f16 when half), qs_j = q_j·step_j (f32, d of them), max |qs_j| stored at mx
+  ;; (for $fixq, without a pass of its own); returns <q, lo>, the bias of the group's scores.
+  (func $foldChannel (export "foldChannel") (param $at i32) (param $half i32) (param $q i32) (param $qs i32) (param $d i32) (param $mx i32) (result f32)
+    (local $j i32) (local $a v128) (local $b v128) (local $x v128) (local $bias v128) (local $m v128)
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $j) (local.get $d)))
@@ -338,119 +316,18 @@
             (local.set $b (v128.load offset=16 (local.get $at)))
             (local.set $at (i32.add (local.get $at) (i32.const 32)))))
         (local.set $x (v128.load (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 2)))))
-        (v128.store (i32.add (local.get $qs) (i32.shl (local.get $j) (i32.const 2)))
-          (f32x4.mul (local.get $x) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $b))))
         (local.set $bias (f32x4.add (local.get $bias)
           (f32x4.mul (local.get $x) (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a) (local.get $b)))))
+        (local.set $a (f32x4.mul (local.get $x) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $b))))
+        (v128.store (i32.add (local.get $qs) (i32.shl (local.get $j) (i32.const 2))) (local.get $a))
+        (local.set $m (f32x4.max (local.get $m) (f32x4.abs (local.get $a))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $each)))
+    (f32.store (local.get $mx) (f32.max (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+      (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
     (f32.add
       (f32.add (f32x4.extract_lane 0 (local.get $bias)) (f32x4.extract_lane 1 (local.get $bias)))
       (f32.add (f32x4.extract_lane 2 (local.get $bias)) (f32x4.extract_lane 3 (local.get $bias)))))
-
-  ;; channelScores' preparation in two passes over the channels: the query folded into the group's
-  ;; key scales (qs_j = q_j·step_j into the descriptor's q, <q, lo> into its bias, max |qs|), then qs
-  ;; in split fixed point as $fixq, reordered as $evenOdd, in registers. Per group of 32 tokens the
-  ;; four passes of $foldChannel, $fixq and $evenOdd cost a sixth of the group's attention.
-  (func $prepareChannel (param $at i32) (param $q i32) (param $desc i32)
-    (local $j i32) (local $d i32) (local $half i32) (local $qs i32) (local $qh i32) (local $ql i32) (local $p i32) (local $e i32) (local $mx f32)
-    (local $x v128) (local $a v128) (local $b v128) (local $bias v128) (local $m v128) (local $sc v128)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $h0 v128) (local $h1 v128) (local $h2 v128) (local $h3 v128)
-    (local $n0 v128) (local $n1 v128)
-    (local.set $d (i32.load offset=4 (local.get $desc)))
-    (local.set $half (i32.load offset=48 (local.get $desc)))
-    (local.set $qs (i32.load offset=60 (local.get $desc)))
-    (local.set $qh (i32.load offset=96 (local.get $desc)))
-    (local.set $ql (i32.load offset=100 (local.get $desc)))
-    (block $done
-      (loop $each
-        (br_if $done (i32.ge_u (local.get $j) (local.get $d)))
-        (if (local.get $half)
-          (then
-            (local.set $x (v128.load (local.get $at)))
-            (local.set $a (i32x4.extend_low_i16x8_u (local.get $x)))
-            (local.set $b (i32x4.extend_high_i16x8_u (local.get $x)))
-            (local.set $a (v128.or
-              (f32x4.mul (i32x4.shl (v128.and (local.get $a) (i32x4.splat (i32.const 0x7fff))) (i32.const 13)) (f32x4.splat (f32.const 0x1p112)))
-              (i32x4.shl (v128.and (local.get $a) (i32x4.splat (i32.const 0x8000))) (i32.const 16))))
-            (local.set $b (v128.or
-              (f32x4.mul (i32x4.shl (v128.and (local.get $b) (i32x4.splat (i32.const 0x7fff))) (i32.const 13)) (f32x4.splat (f32.const 0x1p112)))
-              (i32x4.shl (v128.and (local.get $b) (i32x4.splat (i32.const 0x8000))) (i32.const 16))))
-            (local.set $at (i32.add (local.get $at) (i32.const 16))))
-          (else
-            (local.set $a (v128.load (local.get $at)))
-            (local.set $b (v128.load offset=16 (local.get $at)))
-            (local.set $at (i32.add (local.get $at) (i32.const 32)))))
-        (local.set $x (v128.load (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 2)))))
-        (local.set $a0 (f32x4.mul (local.get $x) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $b))))
-        (v128.store (i32.add (local.get $qs) (i32.shl (local.get $j) (i32.const 2))) (local.get $a0))
-        (local.set $m (f32x4.max (local.get $m) (f32x4.abs (local.get $a0))))
-        (local.set $bias (f32x4.add (local.get $bias)
-          (f32x4.mul (local.get $x) (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a) (local.get $b)))))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $each)))
-    (f32.store offset=84 (local.get $desc) (f32.add
-      (f32.add (f32x4.extract_lane 0 (local.get $bias)) (f32x4.extract_lane 1 (local.get $bias)))
-      (f32.add (f32x4.extract_lane 2 (local.get $bias)) (f32x4.extract_lane 3 (local.get $bias)))))
-    ;; 2^e as in $fixq
-    (local.set $mx (f32.max (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
-      (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
-    (if (f32.gt (local.get $mx) (f32.const 0))
-      (then (local.set $e (i32.sub (i32.const 29) (i32.sub (i32.shr_u (i32.reinterpret_f32 (local.get $mx)) (i32.const 23)) (i32.const 127))))))
-    (if (i32.gt_s (local.get $e) (i32.const 126)) (then (local.set $e (i32.const 126))))
-    (if (i32.lt_s (local.get $e) (i32.const -126)) (then (local.set $e (i32.const -126))))
-    (local.set $sc (f32x4.splat (f32.reinterpret_i32 (i32.shl (i32.add (local.get $e) (i32.const 127)) (i32.const 23)))))
-    (f32.store offset=104 (local.get $desc) (f32.reinterpret_i32 (i32.shl (i32.sub (i32.const 127) (local.get $e)) (i32.const 23))))
-    (local.set $p (local.get $qs))
-    (local.set $j (i32.const 0))
-    (block $qdone
-      (loop $chunks
-        (br_if $qdone (i32.ge_u (local.get $j) (local.get $d)))
-        (local.set $a0 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=0 (local.get $p)) (local.get $sc)))))
-        (local.set $h0 (i32x4.shr_s (i32x4.add (local.get $a0) (i32x4.splat (i32.const 32768))) (i32.const 16)))
-        (local.set $a0 (i32x4.sub (local.get $a0) (i32x4.shl (local.get $h0) (i32.const 16))))
-        (local.set $a1 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=16 (local.get $p)) (local.get $sc)))))
-        (local.set $h1 (i32x4.shr_s (i32x4.add (local.get $a1) (i32x4.splat (i32.const 32768))) (i32.const 16)))
-        (local.set $a1 (i32x4.sub (local.get $a1) (i32x4.shl (local.get $h1) (i32.const 16))))
-        (local.set $a2 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=32 (local.get $p)) (local.get $sc)))))
-        (local.set $h2 (i32x4.shr_s (i32x4.add (local.get $a2) (i32x4.splat (i32.const 32768))) (i32.const 16)))
-        (local.set $a2 (i32x4.sub (local.get $a2) (i32x4.shl (local.get $h2) (i32.const 16))))
-        (local.set $a3 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=48 (local.get $p)) (local.get $sc)))))
-        (local.set $h3 (i32x4.shr_s (i32x4.add (local.get $a3) (i32x4.splat (i32.const 32768))) (i32.const 16)))
-        (local.set $a3 (i32x4.sub (local.get $a3) (i32x4.shl (local.get $h3) (i32.const 16))))
-        (local.set $n0 (i16x8.narrow_i32x4_s (local.get $h0) (local.get $h1)))
-        (local.set $n1 (i16x8.narrow_i32x4_s (local.get $h2) (local.get $h3)))
-        (v128.store offset=0 (local.get $qh) (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $n0) (local.get $n1)))
-        (v128.store offset=16 (local.get $qh) (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $n0) (local.get $n1)))
-        (local.set $n0 (i16x8.narrow_i32x4_s (local.get $a0) (local.get $a1)))
-        (local.set $n1 (i16x8.narrow_i32x4_s (local.get $a2) (local.get $a3)))
-        (v128.store offset=0 (local.get $ql) (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $n0) (local.get $n1)))
-        (v128.store offset=16 (local.get $ql) (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $n0) (local.get $n1)))
-        (local.set $a0 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=64 (local.get $p)) (local.get $sc)))))
-        (local.set $h0 (i32x4.shr_s (i32x4.add (local.get $a0) (i32x4.splat (i32.const 32768))) (i32.const 16)))
-        (local.set $a0 (i32x4.sub (local.get $a0) (i32x4.shl (local.get $h0) (i32.const 16))))
-        (local.set $a1 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=80 (local.get $p)) (local.get $sc)))))
-        (local.set $h1 (i32x4.shr_s (i32x4.add (local.get $a1) (i32x4.splat (i32.const 32768))) (i32.const 16)))
-        (local.set $a1 (i32x4.sub (local.get $a1) (i32x4.shl (local.get $h1) (i32.const 16))))
-        (local.set $a2 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=96 (local.get $p)) (local.get $sc)))))
-        (local.set $h2 (i32x4.shr_s (i32x4.add (local.get $a2) (i32x4.splat (i32.const 32768))) (i32.const 16)))
-        (local.set $a2 (i32x4.sub (local.get $a2) (i32x4.shl (local.get $h2) (i32.const 16))))
-        (local.set $a3 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=112 (local.get $p)) (local.get $sc)))))
-        (local.set $h3 (i32x4.shr_s (i32x4.add (local.get $a3) (i32x4.splat (i32.const 32768))) (i32.const 16)))
-        (local.set $a3 (i32x4.sub (local.get $a3) (i32x4.shl (local.get $h3) (i32.const 16))))
-        (local.set $n0 (i16x8.narrow_i32x4_s (local.get $h0) (local.get $h1)))
-        (local.set $n1 (i16x8.narrow_i32x4_s (local.get $h2) (local.get $h3)))
-        (v128.store offset=32 (local.get $qh) (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $n0) (local.get $n1)))
-        (v128.store offset=48 (local.get $qh) (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $n0) (local.get $n1)))
-        (local.set $n0 (i16x8.narrow_i32x4_s (local.get $a0) (local.get $a1)))
-        (local.set $n1 (i16x8.narrow_i32x4_s (local.get $a2) (local.get $a3)))
-        (v128.store offset=32 (local.get $ql) (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $n0) (local.get $n1)))
-        (v128.store offset=48 (local.get $ql) (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $n0) (local.get $n1)))
-        (local.set $p (i32.add (local.get $p) (i32.const 128)))
-        (local.set $qh (i32.add (local.get $qh) (i32.const 64)))
-        (local.set $ql (i32.add (local.get $ql) (i32.const 64)))
-        (local.set $j (i32.add (local.get $j) (i32.const 32)))
-        (br $chunks))))
 
   ;; Channel-wise key groups with 4-bit values, in blocks gathered from runs of live records:
   ;; channelScores folds the query q into the key scales of one group (at `at`), then writes the
@@ -460,7 +337,13 @@
   ;; rows on its own (attendCodes per run) took a tenth longer.
   (func (export "channelScores") (param $at i32) (param $q i32) (param $rec i32) (param $len i32) (param $tau f32)
     (param $desc i32) (param $out i32) (param $atab i32) (result f32)
-    (call $prepareChannel (local.get $at) (local.get $q) (local.get $desc))
+    (f32.store offset=84 (local.get $desc)
+      (call $foldChannel (local.get $at) (i32.load offset=48 (local.get $desc)) (local.get $q) (i32.load offset=60 (local.get $desc))
+        (i32.load offset=4 (local.get $desc)) (i32.add (local.get $desc) (i32.const 124))))
+    (f32.store offset=104 (local.get $desc)
+      (call $fixq (i32.load offset=60 (local.get $desc)) (i32.load offset=4 (local.get $desc)) (f32.load offset=124 (local.get $desc))
+        (i32.load offset=96 (local.get $desc)) (i32.load offset=100 (local.get $desc))
+        (i32.and (i32.eq (i32.load offset=12 (local.get $desc)) (i32.const 4)) (i32.eqz (i32.and (i32.load offset=52 (local.get $desc)) (i32.const 1))))))
     (drop (call $rowAddrs (local.get $rec) (local.get $len) (i32.load (local.get $desc)) (local.get $atab)))
     (call $codeScores (local.get $rec) (local.get $len) (local.get $tau) (local.get $desc) (local.get $out)))
   (func (export "channelValues") (param $len i32) (param $mb f32) (param $desc i32) (param $atab i32) (param $tot i32)

@@ -66,38 +66,65 @@
         (local.set $e (i32.add (local.get $e) (i32.const 4)))
         (br $each))))
 
-  ;; The query in split fixed point: qh, ql (i16, n each, n a multiple of 8) with
-  ;; q·2^k = 65536·qh + ql, 2^k chosen so max |q|·2^k ∈ [2^29, 2^30). Returns 2^−k.
-  (func $fixq (param $q i32) (param $n i32) (param $qh i32) (param $ql i32) (result f32)
-    (local $j i32) (local $m v128) (local $mx f32) (local $e i32) (local $sc v128) (local $a v128) (local $b v128) (local $ha v128) (local $hb v128)
-    (local.set $m (v128.const i64x2 0 0))
-    (block $d1 (loop $l1
-      (br_if $d1 (i32.ge_u (local.get $j) (local.get $n)))
-      (local.set $m (f32x4.max (local.get $m) (f32x4.abs (v128.load (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 2)))))))
-      (local.set $j (i32.add (local.get $j) (i32.const 4)))
-      (br $l1)))
-    (local.set $mx (f32.max (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
-      (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
-    (if (f32.eq (local.get $mx) (f32.const 0))
-      (then (local.set $e (i32.const 0)))
-      (else (local.set $e (i32.sub (i32.const 29)
-        (i32.sub (i32.shr_u (i32.reinterpret_f32 (local.get $mx)) (i32.const 23)) (i32.const 127))))))
-    ;; keep 2^e and 2^−e normal floats
+  ;; The exponent e that puts mx·2^e in [2^29, 2^30) (0 for mx = 0), kept within ±126 so that 2^e
+  ;; and 2^−e are normal floats: the fixed point of the queries and of the 4-bit values' weights.
+  (func $exp2For (param $mx f32) (result i32)
+    (local $e i32)
+    (if (f32.gt (local.get $mx) (f32.const 0))
+      (then (local.set $e (i32.sub (i32.const 29) (i32.sub (i32.shr_u (i32.reinterpret_f32 (local.get $mx)) (i32.const 23)) (i32.const 127))))))
     (if (i32.gt_s (local.get $e) (i32.const 126)) (then (local.set $e (i32.const 126))))
     (if (i32.lt_s (local.get $e) (i32.const -126)) (then (local.set $e (i32.const -126))))
+    (local.get $e))
+
+  ;; max |q_j| over n f32 (n a multiple of 4).
+  (func $maxAbs (param $q i32) (param $n i32) (result f32)
+    (local $j i32) (local $m v128)
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+      (local.set $m (f32x4.max (local.get $m) (f32x4.abs (v128.load (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 2)))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $each)))
+    (f32.max (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+      (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+
+  ;; The query in split fixed point: qh, ql (i16, n each, n a multiple of 16) with
+  ;; q·2^e = 65536·qh + ql, 2^e from $exp2For(max |q|, given as mx). evenOdd: each 16 channels
+  ;; stored as their even ones, then their odd ones (the order in which $cdots2i4 takes 4-bit
+  ;; codes out of 16-bit lanes). Returns 2^−e.
+  (func $fixq (param $q i32) (param $n i32) (param $mx f32) (param $qh i32) (param $ql i32) (param $evenOdd i32) (result f32)
+    (local $j i32) (local $e i32) (local $sc v128) (local $t v128) (local $n0 v128) (local $n1 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $h0 v128) (local $h1 v128) (local $h2 v128) (local $h3 v128)
+    (local.set $e (call $exp2For (local.get $mx)))
     (local.set $sc (f32x4.splat (f32.reinterpret_i32 (i32.shl (i32.add (local.get $e) (i32.const 127)) (i32.const 23)))))
-    (local.set $j (i32.const 0))
-    (block $d2 (loop $l2
-      (br_if $d2 (i32.ge_u (local.get $j) (local.get $n)))
-      (local.set $a (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 2)))) (local.get $sc)))))
-      (local.set $b (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=16 (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 2)))) (local.get $sc)))))
-      (local.set $ha (i32x4.shr_s (i32x4.add (local.get $a) (i32x4.splat (i32.const 32768))) (i32.const 16)))
-      (local.set $hb (i32x4.shr_s (i32x4.add (local.get $b) (i32x4.splat (i32.const 32768))) (i32.const 16)))
-      (v128.store (i32.add (local.get $qh) (i32.shl (local.get $j) (i32.const 1))) (i16x8.narrow_i32x4_s (local.get $ha) (local.get $hb)))
-      (v128.store (i32.add (local.get $ql) (i32.shl (local.get $j) (i32.const 1)))
-        (i16x8.narrow_i32x4_s (i32x4.sub (local.get $a) (i32x4.shl (local.get $ha) (i32.const 16))) (i32x4.sub (local.get $b) (i32x4.shl (local.get $hb) (i32.const 16)))))
-      (local.set $j (i32.add (local.get $j) (i32.const 8)))
-      (br $l2)))
+    (block $done (loop $chunks
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+      (local.set $a0 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=0 (local.get $q)) (local.get $sc)))))
+        (local.set $h0 (i32x4.shr_s (i32x4.add (local.get $a0) (i32x4.splat (i32.const 32768))) (i32.const 16)))
+        (local.set $a0 (i32x4.sub (local.get $a0) (i32x4.shl (local.get $h0) (i32.const 16))))
+        (local.set $a1 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=16 (local.get $q)) (local.get $sc)))))
+        (local.set $h1 (i32x4.shr_s (i32x4.add (local.get $a1) (i32x4.splat (i32.const 32768))) (i32.const 16)))
+        (local.set $a1 (i32x4.sub (local.get $a1) (i32x4.shl (local.get $h1) (i32.const 16))))
+        (local.set $a2 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=32 (local.get $q)) (local.get $sc)))))
+        (local.set $h2 (i32x4.shr_s (i32x4.add (local.get $a2) (i32x4.splat (i32.const 32768))) (i32.const 16)))
+        (local.set $a2 (i32x4.sub (local.get $a2) (i32x4.shl (local.get $h2) (i32.const 16))))
+        (local.set $a3 (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (v128.load offset=48 (local.get $q)) (local.get $sc)))))
+        (local.set $h3 (i32x4.shr_s (i32x4.add (local.get $a3) (i32x4.splat (i32.const 32768))) (i32.const 16)))
+        (local.set $a3 (i32x4.sub (local.get $a3) (i32x4.shl (local.get $h3) (i32.const 16))))
+        (local.set $n0 (i16x8.narrow_i32x4_s (local.get $h0) (local.get $h1)))
+        (local.set $n1 (i16x8.narrow_i32x4_s (local.get $h2) (local.get $h3)))
+        (if (local.get $evenOdd) (then (local.set $t (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $n0) (local.get $n1))) (local.set $n1 (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $n0) (local.get $n1))) (local.set $n0 (local.get $t))))
+        (v128.store (local.get $qh) (local.get $n0))
+        (v128.store offset=16 (local.get $qh) (local.get $n1))
+        (local.set $n0 (i16x8.narrow_i32x4_s (local.get $a0) (local.get $a1)))
+        (local.set $n1 (i16x8.narrow_i32x4_s (local.get $a2) (local.get $a3)))
+        (if (local.get $evenOdd) (then (local.set $t (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $n0) (local.get $n1))) (local.set $n1 (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $n0) (local.get $n1))) (local.set $n0 (local.get $t))))
+        (v128.store (local.get $ql) (local.get $n0))
+        (v128.store offset=16 (local.get $ql) (local.get $n1))
+      (local.set $q (i32.add (local.get $q) (i32.const 64)))
+      (local.set $qh (i32.add (local.get $qh) (i32.const 32)))
+      (local.set $ql (i32.add (local.get $ql) (i32.const 32)))
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $chunks)))
     (f32.reinterpret_i32 (i32.shl (i32.sub (i32.const 127) (local.get $e)) (i32.const 23))))
 
   ;; [Σa, Σb, Σc, Σd] of four i32x4.
@@ -281,18 +308,19 @@
   ;; scale group, 92 key scale table, 96 qh, 100 ql (i16 d), 104 2^−k of the fixed-point query
   ;; (f32, written by $prepare), 108 H, 112 L (i32 s each: $codeValuesI4's integer sums; the value
   ;; scale table then holds one quad's table per quad of a block), 116 row addresses (i32, block + 4),
-  ;; 120 the xor of the words $codeScores touches.
+  ;; 120 the xor of the words $codeScores touches, 124 max |q| of a folded query (f32).
 
-  ;; The fixed-point query of the descriptor's q (for integer keys).
+  ;; The fixed-point query of the descriptor's q (for integer keys; reordered for $cdots2i4).
   (func $prepare (param $desc i32)
+    (local $q i32) (local $d i32)
     (if (i32.ne (i32.load offset=12 (local.get $desc)) (i32.const 32))
-      (then (f32.store offset=104 (local.get $desc)
-        (call $fixq (i32.load offset=60 (local.get $desc)) (i32.load offset=4 (local.get $desc))
-          (i32.load offset=96 (local.get $desc)) (i32.load offset=100 (local.get $desc))))))
-    (if (i32.and (i32.eq (i32.load offset=12 (local.get $desc)) (i32.const 4)) (i32.eqz (i32.and (i32.load offset=52 (local.get $desc)) (i32.const 1))))
       (then
-        (call $evenOdd (i32.load offset=96 (local.get $desc)) (i32.load offset=4 (local.get $desc)))
-        (call $evenOdd (i32.load offset=100 (local.get $desc)) (i32.load offset=4 (local.get $desc))))))
+        (local.set $q (i32.load offset=60 (local.get $desc)))
+        (local.set $d (i32.load offset=4 (local.get $desc)))
+        (f32.store offset=104 (local.get $desc)
+          (call $fixq (local.get $q) (local.get $d) (call $maxAbs (local.get $q) (local.get $d))
+            (i32.load offset=96 (local.get $desc)) (i32.load offset=100 (local.get $desc))
+            (i32.and (i32.eq (i32.load offset=12 (local.get $desc)) (i32.const 4)) (i32.eqz (i32.and (i32.load offset=52 (local.get $desc)) (i32.const 1)))))))))
 
   ;; Scores τ·<key_i, q> (+ lw_i) of `len` quantized records from `p` (len ≤ block) into `out`
   ;; (f32, len + 3 entries: missing rows of the last quad repeat the last row); returns the max.

@@ -259,7 +259,7 @@ export class StoreKernels {
     for (let i = 0; i < pools.usedGroups; i++) {
       const g = order[i]!;
       const at = pools.groupScaleAddr(g * G);
-      if (!blocks) f32[(o.desc + D.bias) >> 2] = k.foldChannel(at, L.keys.halfScales ? 1 : 0, o.qf, o.qs, L.d);
+      if (!blocks) f32[(o.desc + D.bias) >> 2] = k.foldChannel(at, L.keys.halfScales ? 1 : 0, o.qf, o.qs, L.d, o.desc + D.qmax);
       // A group without tombstones is one run (no scan of its rows).
       const whole = live[g] === G;
       let r = 0;
