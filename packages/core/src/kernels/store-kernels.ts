@@ -260,14 +260,14 @@ export class StoreKernels {
       const g = order[i]!;
       const at = pools.groupScaleAddr(g * G);
       if (!blocks) f32[(o.desc + D.bias) >> 2] = k.foldChannel(at, L.keys.halfScales ? 1 : 0, o.qf, o.qs, L.d, o.desc + D.qmax);
-      // A group without tombstones is one run (no scan of its rows).
-      const whole = live[g] === G;
-      let r = 0;
-      while (r < G) {
-        if (!whole) while (r < G && phys[g * G + r]! < 0) r++;
+      for (let r = 0; r < G; ) {
         let start = r;
-        if (whole) r = G;
-        else while (r < G && phys[g * G + r]! >= 0) r++;
+        // A group without tombstones is one run (no scan of its rows).
+        if (live[g] === G) r = G;
+        else {
+          while (start < G && phys[g * G + start]! < 0) start++;
+          for (r = start; r < G && phys[g * G + r]! >= 0; ) r++;
+        }
         if (!blocks) {
           if (r > start) k.attendCodes(pools.qAddr(g * G + start), r - start, tau, o.desc, o.tot);
           continue;
