@@ -5,7 +5,8 @@
 //   - int4 codes vs float32 over the same tokens: token-wise groups (the precision layer's default)
 //     and KIVI's layout (keys per channel over groups of 32 tokens, a float32 window of 32);
 //   - sums vs sumsWithProbs (the query-aware policies' path) and mixed precisions at n = 32K, d = 128;
-//   - a 32-head layer at n = 8K with ModelCache threads: 2 vs one thread.
+//   - a 32-head layer at n = 8K with ModelCache threads: 2 vs one thread, beside the GB/s one and
+//     two threads stream from DRAM (the ceiling of a threaded attend, ./memory-ceiling.ts).
 //
 //   node --conditions=@kv/source --import tsx packages/core/bench/attend.bench.ts
 //   (or `pnpm bench attend`)
@@ -16,6 +17,7 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { memoryCeiling } from './memory-ceiling.js';
 import {
   createKernelSums,
   ExactCache,
@@ -224,7 +226,7 @@ const fmt = (x: number, digits = 1) => x.toFixed(digits);
  * @param options - Rounds (default 7) and whether to time numpy (default: when present).
  * @returns The report.
  */
-export function attendReport(options: { rounds?: number; numpy?: boolean } = {}): string {
+export async function attendReport(options: { rounds?: number; numpy?: boolean } = {}): Promise<string> {
   const rounds = options.rounds ?? 7;
   const hasNumpy = numpyRounds(64, 8, 1, 1) !== null;
   const withNumpy = (options.numpy ?? true) && hasNumpy;
@@ -273,10 +275,16 @@ export function attendReport(options: { rounds?: number; numpy?: boolean } = {})
   lines.push(`| 1 thread | ${fmt(median(one), 0)} | ${one.map((x) => fmt(x, 0)).join(', ')} |`);
   lines.push(`| threads: 2 | ${fmt(median(two), 0)} | ${two.map((x) => fmt(x, 0)).join(', ')} |`);
   lines.push(`| speed-up | ${fmt(median(one) / median(two), 2)}× | |`);
+  const layerBytes = 32 * 8192 * 2 * 128 * 4;
+  const ceiling = await memoryCeiling();
+  lines.push(
+    '',
+    `Layer read at ${fmt(layerBytes / median(one) / 1e3)} GB/s on one thread, ${fmt(layerBytes / median(two) / 1e3)} GB/s on two; plain DRAM streams here: ${fmt(ceiling.one)} GB/s on one thread, ${fmt(ceiling.two)} GB/s on two at once (${fmt(ceiling.scaling, 2)}×), so two threads can gain at most ${fmt((ceiling.two * median(one)) / layerBytes * 1e3, 2)}× over this one-thread attend.`,
+  );
   lines.push('', `load average ${fmt(load0)} → ${fmt(loadavg()[0]!)}`);
   return lines.join('\n');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  console.log(attendReport());
+  console.log(await attendReport());
 }

@@ -301,24 +301,20 @@
         (br_if $done (i32.ge_u (local.get $j) (local.get $d)))
         (if (local.get $half)
           (then
+            ;; lo_j, step_j interleaved: each into the high half of a lane of its own
             (local.set $x (v128.load (local.get $at)))
-            (local.set $a (i32x4.extend_low_i16x8_u (local.get $x)))
-            (local.set $b (i32x4.extend_high_i16x8_u (local.get $x)))
-            (local.set $a (v128.or
-              (f32x4.mul (i32x4.shl (v128.and (local.get $a) (i32x4.splat (i32.const 0x7fff))) (i32.const 13)) (f32x4.splat (f32.const 0x1p112)))
-              (i32x4.shl (v128.and (local.get $a) (i32x4.splat (i32.const 0x8000))) (i32.const 16))))
-            (local.set $b (v128.or
-              (f32x4.mul (i32x4.shl (v128.and (local.get $b) (i32x4.splat (i32.const 0x7fff))) (i32.const 13)) (f32x4.splat (f32.const 0x1p112)))
-              (i32x4.shl (v128.and (local.get $b) (i32x4.splat (i32.const 0x8000))) (i32.const 16))))
+            (local.set $a (HALF (i8x16.shuffle 0 0 0 1 0 0 4 5 0 0 8 9 0 0 12 13 (local.get $x) (local.get $x))))
+            (local.set $b (HALF (i8x16.shuffle 0 0 2 3 0 0 6 7 0 0 10 11 0 0 14 15 (local.get $x) (local.get $x))))
             (local.set $at (i32.add (local.get $at) (i32.const 16))))
           (else
-            (local.set $a (v128.load (local.get $at)))
+            (local.set $x (v128.load (local.get $at)))
             (local.set $b (v128.load offset=16 (local.get $at)))
+            (local.set $a (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $x) (local.get $b)))
+            (local.set $b (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $x) (local.get $b)))
             (local.set $at (i32.add (local.get $at) (i32.const 32)))))
         (local.set $x (v128.load (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 2)))))
-        (local.set $bias (f32x4.add (local.get $bias)
-          (f32x4.mul (local.get $x) (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a) (local.get $b)))))
-        (local.set $a (f32x4.mul (local.get $x) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $b))))
+        (local.set $bias (f32x4.add (local.get $bias) (f32x4.mul (local.get $x) (local.get $a))))
+        (local.set $a (f32x4.mul (local.get $x) (local.get $b)))
         (v128.store (i32.add (local.get $qs) (i32.shl (local.get $j) (i32.const 2))) (local.get $a))
         (local.set $m (f32x4.max (local.get $m) (f32x4.abs (local.get $a))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))

@@ -20,8 +20,7 @@
 
   ;; The scales of four rows (at a0..a3; n entries each, f16 when half) into a transposed table:
   ;; entry e of row r at out + 16e + 4r, four entries of the four rows at a time (a 4×4 transpose
-  ;; in registers; up to 3 entries past n are read and written). An f16 h decodes exactly as |h|
-  ;; shifted into f32 position times 2^112 (normals, subnormals and 0), then the sign.
+  ;; in registers; up to 3 entries past n are read and written).
   (func $scales4 (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32) (param $n i32) (param $half i32) (param $out i32)
     (local $e i32) (local $x v128) (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (block $done
@@ -29,39 +28,28 @@
         (br_if $done (i32.ge_u (local.get $e) (local.get $n)))
         (if (local.get $half)
           (then
+            ;; rows 0, 1 in x and rows 2, 3 in r0: entry e of each row into the high half of lane r
             (local.set $x (v128.load64_lane 1 (local.get $a1) (v128.load64_zero (local.get $a0))))
-            (local.set $r0 (i32x4.extend_low_i16x8_u (local.get $x)))
-            (local.set $r1 (i32x4.extend_high_i16x8_u (local.get $x)))
-            (local.set $r0 (v128.or
-              (f32x4.mul (i32x4.shl (v128.and (local.get $r0) (i32x4.splat (i32.const 0x7fff))) (i32.const 13)) (f32x4.splat (f32.const 0x1p112)))
-              (i32x4.shl (v128.and (local.get $r0) (i32x4.splat (i32.const 0x8000))) (i32.const 16))))
-            (local.set $r1 (v128.or
-              (f32x4.mul (i32x4.shl (v128.and (local.get $r1) (i32x4.splat (i32.const 0x7fff))) (i32.const 13)) (f32x4.splat (f32.const 0x1p112)))
-              (i32x4.shl (v128.and (local.get $r1) (i32x4.splat (i32.const 0x8000))) (i32.const 16))))
-            (local.set $x (v128.load64_lane 1 (local.get $a3) (v128.load64_zero (local.get $a2))))
-            (local.set $r2 (i32x4.extend_low_i16x8_u (local.get $x)))
-            (local.set $r3 (i32x4.extend_high_i16x8_u (local.get $x)))
-            (local.set $r2 (v128.or
-              (f32x4.mul (i32x4.shl (v128.and (local.get $r2) (i32x4.splat (i32.const 0x7fff))) (i32.const 13)) (f32x4.splat (f32.const 0x1p112)))
-              (i32x4.shl (v128.and (local.get $r2) (i32x4.splat (i32.const 0x8000))) (i32.const 16))))
-            (local.set $r3 (v128.or
-              (f32x4.mul (i32x4.shl (v128.and (local.get $r3) (i32x4.splat (i32.const 0x7fff))) (i32.const 13)) (f32x4.splat (f32.const 0x1p112)))
-              (i32x4.shl (v128.and (local.get $r3) (i32x4.splat (i32.const 0x8000))) (i32.const 16))))
+            (local.set $r0 (v128.load64_lane 1 (local.get $a3) (v128.load64_zero (local.get $a2))))
+            (v128.store (local.get $out) (HALF (i8x16.shuffle 0 0 0 1 0 0 8 9 0 0 16 17 0 0 24 25 (local.get $x) (local.get $r0))))
+            (v128.store offset=16 (local.get $out) (HALF (i8x16.shuffle 0 0 2 3 0 0 10 11 0 0 18 19 0 0 26 27 (local.get $x) (local.get $r0))))
+            (v128.store offset=32 (local.get $out) (HALF (i8x16.shuffle 0 0 4 5 0 0 12 13 0 0 20 21 0 0 28 29 (local.get $x) (local.get $r0))))
+            (v128.store offset=48 (local.get $out) (HALF (i8x16.shuffle 0 0 6 7 0 0 14 15 0 0 22 23 0 0 30 31 (local.get $x) (local.get $r0))))
             (local.set $a0 (i32.add (local.get $a0) (i32.const 8))) (local.set $a1 (i32.add (local.get $a1) (i32.const 8)))
             (local.set $a2 (i32.add (local.get $a2) (i32.const 8))) (local.set $a3 (i32.add (local.get $a3) (i32.const 8))))
           (else
             (local.set $r0 (v128.load (local.get $a0))) (local.set $r1 (v128.load (local.get $a1)))
             (local.set $r2 (v128.load (local.get $a2))) (local.set $r3 (v128.load (local.get $a3)))
             (local.set $a0 (i32.add (local.get $a0) (i32.const 16))) (local.set $a1 (i32.add (local.get $a1) (i32.const 16)))
-            (local.set $a2 (i32.add (local.get $a2) (i32.const 16))) (local.set $a3 (i32.add (local.get $a3) (i32.const 16)))))
-        (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
-        (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
-        (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
-        (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
-        (v128.store (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
-        (v128.store offset=16 (local.get $out) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
-        (v128.store offset=32 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
-        (v128.store offset=48 (local.get $out) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+            (local.set $a2 (i32.add (local.get $a2) (i32.const 16))) (local.set $a3 (i32.add (local.get $a3) (i32.const 16)))
+            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+            (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+            (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+            (v128.store (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+            (v128.store offset=16 (local.get $out) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+            (v128.store offset=32 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+            (v128.store offset=48 (local.get $out) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))))
         (local.set $out (i32.add (local.get $out) (i32.const 64)))
         (local.set $e (i32.add (local.get $e) (i32.const 4)))
         (br $each))))
