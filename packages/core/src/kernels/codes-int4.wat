@@ -301,10 +301,10 @@
         (br_if $done (i32.ge_u (local.get $j) (local.get $d)))
         (if (local.get $half)
           (then
-            ;; lo_j, step_j interleaved: each into the high half of a lane of its own
+            ;; lane j holds lo_j in its low half and step_j in its high half
             (local.set $x (v128.load (local.get $at)))
-            (local.set $a (HALF (i8x16.shuffle 0 0 0 1 0 0 4 5 0 0 8 9 0 0 12 13 (local.get $x) (local.get $x))))
-            (local.set $b (HALF (i8x16.shuffle 0 0 2 3 0 0 6 7 0 0 10 11 0 0 14 15 (local.get $x) (local.get $x))))
+            (local.set $a (HALF (i32x4.shl (local.get $x) (i32.const 16))))
+            (local.set $b (HALF (local.get $x)))
             (local.set $at (i32.add (local.get $at) (i32.const 16))))
           (else
             (local.set $x (v128.load (local.get $at)))

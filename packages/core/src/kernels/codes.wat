@@ -28,13 +28,18 @@
         (br_if $done (i32.ge_u (local.get $e) (local.get $n)))
         (if (local.get $half)
           (then
-            ;; rows 0, 1 in x and rows 2, 3 in r0: entry e of each row into the high half of lane r
+            ;; rows 0, 1 in x, rows 2, 3 in r0; a 16-bit transpose (entries e, e + 1 of rows 0–3 in
+            ;; t0 and e + 2, e + 3 in t1), then each half into the high half of a lane of its own
             (local.set $x (v128.load64_lane 1 (local.get $a1) (v128.load64_zero (local.get $a0))))
             (local.set $r0 (v128.load64_lane 1 (local.get $a3) (v128.load64_zero (local.get $a2))))
-            (v128.store (local.get $out) (HALF (i8x16.shuffle 0 0 0 1 0 0 8 9 0 0 16 17 0 0 24 25 (local.get $x) (local.get $r0))))
-            (v128.store offset=16 (local.get $out) (HALF (i8x16.shuffle 0 0 2 3 0 0 10 11 0 0 18 19 0 0 26 27 (local.get $x) (local.get $r0))))
-            (v128.store offset=32 (local.get $out) (HALF (i8x16.shuffle 0 0 4 5 0 0 12 13 0 0 20 21 0 0 28 29 (local.get $x) (local.get $r0))))
-            (v128.store offset=48 (local.get $out) (HALF (i8x16.shuffle 0 0 6 7 0 0 14 15 0 0 22 23 0 0 30 31 (local.get $x) (local.get $r0))))
+            (local.set $r1 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $x) (local.get $r0)))
+            (local.set $r2 (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $x) (local.get $r0)))
+            (local.set $t0 (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $r1) (local.get $r2)))
+            (local.set $t1 (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $r1) (local.get $r2)))
+            (v128.store (local.get $out) (HALF (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $t0) (local.get $t0))))
+            (v128.store offset=16 (local.get $out) (HALF (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $t0) (local.get $t0))))
+            (v128.store offset=32 (local.get $out) (HALF (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (local.get $t1) (local.get $t1))))
+            (v128.store offset=48 (local.get $out) (HALF (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (local.get $t1) (local.get $t1))))
             (local.set $a0 (i32.add (local.get $a0) (i32.const 8))) (local.set $a1 (i32.add (local.get $a1) (i32.const 8)))
             (local.set $a2 (i32.add (local.get $a2) (i32.const 8))) (local.set $a3 (i32.add (local.get $a3) (i32.const 8))))
           (else
