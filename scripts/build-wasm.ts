@@ -70,7 +70,8 @@ function macroArgs(src: string, p: number, count: number, name: string): { args:
   return { args, end: p + 1 };
 }
 
-// The kernels' macros: MADD (acc + x·y on f32x4 lanes; a fused multiply-add in relaxed builds).
+// The kernels' macros: MADD (acc + x·y on f32x4 lanes; a fused multiply-add in relaxed builds)
+// and HALF.
 const MACROS: Record<string, { args: number; expand: (a: string[], relaxed: boolean) => string }> = {
   MADD: { args: 3, expand: ([acc, x, y], relaxed) => (relaxed ? `(f32x4.relaxed_madd ${x} ${y} ${acc})` : `(f32x4.add ${acc} (f32x4.mul ${x} ${y}))`) },
   // f16 → f32 of four halves h, each in the high half of its i32 lane (the low half is ignored):
@@ -79,11 +80,13 @@ const MACROS: Record<string, { args: number; expand: (a: string[], relaxed: bool
   HALF: { args: 1, expand: ([x]) => `(f32x4.mul (v128.and (i32x4.shr_s ${x} (i32.const 3)) (i32x4.splat (i32.const 0x8fffe000))) (f32x4.splat (f32.const 0x1p112)))` },
 };
 
+const MACRO_CALL = new RegExp(`\\((${Object.keys(MACROS).join('|')})\\s`);
+
 function expandMacros(src: string, relaxed: boolean): string {
   let out = '';
   let i = 0;
   for (;;) {
-    const m = /\((MADD|HALF)\s/.exec(src.slice(i));
+    const m = MACRO_CALL.exec(src.slice(i));
     if (m === null) return out + src.slice(i);
     const at = i + m.index;
     out += src.slice(i, at);

@@ -20,7 +20,8 @@ export interface F32Exports {
   recScores(rec: number, stride: number, d: number, rows: number, lw: number, tau: number, q: number, out: number): number;
   recValues(val: number, stride: number, s: number, rows: number, w: number, acc: number): void;
   foldChannel(at: number, half: number, q: number, qs: number, d: number, mx: number): number;
-  channelScores(at: number, q: number, rec: number, len: number, tau: number, desc: number, out: number, atab: number): number;
+  channelFold(at: number, q: number, desc: number): void;
+  channelScores(rec: number, len: number, tau: number, desc: number, out: number, atab: number): number;
   channelValues(len: number, mb: number, desc: number, atab: number, tot: number): void;
   exp4(input: number, out: number): void;
 }

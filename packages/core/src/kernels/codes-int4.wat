@@ -326,20 +326,20 @@
       (f32.add (f32x4.extract_lane 2 (local.get $bias)) (f32x4.extract_lane 3 (local.get $bias)))))
 
   ;; Channel-wise key groups with 4-bit values, in blocks gathered from runs of live records:
-  ;; channelScores folds the query q into the key scales of one group (at `at`), then writes the
-  ;; scores of a run of `len` records from `rec` into `out` and their addresses into `atab`
-  ;; (returns the run's maximum); channelValues weighs a block of such runs (scores from the
+  ;; channelFold folds the query q into the key scales of one group (at `at`) and puts the result
+  ;; in fixed point; channelScores writes the scores of a run of that group's `len` records from
+  ;; `rec` into `out` and their addresses into `atab` (returns the run's maximum); channelValues weighs a block of such runs (scores from the
   ;; descriptor's w, maximum mb) and merges Σ w·value into the totals. Summing each run of G = 32
   ;; rows on its own (attendCodes per run) took a tenth longer.
-  (func (export "channelScores") (param $at i32) (param $q i32) (param $rec i32) (param $len i32) (param $tau f32)
-    (param $desc i32) (param $out i32) (param $atab i32) (result f32)
+  (func (export "channelFold") (param $at i32) (param $q i32) (param $desc i32)
     (f32.store offset=84 (local.get $desc)
       (call $foldChannel (local.get $at) (i32.load offset=48 (local.get $desc)) (local.get $q) (i32.load offset=60 (local.get $desc))
         (i32.load offset=4 (local.get $desc)) (i32.add (local.get $desc) (i32.const 124))))
     (f32.store offset=104 (local.get $desc)
       (call $fixq (i32.load offset=60 (local.get $desc)) (i32.load offset=4 (local.get $desc)) (f32.load offset=124 (local.get $desc))
         (i32.load offset=96 (local.get $desc)) (i32.load offset=100 (local.get $desc))
-        (i32.and (i32.eq (i32.load offset=12 (local.get $desc)) (i32.const 4)) (i32.eqz (i32.and (i32.load offset=52 (local.get $desc)) (i32.const 1))))))
+        (i32.and (i32.eq (i32.load offset=12 (local.get $desc)) (i32.const 4)) (i32.eqz (i32.and (i32.load offset=52 (local.get $desc)) (i32.const 1)))))))
+  (func (export "channelScores") (param $rec i32) (param $len i32) (param $tau f32) (param $desc i32) (param $out i32) (param $atab i32) (result f32)
     (drop (call $rowAddrs (local.get $rec) (local.get $len) (i32.load (local.get $desc)) (local.get $atab)))
     (call $codeScores (local.get $rec) (local.get $len) (local.get $tau) (local.get $desc) (local.get $out)))
   (func (export "channelValues") (param $len i32) (param $mb f32) (param $desc i32) (param $atab i32) (param $tot i32)

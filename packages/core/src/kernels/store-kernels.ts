@@ -259,7 +259,8 @@ export class StoreKernels {
     for (let i = 0; i < pools.usedGroups; i++) {
       const g = order[i]!;
       const at = pools.groupScaleAddr(g * G);
-      if (!blocks) f32[(o.desc + D.bias) >> 2] = k.foldChannel(at, L.keys.halfScales ? 1 : 0, o.qf, o.qs, L.d, o.desc + D.qmax);
+      if (blocks) k.channelFold(at, o.qf, o.desc);
+      else f32[(o.desc + D.bias) >> 2] = k.foldChannel(at, L.keys.halfScales ? 1 : 0, o.qf, o.qs, L.d, o.desc + D.qmax);
       for (let r = 0; r < G; ) {
         let start = r;
         // A group without tombstones is one run (no scan of its rows).
@@ -279,7 +280,7 @@ export class StoreKernels {
             mb = -Infinity;
           }
           const len = Math.min(r - start, ATTENTION_BLOCK - fill);
-          mb = Math.max(mb, k.channelScores(at, o.qf, pools.qAddr(g * G + start), len, tau, o.desc, o.w + 4 * fill, o.atab + 4 * fill));
+          mb = Math.max(mb, k.channelScores(pools.qAddr(g * G + start), len, tau, o.desc, o.w + 4 * fill, o.atab + 4 * fill));
           fill += len;
           start += len;
         }
