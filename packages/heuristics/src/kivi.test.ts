@@ -1,4 +1,5 @@
-import { budgetBytes, ExactCache, PolicyRegistry, Rng } from '@kv/core';
+import { readFileSync } from 'node:fs';
+import { budgetBytes, ExactCache, PolicyRegistry, restore, Rng, snapshot } from '@kv/core';
 import { describe, expect, it } from 'vitest';
 import { heuristicPolicies } from './policies.js';
 
@@ -91,5 +92,26 @@ describe('kivi, a preset of the precision layer', () => {
 
   it('refuses bad bit widths', () => {
     expect(() => registry.create({ policy: 'kivi', keyDim: 8, valueDim: 8, params: { bits: 3 } })).toThrow(expect.objectContaining({ code: 'KV_INVALID_PARAMS' }));
+  });
+
+  it('reads and writes snapshot format 1 byte for byte (channel-wise groups are held scales first, saved scales last)', () => {
+    // Written by the layout that held each group as `G records | key scales`: 237 tokens through
+    // a 100-token budget, so groups carry tombstones.
+    const saved = new Uint8Array(readFileSync(new URL('./fixtures/kivi-4bit-format1.snap', import.meta.url)));
+    const d = 16;
+    const rng = new Rng(19);
+    const live = registry.create({ policy: 'kivi', keyDim: d, valueDim: d, budget: 100, params: { bits: 4, group: 8, residual: 8 } });
+    for (let t = 0; t < 237; t++) live.append(rng.fillGaussian(new Float32Array(d)), rng.fillGaussian(new Float32Array(d)));
+    expect(snapshot(live)).toEqual(saved);
+    const back = restore(saved, registry);
+    const q = new Rng(20);
+    for (let i = 0; i < 20; i++) {
+      const query = q.fillGaussian(new Float32Array(d), 2);
+      expect(back.attend(query, new Float32Array(d))).toEqual(live.attend(query, new Float32Array(d)));
+    }
+    const k = q.fillGaussian(new Float32Array(d));
+    back.append(k, k);
+    live.append(k, k);
+    expect(snapshot(back)).toEqual(snapshot(live));
   });
 });

@@ -100,13 +100,13 @@ export class RowPools {
     if (!L.channel) return this.qBase + p * L.rec;
     const G = L.group;
     const g = (p / G) | 0;
-    return this.qBase + g * L.groupBytes + (p - g * G) * L.rec;
+    return this.qBase + g * L.groupBytes + L.groupRows + (p - g * G) * L.rec;
   }
 
   /** Byte offset of the key scales of main row p's group (channel-wise). */
   groupScaleAddr(p: number): number {
     const L = this.layout;
-    return this.qBase + ((p / L.group) | 0) * L.groupBytes + L.groupScale;
+    return this.qBase + ((p / L.group) | 0) * L.groupBytes;
   }
 
   /** Bytes the main pool needs for `rows` rows (channel-wise: `rows / G` groups). */

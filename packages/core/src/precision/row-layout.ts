@@ -8,7 +8,9 @@ import type { ResolvedPrecision } from './spec.js';
  *   `key f32×d | value f32×s | log-weight f32 (weighted stores)`.
  * - A **quantized record** is `key codes | value codes | key scales | value scales | log-weight`,
  *   each field 4-byte aligned; with channel-wise key groups the key scales are held once per
- *   group of G records, after them: a **group** is `G records | key scales per channel`.
+ *   group of G records, before them: a **group** is `key scales per channel | G records`, so a
+ *   query reads each group (its scales to fold the query into, then its rows) as one ascending
+ *   stream. Snapshots keep the older order, `G records | key scales` (see store-state.ts).
  *
  * Records are interleaved (a row's key and value are adjacent), so a store grows by appending
  * records at the end of its memory and never moves what it holds.
@@ -36,8 +38,8 @@ export class RowLayout {
   readonly rec: number;
   /** Bytes of one channel-wise group (G records and the key scales). */
   readonly groupBytes: number;
-  /** Byte offset of a group's key scales from the group's start. */
-  readonly groupScale: number;
+  /** Byte offset of a group's first record from the group's start (after its key scales). */
+  readonly groupRows: number;
   /** Bytes of one residual (float32) record. */
   readonly fRec: number;
 
@@ -62,8 +64,8 @@ export class RowLayout {
     this.vScale = this.kScale + (this.channel ? 0 : this.keys.scaleBytes);
     this.lw = this.vScale + this.values.scaleBytes;
     this.rec = this.lw + (weighted ? 4 : 0);
-    this.groupScale = this.channel ? this.group * this.rec : 0;
-    this.groupBytes = this.channel ? this.groupScale + this.keys.groupScaleBytes : 0;
+    this.groupRows = this.channel ? this.keys.groupScaleBytes : 0;
+    this.groupBytes = this.channel ? this.groupRows + this.group * this.rec : 0;
     this.fRec = 4 * (d + s) + (weighted ? 4 : 0);
   }
 

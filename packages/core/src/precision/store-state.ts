@@ -51,8 +51,10 @@ export function saveStoreState(
       for (let i = 0; i < pools.usedGroups; i++) {
         const g = pools.groupOrder.data[i]!;
         indexOf[g] = i;
+        // snapshots hold a group as `G records | key scales` (memory holds its scales first)
         const a = pools.qBase + g * gb;
-        main.set(m.u8.subarray(a, a + gb), i * gb);
+        main.set(m.u8.subarray(a + L.groupRows, a + gb), i * gb);
+        main.set(m.u8.subarray(a, a + L.groupRows), i * gb + gb - L.groupRows);
       }
       arrays['main'] = main;
       for (let i = 0; i < n; i++) {
@@ -149,7 +151,15 @@ export function loadStoreState(
   const pos = prepare(n);
   pools.ensureQ(mainRows);
   const m = pools.mem;
-  m.u8.set(main, pools.qBase);
+  if (L.channel) {
+    const gb = L.groupBytes;
+    const rows = gb - L.groupRows;
+    for (let g = 0; g < units; g++) {
+      const a = pools.qBase + g * gb;
+      m.u8.set(main.subarray(g * gb, g * gb + rows), a + L.groupRows);
+      m.u8.set(main.subarray(g * gb + rows, (g + 1) * gb), a);
+    }
+  } else m.u8.set(main, pools.qBase);
   if (nF > 0) {
     m.u8.set(new Uint8Array(residual.buffer, residual.byteOffset, residual.byteLength), pools.fBase);
   }
