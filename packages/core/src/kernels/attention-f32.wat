@@ -430,6 +430,39 @@
   (func (export "recValues") (param $val i32) (param $stride i32) (param $s i32) (param $rows i32) (param $w i32) (param $acc i32)
     (call $values (local.get $val) (local.get $stride) (local.get $s) (local.get $rows) (local.get $w) (local.get $acc)))
 
+  ;; Scores (f32, len ≤ block) into weights in place: w[i] = e^{s[i] − m}, 0 where s[i] = −∞; every
+  ;; quad, the last one's entries past len included (the buffer holds block + 4). Per-slot
+  ;; probabilities take these instead of one JavaScript exponential per row.
+  (func $expScores (export "expScores") (param $w i32) (param $len i32) (param $mx f32)
+    (local $i i32) (local $m v128) (local $x v128)
+    (local.set $m (f32x4.splat (local.get $mx)))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
+      (local.set $x (v128.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))))
+      (v128.store (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2)))
+        (v128.andnot (call $exp (f32x4.sub (local.get $x) (local.get $m))) (f32x4.eq (local.get $x) (f32x4.splat (f32.const -inf)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $each))))
+
+  ;; expScores against the scores' own maximum, which it returns.
+  (func (export "blockWeights") (param $w i32) (param $len i32) (result f32)
+    (local $i i32) (local $m v128) (local $mx f32)
+    (local.set $m (f32x4.splat (f32.const -inf)))
+    (block $done (loop $quads
+      (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $len)))
+      (local.set $m (f32x4.max (local.get $m) (v128.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $quads)))
+    (local.set $mx (f32.max (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+      (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+    (block $tdone (loop $tail
+      (br_if $tdone (i32.ge_u (local.get $i) (local.get $len)))
+      (local.set $mx (f32.max (local.get $mx) (f32.load (i32.add (local.get $w) (i32.shl (local.get $i) (i32.const 2))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tail)))
+    (call $expScores (local.get $w) (local.get $len) (local.get $mx))
+    (local.get $mx))
+
   ;; The exponential on four lanes (exported for tests of its accuracy): out[i] = e^{in[i]}.
   (func (export "exp4") (param $in i32) (param $out i32)
     (v128.store (local.get $out) (call $exp (v128.load (local.get $in)))))

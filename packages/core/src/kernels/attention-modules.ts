@@ -23,6 +23,8 @@ export interface F32Exports {
   channelFold(at: number, q: number, desc: number): void;
   channelScores(rec: number, len: number, tau: number, desc: number, out: number, atab: number): number;
   channelValues(len: number, mb: number, desc: number, atab: number, tot: number): void;
+  expScores(w: number, len: number, m: number): void;
+  blockWeights(w: number, len: number): number;
   exp4(input: number, out: number): void;
 }
 

@@ -237,6 +237,25 @@ describe('per-slot probabilities on the Float32 kernels', () => {
   }
 });
 
+describe('per-slot probabilities of rows of log-weight −∞', () => {
+  it('are 0, on the Float32 kernels as in the Float64 loops', () => {
+    for (const spec of [undefined, { keys: 'int4' }] as const) {
+      const d = 32;
+      const rng = new Rng(11);
+      const store = new SlotStore(d, d, { precision: spec, weighted: true });
+      const n = 700;
+      for (let t = 0; t < n; t++) store.push(unitRows(rng, 1, d, 6), 0, unitRows(rng, 1, d, 2), 0, t, t % 3 === 0 ? -Infinity : rng.gaussian());
+      const q = unitRows(rng, 1, d, 5);
+      for (const backend of ['wasm', 'js'] as const) {
+        const p = new Float64Array(n);
+        on(backend, () => store.sumsWithProbs(q, 1 / Math.sqrt(d), createKernelSums(d), p));
+        for (let t = 0; t < n; t++) if (t % 3 === 0) expect(p[t]).toBe(0);
+        else expect(p[t]).toBeGreaterThan(0);
+      }
+    }
+  });
+});
+
 describe('relaxed SIMD detection', () => {
   it('finds no relaxed SIMD on this Node 20 by default, and the baseline kernels run', () => {
     const f = kernelFeatures();
