@@ -48,7 +48,10 @@ export class StoreKernels {
   private readonly f32Records: boolean;
   /** Quantized records the code kernel reads (null: the JavaScript loops answer). */
   private readonly codeSides: CodeSides | null;
-  /** Per block of the last per-slot probabilities: its maximum score, then Σ of its weights. */
+  /**
+   * Per block of the last per-slot probabilities: its maximum score (then its factor
+   * e^(max − overall max)), and Σ of its weights.
+   */
   private blockTotals = new Float64Array(0);
 
   constructor(layout: RowLayout, pools: RowPools) {
@@ -459,9 +462,12 @@ export class StoreKernels {
       bm[2 * b + 1] = zb;
     }
     let z = 0;
-    for (let b = 0; b < blocks; b++) z += Math.exp(bm[2 * b]! - mx) * bm[2 * b + 1]!;
     for (let b = 0; b < blocks; b++) {
-      const f = Math.exp(bm[2 * b]! - mx) / z;
+      bm[2 * b] = Math.exp(bm[2 * b]! - mx);
+      z += bm[2 * b]! * bm[2 * b + 1]!;
+    }
+    for (let b = 0; b < blocks; b++) {
+      const f = bm[2 * b]! / z;
       const end = Math.min(pools.count, (b + 1) * ATTENTION_BLOCK);
       for (let i = b * ATTENTION_BLOCK; i < end; i++) probs[i] *= f;
     }
